@@ -1,0 +1,42 @@
+"""Building commit objects, signed last (the signature covers every other byte)."""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from dulwich.objects import Commit
+
+from gitstore.errors import GitStoreError
+from gitstore.signing import Signer
+
+
+def compose_message(summary: str, trailers: Mapping[str, str] | None = None) -> bytes:
+    """The commit message: text, then a `Key: value` trailer block when trailers are given."""
+    text = summary.strip("\n")
+    if not text:
+        raise GitStoreError("a log commit needs a non-empty message")
+    if trailers:
+        for key, value in trailers.items():
+            if "\n" in key or "\n" in str(value) or ":" in key or not key:
+                raise GitStoreError(f"invalid trailer {key!r}: {value!r}")
+        text += "\n\n" + "\n".join(f"{k}: {v}" for k, v in trailers.items())
+    return (text + "\n").encode("utf-8")
+
+
+def new_commit(tree: bytes, parents: list[bytes], message: bytes, committer: bytes,
+               signer: Signer | None, author: bytes | None = None,
+               author_time: int | None = None) -> Commit:
+    """A commit in UTC; `author`/`author_time` are kept when a commit is rebuilt elsewhere."""
+    now = int(time.time())
+    commit = Commit()
+    commit.tree = tree
+    commit.parents = parents
+    commit.author = author or committer
+    commit.committer = committer
+    commit.author_time = author_time if author_time is not None else now
+    commit.commit_time = now
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = message
+    if signer is not None:
+        commit.gpgsig = signer.sign(commit.as_raw_string())
+    return commit

@@ -1,0 +1,57 @@
+"""The one place that runs the `git` program."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+
+from gitstore.errors import GitStoreError
+
+# Inherited from a hook or a wrapper, these would point git at another repository or index.
+_LOCATION_VARS = (
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE",
+)
+
+
+def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _LOCATION_VARS}
+    env["LC_ALL"] = "C"
+    env.update(extra or {})
+    return env
+
+
+def run_git(args: Sequence[str], cwd: str | os.PathLike[str], *, input: bytes | None = None,
+            check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run git with a clean location environment; raise GitStoreError on failure when `check`."""
+    if shutil.which("git") is None:
+        raise GitStoreError("git is not installed or not on PATH (install git)")
+    proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
+                          env=git_env(env))
+    if check and proc.returncode != 0:
+        detail = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise GitStoreError(f"git {args[0]} failed: {detail[-1] if detail else proc.returncode}")
+    return proc
+
+
+def git_output(args: Sequence[str], cwd: str | os.PathLike[str]) -> str:
+    return run_git(args, cwd).stdout.decode().strip()
+
+
+def git_config(cwd: str | os.PathLike[str], key: str) -> str | None:
+    """`git config --get` (honours includeIf, which dulwich ignores); None when unset."""
+    proc = run_git(["config", "--get", key], cwd, check=False)
+    value = proc.stdout.decode().strip() if proc.returncode == 0 else ""
+    return value or None
+
+
+def git_config_section(cwd: str | os.PathLike[str], section: str) -> dict[str, str]:
+    """All `section.key` values from git config (later files win), keys without the section."""
+    proc = run_git(["config", "-z", "--get-regexp", rf"^{section}\."], cwd, check=False)
+    values: dict[str, str] = {}
+    for item in proc.stdout.decode(errors="replace").split("\0"):
+        if item:
+            name, _, value = item.partition("\n")
+            values[name[len(section) + 1:]] = value
+    return values

@@ -1,0 +1,45 @@
+"""Chronicle events (spec XI): one NDJSON line per log-branch commit. The commit chain orders them."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from testlog.canonical import canonical_json, sha256_hex
+from testlog.errors import TestlogError
+
+EVENTS = (
+    "TEST_SUITE_EXECUTED", "COVERAGE_RECORDED", "BENCH_RECORDED", "REPLAY_VERIFIED",
+    "REPLAY_FAILED", "AUDIT_SEALED", "RETENTION_EPOCH", "ROTATION",
+)
+
+
+def utc_now() -> str:
+    """UTC, ISO 8601, second precision, `Z` suffix (spec IV)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_event(event: str, artifact: str, artifact_bytes: bytes, verdict: str,
+               signature: str, timestamp: str | None = None) -> dict[str, Any]:
+    if event not in EVENTS:
+        raise ValueError(f"unknown chronicle event {event!r}")
+    return {"event": event, "timestamp": timestamp or utc_now(), "artifact": artifact,
+            "hash": sha256_hex(artifact_bytes), "signature": signature, "verdict": verdict}
+
+
+def event_line(event: dict[str, Any]) -> bytes:
+    return canonical_json(event) + b"\n"
+
+
+def parse_chronicle(data: bytes) -> list[dict[str, Any]]:
+    """All events, oldest first; a malformed line is an error naming its number."""
+    events = []
+    for number, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            raise TestlogError(f"chronicle.ndjson line {number} is not JSON "
+                               "(the log branch was edited by hand?)") from None
+    return events

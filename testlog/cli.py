@@ -1,0 +1,49 @@
+"""`git testlog …`: main(argv) -> exit code, one handler for every user-facing error."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from gitstore import GitStoreError
+
+from testlog import __version__
+from testlog.errors import TestlogError
+
+# One module per subcommand under testlog/commands/, each with HELP, add_arguments(), run().
+COMMANDS = ("log", "show")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="git testlog",
+        description="Record, verify and replay test runs on a signed orphan git branch.",
+        epilog="Run `git testlog <command> --help` for a command's options. "
+               "Recording itself is `pytest --testlog`.")
+    parser.add_argument("--version", action="version", version=f"git-testlog {__version__}")
+    parser.add_argument("-C", dest="repo", default=".", metavar="PATH",
+                        help="run as if started in PATH (default: the current directory)")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"testlog.commands.{name.replace('-', '_')}")
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (TestlogError, GitStoreError) as exc:
+        print(f"git-testlog: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("git-testlog: interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per `git testlog` subcommand: HELP, add_arguments(parser), run(args) -> int."""

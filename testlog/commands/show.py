@@ -1,0 +1,34 @@
+"""`git testlog show <rev>`: one log commit's message, trailers, signature and files."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from gitstore import LogStore
+
+from testlog.commands.log import entry_dict, utc
+
+HELP = "show one log commit: message, trailers, signature status and changed files"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rev", nargs="?", default=None,
+                        help="a log commit: sha, abbreviation or testlog~N (default: the tip)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--branch", default="refs/heads/testlog", help="the log branch")
+
+
+def run(args: argparse.Namespace) -> int:
+    with LogStore.open(args.repo, ref=args.branch, sign_key=False) as store:
+        entry = store.history(rev=args.rev, limit=1, verify_signatures=True)[0]
+        files = store.changed_paths(entry.sha)
+    if args.json:
+        print(json.dumps({**entry_dict(entry), "message": entry.message, "files": files},
+                         sort_keys=True, indent=2))
+        return 0
+    print(f"commit {entry.sha}\nDate:      {utc(entry.timestamp)}\n"
+          f"Signature: {entry.signature}{' by ' + entry.signer if entry.signer else ''}\n")
+    print("    " + entry.message.rstrip("\n").replace("\n", "\n    ") + "\n")
+    for status, path in files:
+        print(f"{status}  {path}")
+    return 0

@@ -1,0 +1,76 @@
+"""Settings in layers: defaults → setup.cfg/pyproject → git config → environment → command line.
+
+Each value remembers where it came from, so errors and `--help` can say so.
+"""
+from __future__ import annotations
+
+import configparser
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from gitstore import GitStoreError, git_config_section
+
+DEFAULTS: dict[str, Any] = {
+    "branch": "refs/heads/testlog",
+    "sign_key": None,
+    "python": None,
+    "rotate_days": 30,
+    "retain_days": 90,
+    "trusted_keys": None,
+    "suite": None,
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    value: Any
+    source: str
+
+
+def _from_setup_cfg(root: str) -> dict[str, str]:
+    parser = configparser.ConfigParser()
+    parser.read(os.path.join(root, "setup.cfg"), encoding="utf-8")
+    return dict(parser["testlog"]) if parser.has_section("testlog") else {}
+
+
+def _from_pyproject(root: str) -> dict[str, Any]:
+    path = os.path.join(root, "pyproject.toml")
+    try:
+        import tomllib
+    except ImportError:      # Python 3.10: pyproject settings need 3.11's tomllib
+        return {}
+    if not os.path.exists(path):
+        return {}
+    with open(path, "rb") as handle:
+        return tomllib.load(handle).get("tool", {}).get("testlog", {})
+
+
+def _from_git(root: str) -> dict[str, str]:
+    try:
+        raw = git_config_section(root, "testlog")
+    except GitStoreError:
+        return {}
+    return {k.replace("-", "_").lower(): v for k, v in raw.items()}
+
+
+def _from_env() -> dict[str, str]:
+    prefix = "TESTLOG_"
+    return {k[len(prefix):].lower(): v for k, v in os.environ.items()
+            if k.startswith(prefix) and k[len(prefix):].lower() in DEFAULTS}
+
+
+def load_settings(root: str, cli: dict[str, Any] | None = None) -> dict[str, Setting]:
+    """Every known key with its value and the layer it came from."""
+    layers = [("setup.cfg [testlog]", _from_setup_cfg(root)),
+              ("pyproject.toml [tool.testlog]", _from_pyproject(root)),
+              ("git config testlog.*", _from_git(root)),
+              ("environment TESTLOG_*", _from_env()),
+              ("command line", {k: v for k, v in (cli or {}).items() if v is not None})]
+    settings = {k: Setting(v, "default") for k, v in DEFAULTS.items()}
+    for source, values in layers:
+        for key, value in values.items():
+            key = key.replace("-", "_")
+            if key in DEFAULTS:
+                settings[key] = Setting(value, source)
+    return settings

@@ -1,0 +1,48 @@
+"""The one module that knows paths on the log branch (spec V: `<YYYYMMDD>__<suite>__<category>`)."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+INDEX = "README.md"
+CHRONICLE = "chronicle.ndjson"
+COVERAGE_LEDGER = "ledger/coverage.ndjson"
+BENCH_LEDGER = "ledger/bench.ndjson"
+TIMING_SUMMARY = "timing/timing_summary.json"
+AUDIT_DIR = "audit"
+
+# category -> directory on the branch
+DIRECTORIES = {
+    "run": "runs", "summary": "summaries", "timing": "timing", "determinism": "determinism",
+    "errors": "errors", "coverage": "coverage", "replay": "replays", "dirty": "runs",
+}
+_SUITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_ARTIFACT = re.compile(r"^(?P<dir>[a-z]+)/(?P<date>\d{8})__(?P<suite>.+?)__(?P<category>[a-z]+)\.(?P<ext>[a-z0-9.]+)$")
+
+
+def check_suite(suite: str) -> str:
+    """A suite name is one path segment without the `__` separator."""
+    if not _SUITE.match(suite) or "__" in suite:
+        raise ValueError(f"invalid suite name {suite!r}: use letters, digits, '_', '.', '-' "
+                         "(no '__', not starting with a symbol)")
+    return suite
+
+
+def day_stamp(day: date | datetime) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def artifact_path(category: str, ext: str, day: date | datetime, suite: str) -> str:
+    """e.g. ("run", "json", 2025-11-01, "unit") -> runs/20251101__unit__run.json"""
+    return f"{DIRECTORIES[category]}/{day_stamp(day)}__{check_suite(suite)}__{category}.{ext}"
+
+
+def parse_artifact(path: str) -> dict[str, str] | None:
+    """{"dir", "date", "suite", "category", "ext"} of an artifact path, or None."""
+    match = _ARTIFACT.match(path)
+    return match.groupdict() if match else None
+
+
+def audit_paths(day: date) -> dict[str, str]:
+    stem = f"{AUDIT_DIR}/logs_audit_{day.strftime('%Y_%m_%d')}"
+    return {"zip": f"{stem}.zip", "sig": f"{stem}.zip.sig", "manifest": f"{stem}.manifest.sha256"}
