@@ -12,3 +12,6 @@ __all__ = ["Append", "GitStoreError", "LogEntry", "LogStore", "DEFAULT_REF"]
 from gitstore.gitcmd import git_config_section  # noqa: E402  (config in layers reads git's)
 
 __all__ += ["git_config_section"]
+from gitstore.sync import SyncResult, fetch, push  # noqa: E402
+
+__all__ += ["SyncResult", "fetch", "push"]

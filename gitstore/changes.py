@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Union
 
+from dulwich.diff_tree import tree_changes
 from dulwich.object_store import BaseObjectStore, commit_tree_changes
 from dulwich.objects import Blob, Tree
 
@@ -68,3 +69,27 @@ def build_tree(store: BaseObjectStore, base_tree: bytes | None, tree_changes: li
     """The new root tree id; only the trees along changed paths are rewritten."""
     # A fresh in-memory Tree for the root commit (commit_tree_changes fills it in place).
     return commit_tree_changes(store, Tree() if base_tree is None else base_tree, tree_changes)
+
+
+def replayed_changes(store: BaseObjectStore, old_tree: bytes | None, new_tree: bytes,
+                     union_suffixes: tuple[str, ...]) -> dict[bytes, Change]:
+    """The changes from `old_tree` to `new_tree` (None: a root commit), as a write would make them.
+
+    A modified file whose old bytes prefix its new ones was appended to: Append the new bytes.
+    A file added to an append-only log (`union_suffixes`, e.g. NDJSON ledgers) is an Append too,
+    so rebuilding it on another tip unions both sides' lines instead of dropping one.
+    """
+    out: dict[bytes, Change] = {}
+    for change in tree_changes(store, old_tree, new_tree):
+        if change.type == "delete":
+            out[change.old.path] = None
+            continue
+        path, new = change.new.path, store[change.new.sha].data
+        old = store[change.old.sha].data if change.type == "modify" else None
+        if old is not None and new.startswith(old):
+            out[path] = Append(new[len(old):])
+        elif old is None and path.decode().endswith(union_suffixes):
+            out[path] = Append(new)
+        else:
+            out[path] = new
+    return out

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 
 from dulwich.diff_tree import tree_changes
 from dulwich.file import FileLocked
@@ -21,6 +22,8 @@ from gitstore.signing import Signer, verify
 
 DEFAULT_REF = "refs/heads/testlog"
 CAS_ATTEMPTS = 8
+# Append-only line logs: when commits are rebuilt on another tip, both sides' lines are kept.
+UNION_SUFFIXES = (".ndjson",)
 BULK_OBJECTS = 500      # at or above this many new blobs, write one pack instead of loose files
 
 
@@ -63,6 +66,7 @@ class LogStore:
         self.ref, self.signer, self.lock_timeout = ref, signer, lock_timeout
         self.repo = Repo(common_dir)   # the common dir opened as bare: no HEAD, index or tree
         self.state_dir = os.path.join(common_dir, "testlog")
+        self.union_suffixes = UNION_SUFFIXES
         ident = get_user_identity(self.repo.get_config_stack(), kind="COMMITTER")
         self.identity = ident
 
@@ -170,10 +174,17 @@ class LogStore:
         """One commit: bytes put, Append(bytes) appended, None deleted. Returns its sha."""
         encoded = ch.validated(changes)
         text = compose_message(message, trailers)
-        with write_lock(os.path.join(self.state_dir, "write.lock"), self.lock_timeout):
+        with self.locked():
             sha = self._commit_with_retry(encoded, text)
-            pack_if_due(self.common_dir, self.state_dir, sha)
+            self.after_write(sha)
         return sha
+
+    def locked(self) -> AbstractContextManager[None]:
+        """The writers' lock: hold it around read-tip → build → compare-and-swap."""
+        return write_lock(os.path.join(self.state_dir, "write.lock"), self.lock_timeout)
+
+    def after_write(self, tip: str) -> None:
+        pack_if_due(self.common_dir, self.state_dir, tip)
 
     def _commit_with_retry(self, encoded: dict[bytes, ch.Change], message: bytes) -> str:
         for _ in range(CAS_ATTEMPTS):
@@ -184,16 +195,30 @@ class LogStore:
         raise GitStoreError(f"{self.ref} kept moving under another writer; nothing was written")
 
     def _build_commit(self, encoded: dict[bytes, ch.Change], message: bytes,
-                      parent: str | None) -> bytes:
+                      parent: str | None, author: bytes | None = None,
+                      author_time: int | None = None) -> bytes:
         store = self.repo.object_store
         base_tree = store[parent.encode()].tree if parent else None
         blobs, tree_changes = ch.new_blobs_and_changes(store, base_tree, encoded)
         self.add_objects(blobs)
         tree = ch.build_tree(store, base_tree, tree_changes)
         commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
-                            self.signer)
+                            self.signer, author=author, author_time=author_time)
         add_object(store, commit)
         return commit.id
+
+    def rebuild_commit(self, sha: str, parent: str) -> bytes:
+        """The commit `sha` re-applied on `parent`: its puts and deletes, its appends appended
+        (a file whose old bytes prefix its new ones was appended to), author kept, re-signed."""
+        store = self.repo.object_store
+        commit = store[sha.encode()]
+        if commit.gpgsig and self.signer is None:
+            raise GitStoreError(f"commit {sha[:10]} is signed: rebuilding it needs a signing key "
+                                "(set user.signingkey or pass a key)")
+        old_tree = store[commit.parents[0]].tree if commit.parents else None
+        replayed = ch.replayed_changes(store, old_tree, commit.tree, self.union_suffixes)
+        return self._build_commit(replayed, commit.message, parent, commit.author,
+                                  commit.author_time)
 
     def add_objects(self, objects: list[Blob | Tree]) -> None:
         store = self.repo.object_store
