@@ -21,8 +21,8 @@ def ref_base(root: str, remote: str | None, ref: PushedRef, kind: str) -> str | 
     return changeset.new_commits_base(root, ref.local_sha, remote) if remote else None
 
 
-def pushed_files(root: str, remote: str | None, refs: list[PushedRef],
-                 log_branch: str) -> tuple[list[str], list[str]]:
+def pushed_files(root: str, remote: str | None, refs: list[PushedRef], log_branch: str,
+                 head: str | None) -> tuple[list[str], list[str]]:
     """(changed files over every pushed ref, one note per ref saying what was done with it)."""
     changed: set[str] = set()
     notes = []
@@ -38,8 +38,12 @@ def pushed_files(root: str, remote: str | None, refs: list[PushedRef],
         files = changeset.changed_files(root, base, ref.local_sha) if base \
             else changeset.files_at(root, ref.local_sha)
         changed.update(files)
-        since = f"since {base[:10]}" if base else "all files (no common history with the remote)"
-        notes.append(f"{ref.local_ref} -> {ref.remote_ref}: {len(files)} file(s) changed {since}")
+        what = f"{len(files)} file(s) changed since {base[:10]}" if base \
+            else f"all {len(files)} files (no history in common with the remote)"
+        notes.append(f"{ref.local_ref} -> {ref.remote_ref}: {what}")
+        if head and ref.local_sha != head:
+            notes.append(f"note: the tests run on the working tree (HEAD {head[:10]}), not on "
+                         f"the pushed {ref.local_ref} ({ref.local_sha[:10]})")
     return sorted(changed), notes
 
 

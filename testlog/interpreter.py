@@ -58,9 +58,10 @@ def venv_python(venv: str) -> str:
 
 
 def in_hook_env() -> bool:
-    """True inside an isolated environment pre-commit made for a hook (it lacks the project's deps)."""
+    """True inside a virtualenv the pre-commit framework made for a `language: python` hook
+    (named `py_env-*` in its cache): it lacks the project's dependencies."""
     return bool(os.environ.get("PRE_COMMIT")) and sys.prefix != sys.base_prefix \
-        and os.path.realpath(os.environ.get("VIRTUAL_ENV", sys.prefix)) == os.path.realpath(sys.prefix)
+        and os.path.basename(sys.prefix).startswith("py_env-")
 
 
 def candidates(repo_root: str, configured: Setting) -> list[tuple[str, str]]:

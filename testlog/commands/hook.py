@@ -53,13 +53,9 @@ def push_changes(ws: Workspace, remote: str | None) -> tuple[list[str], str] | N
     refs = parse_push_lines(stdin_text())
     if not refs:
         return None
-    files, notes = pushed_files(ws.root, remote, refs, ws.settings["branch"].value)
+    files, notes = pushed_files(ws.root, remote, refs, ws.settings["branch"].value, ws.head)
     for note in notes:
         print(f"git-testlog: {note}")
-    for ref in refs:
-        if ws.head and not set(ref.local_sha) <= {"0"} and ref.local_sha != ws.head:
-            print(f"git-testlog: note: tests run on the working tree (HEAD {ws.head[:10]}), "
-                  f"not on the pushed {ref.local_ref} ({ref.local_sha[:10]})")
     return files, "the pushed commits"
 
 
