@@ -151,7 +151,8 @@ def run_bench(ws: Workspace, manifests: list[Manifest], selection: str, *, jobs:
     interp = interpreter(ws)
     interp.require("pytest_benchmark")
     print(f"Benchmarks of {len(manifests)} module{'s' if len(manifests) != 1 else ''} "
-          f"({selection}) with {interp.path} (Python {interp.python}, env {interp.fingerprint})",
+          f"({selection}) with {interp.path} "
+          f"(from {interp.source}; Python {interp.python}, env {interp.fingerprint})",
           flush=True)
     with open_log(ws) as store:
         inv = start(ws, interp, manifests, store, layout.BENCH_LEDGER, use_cache, "bench")

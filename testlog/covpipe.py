@@ -162,7 +162,8 @@ def run_coverage(ws: Workspace, manifests: list[Manifest], selection: str, *, jo
     interp = interpreter(ws)
     interp.require("pytest_cov")
     print(f"Coverage of {len(manifests)} module{'s' if len(manifests) != 1 else ''} "
-          f"({selection}) with {interp.path} (Python {interp.python}, env {interp.fingerprint})",
+          f"({selection}) with {interp.path} "
+          f"(from {interp.source}; Python {interp.python}, env {interp.fingerprint})",
           flush=True)
     with open_log(ws) as store:
         inv = start(ws, interp, manifests, store, layout.COVERAGE_LEDGER, use_cache, "cov")
