@@ -24,10 +24,16 @@ def changed_files(cwd: Cwd, base: str, head: str) -> list[str]:
     return sorted(set(_z_paths(proc.stdout)))
 
 
-def staged_files(cwd: Cwd) -> list[str]:
-    """Files whose staged content differs from HEAD (all staged files before the first commit)."""
+def staged_files(cwd: Cwd, index_file: str | None = None) -> list[str]:
+    """Files whose staged content differs from HEAD (all staged files before the first commit).
+
+    `index_file`: the index git hands a pre-commit hook in GIT_INDEX_FILE (`commit -a` and
+    `commit <paths>` stage into a temporary index, not .git/index).
+    """
     base = head_commit(cwd) or empty_tree(cwd)
-    proc = run_git(["diff", "--cached", "--name-only", "-z", "--no-renames", base, "--"], cwd)
+    env = {"GIT_INDEX_FILE": os.path.abspath(os.path.join(cwd, index_file))} if index_file else None
+    proc = run_git(["diff", "--cached", "--name-only", "-z", "--no-renames", base, "--"], cwd,
+                   env=env)
     return sorted(set(_z_paths(proc.stdout)))
 
 

@@ -262,3 +262,23 @@ def test_measurement_paths_follow_the_artifact_naming():
     assert layout.parse_artifact(path)["category"] == "coverage"
     with pytest.raises(ValueError):
         layout.measurement_path("timing", date(2025, 11, 1), "x")
+
+
+def test_interpreter_candidates_skip_a_pre_commit_hook_environment(monkeypatch):
+    import sys
+
+    from testlog.config import Setting
+    from testlog.interpreter import candidates
+    monkeypatch.setenv("VIRTUAL_ENV", "/venvs/project")
+    monkeypatch.delenv("PRE_COMMIT", raising=False)
+    assert candidates("/repo", Setting(None, "default")) == [
+        ("/venvs/project/bin/python", "$VIRTUAL_ENV"), ("/repo/.venv/bin/python", ".venv"),
+        (sys.executable, "the interpreter running git-testlog")]
+    assert candidates("/repo", Setting("tools/py", "setup.cfg [testlog]")) == [
+        ("/repo/tools/py", "python in setup.cfg [testlog]")]
+    monkeypatch.setenv("PRE_COMMIT", "1")            # language: system: our own venv is the project's
+    assert len(candidates("/repo", Setting(None, "default"))) == 3
+    hook_env = "/home/u/.cache/pre-commit/repoabc/py_env-python3.11"
+    monkeypatch.setattr(sys, "prefix", hook_env)      # language: python: an isolated hook venv
+    monkeypatch.setenv("VIRTUAL_ENV", hook_env)
+    assert candidates("/repo", Setting(None, "default")) == [("/repo/.venv/bin/python", ".venv")]

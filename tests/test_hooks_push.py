@@ -87,6 +87,10 @@ def test_pre_commit_shim_runs_the_staged_modules_tests(pushed: Path):
     assert "Tests failed in beta" in proc.stdout
     assert "alpha" not in proc.stdout
     assert log_tip(pushed) == ""                                   # tests only, no ledger
+    git(pushed, "reset", "-q", "--hard")
+    (pushed / "gamma" / "tests" / "test_gamma.py").write_text(FAILING_TEST)
+    proc = run(pushed, "git", "commit", "-am", "gamma: broken")     # a temporary index
+    assert proc.returncode != 0 and "Tests failed in gamma" in proc.stdout
 
 
 def test_pre_commit_framework_try_repo_pre_push_stage(pushed: Path):

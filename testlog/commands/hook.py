@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
                 return 0
             files, what = found
         else:
-            files, what = changeset.staged_files(ws.root), "the staged files"
+            staged = changeset.staged_files(ws.root, os.environ.get("GIT_INDEX_FILE"))
+            files, what = staged, "the staged files"
         manifests = load_all(ws, affected_modules(files, ws.all_roots))
         selection = f"modules affected by {what}"
         options = {"jobs": args.jobs, "use_cache": not args.no_cache}
