@@ -114,3 +114,18 @@ def test_hook_shims_have_no_logic():
         code = [line for line in text.splitlines() if line and not line.startswith("#")]
         assert code == [f'exec git testlog hook {stage} "$@"']
         assert os.access(HOOKS / stage, os.X_OK)
+
+
+def test_framework_push_of_the_log_branch_and_malformed_stdin(pushed: Path):
+    head = git(pushed, "rev-parse", "HEAD").strip()
+    env = {**os.environ, "PRE_COMMIT": "1", "PRE_COMMIT_FROM_REF": head + "~0",
+           "PRE_COMMIT_TO_REF": head, "PRE_COMMIT_REMOTE_BRANCH": "refs/heads/testlog"}
+    proc = subprocess.run(["git", "testlog", "hook", "pre-push"], cwd=pushed, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "pushing the log branch: nothing to gate" in proc.stdout
+    proc = subprocess.run(["git", "testlog", "hook", "pre-push", "origin"], cwd=pushed,
+                          input="refs/heads/main not-a-sha\n", capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == ("git-testlog: error: pre-push input line 1 is not `<local ref> "
+                           "<local sha> <remote ref> <remote sha>`: 'refs/heads/main not-a-sha'\n")
+    assert log_tip(pushed) == ""
