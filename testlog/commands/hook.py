@@ -59,23 +59,29 @@ def push_changes(ws: Workspace, remote: str | None) -> tuple[list[str], str] | N
     return files, "the pushed commits"
 
 
-def run(args: argparse.Namespace) -> int:
+def stage_changes(ws: Workspace, args: argparse.Namespace) -> tuple[list[str], str] | None:
+    if args.stage == "pre-commit":
+        return changeset.staged_files(ws.root, os.environ.get("GIT_INDEX_FILE")), "the staged files"
+    return push_changes(ws, args.hook_args[0] if args.hook_args else None)
+
+
+def check_of(args: argparse.Namespace) -> str:
     check = args.check or CHECKS[args.stage][0]
     if check not in CHECKS[args.stage]:
         raise TestlogError(f"hook {args.stage} --check {check}: not a check of this stage "
                            f"(choose from {', '.join(CHECKS[args.stage])})")
-    cli = {"branch": args.branch, "sign_key": args.sign_key}
-    with open_workspace(args.repo, cli) as ws:
-        if args.stage == "pre-push":
-            found = push_changes(ws, args.hook_args[0] if args.hook_args else None)
-            if found is None:
-                print("git-testlog: no pushed refs on stdin and no PRE_COMMIT_FROM_REF/"
-                      "PRE_COMMIT_TO_REF: nothing to check")
-                return 0
-            files, what = found
-        else:
-            staged = changeset.staged_files(ws.root, os.environ.get("GIT_INDEX_FILE"))
-            files, what = staged, "the staged files"
+    return check
+
+
+def run(args: argparse.Namespace) -> int:
+    check = check_of(args)
+    with open_workspace(args.repo, {"branch": args.branch, "sign_key": args.sign_key}) as ws:
+        found = stage_changes(ws, args)
+        if found is None:
+            print("git-testlog: no pushed refs on stdin and no PRE_COMMIT_FROM_REF/"
+                  "PRE_COMMIT_TO_REF: nothing to check")
+            return 0
+        files, what = found
         manifests = load_all(ws, affected_modules(files, ws.all_roots))
         selection = f"modules affected by {what}"
         options = {"jobs": args.jobs, "use_cache": not args.no_cache}
