@@ -46,3 +46,15 @@ def parse_artifact(path: str) -> dict[str, str] | None:
 def audit_paths(day: date) -> dict[str, str]:
     stem = f"{AUDIT_DIR}/logs_audit_{day.strftime('%Y_%m_%d')}"
     return {"zip": f"{stem}.zip", "sig": f"{stem}.zip.sig", "manifest": f"{stem}.manifest.sha256"}
+
+
+MEASUREMENTS_DIR = "measurements"
+
+
+def measurement_path(category: str, day: date | datetime, run_id: str) -> str:
+    """One coverage or bench invocation's report, named in its ledger lines and its chronicle
+    event, e.g. ("coverage", 2025-11-01, "cov-1a2b3c4d5e6f") ->
+    measurements/20251101__cov-1a2b3c4d5e6f__coverage.json"""
+    if category not in ("coverage", "bench"):
+        raise ValueError(f"unknown measurement category {category!r}")
+    return f"{MEASUREMENTS_DIR}/{day_stamp(day)}__{check_suite(run_id)}__{category}.json"

@@ -1,0 +1,1 @@
+POLICY = "review every change"

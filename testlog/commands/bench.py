@@ -1,0 +1,23 @@
+"""`git testlog bench`: each selected module's benchmarks -> p50/p95/p99 -> ledger, SLO gate."""
+from __future__ import annotations
+
+import argparse
+
+from testlog.benchpipe import run_bench
+from testlog.selection import add_selection_arguments, select
+from testlog.workspace import open_workspace
+
+HELP = ("run the selected modules' benchmarks (tests/benchmarks/), append p50/p95/p99 to the "
+        "ledger and check p95 against each module's SLA (exit 1 on a violation)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_selection_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    cli = {"branch": args.branch, "sign_key": args.sign_key}
+    with open_workspace(args.repo, cli) as ws:
+        manifests, selection = select(ws, args)
+        return run_bench(ws, manifests, selection, jobs=args.jobs, use_cache=not args.no_cache,
+                         update=args.update_manifests)

@@ -1,0 +1,22 @@
+"""`git testlog cov`: each selected module's tests under coverage of that module, to the ledger."""
+from __future__ import annotations
+
+import argparse
+
+from testlog.covpipe import run_coverage
+from testlog.selection import add_selection_arguments, select
+from testlog.workspace import open_workspace
+
+HELP = "measure the coverage of modules with their own tests and append it to the ledger"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_selection_arguments(parser)
+
+
+def run(args: argparse.Namespace, gate: bool = False) -> int:
+    cli = {"branch": args.branch, "sign_key": args.sign_key}
+    with open_workspace(args.repo, cli) as ws:
+        manifests, selection = select(ws, args)
+        return run_coverage(ws, manifests, selection, jobs=args.jobs, use_cache=not args.no_cache,
+                            update=args.update_manifests, gate=gate)

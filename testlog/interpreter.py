@@ -1,0 +1,109 @@
+"""The project's Python: where its tests run (never the hook's own isolated virtualenv)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from testlog.config import Setting
+from testlog.errors import TestlogError
+from testlog.measures import env_fingerprint
+
+# Run by the project's interpreter: its version, platform and which pytest plugins it has.
+_PROBE = r"""
+import importlib.util, json, platform
+def cpu():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+has = lambda name: importlib.util.find_spec(name) is not None
+print(json.dumps({"python": platform.python_version(), "os": platform.system(),
+                  "arch": platform.machine(), "cpu": cpu(), "pytest": has("pytest"),
+                  "pytest_cov": has("pytest_cov"), "pytest_benchmark": has("pytest_benchmark")}))
+"""
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    path: str
+    source: str
+    python: str
+    os: str
+    arch: str
+    cpu: str
+    plugins: frozenset[str]
+
+    @property
+    def fingerprint(self) -> str:
+        return env_fingerprint(self.python, self.os, self.arch, self.cpu)
+
+    def require(self, plugin: str) -> None:
+        if plugin not in self.plugins:
+            package = plugin.replace("_", "-")
+            raise TestlogError(f"the project's interpreter {self.path} (from {self.source}) lacks "
+                               f"{package}: `{self.path} -m pip install {package}`, or set "
+                               "[testlog] python in setup.cfg")
+
+
+def venv_python(venv: str) -> str:
+    return os.path.join(venv, "Scripts", "python.exe") if os.name == "nt" \
+        else os.path.join(venv, "bin", "python")
+
+
+def in_hook_env() -> bool:
+    """True inside a virtualenv the pre-commit framework made for a `language: python` hook
+    (named `py_env-*` in its cache): it lacks the project's dependencies."""
+    return bool(os.environ.get("PRE_COMMIT")) and sys.prefix != sys.base_prefix \
+        and os.path.basename(sys.prefix).startswith("py_env-")
+
+
+def candidates(repo_root: str, configured: Setting) -> list[tuple[str, str]]:
+    """(path, where it came from), in order: configuration, $VIRTUAL_ENV, .venv, the current one."""
+    found = []
+    if configured.value:
+        path = os.path.expanduser(str(configured.value))
+        found.append((path if os.path.isabs(path) else os.path.join(repo_root, path),
+                      f"python in {configured.source}"))
+        return found
+    hook_env = in_hook_env()
+    if os.environ.get("VIRTUAL_ENV") and not hook_env:
+        found.append((venv_python(os.environ["VIRTUAL_ENV"]), "$VIRTUAL_ENV"))
+    found.append((venv_python(os.path.join(repo_root, ".venv")), ".venv"))
+    if not hook_env:
+        found.append((sys.executable, "the interpreter running git-testlog"))
+    return found
+
+
+def project_python(repo_root: str, configured: Setting) -> tuple[str, str]:
+    """(interpreter path, where it came from)."""
+    options = candidates(repo_root, configured)
+    for path, source in options:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path, source
+    if configured.value:
+        raise TestlogError(f"python = {configured.value} (from {configured.source}) is not an "
+                           "executable; fix the setting")
+    raise TestlogError("cannot find the project's interpreter from inside a pre-commit hook "
+                       "environment: set python in setup.cfg [testlog] (or pyproject "
+                       "[tool.testlog]), or create .venv")
+
+
+def probe(repo_root: str, configured: Setting) -> Interpreter:
+    path, source = project_python(repo_root, configured)
+    proc = subprocess.run([path, "-c", _PROBE], capture_output=True, cwd=repo_root,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    try:
+        info = json.loads(proc.stdout)
+    except ValueError:
+        detail = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise TestlogError(f"the project's interpreter {path} (from {source}) does not run: "
+                           f"{detail[-1] if detail else proc.returncode}") from None
+    plugins = frozenset(k for k in ("pytest", "pytest_cov", "pytest_benchmark") if info[k])
+    return Interpreter(path, source, info["python"], info["os"], info["arch"], info["cpu"], plugins)

@@ -1,0 +1,50 @@
+"""Ledger lines (`ledger/coverage.ndjson`, `ledger/bench.ndjson`): building, parsing, cache look-up."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from testlog.canonical import canonical_json
+from testlog.errors import TestlogError
+
+LEDGER_VERSION = "1"
+
+
+def ledger_line(entry: dict[str, Any]) -> bytes:
+    return canonical_json({**entry, "schema_version": LEDGER_VERSION}) + b"\n"
+
+
+def parse_ledger(data: bytes, name: str) -> list[dict[str, Any]]:
+    """Every entry, oldest first; a malformed line or a newer format is an error naming it."""
+    entries = []
+    for number, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if not isinstance(entry, dict):
+            raise TestlogError(f"{name} line {number} is not a JSON object "
+                               "(the log branch was edited by hand?)")
+        if str(entry.get("schema_version", "1")) > LEDGER_VERSION:
+            raise TestlogError(f"{name} line {number} has schema_version "
+                               f"{entry['schema_version']}: upgrade git-testlog to read it")
+        entries.append(entry)
+    return entries
+
+
+def cached_entries(entries: list[dict[str, Any]], path: str, tree: str | None,
+                   env: str) -> list[dict[str, Any]]:
+    """The latest clean measurement's lines for module folder `path` at `tree` in `env`.
+
+    All lines of the latest invocation that measured it (bench writes one per benchmark).
+    """
+    if tree is None:
+        return []
+    matching = [e for e in entries if e.get("path") == path and e.get("tree") == tree
+                and e.get("env_fingerprint") == env and not e.get("dirty")]
+    if not matching:
+        return []
+    run = matching[-1].get("run")
+    return [e for e in matching if e.get("run") == run]

@@ -1,0 +1,59 @@
+"""Numbers from the tools' reports: coverage percent from coverage.py JSON, latency percentiles
+from pytest-benchmark's per-round data, and the environment fingerprint. Pure."""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from testlog.errors import TestlogError
+
+PERCENTILES = (50, 95, 99)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return not folder or path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def coverage_percent(report: dict[str, Any], root: str, excluded: Iterable[str]) -> float:
+    """Percent covered (2 decimals) of the files under `root` outside the `excluded` folders.
+
+    Counted like coverage.py's total: (covered lines + covered branches) / (statements +
+    branches). Nothing to measure counts as 100%, as coverage.py does.
+    """
+    skip = list(excluded)
+    covered = total = 0
+    for path, entry in sorted(report.get("files", {}).items()):
+        path = path.replace("\\", "/")
+        if not _inside(path, root) or any(_inside(path, folder) for folder in skip):
+            continue
+        summary = entry["summary"]
+        covered += summary["covered_lines"] + summary.get("covered_branches", 0)
+        total += summary["num_statements"] + summary.get("num_branches", 0)
+    return round(100.0 * covered / total, 2) if total else 100.0
+
+
+def latency_percentiles(samples_s: list[float]) -> dict[str, float]:
+    """p50/p95/p99 in milliseconds (numpy's default linear percentiles of per-round seconds)."""
+    import numpy  # lazily: the CLI's other commands should not pay for it
+
+    values = numpy.percentile(numpy.asarray(samples_s, dtype=float) * 1000.0, PERCENTILES)
+    return {f"latency_p{p}_ms": round(float(v), 4) for p, v in zip(PERCENTILES, values)}
+
+
+def benchmark_samples(report: dict[str, Any], label: str) -> dict[str, list[float]]:
+    """{benchmark fullname: per-round seconds} from `pytest --benchmark-json --benchmark-save-data`."""
+    out = {}
+    for bench in report.get("benchmarks", []):
+        data = bench.get("stats", {}).get("data")
+        if not data:
+            raise TestlogError(f"{label}: benchmark {bench.get('name')!r} has no per-round data "
+                               "(pytest-benchmark needs --benchmark-save-data)")
+        out[bench.get("fullname") or bench["name"]] = [float(x) for x in data]
+    return out
+
+
+def env_fingerprint(python_version: str, os_name: str, arch: str, cpu: str) -> str:
+    """First 16 hex digits of SHA-256 over python version, OS, arch and CPU."""
+    text = "\n".join((python_version, os_name, arch, cpu))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,81 @@
+"""Running one module's tests in a subprocess of the project's interpreter: plain, under
+coverage, or as benchmarks. Nothing is written into the user's working tree."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any
+
+# A hook or wrapper may export these; the project's tests must see their own repository.
+_GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+                      "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX")
+TAIL_LINES = 25
+
+PASSED, FAILED, NO_TESTS, NO_TESTS_DIR, ERROR = "passed", "failed", "no-tests", "no-tests-dir", "error"
+
+
+@dataclass(frozen=True)
+class PytestRun:
+    status: str                  # PASSED, FAILED, NO_TESTS or ERROR
+    report: dict[str, Any] | None
+    seconds: float
+    tail: str                    # the last lines pytest printed, shown when something failed
+
+
+def status_of(returncode: int) -> str:
+    return {0: PASSED, 1: FAILED, 5: NO_TESTS}.get(returncode, ERROR)
+
+
+def tests_dir(root: str) -> str:
+    return f"{root}/tests" if root else "tests"
+
+
+def bench_dir(root: str) -> str:
+    return f"{tests_dir(root)}/benchmarks"
+
+
+def coverage_argv(python: str, root: str, report: str, benchmark_plugin: bool) -> list[str]:
+    # --cov-fail-under=0: a project-wide fail_under must not turn a measurement into a failure.
+    argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--cov={root or '.'}",
+            f"--cov-report=json:{report}", "--cov-fail-under=0"]
+    return argv + (["--benchmark-disable"] if benchmark_plugin else []) + [tests_dir(root)]
+
+
+def tests_argv(python: str, root: str, benchmark_plugin: bool) -> list[str]:
+    argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    return argv + (["--benchmark-disable"] if benchmark_plugin else []) + [tests_dir(root)]
+
+
+def bench_argv(python: str, root: str, report: str) -> list[str]:
+    return [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-only",
+            f"--benchmark-json={report}", "--benchmark-save-data", bench_dir(root)]
+
+
+def child_env(scratch: str) -> dict[str, str]:
+    """The caller's environment minus git's location variables; nothing left in the working
+    tree: the coverage data file goes to scratch space and no __pycache__ is written
+    (PYTHONPYCACHEPREFIX would recompile the whole interpreter's imports into a cold cache)."""
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+    env["COVERAGE_FILE"] = os.path.join(scratch, ".coverage")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def run_pytest(argv: list[str], repo_root: str, env: dict[str, str],
+               report: str | None) -> PytestRun:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=repo_root, env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - start
+    lines = proc.stdout.decode(errors="replace").rstrip().splitlines()
+    status = status_of(proc.returncode)
+    data = None
+    if report and status in (PASSED, FAILED) and os.path.exists(report):
+        with open(report, encoding="utf-8") as handle:
+            data = json.load(handle)
+    if report and status in (PASSED, FAILED) and data is None:
+        status = ERROR
+    return PytestRun(status, data, seconds, "\n".join(lines[-TAIL_LINES:]))

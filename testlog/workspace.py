@@ -1,0 +1,64 @@
+"""What a measurement needs to know about the repository: its modules, HEAD, each module's tree
+sha and whether it is dirty, the project's interpreter, and scratch space outside the tree."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from gitstore import LogStore, changeset
+
+from testlog.config import Setting, load_settings
+from testlog.errors import TestlogError
+from testlog.interpreter import Interpreter, probe
+from testlog.modules import module_roots
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: str                     # top of the working tree
+    state_dir: str                # <git common dir>/testlog: ours, never the working tree
+    settings: dict[str, Setting]
+    all_roots: tuple[str, ...]    # every module folder of the working tree
+    head: str | None
+    scratch: str
+
+
+def repo_top(path: str) -> tuple[str, str]:
+    """(top of the working tree, git common dir); a bare repository has no modules to test."""
+    with LogStore.open(path, sign_key=False) as store:
+        if store.work_tree is None:
+            raise TestlogError(f"{os.path.abspath(path)} is a bare repository: run this in a "
+                               "checkout (modules and their tests live in the working tree)")
+        return store.work_tree, store.common_dir
+
+
+@contextmanager
+def open_workspace(path: str, cli: dict | None = None) -> Iterator[Workspace]:
+    top, common = repo_top(path)
+    settings = load_settings(top, cli)
+    roots = tuple(module_roots(changeset.listed_files(top)))
+    scratch = tempfile.mkdtemp(prefix="git-testlog-")
+    try:
+        yield Workspace(top, os.path.join(common, "testlog"), settings, roots,
+                        changeset.head_commit(top), scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def interpreter(ws: Workspace) -> Interpreter:
+    return probe(ws.root, ws.settings["python"])
+
+
+def module_trees(ws: Workspace, roots: list[str]) -> dict[str, str]:
+    """Each module folder's tree sha at HEAD (absent for a folder HEAD does not have)."""
+    return changeset.tree_shas(ws.root, ws.head, roots) if ws.head else {}
+
+
+def dirty_roots(ws: Workspace, roots: list[str]) -> set[str]:
+    """Module folders with any uncommitted change inside (staged, unstaged or untracked)."""
+    changed = changeset.worktree_changes(ws.root)
+    return {r for r in roots if any(p.startswith(f"{r}/") or not r for p in changed)}
