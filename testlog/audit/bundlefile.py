@@ -49,11 +49,12 @@ def zip_members(data: bytes) -> dict[str, bytes]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             bad = archive.testzip()
-            if bad is not None:
-                raise ValueError(f"zip member {bad} is damaged (CRC mismatch)")
-            return {name: archive.read(name) for name in archive.namelist()}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+            members = {name: archive.read(name) for name in archive.namelist()}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
         raise ValueError(f"not a readable zip ({exc})") from None
+    if bad is not None:
+        raise ValueError(f"zip member {bad} is damaged (CRC mismatch)")
+    return members
 
 
 def seal_contents_problems(data: bytes) -> list[str]:

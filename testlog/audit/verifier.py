@@ -15,7 +15,7 @@ from gitstore import LogEntry, LogStore
 from gitstore.batch import (changed_paths_between, commits_in_range, is_ancestor, last_change,
                             object_contents, object_info)
 from gitstore.bundle import file_sha256
-from gitstore.verify import GOOD, UNSIGNED, SignatureCheck, TrustedCerts
+from gitstore.verify import BAD, GOOD, UNSIGNED, SignatureCheck, TrustedCerts
 
 from testlog import layout
 from testlog.audit import checks, report as rp
@@ -28,6 +28,8 @@ from testlog.errors import TestlogError
 from testlog.logbranch import EVENT_DIGEST_TRAILER
 
 EPOCH_EVENT = "RETENTION_EPOCH"
+SEAL_FILES = {"zip": "the sealed zip", "sig": "the seal's detached signature",
+              "manifest": "the seal's sha256sum manifest"}
 CHUNK = 256          # artifact blobs read per git process: bounded memory for large run files
 
 
@@ -148,8 +150,6 @@ def check_signatures(branch: Branch, policy: Policy, report: rp.Report) -> None:
 
 
 def signature_problem(check: SignatureCheck) -> str:
-    if check.status == GOOD:
-        return ""
     if check.status == "untrusted":
         return f"signed by {check.fingerprint or 'an unnamed key'}, which is not a trusted key"
     return "bad signature: the commit changed after it was signed (or the signature is damaged)"
@@ -315,7 +315,7 @@ def check_seal(branch: Branch, policy: Policy, paths: dict[str, str], report: rp
 def seal_problems(policy: Policy, paths: dict[str, str], zip_: bytes | None, sig: bytes | None,
                   manifest: bytes | None) -> list[tuple[str, str]]:
     """(which file, problem) for one seal; a missing file is a problem of its own."""
-    missing = [(k, f"the seal's {k} file is missing") for k, v in
+    missing = [(k, f"{SEAL_FILES[k]} is missing") for k, v in
                (("zip", zip_), ("sig", sig), ("manifest", manifest)) if v is None]
     if zip_ is None:
         return missing
@@ -324,7 +324,10 @@ def seal_problems(policy: Policy, paths: dict[str, str], zip_: bytes | None, sig
         problems += manifest_problems(paths["zip"], zip_, manifest)
     if sig is not None:
         check = policy.trusted.check(zip_, sig) if policy.trusted else SignatureCheck("untrusted", None)
-        if not check.ok:
+        if check.status == BAD:
+            problems.append(("zip", "does not match its detached signature (changed after "
+                                    "sealing, or the signature is damaged)"))
+        elif not check.ok:
             problems.append(("sig", f"detached signature of the zip: {signature_problem(check)}"))
     return problems
 
