@@ -11,8 +11,8 @@ import pytest
 from gitstore import LogStore
 from testlog.cli import main
 from testlog.layout import audit_paths
-from tests.audit_helpers import (edited_tree, forge_commit, keys_file, message_of,  # noqa: F401
-                                 move_branch, other_key, record_run)
+from tests.audit_helpers import (edited_tree, forge_commit, git_env, keys_file,  # noqa: F401
+                                 message_of, move_branch, other_key, record_run)
 from tests.fixtures import git, user_state
 
 DAY1, DAY2 = date(2025, 11, 1), date(2025, 11, 2)
@@ -153,16 +153,25 @@ def _sig_deleted(log: Log) -> tuple[str, str, str]:
     return sha, SEAL["sig"], "detached signature is missing"
 
 
-def git_bytes(repo: Path, rev: str) -> bytes:
+def _content_changed_under_signature(log: Log) -> tuple[str, str, str]:
+    tip, parent = log.shas[-1], log.shas[-2]
+    raw = git_bytes(log.repo, tip, "commit").replace(b"TEST_SUITE_EXECUTED unit PASS",
+                                                     b"TEST_SUITE_EXECUTED unit FAIL", 1)
+    sha = git_env(log.repo, "hash-object", "-t", "commit", "-w", "--stdin", input=raw)
+    move_branch(log.repo, sha)
+    return sha, "-", "bad signature: the commit changed after it was signed"
+
+
+def git_bytes(repo: Path, rev: str, kind: str = "blob") -> bytes:
     import subprocess
-    return subprocess.run(["git", "cat-file", "blob", rev], cwd=repo, capture_output=True,
+    return subprocess.run(["git", "cat-file", kind, rev], cwd=repo, capture_output=True,
                           check=True).stdout
 
 
 @pytest.mark.parametrize("tamper", [
     "blob edited, re-committed unsigned", "commit re-signed with an untrusted key",
     "commit dropped from the middle, chain rebuilt", "record edited, chronicle left alone",
-    "sealed zip edited", ".sig deleted",
+    "sealed zip edited", ".sig deleted", "commit content changed under its signature",
 ])
 def test_tampering_is_detected_and_names_commit_and_file(log: Log, other_key: str, capsys,
                                                           tamper: str):
@@ -173,6 +182,7 @@ def test_tampering_is_detected_and_names_commit_and_file(log: Log, other_key: st
         "record edited, chronicle left alone": lambda: _record_edited_chronicle_alone(log),
         "sealed zip edited": lambda: _seal_zip_edited(log),
         ".sig deleted": lambda: _sig_deleted(log),
+        "commit content changed under its signature": lambda: _content_changed_under_signature(log),
     }[tamper]
     sha, path, message = make()
     code, out = log.verify(capsys)
@@ -287,3 +297,44 @@ def test_unsigned_branch_verifies_without_keys_unless_signatures_are_required(re
     out = capsys.readouterr().out
     assert table(out)["unsigned commits"] == (2, 0)
     assert main(["-C", str(repo), "verify", "--require-signed"]) == 1
+
+
+def test_commits_without_the_event_digest_trailer_take_the_exact_slow_path(repo: Path, capsys):
+    """Older writers did not bind the line with Testlog-Event-SHA256: the chronicle blob of each
+    such commit is then compared byte for byte with the tip's chronicle."""
+    from gitstore import Append
+    from testlog.chronicle import event_line, make_event
+    lines = []
+    with LogStore.open(repo, sign_key=False) as store:
+        for n in range(3):
+            data = f"artifact {n}".encode()
+            line = event_line(make_event("BENCH_RECORDED", f"bench/{n}.txt", data, "PASS",
+                                         "unsigned"))
+            lines.append(line)
+            store.write({f"bench/{n}.txt": data, "chronicle.ndjson": Append(line)}, f"bench {n}",
+                        {"Testlog-Event": "BENCH_RECORDED"})
+        assert main(["-C", str(repo), "verify"]) == 0
+        edited = lines[0].replace(b'"PASS"', b'"FAIL"')           # same size, other verdict
+        sha = store.write({"chronicle.ndjson": b"".join([edited, *lines[1:]]) + event_line(
+            make_event("BENCH_RECORDED", "bench/3.txt", b"3", "PASS", "unsigned")),
+            "bench/3.txt": b"3"}, "bench 3", {"Testlog-Event": "BENCH_RECORDED"})
+    code = main(["-C", str(repo), "verify", "--accept-rewrite"])
+    out = capsys.readouterr().out
+    first = git(repo, "rev-list", "--max-parents=0", "testlog").strip()
+    assert code == 1
+    assert_named(out, first, "chronicle.ndjson", "is not the tip's first 1 lines")
+    assert_named(out, sha, "chronicle.ndjson", "events verified at")
+
+
+def test_exit_status_through_the_console_entry_point(log: Log):
+    import subprocess
+    import sys
+    move_branch(log.repo, log.shas[1])
+    run = lambda: subprocess.run([sys.executable, "-c", "from testlog.cli import entry; entry()",
+                                  "-C", str(log.repo), "verify", "--trusted-keys", str(log.keys)],
+                                 capture_output=True, text=True)
+    assert run().returncode == 0
+    move_branch(log.repo, log.shas[-1])
+    _sig_deleted(log)
+    failed = run()
+    assert failed.returncode == 1 and "FAIL " in failed.stdout
