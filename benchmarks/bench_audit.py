@@ -25,6 +25,7 @@ import tempfile
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import gnupg
@@ -63,6 +64,8 @@ def make_key(home: Path) -> tuple[str, pysequoia.Tsk]:
     key = gpg.gen_key(gpg.gen_key_input(name_real="Bench Signer", name_email="bench@example.com",
                                         key_type="RSA", key_length=2048, no_protection=True))
     secret = gpg.export_keys(key.fingerprint, secret=True, passphrase="", expect_passphrase=False)
+    if not secret:
+        raise SystemExit(f"gpg exported no secret key from {home}")
     (home.parent / "trusted.asc").write_text(gpg.export_keys(key.fingerprint))
     return key.fingerprint, pysequoia.Tsk.from_bytes(secret.encode())
 
@@ -154,65 +157,96 @@ def add_object(pack: PackWriter, obj) -> bytes:
     return obj.id
 
 
+@dataclass
+class History:
+    """What the fixture's commits will hold, computed up front (events do not depend on shas)."""
+    files: list[tuple[str, str, bytes, bytes]]     # suite, day stamp, run.json, summary
+    events: list[dict]
+    lines: list[bytes]
+    ends: list[int]                                # chronicle size after each commit
+
+    @property
+    def chronicle(self) -> bytes:
+        return b"".join(self.lines)
+
+
+def plan_history(total: int, label: str) -> History:
+    history = History([], [], [], [])
+    for k in range(total):
+        suite, stamp, run, summary, moment = run_commit_files(k)
+        event = make_event("TEST_SUITE_EXECUTED", f"runs/{stamp}__{suite}__run.json", run,
+                           "PASS", label, timestamp=moment)
+        history.files.append((suite, stamp, run, summary))
+        history.events.append(event)
+        history.lines.append(event_line(event))
+        history.ends.append((history.ends[-1] if history.ends else 0) + len(history.lines[-1]))
+    return history
+
+
+def signed_commit(k: int, tree: bytes, parent: bytes | None, suite: str, event: dict,
+                  signer) -> Commit:
+    """The commit commit_event would make (same message and trailers), signed in process."""
+    commit = Commit()
+    commit.tree, commit.parents = tree, [parent] if parent else []
+    commit.author = commit.committer = b"Bench Signer <bench@example.com>"
+    commit.author_time = commit.commit_time = BASE_TIME + k * 60
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = compose_message(f"TEST_SUITE_EXECUTED {suite} PASS 5 passed 0 failed",
+                                     event_trailers(event, {"Testlog-Suite": suite}))
+    commit.gpgsig = pysequoia.sign(signer, commit.as_raw_string(),
+                                   mode=pysequoia.SignatureMode.DETACHED).rstrip(b"\n")
+    return commit
+
+
+def add_chronicle(pack: PackWriter, history: History, ids: list[bytes], k: int) -> None:
+    if k % FULL_EVERY == 0:
+        pack.add(ids[k], 3, history.chronicle[:history.ends[k]])
+    else:
+        pack.add(ids[k], 3, delta_append(history.ends[k - 1], history.lines[k]), base=ids[k - 1])
+
+
+def write_commits(pack: PackWriter, history: History, ids: list[bytes], signer) -> list[str]:
+    runs, summaries, parent, shas = Tree(), Tree(), None, []
+    for k, (suite, stamp, run, summary) in enumerate(history.files):
+        runs.add(f"{stamp}__{suite}__run.json".encode(), 0o100644, blob_of(pack, run))
+        summaries.add(f"{stamp}__{suite}__summary.json".encode(), 0o100644, blob_of(pack, summary))
+        add_chronicle(pack, history, ids, k)
+        shown = history.events[max(0, k + 1 - INDEX_EVENTS):k + 1]
+        root = Tree()
+        root.add(layout.INDEX.encode(), 0o100644, blob_of(pack, render_index(shown).encode()))
+        root.add(layout.CHRONICLE.encode(), 0o100644, ids[k].hex().encode())
+        root.add(b"runs", 0o040000, add_object(pack, runs))
+        root.add(b"summaries", 0o040000, add_object(pack, summaries))
+        add_object(pack, root)
+        parent = add_object(pack, signed_commit(k, root.id, parent, suite, history.events[k], signer))
+        shas.append(parent.decode())
+    return shas
+
+
+def stop_agent(home: Path) -> None:
+    """gpg starts an agent per GNUPGHOME; stop it before that home is deleted or left behind."""
+    if home.exists():
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
+                       capture_output=True)
+
+
 def build_fixture(target: Path) -> dict[str, str]:
     if target.exists():
+        stop_agent(target / "gnupg")
         shutil.rmtree(target)
     repo = target / "repo"
     git(target.parent, "init", "-q", "--bare", str(repo))
     fingerprint, tsk = make_key(target / "gnupg")
-    label = f"gpg:{fingerprint}"
-    total = N_FULL + N_NEW
     t0 = time.time()
-    files, events, lines = [], [], []
-    for k in range(total):
-        suite, stamp, run, summary, moment = run_commit_files(k)
-        run_path = f"runs/{stamp}__{suite}__run.json"
-        event = make_event("TEST_SUITE_EXECUTED", run_path, run, "PASS", label, timestamp=moment)
-        files.append((suite, stamp, run, summary))
-        events.append(event)
-        lines.append(event_line(event))
-    final = b"".join(lines)
-    ends, total_len = [], 0
-    for line in lines:
-        total_len += len(line)
-        ends.append(total_len)
-    ids = chronicle_ids(final, ends)
+    history = plan_history(N_FULL + N_NEW, f"gpg:{fingerprint}")
+    ids = chronicle_ids(history.chronicle, history.ends)
     print(f"  fixture: chronicle prefixes hashed in {time.time() - t0:.1f} s", flush=True)
     pack_path = repo / "objects" / "pack" / "pack-bench.pack"
     pack = PackWriter(pack_path)
-    runs, summaries, parent, shas = Tree(), Tree(), None, []
-    signer = tsk.signer()
-    for k in range(total):
-        suite, stamp, run, summary = files[k]
-        run_blob = blob_of(pack, run)
-        sum_blob = blob_of(pack, summary)
-        runs.add(f"{stamp}__{suite}__run.json".encode(), 0o100644, run_blob)
-        summaries.add(f"{stamp}__{suite}__summary.json".encode(), 0o100644, sum_blob)
-        chronicle = ids[k]
-        if k % FULL_EVERY == 0:
-            pack.add(chronicle, 3, final[:ends[k]])
-        else:
-            pack.add(chronicle, 3, delta_append(ends[k - 1], lines[k]), base=ids[k - 1])
-        readme = blob_of(pack, render_index(events[max(0, k + 1 - INDEX_EVENTS):k + 1]).encode())
-        root = Tree()
-        root.add(layout.INDEX.encode(), 0o100644, readme)
-        root.add(layout.CHRONICLE.encode(), 0o100644, chronicle.hex().encode())
-        root.add(b"runs", 0o040000, add_object(pack, runs))
-        root.add(b"summaries", 0o040000, add_object(pack, summaries))
-        add_object(pack, root)
-        commit = Commit()
-        commit.tree, commit.parents = root.id, [parent] if parent else []
-        commit.author = commit.committer = b"Bench Signer <bench@example.com>"
-        commit.author_time = commit.commit_time = BASE_TIME + k * 60
-        commit.author_timezone = commit.commit_timezone = 0
-        commit.message = compose_message(f"TEST_SUITE_EXECUTED {suite} PASS 5 passed 0 failed",
-                                         event_trailers(events[k], {"Testlog-Suite": suite}))
-        commit.gpgsig = pysequoia.sign(signer, commit.as_raw_string(),
-                                       mode=pysequoia.SignatureMode.DETACHED).rstrip(b"\n")
-        parent = add_object(pack, commit)
-        shas.append(parent.decode())
+    stop_agent(target / "gnupg")
+    shas = write_commits(pack, history, ids, tsk.signer())
     pack.close(pack_path.with_suffix(".idx"))
-    print(f"  fixture: {total} signed commits built in {time.time() - t0:.1f} s", flush=True)
+    print(f"  fixture: {len(shas)} signed commits built in {time.time() - t0:.1f} s", flush=True)
     fixture = {"repo": str(repo), "gnupg": str(target / "gnupg"), "fingerprint": fingerprint,
                "keys": str(target / "trusted.asc"), "full_tip": shas[N_FULL - 1], "tip": shas[-1]}
     (target / "fixture.txt").write_text("".join(f"{k}={v}\n" for k, v in fixture.items()))
@@ -300,6 +334,7 @@ def main() -> int:
           f"{full_s / walk:.0f}x the bare walk)")
     print(f"  git testlog verify --since last, {N_NEW} new commits: {incr_s:.2f} s "
           f"(target <= 2 s; verify-commit each: {gpg_incr:.2f} s)")
+    stop_agent(Path(fx["gnupg"]))
     ok = full_s <= 20 and incr_s <= 2
     print(f"  targets {'met' if ok else 'MISSED'}")
     return 0 if ok else 1

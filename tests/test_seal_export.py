@@ -15,7 +15,7 @@ from gitstore import LogStore
 from testlog.audit.intoto import PREDICATE_TYPE
 from testlog.cli import main
 from testlog.layout import audit_paths
-from tests.audit_helpers import keys_file, record_run  # noqa: F401  (fixture)
+from tests.audit_helpers import record_run
 from tests.fixtures import git, user_state
 
 DAY1, DAY2 = date(2025, 11, 1), date(2025, 11, 2)

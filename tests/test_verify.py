@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -124,14 +124,14 @@ def _resigned_untrusted(log: Log, other: str) -> tuple[str, str, str]:
 
 
 def _dropped_and_rebuilt(log: Log) -> tuple[str, str, str]:
-    first, dropped, seal, last = log.shas
-    parent = first
+    first, _dropped, seal, last = log.shas
+    rebuilt = [first]
     for sha in (seal, last):        # same trees and messages, re-signed with the trusted key
         tree = git(log.repo, "rev-parse", f"{sha}^{{tree}}").strip()
-        parent = forge_commit(log.repo, tree, parent, message_of(log.repo, sha), key=log.key)
-        rebuilt_seal = parent if sha == seal else rebuilt_seal
-    move_branch(log.repo, parent)
-    return rebuilt_seal, "chronicle.ndjson", "2 chronicle events in one commit"
+        rebuilt.append(forge_commit(log.repo, tree, rebuilt[-1], message_of(log.repo, sha),
+                                    key=log.key))
+    move_branch(log.repo, rebuilt[-1])
+    return rebuilt[1], "chronicle.ndjson", "2 chronicle events in one commit"
 
 
 def _record_edited_chronicle_alone(log: Log) -> tuple[str, str, str]:
@@ -154,7 +154,7 @@ def _sig_deleted(log: Log) -> tuple[str, str, str]:
 
 
 def _content_changed_under_signature(log: Log) -> tuple[str, str, str]:
-    tip, parent = log.shas[-1], log.shas[-2]
+    tip = log.shas[-1]
     raw = git_bytes(log.repo, tip, "commit").replace(b"TEST_SUITE_EXECUTED unit PASS",
                                                      b"TEST_SUITE_EXECUTED unit FAIL", 1)
     sha = git_env(log.repo, "hash-object", "-t", "commit", "-w", "--stdin", input=raw)

@@ -115,10 +115,15 @@ def starting_point(store: LogStore, policy: Policy, state: VerifiedState | None,
 
 
 def require_trust(ref: str, entries: Sequence[LogEntry], policy: Policy) -> None:
-    if policy.trusted is None and (policy.require_signed or any(e.gpgsig for e in entries)):
-        raise TestlogError(f"{ref} has signed commits but no trusted keys are configured: pass "
-                           "--trusted-keys KEYS.asc or set trusted_keys (a key file or "
-                           "fingerprints) in the [testlog] config")
+    """Signatures mean nothing without an allowlist: refuse rather than pass them unchecked."""
+    if policy.trusted is not None:
+        return
+    why = ("--require-signed needs them" if policy.require_signed else
+           f"{ref} has signed commits" if any(e.gpgsig for e in entries) else None)
+    if why:
+        raise TestlogError(f"no trusted keys are configured and {why}: pass --trusted-keys "
+                           "KEYS.asc or set trusted_keys (a key file or fingerprints) in the "
+                           "[testlog] config")
 
 
 # -- commits and signatures -------------------------------------------------------------------
@@ -286,8 +291,12 @@ def check_tip_files(branch: Branch, policy: Policy, checked: dict[str, str],
     infos = object_info(branch.cwd, [f"{branch.tip}:{p}" for p in runs])
     fresh = {i.sha: p for p, i in zip(runs, infos) if i is not None and i.sha not in checked}
     for blob, data in read_blobs(branch.cwd, list(fresh)):
-        sha = last_change(branch.cwd, branch.tip, fresh[blob]) or branch.tip
-        check_run_file(sha, fresh[blob], data, report)
+        count, problems = checks.run_file_problems(data)
+        report.count(rp.RECORDS, count)
+        if problems:        # name the commit that wrote this version (a log walk: only on failure)
+            sha = last_change(branch.cwd, branch.tip, fresh[blob]) or branch.tip
+            for problem in problems:
+                report.fail(rp.RECORDS, sha, fresh[blob], problem)
     days = sorted({d for d in (seal_day_of(p) for p in paths) if d is not None})
     for day in days:
         check_seal(branch, policy, layout.audit_paths(day), report)
