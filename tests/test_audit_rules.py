@@ -13,8 +13,10 @@ from testlog.audit.bundlefile import (deterministic_zip, parse_manifest, seal_co
                                       sha256sum_manifest)
 from testlog.audit.intoto import PREDICATE_TYPE, outcome_lists, overall_result, run_statement
 from testlog.audit.options import parse_moment, whole_days
+from gitstore import verify as sigs
 from testlog.audit.retention import (epoch_record_problems, retention_boundary,
                                      rotation_candidates)
+from testlog.audit.sealcheck import seal_problems
 from testlog.audit.state import VerifiedState
 from testlog.canonical import canonical_json, sha256_hex, signed_record
 from testlog.config import Setting
@@ -217,3 +219,46 @@ def test_times_and_day_counts():
         parse_moment("2025/11/01")
     with pytest.raises(TestlogError, match=r"rotate_days \(setup.cfg \[testlog\]\) must be"):
         whole_days(Setting("thirty", "setup.cfg [testlog]"), "rotate_days")
+
+
+def _seal():
+    inner = {"runs/r.json": b"{}"}
+    zip_ = deterministic_zip({**inner, "manifest.sha256": sha256sum_manifest(inner)})
+    return zip_, sha256sum_manifest({"logs_audit_2025_11_01.zip": zip_})
+
+
+GOOD_SIG = sigs.SignatureCheck(sigs.GOOD, "A" * 40)
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("clean", []),
+    ("zip edited", [("zip", "does not match its manifest")]),
+    ("manifest lists another file", [("manifest", "does not list logs_audit_2025_11_01.zip")]),
+    ("manifest garbage", [("manifest", "manifest line 1")]),
+    ("signature missing", [("sig", "detached signature is missing")]),
+    ("signature bad", [("zip", "does not match its detached signature")]),
+    ("signature untrusted", [("sig", "signed by B")]),
+    ("zip missing", [("zip", "the sealed zip is missing")]),
+])
+def test_seal_problems(case, expected):
+    zip_, manifest = _seal()
+    args = {"zip_": zip_, "manifest": manifest, "has_sig": True, "sig_check": GOOD_SIG}
+    if case == "zip edited":
+        args["zip_"] = deterministic_zip({"runs/r.json": b"[]", "manifest.sha256":
+                                          sha256sum_manifest({"runs/r.json": b"[]"})})
+    elif case == "manifest lists another file":
+        args["manifest"] = sha256sum_manifest({"other.zip": zip_})
+    elif case == "manifest garbage":
+        args["manifest"] = b"garbage\n"
+    elif case == "signature missing":
+        args.update(has_sig=False, sig_check=None)
+    elif case == "signature bad":
+        args["sig_check"] = sigs.SignatureCheck(sigs.BAD, "A" * 40)
+    elif case == "signature untrusted":
+        args["sig_check"] = sigs.SignatureCheck(sigs.UNTRUSTED, "B" * 40)
+    elif case == "zip missing":
+        args.update(zip_=None, sig_check=None)
+    found = seal_problems("audit/logs_audit_2025_11_01.zip", **args)
+    assert [k for k, _ in found] == [k for k, _ in expected]
+    for (_, problem), (_, wanted) in zip(found, expected):
+        assert wanted in problem

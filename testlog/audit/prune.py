@@ -81,11 +81,10 @@ def retention_plan(store: LogStore, as_of: datetime, retain_days: int) -> Retent
     cutoff = as_of - timedelta(days=retain_days)
     boundary = retention_boundary([split_author(e.author)[1] for e in entries],
                                   int(cutoff.timestamp()))
-    if boundary is None or (boundary == 0 and entries[0].trailers.get("Testlog-Event") == EPOCH_EVENT):
+    only_the_epoch = boundary == 0 and entries[0].trailers.get("Testlog-Event") == EPOCH_EVENT
+    if boundary is None or only_the_epoch:
         return None
-    chronicle = object_contents(store.common_dir, [
-        i.sha for i in object_info(store.common_dir, [f"{tip}:{layout.CHRONICLE}"]) if i])
-    lines = next(iter(chronicle.values()), b"").splitlines(keepends=True)
+    lines = store.read(layout.CHRONICLE, tip).splitlines(keepends=True)
     if len(lines) != len(entries) or any(e.parents and len(e.parents) != 1 for e in entries):
         raise TestlogError(f"{store.ref} does not have one chronicle event per commit on one "
                            "linear chain: run `git testlog verify` and repair it before pruning")

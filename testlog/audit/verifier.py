@@ -15,11 +15,11 @@ from gitstore import LogEntry, LogStore
 from gitstore.batch import (changed_paths_between, commits_in_range, is_ancestor, last_change,
                             object_contents, object_info)
 from gitstore.bundle import file_sha256
-from gitstore.verify import BAD, GOOD, UNSIGNED, SignatureCheck, TrustedCerts
+from gitstore.verify import GOOD, UNSIGNED, UNTRUSTED, SignatureCheck, TrustedCerts
 
 from testlog import layout
 from testlog.audit import checks, report as rp
-from testlog.audit.bundlefile import parse_manifest, seal_contents_problems
+from testlog.audit.sealcheck import seal_problems
 from testlog.audit.retention import epoch_record_problems
 from testlog.audit.state import VerifiedState, load_state, save_state
 from testlog.canonical import sha256_hex
@@ -28,8 +28,6 @@ from testlog.errors import TestlogError
 from testlog.logbranch import EVENT_DIGEST_TRAILER
 
 EPOCH_EVENT = "RETENTION_EPOCH"
-SEAL_FILES = {"zip": "the sealed zip", "sig": "the seal's detached signature",
-              "manifest": "the seal's sha256sum manifest"}
 CHUNK = 256          # artifact blobs read per git process: bounded memory for large run files
 
 
@@ -155,7 +153,7 @@ def check_signatures(branch: Branch, policy: Policy, report: rp.Report) -> None:
 
 
 def signature_problem(check: SignatureCheck) -> str:
-    if check.status == "untrusted":
+    if check.status == UNTRUSTED:
         return f"signed by {check.fingerprint or 'an unnamed key'}, which is not a trusted key"
     return "bad signature: the commit changed after it was signed (or the signature is damaged)"
 
@@ -315,43 +313,13 @@ def check_seal(branch: Branch, policy: Policy, paths: dict[str, str], report: rp
     infos = object_info(branch.cwd, names)
     blobs = object_contents(branch.cwd, [i.sha for i in infos if i is not None])
     zip_, sig, manifest = (blobs.get(i.sha) if i else None for i in infos)
-    problems = seal_problems(policy, paths, zip_, sig, manifest)
+    check = None
+    if zip_ is not None and sig is not None:
+        check = policy.trusted.check(zip_, sig) if policy.trusted else SignatureCheck(UNTRUSTED, None)
+    problems = seal_problems(paths["zip"], zip_, manifest, sig is not None, check)
     for key, problem in problems:
         sha = last_change(branch.cwd, branch.tip, paths[key]) or branch.tip
         report.fail(rp.SEALS, sha, paths[key], problem)
-
-
-def seal_problems(policy: Policy, paths: dict[str, str], zip_: bytes | None, sig: bytes | None,
-                  manifest: bytes | None) -> list[tuple[str, str]]:
-    """(which file, problem) for one seal; a missing file is a problem of its own."""
-    missing = [(k, f"{SEAL_FILES[k]} is missing") for k, v in
-               (("zip", zip_), ("sig", sig), ("manifest", manifest)) if v is None]
-    if zip_ is None:
-        return missing
-    problems = missing + [("zip", p) for p in seal_contents_problems(zip_)]
-    if manifest is not None:
-        problems += manifest_problems(paths["zip"], zip_, manifest)
-    if sig is not None:
-        check = policy.trusted.check(zip_, sig) if policy.trusted else SignatureCheck("untrusted", None)
-        if check.status == BAD:
-            problems.append(("zip", "does not match its detached signature (changed after "
-                                    "sealing, or the signature is damaged)"))
-        elif not check.ok:
-            problems.append(("sig", f"detached signature of the zip: {signature_problem(check)}"))
-    return problems
-
-
-def manifest_problems(zip_path: str, zip_: bytes, manifest: bytes) -> list[tuple[str, str]]:
-    name = os.path.basename(zip_path)
-    try:
-        listed = parse_manifest(manifest)
-    except ValueError as exc:
-        return [("manifest", str(exc))]
-    if name not in listed:
-        return [("manifest", f"does not list {name}")]
-    if listed[name] != sha256_hex(zip_):
-        return [("zip", "does not match its manifest (edited after sealing)")]
-    return []
 
 
 # -- epochs and continuity --------------------------------------------------------------------
