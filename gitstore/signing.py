@@ -66,3 +66,17 @@ def verify(payload: bytes, signature: bytes, program: str | None = None) -> tupl
     if result.status == "no public key":
         return UNKNOWN_KEY, None
     return BAD, None
+
+
+def export_public_keys(fingerprints: list[str], program: str | None = None) -> bytes:
+    """The armored public keys of `fingerprints` from the keyring (key material, not trust)."""
+    gpg = _gpg(program)
+    known = {k["fingerprint"].upper() for k in gpg.list_keys()}
+    for fpr in fingerprints:
+        if fpr.upper() not in known:
+            raise GitStoreError(f"key {fpr} is not in the gpg keyring (import it with "
+                                "`gpg --import`, or name an armored key file instead)")
+    exported = gpg.export_keys(fingerprints)
+    if not exported:
+        raise GitStoreError(f"gpg exported nothing for {', '.join(fingerprints)}")
+    return exported.encode() if isinstance(exported, str) else exported

@@ -21,6 +21,10 @@ COMMANDS = (
     "gate",
     "bench",
     "hook",
+    "verify",
+    "seal",
+    "export",
+    "prune",
 )
 
 

@@ -18,6 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "rotate_days": 30,
     "retain_days": 90,
     "trusted_keys": None,
+    "archive_dir": None,
     "suite": None,
 }
 

@@ -43,7 +43,15 @@ def parse_artifact(path: str) -> dict[str, str] | None:
     return match.groupdict() if match else None
 
 
+# What a seal bundles (spec X), and what rotation may take off the tip tree (dated run files).
+SEALED_DIRS = ("runs", "timing", "determinism", "summaries")
+ROTATED_DIRS = tuple(sorted(set(DIRECTORIES.values())))
+RETENTION_DIR = "retention"
+_AUDIT_ZIP = re.compile(r"^audit/logs_audit_(\d{4})_(\d{2})_(\d{2})\.zip$")
+
+
 def audit_paths(day: date) -> dict[str, str]:
+    """The three files of one seal: the zip, its detached signature, its sha256sum manifest."""
     stem = f"{AUDIT_DIR}/logs_audit_{day.strftime('%Y_%m_%d')}"
     return {"zip": f"{stem}.zip", "sig": f"{stem}.zip.sig", "manifest": f"{stem}.manifest.sha256"}
 
@@ -58,3 +66,34 @@ def measurement_path(category: str, day: date | datetime, run_id: str) -> str:
     if category not in ("coverage", "bench"):
         raise ValueError(f"unknown measurement category {category!r}")
     return f"{MEASUREMENTS_DIR}/{day_stamp(day)}__{check_suite(run_id)}__{category}.json"
+
+
+def seal_day(path: str) -> date | None:
+    """The day of a seal's zip path, or None when `path` is not one."""
+    match = _AUDIT_ZIP.match(path)
+    return date(*map(int, match.groups())) if match else None
+
+
+def artifact_day(path: str) -> date | None:
+    """The date in an artifact's file name (`runs/20251101__unit__run.json`), or None."""
+    parsed = parse_artifact(path)
+    if parsed is None:
+        return None
+    try:
+        return datetime.strptime(parsed["date"], "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def is_run_file(path: str) -> bool:
+    parsed = parse_artifact(path)
+    return bool(parsed and parsed["dir"] == "runs" and parsed["category"] == "run"
+                and parsed["ext"] == "json")
+
+
+def rotation_record_path(day: date) -> str:
+    return f"{RETENTION_DIR}/rotation_{day.strftime('%Y_%m_%d')}.json"
+
+
+def epoch_record_path(day: date) -> str:
+    return f"{RETENTION_DIR}/epoch_{day.strftime('%Y_%m_%d')}.json"

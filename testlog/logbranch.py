@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from gitstore import Append, GitStoreError, LogStore
 from gitstore.changes import Change
+from gitstore.epoch import Step, restart
 
 from testlog import layout
+from testlog.canonical import canonical_json, sha256_hex
 from testlog.chronicle import event_line, make_event, parse_chronicle
 
 SCHEMA_VERSION = "1"
+EVENT_DIGEST_TRAILER = "Testlog-Event-SHA256"
 INDEX_EVENTS = 20
 
 
@@ -28,24 +32,68 @@ def commit_event(store: LogStore, files: Mapping[str, Change], *, event: str, ar
 
     `artifact` must be a path in `files` with bytes: the event carries its SHA-256.
     """
+    record = make_event(event, artifact, artifact_bytes(files, artifact), verdict,
+                        signature_label(store))
+    changes = event_changes(files, record, previous_events(store))
+    return store.write(changes, summary, event_trailers(record, trailers))
+
+
+def artifact_bytes(files: Mapping[str, Change], artifact: str) -> bytes:
     content = files.get(artifact)
     if not isinstance(content, bytes):
         raise ValueError(f"artifact {artifact!r} must be written as bytes in the same commit")
-    record = make_event(event, artifact, content, verdict, signature_label(store))
+    return content
+
+
+def event_changes(files: Mapping[str, Change], record: dict, earlier: list[dict],
+                  restart: bool = False) -> dict[str, Change]:
+    """`files` plus the chronicle line (appended, or the first line of a restarted branch)."""
     changes = dict(files)
-    changes[layout.CHRONICLE] = Append(event_line(record))
-    changes[layout.INDEX] = render_index(previous_events(store) + [record]).encode()
-    all_trailers = {"Testlog-Event": event, **(trailers or {}), "Testlog-Schema": SCHEMA_VERSION}
-    return store.write(changes, summary, all_trailers)
+    line = event_line(record)
+    changes[layout.CHRONICLE] = line if restart else Append(line)
+    changes[layout.INDEX] = render_index(earlier + [record]).encode()
+    return changes
+
+
+def event_trailers(record: dict, trailers: Mapping[str, str] | None) -> dict[str, str]:
+    """The event's trailers; Testlog-Event-SHA256 binds the chronicle line to the signed commit."""
+    return {"Testlog-Event": record["event"], **(trailers or {}), "Testlog-Schema": SCHEMA_VERSION,
+            EVENT_DIGEST_TRAILER: sha256_hex(canonical_json(record))}
+
+
+@dataclass(frozen=True)
+class EventCommit:
+    """One commit of a restarted branch: its files, its complete chronicle event, its message."""
+    files: Mapping[str, Change]
+    record: dict
+    summary: str
+    trailers: Mapping[str, str] | None = None
+    author: str | None = None
+    author_time: int | None = None
+
+
+def restart_branch(store: LogStore, expected_tip: str, base_tree: str,
+                   commits: list[EventCommit]) -> list[str]:
+    """Restart the branch at a new root on `base_tree` (its chronicle begins again with the
+    first event), with `commits` on top, swapped in at once; their shas."""
+    steps, earlier = [], []
+    for index, item in enumerate(commits):
+        changes = event_changes(item.files, item.record, earlier, restart=index == 0)
+        steps.append(Step(changes, item.summary, event_trailers(item.record, item.trailers),
+                          item.author, item.author_time))
+        earlier.append(item.record)
+    return restart(store, expected_tip, base_tree, steps)
 
 
 def previous_events(store: LogStore) -> list[dict]:
+    """The latest events the index shows (only the chronicle's tail is parsed: it grows)."""
     if store.tip is None:
         return []
     try:
-        return parse_chronicle(store.read(layout.CHRONICLE))
+        data = store.read(layout.CHRONICLE)
     except GitStoreError:
         return []
+    return parse_chronicle(b"\n".join(data.splitlines()[-INDEX_EVENTS:]))
 
 
 def render_index(events: list[dict]) -> str:

@@ -1,0 +1,76 @@
+"""Detached OpenPGP signatures checked in-process (pysequoia) against an explicit allowlist.
+
+A gpg process per signature costs 5-9 ms; pysequoia verifies in about 0.1 ms, which is what
+makes checking every commit of a long branch affordable. Trust is the allowlist alone: a key
+that merely sits in a keyring is not trusted. Signing stays with gpg (gitstore.signing).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pysequoia
+
+from gitstore.errors import GitStoreError
+
+GOOD, BAD, UNTRUSTED, UNSIGNED = "good", "bad", "untrusted", "unsigned"
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    status: str                 # GOOD, BAD, UNTRUSTED or UNSIGNED
+    fingerprint: str | None     # GOOD: the trusted primary key; otherwise the issuer, if named
+
+    @property
+    def ok(self) -> bool:
+        return self.status == GOOD
+
+
+def _first_line(exc: Exception) -> str:
+    # pysequoia appends a Rust backtrace when RUST_BACKTRACE is set.
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+class TrustedCerts:
+    """The certificates whose signatures count as trusted, by primary fingerprint."""
+
+    def __init__(self, certs: Iterable[pysequoia.Cert]) -> None:
+        self._certs = list(certs)
+        self.fingerprints = frozenset(c.fingerprint.upper() for c in self._certs)
+
+    @classmethod
+    def from_armored(cls, data: bytes, source: str = "key data",
+                     only: Iterable[str] | None = None) -> "TrustedCerts":
+        """The public keys in an armored (or binary) key file, or just those in `only`."""
+        try:
+            certs = pysequoia.Cert.split_bytes(data)
+        except RuntimeError as exc:
+            raise GitStoreError(f"{source} holds no readable OpenPGP public key "
+                                f"({_first_line(exc)})") from None
+        if only is not None:
+            wanted = {f.upper() for f in only}
+            certs = [c for c in certs if c.fingerprint.upper() in wanted]
+        if not certs:
+            raise GitStoreError(f"{source} holds no OpenPGP public key")
+        return cls(certs)
+
+    def _issuer_is_trusted(self, issuer: str | None) -> bool:
+        return issuer is not None and any(f.endswith(issuer) for f in self.fingerprints)
+
+    def check(self, payload: bytes, signature: bytes) -> SignatureCheck:
+        """GOOD only for a valid signature over `payload` by one of the trusted keys."""
+        if not signature:
+            return SignatureCheck(UNSIGNED, None)
+        try:
+            sig = pysequoia.Sig.from_bytes(signature)
+        except RuntimeError:
+            return SignatureCheck(BAD, None)
+        issuer = (sig.issuer_fingerprint or sig.issuer_key_id or "").upper() or None
+        try:
+            result = pysequoia.verify(bytes=payload, store=lambda _ids: self._certs, signature=sig)
+        except RuntimeError:
+            return SignatureCheck(BAD if self._issuer_is_trusted(issuer) else UNTRUSTED, issuer)
+        for valid in result.valid_sigs:
+            if valid.certificate.upper() in self.fingerprints:
+                return SignatureCheck(GOOD, valid.certificate.upper())
+        return SignatureCheck(UNTRUSTED, issuer)

@@ -1,0 +1,123 @@
+"""Pure checks behind `verify`: chronicle structure, events, records. Each returns problems."""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from testlog.canonical import record_signature, sha256_hex
+
+EVENT_KEYS = frozenset({"event", "timestamp", "artifact", "hash", "signature", "verdict"})
+RUN_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class ChronicleStep:
+    """Where one commit's event sits in the tip's chronicle (1-based), or what is wrong."""
+    position: int | None
+    problem: str | None = None
+
+
+def line_ends(lines: Sequence[bytes]) -> dict[int, int]:
+    """{byte length of the first k lines: k}, for k = 0..len(lines)."""
+    ends, total = {0: 0}, 0
+    for count, line in enumerate(lines, 1):
+        total += len(line)
+        ends[total] = count
+    return ends
+
+
+def chronicle_steps(sizes: Sequence[int | None], roots: Sequence[bool], ends: Mapping[int, int],
+                    start: int = 0) -> list[ChronicleStep]:
+    """Check that each commit (oldest first) adds exactly one line to chronicle.ndjson.
+
+    `sizes` are the chronicle's byte size at each commit, `ends` maps the sizes of the tip
+    chronicle's prefixes to line counts, `start` is the line count before the first commit.
+    A root commit (a new branch or a retention epoch) starts the chronicle with one line.
+    """
+    steps, before = [], start
+    for size, root in zip(sizes, roots):
+        step, before = _one_step(size, 0 if root else before, ends, root, before)
+        steps.append(step)
+    return steps
+
+
+def _one_step(size: int | None, before: int, ends: Mapping[int, int], root: bool,
+              previous: int) -> tuple[ChronicleStep, int]:
+    if size is None:
+        return ChronicleStep(None, "chronicle.ndjson is missing"), previous
+    count = ends.get(size)
+    if count is None:
+        return ChronicleStep(None, "chronicle.ndjson is not an earlier state of the tip's "
+                                   "chronicle (edited or truncated)"), previous
+    added = count - before
+    if added == 1:
+        return ChronicleStep(count), count
+    if added == 0:
+        return ChronicleStep(None, "no chronicle event (chronicle.ndjson unchanged)"), count
+    if added < 0:
+        return ChronicleStep(None, f"chronicle.ndjson lost {-added} event(s)"), count
+    where = "a root commit must start the chronicle with 1" if root else "expected 1"
+    return ChronicleStep(count, f"{added} chronicle events in one commit ({where}; "
+                                "a commit dropped from the history?)"), count
+
+
+def parse_event(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """(event, None) or (None, problem) for one chronicle line."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None, "chronicle line is not JSON"
+    if not isinstance(event, dict) or set(event) != EVENT_KEYS:
+        return None, f"chronicle line does not have exactly the keys {sorted(EVENT_KEYS)}"
+    return event, None
+
+
+def event_problems(line: bytes, event: Mapping[str, Any], trailers: Mapping[str, str],
+                   signer_label: str | None, digest_trailer: str) -> list[str]:
+    """What disagrees between a commit's chronicle line and the signed commit itself.
+
+    `signer_label` is what the event's `signature` field must say ("gpg:<fingerprint>" or
+    "unsigned"); None when the commit's signature already failed and there is nothing to match.
+    """
+    problems = []
+    claimed = trailers.get(digest_trailer)
+    if claimed is not None and claimed != sha256_hex(line.rstrip(b"\n")):
+        problems.append("chronicle line differs from the event this commit signed "
+                        f"({digest_trailer})")
+    if trailers.get("Testlog-Event") not in (None, event["event"]):
+        problems.append(f"event {event['event']} but the commit says "
+                        f"Testlog-Event: {trailers['Testlog-Event']}")
+    if signer_label is not None and str(event["signature"]).upper() != signer_label.upper():
+        problems.append(f"event says signature {event['signature']!r} but the commit is "
+                        f"{signer_label}")
+    return problems
+
+
+def run_file_problems(data: bytes) -> tuple[int, list[str]]:
+    """(records checked, problems) of one run file: its shape, and every record's SHA256
+    signature recomputed from its canonical JSON."""
+    try:
+        run = json.loads(data)
+    except ValueError:
+        return 0, ["run file is not JSON"]
+    if not isinstance(run, dict) or not isinstance(run.get("records"), list):
+        return 0, ["run file has no records list"]
+    version = run.get("schema_version")
+    if isinstance(version, int) and version > RUN_SCHEMA:
+        return 0, [f"run file schema_version {version} is newer than this git-testlog "
+                   f"({RUN_SCHEMA}): upgrade git-testlog"]
+    records = run["records"]
+    return len(records), [p for i, r in enumerate(records) for p in _record_problem(i, r)]
+
+
+def _record_problem(index: int, record: Any) -> list[str]:
+    if not isinstance(record, dict):
+        return [f"record #{index} is not an object"]
+    name = record.get("test_name", f"#{index}")
+    if "signature" not in record:
+        return [f"record {name} has no signature"]
+    if record["signature"] != record_signature(record):
+        return [f"record {name}: signature does not recompute from its canonical JSON"]
+    return []

@@ -1,0 +1,68 @@
+"""What the audit commands share: settings in layers, the store, dates and day counts."""
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import date, datetime, timezone
+from typing import Any
+
+from gitstore import LogStore
+from gitstore.store import locate
+
+from testlog.config import Setting, load_settings
+from testlog.errors import TestlogError
+
+
+def add_branch_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--branch", default=None,
+                        help="the log branch (default: config `branch`, else refs/heads/testlog)")
+
+
+def settings(repo: str, cli: dict[str, Any]) -> tuple[dict[str, Setting], str, str]:
+    """(settings, repository root for config files, common git dir)."""
+    common, _, top = locate(repo)
+    root = top or common
+    return load_settings(root, cli), root, common
+
+
+def open_store(repo: str, values: dict[str, Setting], sign: bool) -> LogStore:
+    key = values["sign_key"].value if sign else False
+    return LogStore.open(repo, ref=str(values["branch"].value), sign_key=key)
+
+
+def whole_days(setting: Setting, name: str) -> int:
+    try:
+        days = int(setting.value)
+    except (TypeError, ValueError):
+        days = -1
+    if days < 0:
+        raise TestlogError(f"{name} ({setting.source}) must be a whole number of days, "
+                           f"not {setting.value!r}")
+    return days
+
+
+def parse_day(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise TestlogError(f"invalid date {text!r}: use YYYY-MM-DD") from None
+
+
+def parse_moment(text: str | None) -> datetime:
+    """Now, or a date / UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ), timezone-aware."""
+    if text is None:
+        return datetime.now(timezone.utc)
+    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    raise TestlogError(f"invalid time {text!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)")
+
+
+def archive_dir(values: dict[str, Setting], root: str, common_dir: str) -> str:
+    """Where retention bundles go: config/CLI `archive_dir`, else <git dir>/testlog/archive."""
+    chosen = values["archive_dir"].value
+    if not chosen:
+        return os.path.join(common_dir, "testlog", "archive")
+    return str(chosen) if os.path.isabs(str(chosen)) else os.path.join(root, str(chosen))

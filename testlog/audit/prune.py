@@ -1,0 +1,154 @@
+"""`git testlog prune`: rotation (old files leave the tip, history keeps them) and retention
+(old history goes to a git bundle; the branch restarts at a signed epoch commit)."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from gitstore import LogEntry, LogStore
+from gitstore.batch import changes_per_commit, commits_in_range, object_contents, object_info
+from gitstore.bundle import create_bundle
+from gitstore.epoch import split_author
+
+from testlog import layout
+from testlog.audit.retention import epoch_record, retention_boundary, rotation_candidates
+from testlog.canonical import sha256_hex
+from testlog.chronicle import make_event
+from testlog.errors import TestlogError
+from testlog.logbranch import (EVENT_DIGEST_TRAILER, EventCommit, commit_event, restart_branch,
+                               signature_label)
+
+ROTATION_EVENT, EPOCH_EVENT = "ROTATION", "RETENTION_EPOCH"
+_OWN_TRAILERS = {"Testlog-Event", "Testlog-Schema", EVENT_DIGEST_TRAILER}
+_BOOKKEEPING = {layout.CHRONICLE, layout.INDEX}
+
+
+def pretty(value: object) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- rotation ---------------------------------------------------------------------------------
+
+def rotation_plan(store: LogStore, as_of: datetime, rotate_days: int) -> list[str]:
+    cutoff = as_of.date() - timedelta(days=rotate_days)
+    return rotation_candidates(store.paths(), cutoff)
+
+
+def rotate(store: LogStore, as_of: datetime, rotate_days: int, old: list[str]) -> str:
+    """One commit that takes `old` off the tip tree; the record lists each file's blob."""
+    tip = store.require_tip()
+    infos = object_info(store.common_dir, [f"{tip}:{p}" for p in old])
+    cutoff = as_of.date() - timedelta(days=rotate_days)
+    record = {"schema_version": 1, "as_of": iso(as_of), "rotate_days": rotate_days,
+              "cutoff": cutoff.isoformat(), "from_tip": tip,
+              "removed": [{"path": p, "blob": i.sha if i else None} for p, i in zip(old, infos)]}
+    path = layout.rotation_record_path(as_of.date())
+    files: dict = {p: None for p in old}
+    files[path] = pretty(record)
+    return commit_event(store, files, event=ROTATION_EVENT, artifact=path, verdict="ROTATED",
+                        summary=f"{ROTATION_EVENT} {len(old)} files dated before {cutoff}")
+
+
+# -- retention --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RetentionPlan:
+    tip: str
+    entries: list[LogEntry]        # the whole chain, oldest first
+    boundary: int                  # entries[:boundary + 1] are older than the window
+    lines: list[bytes]             # the tip's chronicle
+    cutoff: datetime
+
+    @property
+    def archived(self) -> int:
+        return self.boundary + 1
+
+    @property
+    def rebuilt(self) -> list[LogEntry]:
+        return self.entries[self.boundary + 1:]
+
+
+def retention_plan(store: LogStore, as_of: datetime, retain_days: int) -> RetentionPlan | None:
+    """None when no commit is older than the window (or only the current epoch is)."""
+    tip = store.require_tip()
+    entries = commits_in_range(store.common_dir, tip)
+    cutoff = as_of - timedelta(days=retain_days)
+    boundary = retention_boundary([split_author(e.author)[1] for e in entries],
+                                  int(cutoff.timestamp()))
+    only_the_epoch = boundary == 0 and entries[0].trailers.get("Testlog-Event") == EPOCH_EVENT
+    if boundary is None or only_the_epoch:
+        return None
+    lines = store.read(layout.CHRONICLE, tip).splitlines(keepends=True)
+    if len(lines) != len(entries) or any(e.parents and len(e.parents) != 1 for e in entries):
+        raise TestlogError(f"{store.ref} does not have one chronicle event per commit on one "
+                           "linear chain: run `git testlog verify` and repair it before pruning")
+    return RetentionPlan(tip, entries, boundary, lines, cutoff)
+
+
+def retain(store: LogStore, plan: RetentionPlan, archive_dir: str, as_of: datetime,
+           retain_days: int) -> tuple[str, list[str]]:
+    """Archive the whole chain to a bundle, then restart the branch: (bundle path, new shas)."""
+    name = f"testlog-{as_of.strftime('%Y%m%d')}-{plan.tip[:12]}.bundle"
+    path = os.path.join(archive_dir, name)
+    digest = create_bundle(store.common_dir, path, store.ref, plan.tip)
+    try:
+        commits = [epoch_commit(store, plan, name, digest, as_of, retain_days)]
+        commits += rebuilt_commits(store, plan)
+        shas = restart_branch(store, plan.tip, plan.entries[plan.boundary].tree, commits)
+    except BaseException:
+        os.unlink(path)            # the branch was not changed: the archive would mislead
+        raise
+    return path, shas
+
+
+def epoch_commit(store: LogStore, plan: RetentionPlan, bundle: str, digest: str,
+                 as_of: datetime, retain_days: int) -> EventCommit:
+    chronicle = b"".join(plan.lines)
+    record = epoch_record(
+        previous_tip=plan.tip, boundary=plan.entries[plan.boundary].sha, bundle=bundle,
+        bundle_sha256=digest, archived_commits=plan.archived, rebuilt_commits=len(plan.rebuilt),
+        retain_days=retain_days, cutoff=iso(plan.cutoff), as_of=iso(as_of),
+        chronicle_lines_before=len(plan.lines), chronicle_sha256_before=sha256_hex(chronicle))
+    path = layout.epoch_record_path(as_of.date())
+    data = pretty(record)
+    event = make_event(EPOCH_EVENT, path, data, "ARCHIVED", signature_label(store))
+    summary = (f"{EPOCH_EVENT} {plan.archived} commits before {iso(plan.cutoff)} archived "
+               f"to {bundle}")
+    return EventCommit({path: data}, event, summary,
+                       {"Testlog-Previous-Tip": plan.tip, "Testlog-Archive-SHA256": digest})
+
+
+def rebuilt_commits(store: LogStore, plan: RetentionPlan) -> list[EventCommit]:
+    """The commits inside the window, re-applied on the epoch: same files, same event (signed
+    anew, so its `signature` names the new signer), original author and author date."""
+    changes = changes_per_commit(store.common_dir, [e.sha for e in plan.rebuilt])
+    names = [f"{sha}:{p}" for sha, items in changes.items() for s, p in items
+             if s != "D" and p not in _BOOKKEEPING]
+    infos = dict(zip(names, object_info(store.common_dir, names)))
+    blobs = object_contents(store.common_dir, sorted({i.sha for i in infos.values() if i}))
+    out = []
+    for index, entry in enumerate(plan.rebuilt, plan.boundary + 1):
+        files = {p: (None if s == "D" else blobs[infos[f"{entry.sha}:{p}"].sha])
+                 for s, p in changes[entry.sha] if p not in _BOOKKEEPING}
+        out.append(rebuilt_commit(store, entry, plan.lines[index], files))
+    return out
+
+
+def rebuilt_commit(store: LogStore, entry: LogEntry, line: bytes, files: dict) -> EventCommit:
+    event = json.loads(line)
+    claimed = entry.trailers.get(EVENT_DIGEST_TRAILER)
+    if event.get("event") != entry.trailers.get("Testlog-Event", event.get("event")) or (
+            claimed is not None and claimed != sha256_hex(line.rstrip(b"\n"))):
+        raise TestlogError(f"commit {entry.sha[:12]} does not match its chronicle event: run "
+                           "`git testlog verify` and repair the branch before pruning")
+    event["signature"] = signature_label(store)
+    trailers = {k: v for k, v in entry.trailers.items() if k not in _OWN_TRAILERS}
+    trailers["Testlog-Rebuilt-From"] = entry.sha
+    author, author_time = split_author(entry.author)
+    return EventCommit(files, event, entry.summary, trailers, author, author_time)

@@ -1,0 +1,62 @@
+"""What `verify` found: counts per check, one failure per line naming commit and file."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROWS = (
+    "commits (one linear chain)",
+    "signatures by trusted keys",
+    "unsigned commits",
+    "chronicle events",
+    "artifact hashes",
+    "records (SHA256 recomputed)",
+    "seals (manifest, signature, zip)",
+    "retention epochs",
+    "last verified tip",
+)
+COMMITS, SIGNATURES, UNSIGNED, EVENTS, ARTIFACTS, RECORDS, SEALS, EPOCHS, CONTINUITY = ROWS
+
+
+@dataclass(frozen=True)
+class Failure:
+    sha: str
+    path: str
+    message: str
+
+    def line(self) -> str:
+        return f"FAIL {self.sha[:12]} {self.path}: {self.message}"
+
+
+@dataclass
+class Report:
+    ref: str
+    tip: str
+    mode: str
+    checked: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROWS, 0))
+    failed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROWS, 0))
+    failures: list[Failure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def count(self, row: str, n: int = 1) -> None:
+        self.checked[row] += n
+
+    def fail(self, row: str, sha: str, path: str, message: str) -> None:
+        self.failed[row] += 1
+        self.failures.append(Failure(sha, path, message))
+
+
+def render(report: Report) -> str:
+    """The table of checks, notes, then one line per failure and the verdict."""
+    width = max(len(r) for r in ROWS)
+    lines = [f"verify {report.ref} at {report.tip[:12]} ({report.mode})",
+             f"{'check':<{width}}  {'checked':>8}  {'failed':>6}"]
+    lines += [f"{row:<{width}}  {report.checked[row]:>8}  {report.failed[row]:>6}" for row in ROWS]
+    lines += [f"note: {n}" for n in report.notes]
+    lines += [f.line() for f in report.failures]
+    verdict = "OK" if report.ok else f"FAILED ({len(report.failures)} failure(s))"
+    lines.append(f"verify: {verdict}")
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""`git testlog seal`: a period's runs/timing/determinism/summaries as one signed, deterministic
+zip, with a `sha256sum` manifest and an in-toto Statement per run inside."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from gitstore import LogStore
+from gitstore.batch import object_contents, object_info
+
+from testlog import layout
+from testlog.audit.bundlefile import INNER_MANIFEST, deterministic_zip, sha256sum_manifest
+from testlog.audit.intoto import run_statement, statement_name
+from testlog.errors import TestlogError
+from testlog.logbranch import commit_event
+
+SEALED_EVENT = "AUDIT_SEALED"
+
+
+@dataclass(frozen=True)
+class Seal:
+    day: date
+    paths: dict[str, str]           # zip, sig, manifest paths on the branch
+    zip_bytes: bytes
+    runs: int
+    members: int
+
+
+def sealed_paths(paths: Sequence[str], day: date | None = None,
+                 changed: Collection[str] | None = None) -> list[str]:
+    """Files of the sealed directories that belong to the period: dated `day`, or changed."""
+    def wanted(path: str) -> bool:
+        if path.split("/", 1)[0] not in layout.SEALED_DIRS:
+            return False
+        return path in changed if changed is not None else layout.artifact_day(path) == day
+    return sorted(p for p in paths if wanted(p))
+
+
+def determinism_for(run_path: str, files: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The run's determinism file (its seeds and RNG states: how it was configured), if sealed."""
+    parsed = layout.parse_artifact(run_path)
+    if parsed is None:
+        return {}
+    path = f"determinism/{parsed['date']}__{parsed['suite']}__determinism.json"
+    return {path: files[path]} if path in files else {}
+
+
+def seal_members(files: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The zip's members: the files, one in-toto Statement per run, and the inner manifest."""
+    members = dict(files)
+    for path in sorted(p for p in files if layout.is_run_file(p)):
+        try:
+            statement = run_statement(path, files[path], determinism_for(path, files))
+        except (ValueError, AttributeError) as exc:
+            raise TestlogError(f"cannot seal {path}: it is not a readable run file ({exc})") from None
+        members[statement_name(path)] = (json.dumps(statement, indent=2, sort_keys=True) + "\n").encode()
+    members[INNER_MANIFEST] = sha256sum_manifest(members)
+    return members
+
+
+def build_seal(day: date, files: Mapping[str, bytes]) -> Seal:
+    runs = sum(1 for p in files if layout.is_run_file(p))
+    members = seal_members(files)
+    return Seal(day, layout.audit_paths(day), deterministic_zip(members), runs, len(members))
+
+
+def read_files(store: LogStore, tip: str, paths: Sequence[str]) -> dict[str, bytes]:
+    infos = object_info(store.common_dir, [f"{tip}:{p}" for p in paths])
+    blobs = object_contents(store.common_dir, [i.sha for i in infos if i is not None])
+    return {p: blobs[i.sha] for p, i in zip(paths, infos) if i is not None}
+
+
+def already_sealed(store: LogStore, seal: Seal) -> bool:
+    """The same zip is already at the tip, with its signature and manifest: nothing to add."""
+    paths = seal.paths
+    if not all(store.exists(paths[k]) for k in ("zip", "sig", "manifest")):
+        return False
+    return store.read(paths["zip"]) == seal.zip_bytes
+
+
+def commit_seal(store: LogStore, seal: Seal) -> str:
+    if store.signer is None:
+        raise TestlogError("sealing needs a signing key: pass --sign-key KEYID, or set "
+                           "git config user.signingkey (or sign_key in the [testlog] config)")
+    signature = store.signer.sign(seal.zip_bytes) + b"\n"
+    manifest = sha256sum_manifest({os.path.basename(seal.paths["zip"]): seal.zip_bytes})
+    files = {seal.paths["zip"]: seal.zip_bytes, seal.paths["sig"]: signature,
+             seal.paths["manifest"]: manifest}
+    summary = f"{SEALED_EVENT} {seal.day.isoformat()} {seal.runs} runs {seal.members} files"
+    return commit_event(store, files, event=SEALED_EVENT, artifact=seal.paths["zip"],
+                        verdict="SEALED", summary=summary,
+                        trailers={"Testlog-Seal-Date": seal.day.isoformat()})

@@ -1,0 +1,53 @@
+"""The last verified tip of a log branch, kept under `<common dir>/testlog/verified/`.
+
+It is what rollback and fork detection compare against, and where `--since` may start: a tip
+verified under the same trust (or a narrower one) vouches for its whole ancestry, because
+each signature covers the parent ids.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from urllib.parse import quote
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class VerifiedState:
+    tip: str
+    trusted: tuple[str, ...]        # fingerprints the tip was verified against
+    require_signed: bool
+    chronicle_lines: int            # the tip's chronicle: line count and SHA-256
+    chronicle_sha256: str
+    verified_at: str
+
+    def vouches_for(self, trusted: frozenset[str], require_signed: bool) -> bool:
+        """Still valid under this policy: no key it relied on dropped, no stricter signing rule."""
+        return set(self.trusted) <= trusted and (self.require_signed or not require_signed)
+
+
+def state_path(common_dir: str, ref: str) -> str:
+    return os.path.join(common_dir, "testlog", "verified", quote(ref, safe="") + ".json")
+
+
+def load_state(common_dir: str, ref: str) -> VerifiedState | None:
+    try:
+        with open(state_path(common_dir, ref), encoding="utf-8") as handle:
+            data = json.load(handle)
+        if data.pop("version", None) != STATE_VERSION:
+            return None
+        data["trusted"] = tuple(data["trusted"])
+        return VerifiedState(**data)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None     # no state, or one we cannot read: verify as if never verified
+
+
+def save_state(common_dir: str, ref: str, state: VerifiedState) -> None:
+    path = state_path(common_dir, ref)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = path + ".partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        json.dump({"version": STATE_VERSION, **asdict(state)}, handle, sort_keys=True, indent=1)
+    os.replace(partial, path)

@@ -1,0 +1,72 @@
+"""`git testlog export <rev> -o DIR`: a run's files, or a seal's zip, manifest and signature,
+written to a directory for auditors who do not use git."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+
+from testlog import layout
+from testlog.audit import options
+from testlog.audit.bundlefile import sha256sum_manifest
+from testlog.audit.seal import SEALED_EVENT
+from testlog.errors import TestlogError
+
+HELP = "write a run's files, or a seal's zip + manifest + signature, to a directory"
+RUN_EVENT = "TEST_SUITE_EXECUTED"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rev", help="a run or seal commit on the log branch (sha, testlog~N)")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR",
+                        help="directory to create (must not exist, or be empty)")
+    options.add_branch_argument(parser)
+
+
+def exported_files(event: str | None, files: dict[str, bytes], rev: str) -> dict[str, bytes]:
+    """A seal's three files side by side (so `sha256sum -c` and `gpg --verify` work there), or
+    a run's files under their branch paths plus a manifest.sha256 of them."""
+    if event == SEALED_EVENT:
+        return {os.path.basename(p): data for p, data in files.items() if p.startswith("audit/")}
+    if event == RUN_EVENT:
+        return {**files, "manifest.sha256": sha256sum_manifest(files)}
+    raise TestlogError(f"{rev} is a {event or 'non-testlog'} commit, not a run or a seal "
+                       "(see `git testlog log`)")
+
+
+def write_directory(target: str, files: dict[str, bytes]) -> None:
+    """All files or nothing: written in a temporary sibling directory, then renamed."""
+    if os.path.exists(target) and (not os.path.isdir(target) or os.listdir(target)):
+        raise TestlogError(f"{target} exists and is not an empty directory (pick a new one)")
+    parent = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(parent):
+        raise TestlogError(f"cannot export to {target}: {parent} is not a directory")
+    staging = tempfile.mkdtemp(prefix=".testlog-export-", dir=parent)
+    try:
+        for name, data in files.items():
+            path = os.path.join(staging, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as handle:
+                handle.write(data)
+        if os.path.isdir(target):
+            os.rmdir(target)
+        os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    values, _, _ = options.settings(args.repo, {"branch": args.branch})
+    with options.open_store(args.repo, values, sign=False) as store:
+        sha = store.resolve(args.rev)
+        event = store.history(rev=sha, limit=1)[0].trailers.get("Testlog-Event")
+        paths = [p for s, p in store.changed_paths(sha)
+                 if s != "D" and p not in (layout.CHRONICLE, layout.INDEX)]
+        files = exported_files(event, {p: store.read(p, sha) for p in paths}, args.rev)
+    write_directory(args.output, files)
+    print(f"exported {len(files)} files of {sha[:12]} to {args.output}")
+    if event == SEALED_EVENT:
+        print("check them with: sha256sum -c *.manifest.sha256 && gpg --verify *.zip.sig *.zip")
+    return 0

@@ -1,0 +1,53 @@
+"""`git testlog seal`: a signed, deterministic audit bundle of a day's (or a range's) runs."""
+from __future__ import annotations
+
+import argparse
+from datetime import datetime, timezone
+
+from gitstore.batch import changed_paths_between
+
+from testlog.audit import options
+from testlog.audit.seal import already_sealed, build_seal, commit_seal, read_files, sealed_paths
+from testlog.errors import TestlogError
+
+HELP = ("bundle a period's runs/, timing/, determinism/ and summaries/ into "
+        "audit/logs_audit_YYYY_MM_DD.zip with a sha256sum manifest and a detached signature")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    period = parser.add_mutually_exclusive_group()
+    period.add_argument("--date", metavar="YYYY-MM-DD",
+                        help="seal the files dated this day (default: today, UTC)")
+    period.add_argument("--since", metavar="REV",
+                        help="seal the files changed after log commit REV (named for today)")
+    parser.add_argument("--sign-key", metavar="KEYID",
+                        help="gpg key to sign with (default: config sign_key, else "
+                             "git config user.signingkey)")
+    options.add_branch_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    values, _, _ = options.settings(args.repo, {"branch": args.branch, "sign_key": args.sign_key})
+    today = datetime.now(timezone.utc).date()
+    day = options.parse_day(args.date) if args.date else today
+    with options.open_store(args.repo, values, sign=True) as store:
+        if store.signer is None:
+            raise TestlogError("sealing needs a signing key: pass --sign-key KEYID, or set git "
+                               "config user.signingkey (or sign_key in the [testlog] config)")
+        tip = store.require_tip()
+        changed = None
+        if args.since:
+            changed = set(changed_paths_between(store.common_dir, store.resolve(args.since), tip))
+        paths = sealed_paths(store.paths(rev=tip), None if changed is not None else day, changed)
+        period = f"after {args.since}" if args.since else day.isoformat()
+        if not any(p.startswith("runs/") and p.endswith("__run.json") for p in paths):
+            raise TestlogError(f"no runs to seal for {period} on {store.ref} (nothing was "
+                               "written; record a run first, or pick another --date)")
+        seal = build_seal(day, read_files(store, tip, paths))
+        if already_sealed(store, seal):
+            print(f"{seal.paths['zip']} already seals exactly these files: nothing to do")
+            return 0
+        sha = commit_seal(store, seal)
+    print(f"sealed {seal.runs} runs ({seal.members} files) into {seal.paths['zip']} "
+          f"at {sha[:12]}\nexport for auditors: git testlog export {sha[:12]} -o DIR")
+    return 0
