@@ -1,17 +1,19 @@
 """What one write does to the tree: put bytes, append bytes, or delete a path."""
 from __future__ import annotations
 
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Union
 
-from dulwich.object_store import BaseObjectStore, commit_tree_changes
-from dulwich.objects import Blob, Tree
+from dulwich.object_store import BaseObjectStore
+from dulwich.objects import Blob, ShaFile, Tree
 
 from gitstore.errors import GitStoreError
 from gitstore.paths import validate_path
 
 FILE_MODE = 0o100644
+DIR_MODE = stat.S_IFDIR
 
 
 @dataclass(frozen=True)
@@ -24,13 +26,27 @@ Change = Union[bytes, Append, None]
 
 
 def validated(changes: Mapping[str, Change]) -> dict[bytes, Change]:
-    """Paths checked and encoded; values checked to be bytes, Append or None."""
+    """Paths checked and encoded; values checked to be bytes, Append(bytes) or None."""
     out: dict[bytes, Change] = {}
     for path, value in changes.items():
-        if value is not None and not isinstance(value, (bytes, Append)):
+        data = value.data if isinstance(value, Append) else value
+        if data is not None and not isinstance(data, bytes):
             raise GitStoreError(f"value for {path!r} must be bytes, Append(bytes) or None")
         out[validate_path(path)] = value
+    _refuse_file_and_directory(out)
     return out
+
+
+def _refuse_file_and_directory(changes: Mapping[bytes, Change]) -> None:
+    """One write cannot put a file at `a` and another under `a/`."""
+    puts = {p for p, v in changes.items() if v is not None}
+    for path in puts:
+        parts = path.split(b"/")
+        for i in range(1, len(parts)):
+            parent = b"/".join(parts[:i])
+            if parent in puts:
+                raise GitStoreError(f"cannot write both {parent.decode()!r} and "
+                                    f"{path.decode()!r}: one would be a file inside the other")
 
 
 def blob_at(store: BaseObjectStore, tree_id: bytes | None, path: bytes) -> Blob | None:
@@ -45,26 +61,79 @@ def blob_at(store: BaseObjectStore, tree_id: bytes | None, path: bytes) -> Blob 
     return obj if isinstance(obj, Blob) else None
 
 
-def new_blobs_and_changes(store: BaseObjectStore, base_tree: bytes | None,
-                          changes: Mapping[bytes, Change]) -> tuple[list[Blob], list[tuple]]:
-    """Blobs to add, and the (path, mode, sha) list for commit_tree_changes."""
-    blobs, tree_changes = [], []
-    for path, value in sorted(changes.items()):
-        if value is None:
-            if blob_at(store, base_tree, path) is not None:
-                tree_changes.append((path, None, None))
-            continue
-        data = value
-        if isinstance(value, Append):
-            old = blob_at(store, base_tree, path)
-            data = (old.data if old is not None else b"") + value.data
-        blob = Blob.from_string(data)
-        blobs.append(blob)
-        tree_changes.append((path, FILE_MODE, blob.id))
-    return blobs, tree_changes
+def apply_changes(store: BaseObjectStore, base_tree: bytes | None,
+                  changes: Mapping[bytes, Change]) -> tuple[bytes, list[ShaFile]]:
+    """(new root tree id, new blobs and trees to write); only trees along changed paths change.
+
+    Refuses to replace a directory by a file or to write under a file (either would silently
+    drop recorded data), and leaves no empty tree behind when a delete empties a directory.
+    """
+    split = [(tuple(path.split(b"/")), value) for path, value in changes.items()]
+    new: list[ShaFile] = []
+    root = _apply(store, base_tree, split, (), new)
+    new.append(root)
+    return root.id, new
 
 
-def build_tree(store: BaseObjectStore, base_tree: bytes | None, tree_changes: list[tuple]) -> bytes:
-    """The new root tree id; only the trees along changed paths are rewritten."""
-    # A fresh in-memory Tree for the root commit (commit_tree_changes fills it in place).
-    return commit_tree_changes(store, Tree() if base_tree is None else base_tree, tree_changes)
+def _apply(store: BaseObjectStore, tree_id: bytes | None, changes: list[tuple[tuple, Change]],
+           prefix: tuple, new: list[ShaFile]) -> Tree:
+    tree = Tree()
+    if tree_id is not None:
+        for entry in store[tree_id].iteritems():
+            tree.add(entry.path, entry.mode, entry.sha)
+    direct = {parts[0]: value for parts, value in changes if len(parts) == 1}
+    nested: dict[bytes, list[tuple[tuple, Change]]] = {}
+    for parts, value in changes:
+        if len(parts) > 1:
+            nested.setdefault(parts[0], []).append((parts[1:], value))
+    # Deletes first, so one write can turn a file into a directory or back.
+    for name in sorted(n for n, v in direct.items() if v is None):
+        _apply_file(store, tree, name, None, prefix, new)
+    for name, sub in sorted(nested.items()):
+        _apply_directory(store, tree, name, sub, prefix, new)
+    for name, value in sorted((n, v) for n, v in direct.items() if v is not None):
+        _apply_file(store, tree, name, value, prefix, new)
+    return tree
+
+
+def _apply_file(store: BaseObjectStore, tree: Tree, name: bytes, value: Change, prefix: tuple,
+                new: list[ShaFile]) -> None:
+    existing = tree[name] if name in tree else None
+    if existing is not None and stat.S_ISDIR(existing[0]):
+        raise GitStoreError(f"{_join(prefix, name)!r} is a directory on the log branch: "
+                            "write or delete the files inside it instead")
+    if value is None:
+        if existing is not None:
+            del tree[name]
+        return
+    data = value
+    if isinstance(value, Append):
+        data = (store[existing[1]].data if existing is not None else b"") + value.data
+    blob = Blob.from_string(data)
+    new.append(blob)
+    tree[name] = (FILE_MODE, blob.id)
+
+
+def _apply_directory(store: BaseObjectStore, tree: Tree, name: bytes,
+                     sub: list[tuple[tuple, Change]], prefix: tuple, new: list[ShaFile]) -> None:
+    existing = tree[name] if name in tree else None
+    base = None
+    if existing is not None and stat.S_ISDIR(existing[0]):
+        base = existing[1]
+    elif existing is not None:
+        if all(value is None for _, value in sub):
+            return              # deleting paths under a file: none of them exist
+        inner = next(parts for parts, value in sub if value is not None)
+        raise GitStoreError(f"{_join(prefix, name)!r} is a file on the log branch: cannot write "
+                            f"{_join(prefix + (name,), b'/'.join(inner))!r} inside it")
+    subtree = _apply(store, base, sub, prefix + (name,), new)
+    if len(subtree) == 0:
+        if existing is not None:
+            del tree[name]
+        return
+    new.append(subtree)
+    tree[name] = (DIR_MODE, subtree.id)
+
+
+def _join(prefix: tuple, name: bytes) -> str:
+    return b"/".join(prefix + (name,)).decode("utf-8", errors="replace")

@@ -6,17 +6,17 @@ from collections.abc import Mapping
 
 from dulwich.diff_tree import tree_changes
 from dulwich.file import FileLocked
-from dulwich.objects import Blob, Tree
+from dulwich.objects import ShaFile
 from dulwich.refs import check_ref_format
 from dulwich.repo import Repo, get_user_identity
 
 from gitstore import changes as ch
 from gitstore.commits import compose_message, new_commit
 from gitstore.errors import GitStoreError
-from gitstore.gitcmd import git_config, run_git
+from gitstore.gitcmd import git_config, git_pipeline, run_git
 from gitstore.history import LogEntry, parse_cat_file_batch
 from gitstore.locking import add_object, clear_stale_ref_lock, write_lock
-from gitstore.packing import pack_if_due
+from gitstore.packing import PACK_EVERY_WRITES, pack_if_due, retry_if_packed_meanwhile
 from gitstore.signing import Signer, verify
 
 DEFAULT_REF = "refs/heads/testlog"
@@ -36,14 +36,40 @@ def locate(path: str | os.PathLike[str]) -> tuple[str, str, str | None]:
     """(common git dir, this worktree's git dir, top of the working tree or None when bare)."""
     if not os.path.isdir(path):
         raise GitStoreError(f"not a directory: {path}")
+    # One git call; --show-toplevel comes last because it fails in a bare repo or inside .git.
     proc = run_git(["rev-parse", "--path-format=absolute", "--git-common-dir", "--git-dir",
-                    "--is-bare-repository"], path, check=False)
-    if proc.returncode != 0:
+                    "--is-bare-repository", "--show-object-format", "--show-toplevel"],
+                   path, check=False)
+    lines = proc.stdout.decode().split("\n")
+    if len(lines) < 4:
         raise GitStoreError(f"not a git repository: {os.path.abspath(path)} (run `git init`, "
                             "or run inside a repository)")
-    common, git_dir, bare = proc.stdout.decode().split("\n")[:3]
-    top = None if bare == "true" else run_git(["rev-parse", "--show-toplevel"], path).stdout.decode().strip()
+    common, git_dir, bare, object_format = lines[:4]
+    if object_format != "sha1":
+        raise GitStoreError(f"{common} uses {object_format} object names; the log branch "
+                            "supports SHA-1 repositories only")
+    if bare == "true":
+        return common, git_dir, None
+    top = lines[4] if proc.returncode == 0 and len(lines) > 4 else _work_tree_of(git_dir)
     return common, git_dir, top or None
+
+
+def _work_tree_of(git_dir: str) -> str | None:
+    """The working tree of a git dir opened from inside it (where --show-toplevel fails)."""
+    link = os.path.join(git_dir, "gitdir")       # a linked worktree's <tree>/.git
+    if os.path.isfile(link):
+        with open(link) as handle:
+            return os.path.dirname(handle.read().strip())
+    return os.path.dirname(git_dir) if os.path.basename(git_dir) == ".git" else None
+
+
+def committer_identity(cwd: str, config_stack: object) -> bytes:
+    """`Name <email>` as git would commit it (honours includeIf and GIT_COMMITTER_*)."""
+    proc = run_git(["var", "GIT_COMMITTER_IDENT"], cwd, check=False)
+    ident = proc.stdout.decode("utf-8", errors="replace").strip().rsplit(" ", 2)[0]
+    if proc.returncode == 0 and ident:
+        return ident.encode("utf-8")
+    return get_user_identity(config_stack, kind="COMMITTER")
 
 
 def resolve_signer(cwd: str, sign_key: str | bool | None) -> Signer | None:
@@ -63,8 +89,8 @@ class LogStore:
         self.ref, self.signer, self.lock_timeout = ref, signer, lock_timeout
         self.repo = Repo(common_dir)   # the common dir opened as bare: no HEAD, index or tree
         self.state_dir = os.path.join(common_dir, "testlog")
-        ident = get_user_identity(self.repo.get_config_stack(), kind="COMMITTER")
-        self.identity = ident
+        self.identity = committer_identity(common_dir, self.repo.get_config_stack())
+        self.pack_every = PACK_EVERY_WRITES
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".", ref: str = DEFAULT_REF,
@@ -116,6 +142,7 @@ class LogStore:
     def _tree_of(self, rev: str | None) -> bytes:
         return self.repo.object_store[self.resolve(rev).encode()].tree
 
+    @retry_if_packed_meanwhile
     def read(self, path: str, rev: str | None = None) -> bytes:
         """The bytes of `path` at `rev` (default: the tip)."""
         tree = self._tree_of(rev)
@@ -124,9 +151,11 @@ class LogStore:
             raise GitStoreError(f"no file {path} at {(rev or 'the tip')} of {self.ref}")
         return blob.data
 
+    @retry_if_packed_meanwhile
     def exists(self, path: str, rev: str | None = None) -> bool:
         return ch.blob_at(self.repo.object_store, self._tree_of(rev), path.encode()) is not None
 
+    @retry_if_packed_meanwhile
     def paths(self, prefix: str = "", rev: str | None = None) -> list[str]:
         """Sorted file paths at `rev` that start with `prefix`."""
         store = self.repo.object_store
@@ -134,6 +163,7 @@ class LogStore:
         found = (e.path.decode() for e in entries)
         return sorted(p for p in found if p.startswith(prefix))
 
+    @retry_if_packed_meanwhile
     def changed_paths(self, rev: str | None = None) -> list[tuple[str, str]]:
         """(A|M|D, path) for each file the commit changed against its first parent."""
         store = self.repo.object_store
@@ -149,12 +179,11 @@ class LogStore:
     def history(self, rev: str | None = None, limit: int | None = None,
                 verify_signatures: bool = False) -> list[LogEntry]:
         """Commits from `rev` (default the tip) back to the root, newest first."""
-        if self.tip is None and rev is None:
+        if (self.tip is None and rev is None) or limit == 0:
             return []
         start = self.resolve(rev)
-        args = ["rev-list", start] + ([f"--max-count={limit}"] if limit else [])
-        shas = run_git(args, self.common_dir).stdout
-        raw = run_git(["cat-file", "--batch"], self.common_dir, input=shas).stdout
+        walk = ["rev-list", start] + ([f"--max-count={limit}"] if limit else [])
+        raw = git_pipeline(walk, ["cat-file", "--batch", "--buffer"], self.common_dir)
         entries = parse_cat_file_batch(raw)
         if verify_signatures:
             program = git_config(self.common_dir, "gpg.program")
@@ -172,7 +201,7 @@ class LogStore:
         text = compose_message(message, trailers)
         with write_lock(os.path.join(self.state_dir, "write.lock"), self.lock_timeout):
             sha = self._commit_with_retry(encoded, text)
-            pack_if_due(self.common_dir, self.state_dir, sha)
+            pack_if_due(self.common_dir, self.state_dir, sha, self.pack_every)
         return sha
 
     def _commit_with_retry(self, encoded: dict[bytes, ch.Change], message: bytes) -> str:
@@ -187,17 +216,17 @@ class LogStore:
                       parent: str | None) -> bytes:
         store = self.repo.object_store
         base_tree = store[parent.encode()].tree if parent else None
-        blobs, tree_changes = ch.new_blobs_and_changes(store, base_tree, encoded)
-        self.add_objects(blobs)
-        tree = ch.build_tree(store, base_tree, tree_changes)
+        tree, objects = ch.apply_changes(store, base_tree, encoded)
+        self.add_objects(objects)
         commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
                             self.signer)
         add_object(store, commit)
         return commit.id
 
-    def add_objects(self, objects: list[Blob | Tree]) -> None:
+    def add_objects(self, objects: list[ShaFile]) -> None:
+        """Write what the store lacks: one pack for a bulk write, loose objects otherwise."""
         store = self.repo.object_store
-        fresh = [o for o in objects if o.id not in store]
+        fresh = list({o.id: o for o in objects if o.id not in store}.values())
         if len(fresh) >= BULK_OBJECTS:
             store.add_objects([(o, None) for o in fresh])
         else:
