@@ -16,6 +16,7 @@ from gitstore.errors import GitStoreError
 from gitstore.gitcmd import git_config, git_pipeline, run_git
 from gitstore.history import LogEntry, parse_cat_file_batch
 from gitstore.locking import add_object, clear_stale_ref_lock, write_lock
+from gitstore.loose import loose_compression
 from gitstore.packing import PACK_EVERY_WRITES, pack_if_due, retry_if_packed_meanwhile
 from gitstore.signing import Signer, verify
 
@@ -91,6 +92,7 @@ class LogStore:
         self.state_dir = os.path.join(common_dir, "testlog")
         self.identity = committer_identity(common_dir, self.repo.get_config_stack())
         self.pack_every = PACK_EVERY_WRITES
+        self.loose_level = loose_compression(self.repo.get_config())
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".", ref: str = DEFAULT_REF,
@@ -220,7 +222,7 @@ class LogStore:
         self.add_objects(objects)
         commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
                             self.signer)
-        add_object(store, commit)
+        add_object(store, commit, self.loose_level)
         return commit.id
 
     def add_objects(self, objects: list[ShaFile]) -> None:
@@ -231,7 +233,7 @@ class LogStore:
             store.add_objects([(o, None) for o in fresh])
         else:
             for obj in fresh:
-                add_object(store, obj)
+                add_object(store, obj, self.loose_level)
 
     def swap_tip(self, old: str | None, new: bytes) -> bool:
         """Compare-and-swap of the ref; False when another writer moved it first."""
