@@ -181,6 +181,8 @@ class LogStore:
     def history(self, rev: str | None = None, limit: int | None = None,
                 verify_signatures: bool = False) -> list[LogEntry]:
         """Commits from `rev` (default the tip) back to the root, newest first."""
+        if limit is not None and limit < 0:
+            raise GitStoreError(f"cannot show {limit} commits: give a count of 0 or more")
         if (self.tip is None and rev is None) or limit == 0:
             return []
         start = self.resolve(rev)
@@ -216,13 +218,14 @@ class LogStore:
 
     def _build_commit(self, encoded: dict[bytes, ch.Change], message: bytes,
                       parent: str | None) -> bytes:
+        """Build and sign in memory, then store: a failed signature leaves no object behind."""
         store = self.repo.object_store
         base_tree = store[parent.encode()].tree if parent else None
         tree, objects = ch.apply_changes(store, base_tree, encoded)
-        self.add_objects(objects)
         commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
                             self.signer)
-        add_object(store, commit, self.loose_level)
+        self.add_objects(objects)
+        add_object(store, commit, self.loose_level)     # last: nothing refers to it before
         return commit.id
 
     def add_objects(self, objects: list[ShaFile]) -> None:
