@@ -73,7 +73,7 @@ def pack_if_due(common_dir: str, state_dir: str, tip: str, every: int = PACK_EVE
         # The write is already committed: report, and try again at the next write.
         _write(counter, str(count))
         warnings.warn(f"git-testlog: could not pack the log branch's objects: {exc}",
-                      RuntimeWarning, stacklevel=2)
+                      RuntimeWarning, stacklevel=3)
         return False
     _write(counter, "0")
     return True

@@ -1,0 +1,100 @@
+"""The branch's objects stay packed as it grows, and packing never costs a write or a read."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gitstore import Append, LogStore
+from gitstore.packing import MERGE_PACKS, PACK_EVERY_WRITES, pack_object_count
+from tests.fixtures import git
+from tests.store_helpers import assert_linear, common_dir, fsck
+
+
+def loose_count(repo: Path) -> int:
+    return int(git(repo, "count-objects").split()[0])
+
+
+def pack_files(repo: Path) -> set[str]:
+    pack_dir = common_dir(repo) / "objects" / "pack"
+    return {name[:-5] for name in os.listdir(pack_dir) if name.endswith(".pack")}
+
+
+def tracked_packs(repo: Path) -> list[tuple[int, str]]:
+    """(level, name) from the store's own list of the packs it made."""
+    lines = (common_dir(repo) / "testlog" / "packs").read_text().split("\n")
+    return [(int(level), name) for level, name in (line.split() for line in lines if line)]
+
+
+def write_runs(store: LogStore, first: int, count: int) -> list[str]:
+    return [store.write({f"runs/{n:04d}.json": f'{{"n":{n}}}\n'.encode() * 30,
+                         "ledger/runs.ndjson": Append(f'{{"n":{n}}}\n'.encode())}, f"run {n}")
+            for n in range(first, first + count)]
+
+
+def test_default_policy():
+    assert PACK_EVERY_WRITES == 100 and MERGE_PACKS == 8
+
+
+def test_writes_are_packed_and_packs_merged(repo: Path):
+    loose_before = loose_count(repo)
+    with LogStore.open(repo, sign_key=False) as store:
+        store.pack_every = 2
+        shas = write_runs(store, 0, 2 * (MERGE_PACKS + 2))    # 10 packs: 8 merge into one
+        assert store.read("runs/0000.json", rev=shas[0]) == b'{"n":0}\n' * 30
+        assert len(store.read("ledger/runs.ndjson").splitlines()) == len(shas)
+    assert loose_count(repo) == loose_before, "every object of the branch is in a pack"
+    assert sorted(level for level, _ in tracked_packs(repo)) == [0, 0, 1]
+    assert pack_files(repo) == {name for _, name in tracked_packs(repo)}, "merged packs deleted"
+    assert assert_linear(repo, len(shas)) == shas[::-1]
+    fsck(repo)
+
+
+def test_a_reader_opened_before_packs_were_merged_away_still_reads(repo: Path):
+    with LogStore.open(repo, sign_key=False) as writer, \
+            LogStore.open(repo, sign_key=False) as reader:
+        writer.pack_every = 2
+        first = write_runs(writer, 0, 4)
+        assert reader.read("runs/0001.json", rev=first[1]).startswith(b'{"n":1}')   # packs cached
+        last = write_runs(writer, 4, 2 * MERGE_PACKS)[-1]      # those packs are merged, deleted
+        assert reader.read("runs/0001.json", rev=first[1]).startswith(b'{"n":1}')
+        assert reader.read("runs/0019.json", rev=last).startswith(b'{"n":19}')
+        assert len(reader.paths("runs/")) == 4 + 2 * MERGE_PACKS
+
+
+def test_users_own_gc_and_our_packing_coexist(repo: Path):
+    with LogStore.open(repo, sign_key=False) as store:
+        store.pack_every = 2
+        write_runs(store, 0, 4)
+        git(repo, "gc", "-q", "--prune=now")             # the user's gc repacks everything
+        write_runs(store, 4, 2 * MERGE_PACKS + 1)
+        assert store.read("runs/0000.json").startswith(b'{"n":0}')
+    assert assert_linear(repo, 4 + 2 * MERGE_PACKS + 1)
+    fsck(repo)
+
+
+def test_a_bulk_write_goes_into_one_pack(repo: Path):
+    loose_before = loose_count(repo)
+    files = {f"bulk/{i // 100:02d}/{i:04d}.txt": f"file {i}\n".encode() for i in range(1200)}
+    with LogStore.open(repo, sign_key=False) as store:
+        store.write(files, "bulk")
+        assert store.read("bulk/11/1199.txt") == b"file 1199\n"
+    assert loose_count(repo) == loose_before + 1           # only the commit is loose
+    counts = [pack_object_count(str(common_dir(repo) / "objects" / "pack" / f"{p}.pack"))
+              for p in pack_files(repo)]
+    assert max(counts) == 1200 + 12 + 1 + 1               # blobs, subtrees, bulk/, root
+    fsck(repo)
+
+
+def test_packing_failure_does_not_fail_the_write(repo: Path):
+    git(repo, "config", "pack.window", "not-a-number")     # makes git pack-objects fail
+    with LogStore.open(repo, sign_key=False) as store:
+        store.pack_every = 1
+        with pytest.warns(RuntimeWarning, match="could not pack the log branch's objects"):
+            sha = store.write({"a.txt": b"1"}, "one")
+        assert store.tip == sha
+        git(repo, "config", "--unset", "pack.window")
+        store.write({"b.txt": b"2"}, "two")                 # packs what the failed run left
+    assert tracked_packs(repo)
+    fsck(repo)
