@@ -11,7 +11,7 @@ from dulwich.object_store import BaseObjectStore
 from dulwich.objects import ShaFile
 
 from gitstore.errors import GitStoreError
-from gitstore.loose import GIT_LOOSE_COMPRESSION, write_loose_object
+from gitstore.objectfiles import GIT_LOOSE_COMPRESSION, write_loose_object
 
 # git holds a ref lock for milliseconds; one unchanged for this long was left by a killed writer.
 STALE_REF_LOCK_SECONDS = 1.0
@@ -68,9 +68,12 @@ def clear_stale_ref_lock(ref_path: str) -> None:
         pass
 
 
-def add_object(store: BaseObjectStore, obj: ShaFile, level: int = GIT_LOOSE_COMPRESSION) -> None:
-    """Store one object loose; safe against a concurrent writer of the same object and kills."""
-    write_loose_object(store, obj, level)
+def add_object(store: BaseObjectStore, obj: ShaFile, level: int = GIT_LOOSE_COMPRESSION) -> int:
+    """Store one object loose; safe against a concurrent writer of the same object and kills.
+
+    Returns the disk bytes it added (0 when the object was already there).
+    """
+    return write_loose_object(store, obj, level)
 
 
 def sweep_leftovers(objects_dir: str, max_age: float = 3600.0) -> None:

@@ -1,10 +1,11 @@
 """Keeping the log branch's objects packed: loose commits cost ~30x a packed repository.
 
-Every PACK_EVERY_WRITES writes, the objects the branch gained since the last pack go into one
-new pack and their loose copies are removed. Packs are merged geometrically (MERGE_PACKS of
-one size make one of the next), so the number of packs grows with the log of the history and
-each object is rewritten only a few times. Only packs this module made are ever merged or
-deleted; the rest of the repository (and `git gc --auto`) is left to the user's git.
+Every PACK_EVERY_WRITES writes (sooner when loose objects pile up: see pack_if_due), the
+objects the branch gained since the last pack go into one new pack and their loose copies are
+removed. Packs are merged geometrically (as `git repack --geometric=2`), so the number of
+packs grows with the log of the history and each object is rewritten only a few times.
+Only packs this module made are ever merged or deleted; the rest of the repository (and
+`git gc --auto`) is left to the user's git.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from gitstore.gitcmd import run_git
 from gitstore.locking import sweep_leftovers
 
 PACK_EVERY_WRITES = 100
-MERGE_PACKS = 8
+MIN_LOOSE_BYTES = 512 * 1024
+GEOMETRIC_FACTOR = 2
 _PACK_SUFFIXES = (".keep", ".bitmap", ".rev", ".mtimes", ".promisor", ".idx", ".pack")
 
 P = ParamSpec("P")
@@ -57,26 +59,45 @@ def _write(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def pack_if_due(common_dir: str, state_dir: str, tip: str, every: int = PACK_EVERY_WRITES) -> bool:
-    """Count a write; every `every` writes pack what the branch added since the last pack.
+def pack_if_due(common_dir: str, state_dir: str, tip: str, every: int = PACK_EVERY_WRITES,
+                loose_bytes: int = 0) -> bool:
+    """Count a write and the loose bytes it added; pack what the branch gained when due.
 
+    Due every `every` writes, or sooner once the loose objects since the last pack take more
+    disk than half of our packs (at least MIN_LOOSE_BYTES): append-only files such as the
+    chronicle are rewritten whole by every write, so they grow the loose objects quadratically.
     Runs under the write lock.
     """
     counter = os.path.join(state_dir, "writes-since-pack")
-    count = int(_read(counter) or 0) + 1
-    if count < every:
-        _write(counter, str(count))
+    count, pending = _counts(_read(counter))
+    count, pending = count + 1, pending + loose_bytes
+    if count < every and pending < loose_budget(state_dir, common_dir):
+        _write(counter, f"{count} {pending}")
         return False
     try:
         pack_branch_objects(common_dir, state_dir, tip)
     except GitStoreError as exc:
         # The write is already committed: report, and try again at the next write.
-        _write(counter, str(count))
+        _write(counter, f"{count} {pending}")
         warnings.warn(f"git-testlog: could not pack the log branch's objects: {exc}",
                       RuntimeWarning, stacklevel=3)
         return False
-    _write(counter, "0")
+    _write(counter, "0 0")
     return True
+
+
+def _counts(text: str) -> tuple[int, int]:
+    """(writes, loose bytes) since the last pack, from the counter file."""
+    parts = [int(p) for p in text.split() if p.isdigit()]
+    return (parts + [0, 0])[0], (parts + [0, 0])[1]
+
+
+def loose_budget(state_dir: str, common_dir: str) -> int:
+    """Loose bytes allowed before packing: half of our packs, at least MIN_LOOSE_BYTES."""
+    pack_dir = os.path.join(common_dir, "objects", "pack")
+    packed = sum(os.path.getsize(os.path.join(pack_dir, name + ".pack"))
+                 for name in _our_packs(state_dir, pack_dir))
+    return max(MIN_LOOSE_BYTES, packed // 2)
 
 
 def pack_branch_objects(common_dir: str, state_dir: str, tip: str) -> None:
@@ -90,7 +111,7 @@ def pack_branch_objects(common_dir: str, state_dir: str, tip: str) -> None:
     name = _pack_objects(common_dir, ["--revs", "--incremental"], revs)
     _write(marker, tip)
     if name is not None:
-        _remember(state_dir, pack_dir, [(0, name)])
+        _remember(state_dir, pack_dir, [name])
     run_git(["prune-packed", "-q"], common_dir)
     merge_packs(common_dir, state_dir)
     sweep_leftovers(os.path.join(common_dir, "objects"))
@@ -115,41 +136,50 @@ def pack_object_count(pack_path: str) -> int:
     return struct.unpack(">I", header[8:12])[0]
 
 
-def _our_packs(state_dir: str, pack_dir: str) -> list[tuple[int, str]]:
-    """(level, basename) of the packs this module made that still exist (git gc may drop them)."""
-    packs = []
-    for line in _read(os.path.join(state_dir, "packs")).splitlines():
-        level, _, name = line.partition(" ")
-        if name and os.path.exists(os.path.join(pack_dir, name + ".idx")):
-            packs.append((int(level), name))
-    return packs
+def _our_packs(state_dir: str, pack_dir: str) -> list[str]:
+    """Basenames of the packs this module made that still exist (git gc may drop them)."""
+    names = [line.split()[-1] for line in _read(os.path.join(state_dir, "packs")).splitlines()
+             if line.strip()]
+    return [n for n in names if os.path.exists(os.path.join(pack_dir, n + ".idx"))]
 
 
-def _remember(state_dir: str, pack_dir: str, added: list[tuple[int, str]],
+def _remember(state_dir: str, pack_dir: str, added: list[str],
               dropped: frozenset[str] = frozenset()) -> None:
-    kept = [p for p in _our_packs(state_dir, pack_dir) if p[1] not in dropped]
-    _write(os.path.join(state_dir, "packs"), "\n".join(f"{lvl} {n}" for lvl, n in kept + added))
+    kept = [n for n in _our_packs(state_dir, pack_dir) if n not in dropped]
+    _write(os.path.join(state_dir, "packs"), "\n".join(kept + added))
 
 
-def merge_packs(common_dir: str, state_dir: str, fan_in: int = MERGE_PACKS) -> None:
-    """While `fan_in` of our packs share a level, merge them into one pack of the next level."""
+def packs_to_merge(sizes: dict[str, int], factor: int = GEOMETRIC_FACTOR) -> list[str]:
+    """The smallest packs to roll into one, so that every pack left is at least `factor` times
+    the size of all smaller packs together (git's `repack --geometric`); [] when none."""
+    ordered = sorted(sizes.items(), key=lambda item: (item[1], item[0]))
+    split = 0
+    for i in range(len(ordered) - 1, 0, -1):
+        if ordered[i][1] < factor * ordered[i - 1][1]:
+            split = i + 1
+            break
+    total = sum(size for _, size in ordered[:split])
+    while split < len(ordered) and ordered[split][1] < factor * total:
+        total += ordered[split][1]
+        split += 1
+    return [name for name, _ in ordered[:split]] if split >= 2 else []
+
+
+def merge_packs(common_dir: str, state_dir: str) -> None:
+    """Roll our smallest packs into one (see packs_to_merge), deleting the packs merged."""
     pack_dir = os.path.join(common_dir, "objects", "pack")
-    while True:
-        packs = _our_packs(state_dir, pack_dir)
-        level = next((lvl for lvl in sorted({p[0] for p in packs})
-                      if sum(p[0] == lvl for p in packs) >= fan_in), None)
-        if level is None:
-            return
-        group = [name for lvl, name in packs if lvl == level]
-        # --stdin-packs keeps every object of the group, reachable or not (reflogs may point
-        # at commits a sync rewrote), and finds deltas across the group.
-        merged = _pack_objects(common_dir, ["--stdin-packs"],
-                               "".join(f"{name}.pack\n" for name in group))
-        _remember(state_dir, pack_dir, [(level + 1, merged)] if merged else [],
-                  frozenset(group) - {merged})
-        for name in group:
-            if name != merged:
-                _delete_pack(pack_dir, name)
+    sizes = {n: os.path.getsize(os.path.join(pack_dir, n + ".pack"))
+             for n in _our_packs(state_dir, pack_dir)}
+    group = packs_to_merge(sizes)
+    if not group:
+        return
+    # --stdin-packs keeps every object of the group, reachable or not (reflogs may point at
+    # commits a sync rewrote), and finds deltas across the group.
+    merged = _pack_objects(common_dir, ["--stdin-packs"], "".join(f"{n}.pack\n" for n in group))
+    _remember(state_dir, pack_dir, [merged] if merged else [], frozenset(group) - {merged})
+    for name in group:
+        if name != merged:
+            _delete_pack(pack_dir, name)
 
 
 def _delete_pack(pack_dir: str, name: str) -> None:

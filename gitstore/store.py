@@ -16,7 +16,7 @@ from gitstore.errors import GitStoreError
 from gitstore.gitcmd import git_config, git_pipeline, run_git
 from gitstore.history import LogEntry, parse_cat_file_batch
 from gitstore.locking import add_object, clear_stale_ref_lock, write_lock
-from gitstore.loose import loose_compression
+from gitstore.objectfiles import loose_compression, write_pack
 from gitstore.packing import PACK_EVERY_WRITES, pack_if_due, retry_if_packed_meanwhile
 from gitstore.signing import Signer, verify
 
@@ -204,39 +204,47 @@ class LogStore:
         encoded = ch.validated(changes)
         text = compose_message(message, trailers)
         with write_lock(os.path.join(self.state_dir, "write.lock"), self.lock_timeout):
-            sha = self._commit_with_retry(encoded, text)
-            pack_if_due(self.common_dir, self.state_dir, sha, self.pack_every)
+            sha, loose_bytes = self._commit_with_retry(encoded, text)
+            pack_if_due(self.common_dir, self.state_dir, sha, self.pack_every, loose_bytes)
         return sha
 
-    def _commit_with_retry(self, encoded: dict[bytes, ch.Change], message: bytes) -> str:
+    def _commit_with_retry(self, encoded: dict[bytes, ch.Change],
+                           message: bytes) -> tuple[str, int]:
+        """(the new tip, disk bytes of the loose objects written, lost attempts included)."""
+        loose_bytes = 0
         for _ in range(CAS_ATTEMPTS):
             tip = self.tip
-            commit_id = self._build_commit(encoded, message, tip)
+            commit_id, written = self._build_commit(encoded, message, tip)
+            loose_bytes += written
             if self.swap_tip(tip, commit_id):
-                return commit_id.decode()
+                return commit_id.decode(), loose_bytes
         raise GitStoreError(f"{self.ref} kept moving under another writer; nothing was written")
 
     def _build_commit(self, encoded: dict[bytes, ch.Change], message: bytes,
-                      parent: str | None) -> bytes:
+                      parent: str | None) -> tuple[bytes, int]:
         """Build and sign in memory, then store: a failed signature leaves no object behind."""
         store = self.repo.object_store
         base_tree = store[parent.encode()].tree if parent else None
         tree, objects = ch.apply_changes(store, base_tree, encoded)
         commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
                             self.signer)
-        self.add_objects(objects)
-        add_object(store, commit, self.loose_level)     # last: nothing refers to it before
-        return commit.id
+        written = self.add_objects(objects)
+        written += add_object(store, commit, self.loose_level)   # last: nothing refers to it yet
+        return commit.id, written
 
-    def add_objects(self, objects: list[ShaFile]) -> None:
-        """Write what the store lacks: one pack for a bulk write, loose objects otherwise."""
+    def add_objects(self, objects: list[ShaFile]) -> int:
+        """Write new objects: one pack for a bulk write, loose objects otherwise.
+
+        Returns the disk bytes of the loose objects written (packs need no packing).
+        """
         store = self.repo.object_store
-        fresh = list({o.id: o for o in objects if o.id not in store}.values())
-        if len(fresh) >= BULK_OBJECTS:
-            store.add_objects([(o, None) for o in fresh])
-        else:
-            for obj in fresh:
-                add_object(store, obj, self.loose_level)
+        unique = list({o.id: o for o in objects}.values())
+        if len(unique) >= BULK_OBJECTS:
+            # No per-object "already stored?" probe: at this size it costs more than the
+            # occasional duplicate, which git tolerates and the next repack drops.
+            write_pack(store, unique, store.pack_compression_level)
+            return 0
+        return sum(add_object(store, obj, self.loose_level) for obj in unique)
 
     def swap_tip(self, old: str | None, new: bytes) -> bool:
         """Compare-and-swap of the ref; False when another writer moved it first."""

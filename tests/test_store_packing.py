@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from gitstore import Append, LogStore
-from gitstore.packing import MERGE_PACKS, PACK_EVERY_WRITES, pack_object_count
+from gitstore.packing import (GEOMETRIC_FACTOR, MIN_LOOSE_BYTES, PACK_EVERY_WRITES,
+                              pack_object_count, packs_to_merge)
 from tests.fixtures import git
 from tests.store_helpers import assert_linear, common_dir, fsck
 
@@ -21,10 +22,9 @@ def pack_files(repo: Path) -> set[str]:
     return {name[:-5] for name in os.listdir(pack_dir) if name.endswith(".pack")}
 
 
-def tracked_packs(repo: Path) -> list[tuple[int, str]]:
-    """(level, name) from the store's own list of the packs it made."""
-    lines = (common_dir(repo) / "testlog" / "packs").read_text().split("\n")
-    return [(int(level), name) for level, name in (line.split() for line in lines if line)]
+def tracked_packs(repo: Path) -> list[str]:
+    """The store's own list of the packs it made."""
+    return (common_dir(repo) / "testlog" / "packs").read_text().split()
 
 
 def write_runs(store: LogStore, first: int, count: int) -> list[str]:
@@ -34,19 +34,34 @@ def write_runs(store: LogStore, first: int, count: int) -> list[str]:
 
 
 def test_default_policy():
-    assert PACK_EVERY_WRITES == 100 and MERGE_PACKS == 8
+    assert (PACK_EVERY_WRITES, GEOMETRIC_FACTOR, MIN_LOOSE_BYTES) == (100, 2, 512 * 1024)
+
+
+@pytest.mark.parametrize("sizes, merged", [
+    ({}, []),
+    ({"a": 100}, []),
+    ({"big": 1000, "new": 10}, []),                        # already geometric
+    ({"big": 1000, "mid": 300, "new": 100}, []),
+    ({"big": 1000, "roll": 80, "new": 70}, ["new", "roll"]),
+    ({"big": 1000, "roll": 450, "new": 70}, []),
+    ({"big": 1000, "roll": 520, "new": 70}, ["big", "new", "roll"]),   # the roll-up caught up
+    ({"a": 10, "b": 10, "c": 10, "d": 10}, ["a", "b", "c", "d"]),
+    ({"big": 1000, "mid": 200, "s1": 20, "s2": 20}, ["s1", "s2"]),
+])
+def test_which_packs_merge(sizes: dict[str, int], merged: list[str]):
+    assert sorted(packs_to_merge(sizes)) == merged
 
 
 def test_writes_are_packed_and_packs_merged(repo: Path):
     loose_before = loose_count(repo)
     with LogStore.open(repo, sign_key=False) as store:
         store.pack_every = 2
-        shas = write_runs(store, 0, 2 * (MERGE_PACKS + 2))    # 10 packs: 8 merge into one
+        shas = write_runs(store, 0, 40)                     # 20 packs made along the way
         assert store.read("runs/0000.json", rev=shas[0]) == b'{"n":0}\n' * 30
         assert len(store.read("ledger/runs.ndjson").splitlines()) == len(shas)
     assert loose_count(repo) == loose_before, "every object of the branch is in a pack"
-    assert sorted(level for level, _ in tracked_packs(repo)) == [0, 0, 1]
-    assert pack_files(repo) == {name for _, name in tracked_packs(repo)}, "merged packs deleted"
+    assert 1 <= len(tracked_packs(repo)) <= 4, "merged geometrically"
+    assert pack_files(repo) == set(tracked_packs(repo)), "merged packs were deleted"
     assert assert_linear(repo, len(shas)) == shas[::-1]
     fsck(repo)
 
@@ -57,10 +72,12 @@ def test_a_reader_opened_before_packs_were_merged_away_still_reads(repo: Path):
         writer.pack_every = 2
         first = write_runs(writer, 0, 4)
         assert reader.read("runs/0001.json", rev=first[1]).startswith(b'{"n":1}')   # packs cached
-        last = write_runs(writer, 4, 2 * MERGE_PACKS)[-1]      # those packs are merged, deleted
+        cached = pack_files(repo)
+        last = write_runs(writer, 4, 16)[-1]
+        assert cached - pack_files(repo), "a pack the reader had open was merged and deleted"
         assert reader.read("runs/0001.json", rev=first[1]).startswith(b'{"n":1}')
         assert reader.read("runs/0019.json", rev=last).startswith(b'{"n":19}')
-        assert len(reader.paths("runs/")) == 4 + 2 * MERGE_PACKS
+        assert len(reader.paths("runs/")) == 20
 
 
 def test_users_own_gc_and_our_packing_coexist(repo: Path):
@@ -68,9 +85,9 @@ def test_users_own_gc_and_our_packing_coexist(repo: Path):
         store.pack_every = 2
         write_runs(store, 0, 4)
         git(repo, "gc", "-q", "--prune=now")             # the user's gc repacks everything
-        write_runs(store, 4, 2 * MERGE_PACKS + 1)
+        write_runs(store, 4, 17)
         assert store.read("runs/0000.json").startswith(b'{"n":0}')
-    assert assert_linear(repo, 4 + 2 * MERGE_PACKS + 1)
+    assert assert_linear(repo, 21)
     fsck(repo)
 
 
@@ -97,4 +114,16 @@ def test_packing_failure_does_not_fail_the_write(repo: Path):
         git(repo, "config", "--unset", "pack.window")
         store.write({"b.txt": b"2"}, "two")                 # packs what the failed run left
     assert tracked_packs(repo)
+    fsck(repo)
+
+
+def test_big_loose_objects_are_packed_before_the_write_count_is_reached(repo: Path):
+    """Rewriting a large file on every write (an append-only log) must not pile up copies."""
+    loose_before = loose_count(repo)
+    incompressible = os.urandom(200 * 1024)
+    with LogStore.open(repo, sign_key=False) as store:
+        for n in range(3):                                  # 3 x 200 KiB > MIN_LOOSE_BYTES
+            store.write({f"blobs/{n}.bin": incompressible[n:] + incompressible[:n]}, f"big {n}")
+    assert tracked_packs(repo), "the loose bytes, not the write count, triggered packing"
+    assert loose_count(repo) == loose_before
     fsck(repo)
