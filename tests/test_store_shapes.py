@@ -170,3 +170,22 @@ def test_log_branch_in_every_repo_shape(shape: str, tmp_path: Path, gpg_key: str
     assert git(built.open_at, "show", "testlog:ledger/c.ndjson") == "1\n2\n"
     for check in built.checks:
         check()
+
+
+def test_git_variables_inherited_from_a_hook_do_not_redirect_the_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Run from another repository's hook: GIT_DIR and GIT_INDEX_FILE point at that one."""
+    target, other = make_repo(tmp_path / "target"), make_repo(tmp_path / "other")
+    settle(other)
+    before = user_state(other), git_dir_files(other)
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(other / ".git" / "index"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other))
+    with LogStore.open(target, sign_key=False) as store:
+        sha = store.write({"a.txt": b"1"}, "one")
+        assert store.work_tree == str(target)
+    for name in ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE"):
+        monkeypatch.delenv(name)
+    assert git(target, "rev-parse", "testlog").strip() == sha
+    assert git(other, "rev-parse", "-q", "--verify", "testlog", check=False) == ""
+    assert (user_state(other), git_dir_files(other)) == before
