@@ -60,17 +60,17 @@ def _write(path: str, text: str) -> None:
 
 
 def pack_if_due(common_dir: str, state_dir: str, tip: str, every: int = PACK_EVERY_WRITES,
-                loose_bytes: int = 0) -> bool:
-    """Count a write and the loose bytes it added; pack what the branch gained when due.
+                written: int = 0) -> bool:
+    """Count a write and the disk bytes it added; pack what the branch gained when due.
 
-    Due every `every` writes, or sooner once the loose objects since the last pack take more
-    disk than half of our packs (at least MIN_LOOSE_BYTES): append-only files such as the
-    chronicle are rewritten whole by every write, so they grow the loose objects quadratically.
-    Runs under the write lock.
+    Due every `every` writes, or sooner once what was written since the last pack (loose
+    objects, packs of bulk writes) takes more disk than half of our packs (at least
+    MIN_LOOSE_BYTES): append-only files such as the chronicle are rewritten whole by every
+    write, so without deltas their copies grow quadratically. Runs under the write lock.
     """
     counter = os.path.join(state_dir, "writes-since-pack")
     count, pending = _counts(_read(counter))
-    count, pending = count + 1, pending + loose_bytes
+    count, pending = count + 1, pending + written
     if count < every and pending < loose_budget(state_dir, common_dir):
         _write(counter, f"{count} {pending}")
         return False
@@ -87,13 +87,13 @@ def pack_if_due(common_dir: str, state_dir: str, tip: str, every: int = PACK_EVE
 
 
 def _counts(text: str) -> tuple[int, int]:
-    """(writes, loose bytes) since the last pack, from the counter file."""
+    """(writes, bytes written) since the last pack, from the counter file."""
     parts = [int(p) for p in text.split() if p.isdigit()]
     return (parts + [0, 0])[0], (parts + [0, 0])[1]
 
 
 def loose_budget(state_dir: str, common_dir: str) -> int:
-    """Loose bytes allowed before packing: half of our packs, at least MIN_LOOSE_BYTES."""
+    """Bytes written allowed before packing: half of our packs, at least MIN_LOOSE_BYTES."""
     pack_dir = os.path.join(common_dir, "objects", "pack")
     packed = sum(os.path.getsize(os.path.join(pack_dir, name + ".pack"))
                  for name in _our_packs(state_dir, pack_dir))
@@ -147,6 +147,14 @@ def _remember(state_dir: str, pack_dir: str, added: list[str],
               dropped: frozenset[str] = frozenset()) -> None:
     kept = [n for n in _our_packs(state_dir, pack_dir) if n not in dropped]
     _write(os.path.join(state_dir, "packs"), "\n".join(kept + added))
+
+
+def adopt_pack(state_dir: str, common_dir: str, name: str) -> int:
+    """Count a pack written directly (a bulk write) among ours, so that merges include it;
+    returns its size."""
+    pack_dir = os.path.join(common_dir, "objects", "pack")
+    _remember(state_dir, pack_dir, [name])
+    return os.path.getsize(os.path.join(pack_dir, name + ".pack"))
 
 
 def packs_to_merge(sizes: dict[str, int], factor: int = GEOMETRIC_FACTOR) -> list[str]:

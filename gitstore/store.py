@@ -8,7 +8,8 @@ from dulwich.diff_tree import tree_changes
 from dulwich.file import FileLocked
 from dulwich.objects import ShaFile
 from dulwich.refs import check_ref_format
-from dulwich.repo import Repo, get_user_identity
+from dulwich.errors import NotGitRepository
+from dulwich.repo import Repo, UnsupportedExtension, UnsupportedVersion, get_user_identity
 
 from gitstore import changes as ch
 from gitstore.commits import compose_message, new_commit
@@ -17,12 +18,15 @@ from gitstore.gitcmd import git_config, git_pipeline, run_git
 from gitstore.history import LogEntry, parse_cat_file_batch
 from gitstore.locking import add_object, clear_stale_ref_lock, write_lock
 from gitstore.objectfiles import loose_compression, write_pack
-from gitstore.packing import PACK_EVERY_WRITES, pack_if_due, retry_if_packed_meanwhile
+from gitstore.packing import (PACK_EVERY_WRITES, adopt_pack, pack_if_due,
+                              retry_if_packed_meanwhile)
 from gitstore.signing import Signer, verify
 
 DEFAULT_REF = "refs/heads/testlog"
 CAS_ATTEMPTS = 8
-BULK_OBJECTS = 500      # at or above this many new blobs, write one pack instead of loose files
+# A write this big goes straight into one pack instead of loose files.
+BULK_OBJECTS = 500
+BULK_BYTES = 1024 * 1024
 
 
 def full_ref(ref: str) -> str:
@@ -43,6 +47,10 @@ def locate(path: str | os.PathLike[str]) -> tuple[str, str, str | None]:
                    path, check=False)
     lines = proc.stdout.decode().split("\n")
     if len(lines) < 4:
+        reason = " ".join(proc.stderr.decode(errors="replace").replace("fatal:", "").split())
+        if reason and "not a git repository" not in reason:
+            raise GitStoreError(f"git cannot use the repository at {os.path.abspath(path)}: "
+                                f"{reason}")
         raise GitStoreError(f"not a git repository: {os.path.abspath(path)} (run `git init`, "
                             "or run inside a repository)")
     common, git_dir, bare, object_format = lines[:4]
@@ -73,6 +81,14 @@ def committer_identity(cwd: str, config_stack: object) -> bytes:
     return get_user_identity(config_stack, kind="COMMITTER")
 
 
+def open_repo(common_dir: str) -> Repo:
+    """The common git dir opened as if bare: dulwich sees no HEAD, index or working tree."""
+    try:
+        return Repo(common_dir)
+    except (UnsupportedExtension, UnsupportedVersion, NotGitRepository) as exc:
+        raise GitStoreError(f"cannot open the repository at {common_dir}: {exc}") from exc
+
+
 def resolve_signer(cwd: str, sign_key: str | bool | None) -> Signer | None:
     """sign_key: a key id, None (git's user.signingkey if set) or False (never sign)."""
     if sign_key is False:
@@ -88,7 +104,7 @@ class LogStore:
                  signer: Signer | None, lock_timeout: float) -> None:
         self.common_dir, self.git_dir, self.work_tree = common_dir, git_dir, work_tree
         self.ref, self.signer, self.lock_timeout = ref, signer, lock_timeout
-        self.repo = Repo(common_dir)   # the common dir opened as bare: no HEAD, index or tree
+        self.repo = open_repo(common_dir)
         self.state_dir = os.path.join(common_dir, "testlog")
         self.identity = committer_identity(common_dir, self.repo.get_config_stack())
         self.pack_every = PACK_EVERY_WRITES
@@ -204,20 +220,20 @@ class LogStore:
         encoded = ch.validated(changes)
         text = compose_message(message, trailers)
         with write_lock(os.path.join(self.state_dir, "write.lock"), self.lock_timeout):
-            sha, loose_bytes = self._commit_with_retry(encoded, text)
-            pack_if_due(self.common_dir, self.state_dir, sha, self.pack_every, loose_bytes)
+            sha, written = self._commit_with_retry(encoded, text)
+            pack_if_due(self.common_dir, self.state_dir, sha, self.pack_every, written)
         return sha
 
     def _commit_with_retry(self, encoded: dict[bytes, ch.Change],
                            message: bytes) -> tuple[str, int]:
-        """(the new tip, disk bytes of the loose objects written, lost attempts included)."""
-        loose_bytes = 0
+        """(the new tip, disk bytes written, lost attempts included)."""
+        total = 0
         for _ in range(CAS_ATTEMPTS):
             tip = self.tip
             commit_id, written = self._build_commit(encoded, message, tip)
-            loose_bytes += written
+            total += written
             if self.swap_tip(tip, commit_id):
-                return commit_id.decode(), loose_bytes
+                return commit_id.decode(), total
         raise GitStoreError(f"{self.ref} kept moving under another writer; nothing was written")
 
     def _build_commit(self, encoded: dict[bytes, ch.Change], message: bytes,
@@ -235,15 +251,15 @@ class LogStore:
     def add_objects(self, objects: list[ShaFile]) -> int:
         """Write new objects: one pack for a bulk write, loose objects otherwise.
 
-        Returns the disk bytes of the loose objects written (packs need no packing).
+        Returns the disk bytes written: they count towards the next packing (see pack_if_due).
         """
         store = self.repo.object_store
         unique = list({o.id: o for o in objects}.values())
-        if len(unique) >= BULK_OBJECTS:
+        if len(unique) >= BULK_OBJECTS or sum(o.raw_length() for o in unique) >= BULK_BYTES:
             # No per-object "already stored?" probe: at this size it costs more than the
-            # occasional duplicate, which git tolerates and the next repack drops.
-            write_pack(store, unique, store.pack_compression_level)
-            return 0
+            # occasional duplicate, which git tolerates and the next merge of packs drops.
+            name = write_pack(store, unique, store.pack_compression_level)
+            return adopt_pack(self.state_dir, self.common_dir, name)
         return sum(add_object(store, obj, self.loose_level) for obj in unique)
 
     def swap_tip(self, old: str | None, new: bytes) -> bool:

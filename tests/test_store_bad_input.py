@@ -101,6 +101,14 @@ def test_sha256_repository_is_refused_before_anything_is_written(tmp_path: Path)
     assert written(repo) == before
 
 
+def test_repository_git_itself_refuses(tmp_path: Path):
+    repo = make_repo(tmp_path / "repo")
+    git(repo, "config", "core.repositoryformatversion", "1")
+    git(repo, "config", "extensions.frobnicate", "yes")
+    with pytest.raises(GitStoreError, match="git cannot use the repository at .*frobnicate"):
+        LogStore.open(repo, sign_key=False)
+
+
 @pytest.mark.parametrize("rev, error", [
     ("deadbeef", "unknown revision 'deadbeef'"),
     ("testlog~9", "unknown revision"),

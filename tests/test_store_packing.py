@@ -99,8 +99,19 @@ def test_a_bulk_write_goes_into_one_pack(repo: Path):
         assert store.read("bulk/11/1199.txt") == b"file 1199\n"
     assert loose_count(repo) == loose_before + 1           # only the commit is loose
     counts = [pack_object_count(str(common_dir(repo) / "objects" / "pack" / f"{p}.pack"))
-              for p in pack_files(repo)]
-    assert max(counts) == 1200 + 12 + 1 + 1               # blobs, subtrees, bulk/, root
+              for p in tracked_packs(repo)]
+    assert counts == [1200 + 12 + 1 + 1]                  # blobs, subtrees, bulk/, root
+    fsck(repo)
+
+
+def test_a_big_file_goes_straight_into_a_pack(repo: Path):
+    loose_before = loose_count(repo)
+    big = b"".join(b'{"line":%d}\n' % i for i in range(200_000))      # 2.6 MB
+    with LogStore.open(repo, sign_key=False) as store:
+        store.write({"big.ndjson": big, "small.txt": b"s"}, "big")
+        assert store.read("big.ndjson") == big
+    assert loose_count(repo) == loose_before + 1
+    assert len(tracked_packs(repo)) == 1, "counted among our packs, so merges include it"
     fsck(repo)
 
 
