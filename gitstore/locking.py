@@ -20,9 +20,14 @@ STALE_REF_LOCK_SECONDS = 1.0
 @contextmanager
 def write_lock(path: str, timeout: float) -> Iterator[None]:
     """Exclusive flock on `path`; the kernel releases it if the holder dies."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        handle = open(path, "a")
+    except OSError as exc:
+        raise GitStoreError(f"cannot write to the repository ({exc.strerror}: {path}); "
+                            "check its permissions") from exc
     deadline = time.monotonic() + timeout
-    with open(path, "a") as handle:
+    with handle:
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -260,3 +260,12 @@ def test_ctrl_c_exits_130(repo: Path):
         os.close(writer)
     assert child.returncode == 130, err
     assert err.strip().splitlines()[-1] == "git-testlog: interrupted"
+
+
+def test_unwritable_state_directory_is_one_line(repo: Path):
+    (repo / ".git" / "testlog").write_text("a file where the store keeps its lock\n")
+    before = written(repo)
+    with LogStore.open(repo, sign_key=False) as store:
+        with pytest.raises(GitStoreError, match="cannot write to the repository"):
+            store.write({"a.txt": b"1"}, "one")
+    assert written(repo) == before
