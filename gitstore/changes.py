@@ -10,6 +10,7 @@ from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Blob, ShaFile, Tree
 
 from gitstore.errors import GitStoreError
+from gitstore.locking import add_object
 from gitstore.paths import validate_path
 
 FILE_MODE = 0o100644
@@ -22,7 +23,14 @@ class Append:
     data: bytes
 
 
-Change = Union[bytes, Append, None]
+@dataclass(frozen=True)
+class Existing:
+    """An object already in the store, placed at a path as is (replaying another commit)."""
+    mode: int
+    sha: bytes
+
+
+Change = Union[bytes, Append, Existing, None]
 
 
 def validated(changes: Mapping[str, Change]) -> dict[bytes, Change]:
@@ -30,7 +38,7 @@ def validated(changes: Mapping[str, Change]) -> dict[bytes, Change]:
     out: dict[bytes, Change] = {}
     for path, value in changes.items():
         data = value.data if isinstance(value, Append) else value
-        if data is not None and not isinstance(data, bytes):
+        if data is not None and not isinstance(data, (bytes, Existing)):
             raise GitStoreError(f"value for {path!r} must be bytes, Append(bytes) or None")
         out[validate_path(path)] = value
     _refuse_file_and_directory(out)
@@ -106,6 +114,9 @@ def _apply_file(store: BaseObjectStore, tree: Tree, name: bytes, value: Change, 
         if existing is not None:
             del tree[name]
         return
+    if isinstance(value, Existing):
+        tree[name] = (value.mode, value.sha)
+        return
     data = value
     if isinstance(value, Append):
         data = (store[existing[1]].data if existing is not None else b"") + value.data
@@ -137,3 +148,37 @@ def _apply_directory(store: BaseObjectStore, tree: Tree, name: bytes,
 
 def _join(prefix: tuple, name: bytes) -> str:
     return b"/".join(prefix + (name,)).decode("utf-8", errors="replace")
+
+
+def new_blobs_and_changes(store: BaseObjectStore, base_tree: bytes | None,
+                          changes: Mapping[bytes, Change]) -> tuple[list[Blob], list[tuple]]:
+    """Blobs to add, and the (path, mode, sha) list for build_tree (kept for callers of the
+    first version of this module; LogStore itself uses apply_changes)."""
+    blobs, tree_changes = [], []
+    for path, value in sorted(changes.items()):
+        if value is None:
+            if blob_at(store, base_tree, path) is not None:
+                tree_changes.append((path, None, None))
+            continue
+        data = value
+        if isinstance(value, Append):
+            old = blob_at(store, base_tree, path)
+            data = (old.data if old is not None else b"") + value.data
+        blob = Blob.from_string(data)
+        blobs.append(blob)
+        tree_changes.append((path, FILE_MODE, blob.id))
+    return blobs, tree_changes
+
+
+def build_tree(store: BaseObjectStore, base_tree: bytes | None, tree_changes: list[tuple]) -> bytes:
+    """The new root tree id from (path, mode, sha) changes (sha None: delete), e.g. a diff
+    replayed from another commit; the objects named must be stored already.
+
+    Replaces dulwich's commit_tree_changes, whose trees go through `<sha>.lock` files.
+    """
+    changes = {path: None if sha is None else Existing(mode, sha)
+               for path, mode, sha in tree_changes}
+    root, objects = apply_changes(store, base_tree, changes)
+    for obj in objects:
+        add_object(store, obj)
+    return root
