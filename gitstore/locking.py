@@ -96,7 +96,10 @@ def sweep_leftovers(objects_dir: str, max_age: float = 3600.0) -> None:
                            if n.endswith(".lock") or n.startswith("tmp_obj_")]
     pack_dir = os.path.join(objects_dir, "pack")
     if os.path.isdir(pack_dir):
-        candidates += [os.path.join(pack_dir, n) for n in os.listdir(pack_dir) if n.startswith("tmp")]
+        names = set(os.listdir(pack_dir))
+        # Temporary files, and a .pack whose .idx never followed (killed between the renames).
+        candidates += [os.path.join(pack_dir, n) for n in names if n.startswith("tmp")
+                       or (n.endswith(".pack") and n[:-5] + ".idx" not in names)]
     for path in candidates:
         try:
             if now - os.stat(path).st_mtime > max_age:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -137,4 +138,22 @@ def test_big_loose_objects_are_packed_before_the_write_count_is_reached(repo: Pa
             store.write({f"blobs/{n}.bin": incompressible[n:] + incompressible[:n]}, f"big {n}")
     assert tracked_packs(repo), "the loose bytes, not the write count, triggered packing"
     assert loose_count(repo) == loose_before
+    fsck(repo)
+
+
+def test_leftovers_of_killed_writers_are_swept_once_old(repo: Path):
+    pack_dir = common_dir(repo) / "objects" / "pack"
+    pack_dir.mkdir(parents=True, exist_ok=True)
+    old, young = time.time() - 7200, time.time()
+    leftovers = {pack_dir / "tmp_pack_abc.pack": old, pack_dir / "pack-0123.pack": old,
+                 common_dir(repo) / "objects" / "ab" / "tmp_obj_x": old,
+                 pack_dir / "tmp_pack_new.pack": young}
+    for path, stamp in leftovers.items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"partial")
+        os.utime(path, (stamp, stamp))
+    with LogStore.open(repo, sign_key=False) as store:
+        store.pack_every = 1
+        store.write({"a.txt": b"1"}, "one")                # packing sweeps
+    assert [p.name for p in leftovers if p.exists()] == ["tmp_pack_new.pack"]
     fsck(repo)
