@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -253,6 +254,7 @@ def test_ctrl_c_exits_130(repo: Path):
             writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
         except OSError:
             assert child.poll() is None, child.communicate()
+            time.sleep(0.01)
     try:
         child.send_signal(2)
         out, err = child.communicate(timeout=60)
