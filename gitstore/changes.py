@@ -1,18 +1,21 @@
 """What one write does to the tree: put bytes, append bytes, or delete a path."""
 from __future__ import annotations
 
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Union
 
 from dulwich.diff_tree import tree_changes
-from dulwich.object_store import BaseObjectStore, commit_tree_changes
-from dulwich.objects import Blob, Tree
+from dulwich.object_store import BaseObjectStore
+from dulwich.objects import Blob, ShaFile, Tree
 
 from gitstore.errors import GitStoreError
+from gitstore.locking import add_object
 from gitstore.paths import validate_path
 
 FILE_MODE = 0o100644
+DIR_MODE = stat.S_IFDIR
 
 
 @dataclass(frozen=True)
@@ -21,17 +24,38 @@ class Append:
     data: bytes
 
 
-Change = Union[bytes, Append, None]
+@dataclass(frozen=True)
+class Existing:
+    """An object already in the store, placed at a path as is (replaying another commit)."""
+    mode: int
+    sha: bytes
+
+
+Change = Union[bytes, Append, Existing, None]
 
 
 def validated(changes: Mapping[str, Change]) -> dict[bytes, Change]:
-    """Paths checked and encoded; values checked to be bytes, Append or None."""
+    """Paths checked and encoded; values checked to be bytes, Append(bytes) or None."""
     out: dict[bytes, Change] = {}
     for path, value in changes.items():
-        if value is not None and not isinstance(value, (bytes, Append)):
+        data = value.data if isinstance(value, Append) else value
+        if data is not None and not isinstance(data, (bytes, Existing)):
             raise GitStoreError(f"value for {path!r} must be bytes, Append(bytes) or None")
         out[validate_path(path)] = value
+    _refuse_file_and_directory(out)
     return out
+
+
+def _refuse_file_and_directory(changes: Mapping[bytes, Change]) -> None:
+    """One write cannot put a file at `a` and another under `a/`."""
+    puts = {p for p, v in changes.items() if v is not None}
+    for path in puts:
+        parts = path.split(b"/")
+        for i in range(1, len(parts)):
+            parent = b"/".join(parts[:i])
+            if parent in puts:
+                raise GitStoreError(f"cannot write both {parent.decode()!r} and "
+                                    f"{path.decode()!r}: one would be a file inside the other")
 
 
 def blob_at(store: BaseObjectStore, tree_id: bytes | None, path: bytes) -> Blob | None:
@@ -46,9 +70,91 @@ def blob_at(store: BaseObjectStore, tree_id: bytes | None, path: bytes) -> Blob 
     return obj if isinstance(obj, Blob) else None
 
 
+def apply_changes(store: BaseObjectStore, base_tree: bytes | None,
+                  changes: Mapping[bytes, Change]) -> tuple[bytes, list[ShaFile]]:
+    """(new root tree id, new blobs and trees to write); only trees along changed paths change.
+
+    Refuses to replace a directory by a file or to write under a file (either would silently
+    drop recorded data), and leaves no empty tree behind when a delete empties a directory.
+    """
+    split = [(tuple(path.split(b"/")), value) for path, value in changes.items()]
+    new: list[ShaFile] = []
+    root = _apply(store, base_tree, split, (), new)
+    new.append(root)
+    return root.id, new
+
+
+def _apply(store: BaseObjectStore, tree_id: bytes | None, changes: list[tuple[tuple, Change]],
+           prefix: tuple, new: list[ShaFile]) -> Tree:
+    tree = Tree()
+    if tree_id is not None:
+        for entry in store[tree_id].iteritems():
+            tree.add(entry.path, entry.mode, entry.sha)
+    direct = {parts[0]: value for parts, value in changes if len(parts) == 1}
+    nested: dict[bytes, list[tuple[tuple, Change]]] = {}
+    for parts, value in changes:
+        if len(parts) > 1:
+            nested.setdefault(parts[0], []).append((parts[1:], value))
+    # Deletes first, so one write can turn a file into a directory or back.
+    for name in sorted(n for n, v in direct.items() if v is None):
+        _apply_file(store, tree, name, None, prefix, new)
+    for name, sub in sorted(nested.items()):
+        _apply_directory(store, tree, name, sub, prefix, new)
+    for name, value in sorted((n, v) for n, v in direct.items() if v is not None):
+        _apply_file(store, tree, name, value, prefix, new)
+    return tree
+
+
+def _apply_file(store: BaseObjectStore, tree: Tree, name: bytes, value: Change, prefix: tuple,
+                new: list[ShaFile]) -> None:
+    existing = tree[name] if name in tree else None
+    if existing is not None and stat.S_ISDIR(existing[0]):
+        raise GitStoreError(f"{_join(prefix, name)!r} is a directory on the log branch: "
+                            "write or delete the files inside it instead")
+    if value is None:
+        if existing is not None:
+            del tree[name]
+        return
+    if isinstance(value, Existing):
+        tree[name] = (value.mode, value.sha)
+        return
+    data = value
+    if isinstance(value, Append):
+        data = (store[existing[1]].data if existing is not None else b"") + value.data
+    blob = Blob.from_string(data)
+    new.append(blob)
+    tree[name] = (FILE_MODE, blob.id)
+
+
+def _apply_directory(store: BaseObjectStore, tree: Tree, name: bytes,
+                     sub: list[tuple[tuple, Change]], prefix: tuple, new: list[ShaFile]) -> None:
+    existing = tree[name] if name in tree else None
+    base = None
+    if existing is not None and stat.S_ISDIR(existing[0]):
+        base = existing[1]
+    elif existing is not None:
+        if all(value is None for _, value in sub):
+            return              # deleting paths under a file: none of them exist
+        inner = next(parts for parts, value in sub if value is not None)
+        raise GitStoreError(f"{_join(prefix, name)!r} is a file on the log branch: cannot write "
+                            f"{_join(prefix + (name,), b'/'.join(inner))!r} inside it")
+    subtree = _apply(store, base, sub, prefix + (name,), new)
+    if len(subtree) == 0:
+        if existing is not None:
+            del tree[name]
+        return
+    new.append(subtree)
+    tree[name] = (DIR_MODE, subtree.id)
+
+
+def _join(prefix: tuple, name: bytes) -> str:
+    return b"/".join(prefix + (name,)).decode("utf-8", errors="replace")
+
+
 def new_blobs_and_changes(store: BaseObjectStore, base_tree: bytes | None,
                           changes: Mapping[bytes, Change]) -> tuple[list[Blob], list[tuple]]:
-    """Blobs to add, and the (path, mode, sha) list for commit_tree_changes."""
+    """Blobs to add, and the (path, mode, sha) list for build_tree (kept for callers of the
+    first version of this module; LogStore itself uses apply_changes)."""
     blobs, tree_changes = [], []
     for path, value in sorted(changes.items()):
         if value is None:
@@ -66,9 +172,17 @@ def new_blobs_and_changes(store: BaseObjectStore, base_tree: bytes | None,
 
 
 def build_tree(store: BaseObjectStore, base_tree: bytes | None, tree_changes: list[tuple]) -> bytes:
-    """The new root tree id; only the trees along changed paths are rewritten."""
-    # A fresh in-memory Tree for the root commit (commit_tree_changes fills it in place).
-    return commit_tree_changes(store, Tree() if base_tree is None else base_tree, tree_changes)
+    """The new root tree id from (path, mode, sha) changes (sha None: delete), e.g. a diff
+    replayed from another commit; the objects named must be stored already.
+
+    Replaces dulwich's commit_tree_changes, whose trees go through `<sha>.lock` files.
+    """
+    changes = {path: None if sha is None else Existing(mode, sha)
+               for path, mode, sha in tree_changes}
+    root, objects = apply_changes(store, base_tree, changes)
+    for obj in objects:
+        add_object(store, obj)
+    return root
 
 
 def replayed_changes(store: BaseObjectStore, old_tree: bytes | None, new_tree: bytes,
@@ -84,12 +198,13 @@ def replayed_changes(store: BaseObjectStore, old_tree: bytes | None, new_tree: b
         if change.type == "delete":
             out[change.old.path] = None
             continue
-        path, new = change.new.path, store[change.new.sha].data
+        path = change.new.path
+        new = store[change.new.sha].data
         old = store[change.old.sha].data if change.type == "modify" else None
         if old is not None and new.startswith(old):
             out[path] = Append(new[len(old):])
         elif old is None and path.decode().endswith(union_suffixes):
             out[path] = Append(new)
         else:
-            out[path] = new
+            out[path] = Existing(change.new.mode, change.new.sha)
     return out

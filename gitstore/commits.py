@@ -1,6 +1,7 @@
 """Building commit objects, signed last (the signature covers every other byte)."""
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 
@@ -8,6 +9,9 @@ from dulwich.objects import Commit
 
 from gitstore.errors import GitStoreError
 from gitstore.signing import Signer
+
+# What git (and history.parse_trailers) read back as a trailer key.
+TRAILER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
 
 def compose_message(summary: str, trailers: Mapping[str, str] | None = None) -> bytes:
@@ -17,8 +21,9 @@ def compose_message(summary: str, trailers: Mapping[str, str] | None = None) -> 
         raise GitStoreError("a log commit needs a non-empty message")
     if trailers:
         for key, value in trailers.items():
-            if "\n" in key or "\n" in str(value) or ":" in key or not key:
-                raise GitStoreError(f"invalid trailer {key!r}: {value!r}")
+            if not TRAILER_KEY.fullmatch(str(key)) or "\n" in str(value):
+                raise GitStoreError(f"invalid trailer {key!r}: {value!r} (keys are letters, digits "
+                                    "and '-'; values one line)")
         text += "\n\n" + "\n".join(f"{k}: {v}" for k, v in trailers.items())
     return (text + "\n").encode("utf-8")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 
 from gitstore.errors import GitStoreError
@@ -33,6 +34,27 @@ def run_git(args: Sequence[str], cwd: str | os.PathLike[str], *, input: bytes | 
         detail = proc.stderr.decode(errors="replace").strip().splitlines()
         raise GitStoreError(f"git {args[0]} failed: {detail[-1] if detail else proc.returncode}")
     return proc
+
+
+def git_pipeline(first: Sequence[str], second: Sequence[str],
+                 cwd: str | os.PathLike[str]) -> bytes:
+    """stdout of `git <first> | git <second>`: both run at once, nothing held in between."""
+    if shutil.which("git") is None:
+        raise GitStoreError("git is not installed or not on PATH (install git)")
+    env = git_env()
+    with tempfile.TemporaryFile() as first_err:
+        with subprocess.Popen(["git", *first], cwd=cwd, stdout=subprocess.PIPE,
+                              stderr=first_err, env=env) as producer:
+            consumer = subprocess.run(["git", *second], cwd=cwd, stdin=producer.stdout,
+                                      capture_output=True, env=env)
+        first_err.seek(0)
+        failures = [(second, consumer.returncode, consumer.stderr),
+                    (first, producer.returncode, first_err.read())]
+    for args, code, err in failures:       # the consumer first: its death kills the producer
+        if code != 0:
+            detail = err.decode(errors="replace").strip().splitlines()
+            raise GitStoreError(f"git {args[0]} failed: {detail[-1] if detail else code}")
+    return consumer.stdout
 
 
 def git_output(args: Sequence[str], cwd: str | os.PathLike[str]) -> str:

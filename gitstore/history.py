@@ -4,9 +4,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from gitstore.errors import GitStoreError
 from gitstore.signing import SIGNED, UNSIGNED
 
 _TRAILER = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*): (.*)$")
+_GPGSIG = re.compile(rb"\ngpgsig ([^\n]*(?:\n [^\n]*)*)")
+# git writes a commit's first headers in this order: tree, parents, author, committer.
+_HEADERS = re.compile(rb"tree ([0-9a-f]+)\n((?:parent [0-9a-f]+\n)*)author ([^\n]*)\n"
+                      rb"committer [^\n]* (-?[0-9]+) [-+][0-9]{4}(?:\n|$)")
 
 
 @dataclass
@@ -39,32 +44,33 @@ def parse_trailers(message: str) -> dict[str, str]:
     return {m.group(1): m.group(2) for m in matches if m}
 
 
+def split_signature(head: bytes) -> tuple[bytes, bytes]:
+    """(headers without the gpgsig header, the signature) of a commit's header block.
+
+    The payload git verifies is the commit without that header; continuation lines of the
+    signature start with one space.
+    """
+    found = _GPGSIG.search(head)
+    if found is None:
+        return head, b""
+    return head[:found.start()] + head[found.end():], found.group(1).replace(b"\n ", b"\n")
+
+
 def parse_raw_commit(sha: str, raw: bytes) -> LogEntry:
     """A LogEntry from a commit object's raw bytes (headers, blank line, message)."""
-    head, _, body = raw.partition(b"\n\n")
-    headers: dict[bytes, list[bytes]] = {}
-    sig_lines: list[bytes] = []
-    kept: list[bytes] = []         # the signed payload is the commit without its gpgsig header
-    current = None
-    for line in head.split(b"\n"):
-        if line.startswith(b" "):
-            target = sig_lines if current == b"gpgsig" else kept
-            target.append(line[1:] if current == b"gpgsig" else line)
-            continue
-        current, _, value = line.partition(b" ")
-        if current == b"gpgsig":
-            sig_lines.append(value)
-        else:
-            kept.append(line)
-            headers.setdefault(current, []).append(value)
-    committer = headers.get(b"committer", [b"? 0 +0000"])[0].rsplit(b" ", 2)
+    cut = raw.find(b"\n\n")
+    head, body = (raw, b"") if cut < 0 else (raw[:cut], raw[cut + 2:])
+    unsigned, gpgsig = split_signature(head)
+    headers = _HEADERS.match(unsigned)
+    if headers is None:
+        raise GitStoreError(f"commit {sha} is malformed (run `git fsck`)")
+    tree, parents, author, committer_time = headers.groups()
     message = body.decode("utf-8", errors="replace")
     return LogEntry(
-        sha=sha, parents=tuple(p.decode() for p in headers.get(b"parent", [])),
-        tree=headers[b"tree"][0].decode(), message=message, trailers=parse_trailers(message),
-        timestamp=int(committer[1]), author=headers.get(b"author", [b""])[0].decode(errors="replace"),
-        signature=SIGNED if sig_lines else UNSIGNED, gpgsig=b"\n".join(sig_lines),
-        payload=b"\n".join(kept) + b"\n\n" + body)
+        sha=sha, parents=tuple(parents.decode().split()[1::2]), tree=tree.decode(), message=message,
+        trailers=parse_trailers(message), timestamp=int(committer_time),
+        author=author.decode(errors="replace"), signature=SIGNED if gpgsig else UNSIGNED,
+        gpgsig=gpgsig, payload=unsigned + b"\n\n" + body)
 
 
 def parse_cat_file_batch(stream: bytes) -> list[LogEntry]:

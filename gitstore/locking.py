@@ -7,11 +7,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dulwich.file import FileLocked
-from dulwich.object_store import BaseObjectStore
+from dulwich.object_store import BaseObjectStore, DiskObjectStore
 from dulwich.objects import ShaFile
 
 from gitstore.errors import GitStoreError
+from gitstore.objectfiles import GIT_LOOSE_COMPRESSION, write_loose_object
 
 # git holds a ref lock for milliseconds; one unchanged for this long was left by a killed writer.
 STALE_REF_LOCK_SECONDS = 1.0
@@ -20,9 +20,14 @@ STALE_REF_LOCK_SECONDS = 1.0
 @contextmanager
 def write_lock(path: str, timeout: float) -> Iterator[None]:
     """Exclusive flock on `path`; the kernel releases it if the holder dies."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        handle = open(path, "a")
+    except OSError as exc:
+        raise GitStoreError(f"cannot write to the repository ({exc.strerror}: {path}); "
+                            "check its permissions") from exc
     deadline = time.monotonic() + timeout
-    with open(path, "a") as handle:
+    with handle:
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -68,39 +73,33 @@ def clear_stale_ref_lock(ref_path: str) -> None:
         pass
 
 
-def add_object(store: BaseObjectStore, obj: ShaFile) -> None:
-    """add_object that tolerates a concurrent writer of the same object and stale object locks.
+def add_object(store: BaseObjectStore, obj: ShaFile, level: int = GIT_LOOSE_COMPRESSION) -> int:
+    """Store one object loose; safe against a concurrent writer of the same object and kills.
 
-    A loose object's `.lock` exists only while a dulwich writer compresses it; under our write
-    lock, one that persists was left by a killed writer (git itself writes via tmp_obj files).
+    Returns the disk bytes it added (0 when the object was already there).
     """
-    for _ in range(200):
-        try:
-            store.add_object(obj)
-            return
-        except FileLocked as exc:
-            if obj.id in store:
-                return
-            try:
-                if time.time() - os.stat(exc.lockfilename).st_mtime > STALE_REF_LOCK_SECONDS:
-                    os.unlink(exc.lockfilename)
-            except FileNotFoundError:
-                pass
-            time.sleep(0.01)
-    raise GitStoreError(f"could not write object {obj.id.decode()}: its lock file stays in place")
+    if not isinstance(store, DiskObjectStore):      # in memory: nothing can collide or crash
+        store.add_object(obj)
+        return 0
+    return write_loose_object(store, obj, level)
 
 
 def sweep_leftovers(objects_dir: str, max_age: float = 3600.0) -> None:
-    """Delete object locks and temporary packs a killed writer left (git gc does not)."""
+    """Delete temporary object files and packs a killed writer left (git gc does not remove
+    dulwich's `.lock` and `tmpXXXX.pack` files)."""
     now = time.time()
     candidates = []
     for sub in os.listdir(objects_dir):
         full = os.path.join(objects_dir, sub)
         if len(sub) == 2 and os.path.isdir(full):
-            candidates += [os.path.join(full, n) for n in os.listdir(full) if n.endswith(".lock")]
+            candidates += [os.path.join(full, n) for n in os.listdir(full)
+                           if n.endswith(".lock") or n.startswith("tmp_obj_")]
     pack_dir = os.path.join(objects_dir, "pack")
     if os.path.isdir(pack_dir):
-        candidates += [os.path.join(pack_dir, n) for n in os.listdir(pack_dir) if n.startswith("tmp")]
+        names = set(os.listdir(pack_dir))
+        # Temporary files, and a .pack whose .idx never followed (killed between the renames).
+        candidates += [os.path.join(pack_dir, n) for n in names if n.startswith("tmp")
+                       or (n.endswith(".pack") and n[:-5] + ".idx" not in names)]
     for path in candidates:
         try:
             if now - os.stat(path).st_mtime > max_age:

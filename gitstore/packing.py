@@ -1,12 +1,47 @@
-"""Keeping the log branch's objects packed: loose commits cost ~30x a packed repository."""
+"""Keeping the log branch's objects packed: loose commits cost ~30x a packed repository.
+
+Every PACK_EVERY_WRITES writes (sooner when loose objects pile up: see pack_if_due), the
+objects the branch gained since the last pack go into one new pack and their loose copies are
+removed. Packs are merged geometrically (as `git repack --geometric=2`), so the number of
+packs grows with the log of the history and each object is rewritten only a few times.
+Only packs this module made are ever merged or deleted; the rest of the repository (and
+`git gc --auto`) is left to the user's git.
+"""
 from __future__ import annotations
 
+import functools
 import os
+import struct
+import warnings
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
+from gitstore.errors import GitStoreError
 from gitstore.gitcmd import run_git
 from gitstore.locking import sweep_leftovers
 
 PACK_EVERY_WRITES = 100
+MIN_LOOSE_BYTES = 512 * 1024
+GEOMETRIC_FACTOR = 2
+_PACK_SUFFIXES = (".keep", ".bitmap", ".rev", ".mtimes", ".promisor", ".idx", ".pack")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def retry_if_packed_meanwhile(read: Callable[P, R]) -> Callable[P, R]:
+    """Retry a read once on a missing object.
+
+    dulwich looks in packs, then in loose files: a writer that packs an object and prunes its
+    loose copy between the two looks makes it vanish for that instant. The retry rescans packs.
+    """
+    @functools.wraps(read)
+    def again(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return read(*args, **kwargs)
+        except KeyError:
+            return read(*args, **kwargs)
+    return again
 
 
 def _read(path: str) -> str:
@@ -24,31 +59,141 @@ def _write(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def pack_if_due(common_dir: str, state_dir: str, tip: str, every: int = PACK_EVERY_WRITES) -> bool:
-    """Count a write; every `every` writes pack what the branch added since the last pack.
+def pack_if_due(common_dir: str, state_dir: str, tip: str, every: int = PACK_EVERY_WRITES,
+                written: int = 0) -> bool:
+    """Count a write and the disk bytes it added; pack what the branch gained when due.
 
-    Runs under the write lock. The pack holds only objects new since the previous packed tip,
-    deltified among themselves; `git gc --auto` consolidates packs once there are many.
+    Due every `every` writes, or sooner once what was written since the last pack (loose
+    objects, packs of bulk writes) takes more disk than half of our packs (at least
+    MIN_LOOSE_BYTES): append-only files such as the chronicle are rewritten whole by every
+    write, so without deltas their copies grow quadratically. Runs under the write lock.
     """
     counter = os.path.join(state_dir, "writes-since-pack")
-    count = int(_read(counter) or 0) + 1
-    if count < every:
-        _write(counter, str(count))
+    count, pending = _counts(_read(counter))
+    count, pending = count + 1, pending + written
+    if count < every and pending < loose_budget(state_dir, common_dir):
+        _write(counter, f"{count} {pending}")
         return False
-    pack_branch_objects(common_dir, state_dir, tip)
-    _write(counter, "0")
+    try:
+        pack_branch_objects(common_dir, state_dir, tip)
+    except GitStoreError as exc:
+        # The write is already committed: report, and try again at the next write.
+        _write(counter, f"{count} {pending}")
+        warnings.warn(f"git-testlog: could not pack the log branch's objects: {exc}",
+                      RuntimeWarning, stacklevel=3)
+        return False
+    _write(counter, "0 0")
     return True
 
 
+def _counts(text: str) -> tuple[int, int]:
+    """(writes, bytes written) since the last pack, from the counter file."""
+    parts = [int(p) for p in text.split() if p.isdigit()]
+    return (parts + [0, 0])[0], (parts + [0, 0])[1]
+
+
+def loose_budget(state_dir: str, common_dir: str) -> int:
+    """Bytes written allowed before packing: half of our packs, at least MIN_LOOSE_BYTES."""
+    pack_dir = os.path.join(common_dir, "objects", "pack")
+    packed = sum(os.path.getsize(os.path.join(pack_dir, name + ".pack"))
+                 for name in _our_packs(state_dir, pack_dir))
+    return max(MIN_LOOSE_BYTES, packed // 2)
+
+
 def pack_branch_objects(common_dir: str, state_dir: str, tip: str) -> None:
+    """Pack the objects reachable from `tip` that are not packed yet, then merge packs."""
     marker = os.path.join(state_dir, "packed-tip")
     previous = _read(marker)
     revs = tip + "\n"
     if previous and run_git(["cat-file", "-e", previous], common_dir, check=False).returncode == 0:
         revs += f"^{previous}\n"
-    run_git(["pack-objects", "--revs", "-q", os.path.join(common_dir, "objects", "pack", "pack")],
-            common_dir, input=revs.encode())
-    run_git(["prune-packed", "-q"], common_dir)
-    run_git(["-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"], common_dir, check=False)
-    sweep_leftovers(os.path.join(common_dir, "objects"))
+    pack_dir = os.path.join(common_dir, "objects", "pack")
+    name = _pack_objects(common_dir, ["--revs", "--incremental"], revs)
     _write(marker, tip)
+    if name is not None:
+        _remember(state_dir, pack_dir, [name])
+    run_git(["prune-packed", "-q"], common_dir)
+    merge_packs(common_dir, state_dir)
+    sweep_leftovers(os.path.join(common_dir, "objects"))
+
+
+def _pack_objects(common_dir: str, options: list[str], stdin: str) -> str | None:
+    """Basename (`pack-<hash>`) of the pack git wrote, or None when it holds no object."""
+    pack_dir = os.path.join(common_dir, "objects", "pack")
+    out = run_git(["pack-objects", *options, "-q", os.path.join(pack_dir, "pack")], common_dir,
+                  input=stdin.encode()).stdout.decode().strip()
+    name = f"pack-{out}"
+    if pack_object_count(os.path.join(pack_dir, name + ".pack")) == 0:
+        _delete_pack(pack_dir, name)
+        return None
+    return name
+
+
+def pack_object_count(pack_path: str) -> int:
+    """The object count in a pack file's header."""
+    with open(pack_path, "rb") as handle:
+        header = handle.read(12)
+    return struct.unpack(">I", header[8:12])[0]
+
+
+def _our_packs(state_dir: str, pack_dir: str) -> list[str]:
+    """Basenames of the packs this module made that still exist (git gc may drop them)."""
+    names = [line.split()[-1] for line in _read(os.path.join(state_dir, "packs")).splitlines()
+             if line.strip()]
+    return [n for n in names if os.path.exists(os.path.join(pack_dir, n + ".idx"))]
+
+
+def _remember(state_dir: str, pack_dir: str, added: list[str],
+              dropped: frozenset[str] = frozenset()) -> None:
+    kept = [n for n in _our_packs(state_dir, pack_dir) if n not in dropped]
+    _write(os.path.join(state_dir, "packs"), "\n".join(kept + added))
+
+
+def adopt_pack(state_dir: str, common_dir: str, name: str) -> int:
+    """Count a pack written directly (a bulk write) among ours, so that merges include it;
+    returns its size."""
+    pack_dir = os.path.join(common_dir, "objects", "pack")
+    _remember(state_dir, pack_dir, [name])
+    return os.path.getsize(os.path.join(pack_dir, name + ".pack"))
+
+
+def packs_to_merge(sizes: dict[str, int], factor: int = GEOMETRIC_FACTOR) -> list[str]:
+    """The smallest packs to roll into one, so that every pack left is at least `factor` times
+    the size of all smaller packs together (git's `repack --geometric`); [] when none."""
+    ordered = sorted(sizes.items(), key=lambda item: (item[1], item[0]))
+    split = 0
+    for i in range(len(ordered) - 1, 0, -1):
+        if ordered[i][1] < factor * ordered[i - 1][1]:
+            split = i + 1
+            break
+    total = sum(size for _, size in ordered[:split])
+    while split < len(ordered) and ordered[split][1] < factor * total:
+        total += ordered[split][1]
+        split += 1
+    return [name for name, _ in ordered[:split]] if split >= 2 else []
+
+
+def merge_packs(common_dir: str, state_dir: str) -> None:
+    """Roll our smallest packs into one (see packs_to_merge), deleting the packs merged."""
+    pack_dir = os.path.join(common_dir, "objects", "pack")
+    sizes = {n: os.path.getsize(os.path.join(pack_dir, n + ".pack"))
+             for n in _our_packs(state_dir, pack_dir)}
+    group = packs_to_merge(sizes)
+    if not group:
+        return
+    # --stdin-packs keeps every object of the group, reachable or not (reflogs may point at
+    # commits a sync rewrote), and finds deltas across the group.
+    merged = _pack_objects(common_dir, ["--stdin-packs"], "".join(f"{n}.pack\n" for n in group))
+    _remember(state_dir, pack_dir, [merged] if merged else [], frozenset(group) - {merged})
+    for name in group:
+        if name != merged:
+            _delete_pack(pack_dir, name)
+
+
+def _delete_pack(pack_dir: str, name: str) -> None:
+    # The .idx goes before the .pack: a pack without its index is invisible to readers.
+    for suffix in _PACK_SUFFIXES:
+        try:
+            os.unlink(os.path.join(pack_dir, name + suffix))
+        except FileNotFoundError:
+            pass

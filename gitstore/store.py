@@ -7,24 +7,29 @@ from contextlib import AbstractContextManager
 
 from dulwich.diff_tree import tree_changes
 from dulwich.file import FileLocked
-from dulwich.objects import Blob, Tree
+from dulwich.objects import ShaFile
 from dulwich.refs import check_ref_format
-from dulwich.repo import Repo, get_user_identity
+from dulwich.errors import NotGitRepository
+from dulwich.repo import Repo, UnsupportedExtension, UnsupportedVersion, get_user_identity
 
 from gitstore import changes as ch
 from gitstore.commits import compose_message, new_commit
 from gitstore.errors import GitStoreError
-from gitstore.gitcmd import git_config, run_git
+from gitstore.gitcmd import git_config, git_pipeline, run_git
 from gitstore.history import LogEntry, parse_cat_file_batch
 from gitstore.locking import add_object, clear_stale_ref_lock, write_lock
-from gitstore.packing import pack_if_due
+from gitstore.objectfiles import loose_compression, write_pack
+from gitstore.packing import (PACK_EVERY_WRITES, adopt_pack, pack_if_due,
+                              retry_if_packed_meanwhile)
 from gitstore.signing import Signer, verify
 
 DEFAULT_REF = "refs/heads/testlog"
 CAS_ATTEMPTS = 8
 # Append-only line logs: when commits are rebuilt on another tip, both sides' lines are kept.
 UNION_SUFFIXES = (".ndjson",)
-BULK_OBJECTS = 500      # at or above this many new blobs, write one pack instead of loose files
+# A write this big goes straight into one pack instead of loose files.
+BULK_OBJECTS = 500
+BULK_BYTES = 1024 * 1024
 
 
 def full_ref(ref: str) -> str:
@@ -39,14 +44,52 @@ def locate(path: str | os.PathLike[str]) -> tuple[str, str, str | None]:
     """(common git dir, this worktree's git dir, top of the working tree or None when bare)."""
     if not os.path.isdir(path):
         raise GitStoreError(f"not a directory: {path}")
+    # One git call; --show-toplevel comes last because it fails in a bare repo or inside .git.
     proc = run_git(["rev-parse", "--path-format=absolute", "--git-common-dir", "--git-dir",
-                    "--is-bare-repository"], path, check=False)
-    if proc.returncode != 0:
+                    "--is-bare-repository", "--show-object-format", "--show-toplevel"],
+                   path, check=False)
+    lines = proc.stdout.decode().split("\n")
+    if len(lines) < 4:
+        reason = " ".join(proc.stderr.decode(errors="replace").replace("fatal:", "").split())
+        if reason and "not a git repository" not in reason:
+            raise GitStoreError(f"git cannot use the repository at {os.path.abspath(path)}: "
+                                f"{reason}")
         raise GitStoreError(f"not a git repository: {os.path.abspath(path)} (run `git init`, "
                             "or run inside a repository)")
-    common, git_dir, bare = proc.stdout.decode().split("\n")[:3]
-    top = None if bare == "true" else run_git(["rev-parse", "--show-toplevel"], path).stdout.decode().strip()
+    common, git_dir, bare, object_format = lines[:4]
+    if object_format != "sha1":
+        raise GitStoreError(f"{common} uses {object_format} object names; the log branch "
+                            "supports SHA-1 repositories only")
+    if bare == "true":
+        return common, git_dir, None
+    top = lines[4] if proc.returncode == 0 and len(lines) > 4 else _work_tree_of(git_dir)
     return common, git_dir, top or None
+
+
+def _work_tree_of(git_dir: str) -> str | None:
+    """The working tree of a git dir opened from inside it (where --show-toplevel fails)."""
+    link = os.path.join(git_dir, "gitdir")       # a linked worktree's <tree>/.git
+    if os.path.isfile(link):
+        with open(link) as handle:
+            return os.path.dirname(handle.read().strip())
+    return os.path.dirname(git_dir) if os.path.basename(git_dir) == ".git" else None
+
+
+def committer_identity(cwd: str, config_stack: object) -> bytes:
+    """`Name <email>` as git would commit it (honours includeIf and GIT_COMMITTER_*)."""
+    proc = run_git(["var", "GIT_COMMITTER_IDENT"], cwd, check=False)
+    ident = proc.stdout.decode("utf-8", errors="replace").strip().rsplit(" ", 2)[0]
+    if proc.returncode == 0 and ident:
+        return ident.encode("utf-8")
+    return get_user_identity(config_stack, kind="COMMITTER")
+
+
+def open_repo(common_dir: str) -> Repo:
+    """The common git dir opened as if bare: dulwich sees no HEAD, index or working tree."""
+    try:
+        return Repo(common_dir)
+    except (UnsupportedExtension, UnsupportedVersion, NotGitRepository) as exc:
+        raise GitStoreError(f"cannot open the repository at {common_dir}: {exc}") from exc
 
 
 def resolve_signer(cwd: str, sign_key: str | bool | None) -> Signer | None:
@@ -64,11 +107,12 @@ class LogStore:
                  signer: Signer | None, lock_timeout: float) -> None:
         self.common_dir, self.git_dir, self.work_tree = common_dir, git_dir, work_tree
         self.ref, self.signer, self.lock_timeout = ref, signer, lock_timeout
-        self.repo = Repo(common_dir)   # the common dir opened as bare: no HEAD, index or tree
+        self.repo = open_repo(common_dir)
         self.state_dir = os.path.join(common_dir, "testlog")
         self.union_suffixes = UNION_SUFFIXES
-        ident = get_user_identity(self.repo.get_config_stack(), kind="COMMITTER")
-        self.identity = ident
+        self.identity = committer_identity(common_dir, self.repo.get_config_stack())
+        self.pack_every = PACK_EVERY_WRITES
+        self.loose_level = loose_compression(self.repo.get_config())
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".", ref: str = DEFAULT_REF,
@@ -120,6 +164,7 @@ class LogStore:
     def _tree_of(self, rev: str | None) -> bytes:
         return self.repo.object_store[self.resolve(rev).encode()].tree
 
+    @retry_if_packed_meanwhile
     def read(self, path: str, rev: str | None = None) -> bytes:
         """The bytes of `path` at `rev` (default: the tip)."""
         tree = self._tree_of(rev)
@@ -128,9 +173,11 @@ class LogStore:
             raise GitStoreError(f"no file {path} at {(rev or 'the tip')} of {self.ref}")
         return blob.data
 
+    @retry_if_packed_meanwhile
     def exists(self, path: str, rev: str | None = None) -> bool:
         return ch.blob_at(self.repo.object_store, self._tree_of(rev), path.encode()) is not None
 
+    @retry_if_packed_meanwhile
     def paths(self, prefix: str = "", rev: str | None = None) -> list[str]:
         """Sorted file paths at `rev` that start with `prefix`."""
         store = self.repo.object_store
@@ -138,6 +185,7 @@ class LogStore:
         found = (e.path.decode() for e in entries)
         return sorted(p for p in found if p.startswith(prefix))
 
+    @retry_if_packed_meanwhile
     def changed_paths(self, rev: str | None = None) -> list[tuple[str, str]]:
         """(A|M|D, path) for each file the commit changed against its first parent."""
         store = self.repo.object_store
@@ -153,12 +201,13 @@ class LogStore:
     def history(self, rev: str | None = None, limit: int | None = None,
                 verify_signatures: bool = False) -> list[LogEntry]:
         """Commits from `rev` (default the tip) back to the root, newest first."""
-        if self.tip is None and rev is None:
+        if limit is not None and limit < 0:
+            raise GitStoreError(f"cannot show {limit} commits: give a count of 0 or more")
+        if (self.tip is None and rev is None) or limit == 0:
             return []
         start = self.resolve(rev)
-        args = ["rev-list", start] + ([f"--max-count={limit}"] if limit else [])
-        shas = run_git(args, self.common_dir).stdout
-        raw = run_git(["cat-file", "--batch"], self.common_dir, input=shas).stdout
+        walk = ["rev-list", start] + ([f"--max-count={limit}"] if limit else [])
+        raw = git_pipeline(walk, ["cat-file", "--batch", "--buffer"], self.common_dir)
         entries = parse_cat_file_batch(raw)
         if verify_signatures:
             program = git_config(self.common_dir, "gpg.program")
@@ -175,39 +224,44 @@ class LogStore:
         encoded = ch.validated(changes)
         text = compose_message(message, trailers)
         with self.locked():
-            sha = self._commit_with_retry(encoded, text)
-            self.after_write(sha)
+            sha, written = self._commit_with_retry(encoded, text)
+            self.after_write(sha, written)
         return sha
 
     def locked(self) -> AbstractContextManager[None]:
         """The writers' lock: hold it around read-tip → build → compare-and-swap."""
         return write_lock(os.path.join(self.state_dir, "write.lock"), self.lock_timeout)
 
-    def after_write(self, tip: str) -> None:
-        pack_if_due(self.common_dir, self.state_dir, tip)
+    def after_write(self, tip: str, written: int = 0) -> None:
+        """Count a write (and the disk bytes it added) towards packing; under the lock."""
+        pack_if_due(self.common_dir, self.state_dir, tip, self.pack_every, written)
 
-    def _commit_with_retry(self, encoded: dict[bytes, ch.Change], message: bytes) -> str:
+    def _commit_with_retry(self, encoded: dict[bytes, ch.Change],
+                           message: bytes) -> tuple[str, int]:
+        """(the new tip, disk bytes written, lost attempts included)."""
+        total = 0
         for _ in range(CAS_ATTEMPTS):
             tip = self.tip
-            commit_id = self._build_commit(encoded, message, tip)
+            commit_id, written = self._build_commit(encoded, message, tip)
+            total += written
             if self.swap_tip(tip, commit_id):
-                return commit_id.decode()
+                return commit_id.decode(), total
         raise GitStoreError(f"{self.ref} kept moving under another writer; nothing was written")
 
     def _build_commit(self, encoded: dict[bytes, ch.Change], message: bytes,
                       parent: str | None, author: bytes | None = None,
-                      author_time: int | None = None) -> bytes:
+                      author_time: int | None = None) -> tuple[bytes, int]:
+        """Build and sign in memory, then store: a failed signature leaves no object behind."""
         store = self.repo.object_store
         base_tree = store[parent.encode()].tree if parent else None
-        blobs, tree_changes = ch.new_blobs_and_changes(store, base_tree, encoded)
-        self.add_objects(blobs)
-        tree = ch.build_tree(store, base_tree, tree_changes)
+        tree, objects = ch.apply_changes(store, base_tree, encoded)
         commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
                             self.signer, author=author, author_time=author_time)
-        add_object(store, commit)
-        return commit.id
+        written = self.add_objects(objects)
+        written += add_object(store, commit, self.loose_level)   # last: nothing refers to it yet
+        return commit.id, written
 
-    def rebuild_commit(self, sha: str, parent: str) -> bytes:
+    def rebuild_commit(self, sha: str, parent: str) -> tuple[bytes, int]:
         """The commit `sha` re-applied on `parent`: its puts and deletes, its appends appended
         (a file whose old bytes prefix its new ones was appended to), author kept, re-signed."""
         store = self.repo.object_store
@@ -220,14 +274,19 @@ class LogStore:
         return self._build_commit(replayed, commit.message, parent, commit.author,
                                   commit.author_time)
 
-    def add_objects(self, objects: list[Blob | Tree]) -> None:
+    def add_objects(self, objects: list[ShaFile]) -> int:
+        """Write new objects: one pack for a bulk write, loose objects otherwise.
+
+        Returns the disk bytes written: they count towards the next packing (see pack_if_due).
+        """
         store = self.repo.object_store
-        fresh = [o for o in objects if o.id not in store]
-        if len(fresh) >= BULK_OBJECTS:
-            store.add_objects([(o, None) for o in fresh])
-        else:
-            for obj in fresh:
-                add_object(store, obj)
+        unique = list({o.id: o for o in objects}.values())
+        if len(unique) >= BULK_OBJECTS or sum(o.raw_length() for o in unique) >= BULK_BYTES:
+            # No per-object "already stored?" probe: at this size it costs more than the
+            # occasional duplicate, which git tolerates and the next merge of packs drops.
+            name = write_pack(store, unique, store.pack_compression_level)
+            return adopt_pack(self.state_dir, self.common_dir, name)
+        return sum(add_object(store, obj, self.loose_level) for obj in unique)
 
     def swap_tip(self, old: str | None, new: bytes) -> bool:
         """Compare-and-swap of the ref; False when another writer moved it first."""

@@ -19,6 +19,7 @@ class SyncResult:
     status: str          # pushed | up-to-date | created | fast-forward | ahead | rebuilt
     tip: str
     rebuilt: int = 0     # local commits rebuilt on the remote tip
+    written: int = 0     # disk bytes the rebuilt commits added (they count towards packing)
 
 
 def tracking_ref(ref: str, remote: str) -> str:
@@ -52,16 +53,17 @@ def is_ancestor(store: LogStore, older: str, newer: str) -> bool:
                    check=False).returncode == 0
 
 
-def rebuild_on(store: LogStore, local: str, upstream: str) -> tuple[str, int]:
+def rebuild_on(store: LogStore, local: str, upstream: str) -> SyncResult:
     """Rebuild the commits in upstream..local on top of upstream; move the ref (CAS)."""
     todo = run_git(["rev-list", "--reverse", "--first-parent", f"{upstream}..{local}"],
                    store.common_dir).stdout.decode().split()
-    base = upstream
+    base, written = upstream, 0
     for sha in todo:
-        base = store.rebuild_commit(sha, base).decode()
+        commit_id, size = store.rebuild_commit(sha, base)
+        base, written = commit_id.decode(), written + size
     if not store.swap_tip(local, base.encode()):
         raise GitStoreError(f"{store.ref} moved while rebuilding; run the command again")
-    return base, len(todo)
+    return SyncResult("rebuilt", base, len(todo), written)
 
 
 def integrate(store: LogStore, remote_tip: str) -> SyncResult:
@@ -79,8 +81,7 @@ def integrate(store: LogStore, remote_tip: str) -> SyncResult:
         return SyncResult("fast-forward", remote_tip)
     if is_ancestor(store, remote_tip, local):
         return SyncResult("ahead", local)
-    tip, count = rebuild_on(store, local, remote_tip)
-    return SyncResult("rebuilt", tip, count)
+    return rebuild_on(store, local, remote_tip)
 
 
 def fetch(store: LogStore, remote: str = "origin") -> SyncResult:
@@ -91,7 +92,7 @@ def fetch(store: LogStore, remote: str = "origin") -> SyncResult:
         if remote_tip is None:
             raise GitStoreError(f"remote {remote!r} has no log branch {store.ref}")
         result = integrate(store, remote_tip)
-        store.after_write(result.tip)
+        store.after_write(result.tip, result.written)
     return result
 
 
@@ -120,6 +121,8 @@ def push(store: LogStore, remote: str = "origin", attempts: int = PUSH_ATTEMPTS)
                 return SyncResult("pushed", tip, rebuilt)
             remote_tip = fetch_remote_tip(store, remote)
             if remote_tip is not None:
-                rebuilt += integrate(store, remote_tip).rebuilt
+                result = integrate(store, remote_tip)
+                rebuilt += result.rebuilt
+                store.after_write(result.tip, result.written)
     raise GitStoreError(f"{remote} kept rejecting {store.ref} after {attempts} attempts "
                         "(other machines are pushing); run `git testlog push` again")

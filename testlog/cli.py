@@ -5,6 +5,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from gitstore import GitStoreError
 
@@ -28,8 +29,15 @@ COMMANDS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are bad input too: one `git-testlog: error:` line and exit 1."""
+
+    def error(self, message: str) -> NoReturn:
+        raise TestlogError(f"{message} (see `{self.prog} -h`)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="git testlog",
         description="Record, verify and replay test runs on a signed orphan git branch.",
         epilog="Run `git testlog <command> --help` for a command's options. "
@@ -47,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return args.run(args)
     except (TestlogError, GitStoreError) as exc:
         print(f"git-testlog: error: {exc}", file=sys.stderr)

@@ -1,0 +1,159 @@
+"""The branch's objects stay packed as it grows, and packing never costs a write or a read."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from gitstore import Append, LogStore
+from gitstore.packing import (GEOMETRIC_FACTOR, MIN_LOOSE_BYTES, PACK_EVERY_WRITES,
+                              pack_object_count, packs_to_merge)
+from tests.fixtures import git
+from tests.store_helpers import assert_linear, common_dir, fsck
+
+
+def loose_count(repo: Path) -> int:
+    return int(git(repo, "count-objects").split()[0])
+
+
+def pack_files(repo: Path) -> set[str]:
+    pack_dir = common_dir(repo) / "objects" / "pack"
+    return {name[:-5] for name in os.listdir(pack_dir) if name.endswith(".pack")}
+
+
+def tracked_packs(repo: Path) -> list[str]:
+    """The store's own list of the packs it made."""
+    return (common_dir(repo) / "testlog" / "packs").read_text().split()
+
+
+def write_runs(store: LogStore, first: int, count: int) -> list[str]:
+    return [store.write({f"runs/{n:04d}.json": f'{{"n":{n}}}\n'.encode() * 30,
+                         "ledger/runs.ndjson": Append(f'{{"n":{n}}}\n'.encode())}, f"run {n}")
+            for n in range(first, first + count)]
+
+
+def test_default_policy():
+    assert (PACK_EVERY_WRITES, GEOMETRIC_FACTOR, MIN_LOOSE_BYTES) == (100, 2, 512 * 1024)
+
+
+@pytest.mark.parametrize("sizes, merged", [
+    ({}, []),
+    ({"a": 100}, []),
+    ({"big": 1000, "new": 10}, []),                        # already geometric
+    ({"big": 1000, "mid": 300, "new": 100}, []),
+    ({"big": 1000, "roll": 80, "new": 70}, ["new", "roll"]),
+    ({"big": 1000, "roll": 450, "new": 70}, []),
+    ({"big": 1000, "roll": 520, "new": 70}, ["big", "new", "roll"]),   # the roll-up caught up
+    ({"a": 10, "b": 10, "c": 10, "d": 10}, ["a", "b", "c", "d"]),
+    ({"big": 1000, "mid": 200, "s1": 20, "s2": 20}, ["s1", "s2"]),
+])
+def test_which_packs_merge(sizes: dict[str, int], merged: list[str]):
+    assert sorted(packs_to_merge(sizes)) == merged
+
+
+def test_writes_are_packed_and_packs_merged(repo: Path):
+    loose_before = loose_count(repo)
+    with LogStore.open(repo, sign_key=False) as store:
+        store.pack_every = 2
+        shas = write_runs(store, 0, 40)                     # 20 packs made along the way
+        assert store.read("runs/0000.json", rev=shas[0]) == b'{"n":0}\n' * 30
+        assert len(store.read("ledger/runs.ndjson").splitlines()) == len(shas)
+    assert loose_count(repo) == loose_before, "every object of the branch is in a pack"
+    assert 1 <= len(tracked_packs(repo)) <= 4, "merged geometrically"
+    assert pack_files(repo) == set(tracked_packs(repo)), "merged packs were deleted"
+    assert assert_linear(repo, len(shas)) == shas[::-1]
+    fsck(repo)
+
+
+def test_a_reader_opened_before_packs_were_merged_away_still_reads(repo: Path):
+    with LogStore.open(repo, sign_key=False) as writer, \
+            LogStore.open(repo, sign_key=False) as reader:
+        writer.pack_every = 2
+        first = write_runs(writer, 0, 4)
+        assert reader.read("runs/0001.json", rev=first[1]).startswith(b'{"n":1}')   # packs cached
+        cached = pack_files(repo)
+        last = write_runs(writer, 4, 16)[-1]
+        assert cached - pack_files(repo), "a pack the reader had open was merged and deleted"
+        assert reader.read("runs/0001.json", rev=first[1]).startswith(b'{"n":1}')
+        assert reader.read("runs/0019.json", rev=last).startswith(b'{"n":19}')
+        assert len(reader.paths("runs/")) == 20
+
+
+def test_users_own_gc_and_our_packing_coexist(repo: Path):
+    with LogStore.open(repo, sign_key=False) as store:
+        store.pack_every = 2
+        write_runs(store, 0, 4)
+        git(repo, "gc", "-q", "--prune=now")             # the user's gc repacks everything
+        write_runs(store, 4, 17)
+        assert store.read("runs/0000.json").startswith(b'{"n":0}')
+    assert assert_linear(repo, 21)
+    fsck(repo)
+
+
+def test_a_bulk_write_goes_into_one_pack(repo: Path):
+    loose_before = loose_count(repo)
+    files = {f"bulk/{i // 100:02d}/{i:04d}.txt": f"file {i}\n".encode() for i in range(1200)}
+    with LogStore.open(repo, sign_key=False) as store:
+        store.write(files, "bulk")
+        assert store.read("bulk/11/1199.txt") == b"file 1199\n"
+    assert loose_count(repo) == loose_before + 1           # only the commit is loose
+    counts = [pack_object_count(str(common_dir(repo) / "objects" / "pack" / f"{p}.pack"))
+              for p in tracked_packs(repo)]
+    assert counts == [1200 + 12 + 1 + 1]                  # blobs, subtrees, bulk/, root
+    fsck(repo)
+
+
+def test_a_big_file_goes_straight_into_a_pack(repo: Path):
+    loose_before = loose_count(repo)
+    big = b"".join(b'{"line":%d}\n' % i for i in range(200_000))      # 2.6 MB
+    with LogStore.open(repo, sign_key=False) as store:
+        store.write({"big.ndjson": big, "small.txt": b"s"}, "big")
+        assert store.read("big.ndjson") == big
+    assert loose_count(repo) == loose_before + 1
+    assert len(tracked_packs(repo)) == 1, "counted among our packs, so merges include it"
+    fsck(repo)
+
+
+def test_packing_failure_does_not_fail_the_write(repo: Path):
+    git(repo, "config", "pack.window", "not-a-number")     # makes git pack-objects fail
+    with LogStore.open(repo, sign_key=False) as store:
+        store.pack_every = 1
+        with pytest.warns(RuntimeWarning, match="could not pack the log branch's objects"):
+            sha = store.write({"a.txt": b"1"}, "one")
+        assert store.tip == sha
+        git(repo, "config", "--unset", "pack.window")
+        store.write({"b.txt": b"2"}, "two")                 # packs what the failed run left
+    assert tracked_packs(repo)
+    fsck(repo)
+
+
+def test_big_loose_objects_are_packed_before_the_write_count_is_reached(repo: Path):
+    """Rewriting a large file on every write (an append-only log) must not pile up copies."""
+    loose_before = loose_count(repo)
+    incompressible = os.urandom(200 * 1024)
+    with LogStore.open(repo, sign_key=False) as store:
+        for n in range(3):                                  # 3 x 200 KiB > MIN_LOOSE_BYTES
+            store.write({f"blobs/{n}.bin": incompressible[n:] + incompressible[:n]}, f"big {n}")
+    assert tracked_packs(repo), "the loose bytes, not the write count, triggered packing"
+    assert loose_count(repo) == loose_before
+    fsck(repo)
+
+
+def test_leftovers_of_killed_writers_are_swept_once_old(repo: Path):
+    pack_dir = common_dir(repo) / "objects" / "pack"
+    pack_dir.mkdir(parents=True, exist_ok=True)
+    old, young = time.time() - 7200, time.time()
+    leftovers = {pack_dir / "tmp_pack_abc.pack": old, pack_dir / "pack-0123.pack": old,
+                 common_dir(repo) / "objects" / "ab" / "tmp_obj_x": old,
+                 pack_dir / "tmp_pack_new.pack": young}
+    for path, stamp in leftovers.items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"partial")
+        os.utime(path, (stamp, stamp))
+    with LogStore.open(repo, sign_key=False) as store:
+        store.pack_every = 1
+        store.write({"a.txt": b"1"}, "one")                # packing sweeps
+    assert [p.name for p in leftovers if p.exists()] == ["tmp_pack_new.pack"]
+    fsck(repo)
