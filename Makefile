@@ -14,6 +14,8 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
+	# An editable install skips data_files; `git testlog --help` opens this page.
+	install -D -m 644 testlog/man/git-testlog.1 $(VENV)/share/man/man1/git-testlog.1
 	touch $(STAMP)
 
 demo: venv
