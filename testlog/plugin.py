@@ -41,15 +41,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="do not reseed RNGs before each test (full states are stored instead)")
     parser.addini("testlog", type="bool", default=False,
                   help="record every run, as if --testlog were given")
+    from testlog.replay.options import add_options
+    add_options(group)
 
 
 def enabled(config: pytest.Config) -> bool:
     return bool(config.getoption("testlog") or config.getini("testlog"))
 
 
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    if config.getoption("testlog_replay"):     # after xdist's own option handling (tryfirst)
+        from testlog.replay_plugin import prepare
+        prepare(config)
+
+
 @pytest.hookimpl(trylast=True)   # after pytest-randomly has resolved its seed
 def pytest_configure(config: pytest.Config) -> None:
-    if enabled(config):
+    if config.getoption("testlog_replay"):     # replaying, not recording
+        from testlog.replay_plugin import install
+        install(config)
+    elif enabled(config):
         from testlog.recorder import install
         install(config)
 
