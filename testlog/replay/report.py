@@ -47,8 +47,9 @@ def delta_text(value: float | None) -> str | None:
 
 def test_entry(j: Judgement) -> dict[str, Any]:
     drift_ms = j.replayed.duration_ms - j.test.duration_ms
+    reasons = list(j.verdict.reasons) + [f"input changed: {n}" for n in j.changed_inputs]
     return {"test_name": j.test.nodeid, "order": j.test.order, "verdict": j.verdict.level,
-            "reasons": list(j.verdict.reasons), "audit_alert": j.verdict.audit_alert,
+            "reasons": reasons, "audit_alert": j.verdict.audit_alert,
             "status_recorded": j.test.status, "status_replayed": j.replayed.status,
             "result_hash_recorded": j.test.result_hash, "result_hash_replayed": j.result_hash,
             "max_delta": delta_text(j.max_delta),
@@ -83,7 +84,8 @@ def counts(judgements: list[Judgement]) -> dict[str, int]:
 
 def report_data(plan: ReplayPlan, judgements: list[Judgement], env: EnvComparison,
                 meta: ReplayMeta) -> dict[str, Any]:
-    deltas = [j.max_delta for j in judgements if j.max_delta is not None]
+    # Precision is about results that drifted, not about a value that is simply another one.
+    deltas = [d.delta for j in judgements for d in j.outputs if d.drift and d.delta is not None]
     passed = bool(judgements) and all(j.verdict.passed for j in judgements)
     source = plan.source
     return {
