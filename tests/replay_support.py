@@ -68,6 +68,12 @@ def branch_json(repo: Path, path: str, rev: str = "testlog") -> dict:
     return json.loads(git(repo, "show", f"{rev}:{path}"))
 
 
+def run_json(repo: Path, sha: str) -> dict:
+    """run.json of the run recorded at `sha` (the artifact of its chronicle event)."""
+    event = json.loads(git(repo, "show", f"{sha}:chronicle.ndjson").splitlines()[-1])
+    return branch_json(repo, event["artifact"], sha)
+
+
 def tip(repo: Path) -> str:
     return git(repo, "rev-parse", "--verify", "-q", "testlog", check=False).strip()
 

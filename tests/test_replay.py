@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import git, user_state
-from tests.replay_support import (PY, branch_json, cli, last_report, project, record, replay,
+from tests.replay_support import (PY, cli, last_report, project, record, replay, run_json,
                                   sandboxed, temp_entries, tip, verdicts)
 
 BASIC = '''\
@@ -98,9 +98,7 @@ def test_replay_verifies_every_test_and_commits_the_report(env):
     assert report["replay"]["materialized"] == "commit"
     assert report["environment"]["same_platform"] is True
     assert report["run"]["sha"] == sha and report["max_precision_delta"] is None
-    run_order = branch_json(repo, "runs/" + report["event"]["artifact"].split("/")[1]
-                            .replace("replay.json", "run.json"), sha)["run"]["nodeids"]
-    assert [t["test_name"] for t in report["tests"]] == run_order
+    assert [t["test_name"] for t in report["tests"]] == run_json(repo, sha)["run"]["nodeids"]
     message = git(repo, "log", "-1", "--format=%B", "testlog")
     assert f"Testlog-Replay-Of: {sha}" in message and "Testlog-Verdict: PASS" in message
     md = git(repo, "show", f"testlog:{report['event']['artifact'][:-4]}md")

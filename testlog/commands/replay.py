@@ -38,8 +38,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         code, lines = replay(request)
     except ReplayFailed as exc:
-        print("\n".join(exc.lines))
-        sys.stdout.flush()
+        if exc.lines:
+            print("\n".join(exc.lines))
+            sys.stdout.flush()
         raise
     print("\n".join(lines))
     return code
