@@ -19,7 +19,7 @@ from testlog.errors import TestlogError
 from testlog.replay import loading
 from testlog.replay.checkout import checkout_source, copy_project, find_rootdir
 from testlog.replay.interpreter import project_python
-from testlog.replay.plan import ReplayPlan, build_plan, replayable_options, test_files
+from testlog.replay.plan import ReplayPlan, build_plan, replayable_options, files_of
 
 LOG_TAIL = 40
 
@@ -107,7 +107,7 @@ def prepare_tree(found: Located, req: ReplayRequest, dest: str) -> str:
 
 def pytest_command(python: str, found: Located, rootdir: str, rev: str, context: str,
                    select: str | None) -> list[str]:
-    files = [f for f in test_files(found.plan.nodeids) if os.path.exists(os.path.join(rootdir, f))]
+    files = [f for f in files_of(found.plan.nodeids) if os.path.exists(os.path.join(rootdir, f))]
     cmd = [python, "-m", "pytest", "-p", "no:cacheprovider", f"--rootdir={rootdir}",
            *replayable_options(found.plan.pytest_args), f"--testlog-replay={rev}",
            f"--testlog-replay-context={context}"]
@@ -143,7 +143,7 @@ def run_pytest(cmd: list[str], cwd: str, env: dict[str, str], log_path: str) -> 
 def execute(found: Located, req: ReplayRequest, python: str, work: str) -> tuple[int, list[str]]:
     src = os.path.join(work, "src")
     materialized = prepare_tree(found, req, src)
-    rootdir = find_rootdir(src, test_files(found.plan.nodeids))
+    rootdir = find_rootdir(src, files_of(found.plan.nodeids))
     paths = {name: os.path.join(work, name) for name in ("context.json", "result.json", "pytest.log")}
     context = {"repo": found.top, "branch": found.branch, "sign_key": req.sign_key,
                "no_sign": req.no_sign, "materialized": materialized,

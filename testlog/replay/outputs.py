@@ -1,7 +1,8 @@
 """Comparing a test's declared outputs with their record: which differ, and by how much.
 
 An output that moved is *drift* when only its floats moved, each by at most
-max(1e-8, DRIFT_RELATIVE × its magnitude): the same result computed a little differently.
+max(1e-8, DRIFT_RELATIVE × the output's largest magnitude): the same result computed a little
+differently.
 Anything else (another shape, string, integer, or a float that is simply another number,
 like a fresh random draw) is a hash mismatch. Pure; NumPy is imported only to decode arrays.
 """
@@ -86,16 +87,15 @@ def decompose(desc: dict[str, Any]) -> tuple[Any, Any] | None:
 
 
 def _delta_lists(a: list[float], b: list[float]) -> tuple[float | None, bool]:
-    worst, drift = 0.0, True
+    worst, scale = 0.0, 0.0
     for x, y in zip(a, b):
         if x == y or (math.isnan(x) and math.isnan(y)):
+            scale = max(scale, abs(x)) if math.isfinite(x) else scale
             continue
         if not (math.isfinite(x) and math.isfinite(y)):
             return None, False
-        d = abs(x - y)
-        worst = max(worst, d)
-        drift = drift and d <= max(TOLERANCE, DRIFT_RELATIVE * max(abs(x), abs(y)))
-    return worst, drift
+        worst, scale = max(worst, abs(x - y)), max(scale, abs(x), abs(y))
+    return worst, worst <= max(TOLERANCE, DRIFT_RELATIVE * scale)
 
 
 def _delta_arrays(a: Any, b: Any) -> tuple[float | None, bool]:
@@ -103,10 +103,13 @@ def _delta_arrays(a: Any, b: Any) -> tuple[float | None, bool]:
     same = (a == b) | (numpy.isnan(a) & numpy.isnan(b))
     if not (numpy.isfinite(a) | same).all() or not (numpy.isfinite(b) | same).all():
         return None, False
+    if not a.size:
+        return 0.0, True
     with numpy.errstate(invalid="ignore"):
-        diff = numpy.where(same, 0.0, numpy.abs(a - b))
-    limit = numpy.maximum(TOLERANCE, DRIFT_RELATIVE * numpy.maximum(numpy.abs(a), numpy.abs(b)))
-    return (float(diff.max()) if diff.size else 0.0), bool((same | (diff <= limit)).all())
+        worst = float(numpy.where(same, 0.0, numpy.abs(a - b)).max())
+        both = numpy.concatenate((a, b))
+        scale = float(numpy.abs(both[numpy.isfinite(both)]).max())   # some element differs: finite
+    return worst, worst <= max(TOLERANCE, DRIFT_RELATIVE * scale)
 
 
 def output_diff(name: str, recorded: dict[str, Any] | None,

@@ -93,7 +93,7 @@ def build_plan(run: dict[str, Any], records: list[dict[str, Any]],
         full_states=decoded_states(determinism))
 
 
-def test_files(nodeids: list[str]) -> list[str]:
+def files_of(nodeids: list[str]) -> list[str]:
     """The files holding these tests, in first-seen order (what to give pytest)."""
     files: dict[str, None] = {}
     for nodeid in nodeids:
