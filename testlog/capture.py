@@ -28,14 +28,19 @@ class TestCapture:
         self.before: dict[str, str] = {}
         self.after: dict[str, str] = {}
         self.start_ns = self.end_ns = self.wall_ns = self.cpu_ns = self.rss = 0
-        self.inputs: dict[str, dict[str, Any]] = {}
-        self.outputs: dict[str, dict[str, Any]] = {}
-        self.errors: list[dict[str, str]] = []
+        # Most tests declare nothing and raise nothing: these are made on first use.
+        self.inputs: dict[str, dict[str, Any]] | None = None
+        self.outputs: dict[str, dict[str, Any]] | None = None
+        self.errors: list[dict[str, str]] | None = None
         self.generator: Any = None        # the testlog_rng Generator, when the test asked for one
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (what xdist workers send to the controller)."""
-        return {name: getattr(self, name) for name in self.__slots__ if name != "generator"}
+        return {"nodeid": self.nodeid, "seed": self.seed, "worker": self.worker,
+                "before": self.before, "after": self.after, "start_ns": self.start_ns,
+                "end_ns": self.end_ns, "wall_ns": self.wall_ns, "cpu_ns": self.cpu_ns,
+                "rss": self.rss, "inputs": self.inputs or {}, "outputs": self.outputs or {},
+                "errors": self.errors or []}
 
 
 class StateTracker:
@@ -46,20 +51,21 @@ class StateTracker:
         self.full_states: dict[str, bytes] = {}
         self._last: dict[str, tuple[bytes, str]] = {}
 
-    def digest(self, rng: ModuleType, keep: bool = False) -> str:
-        raw = rng.capture()
-        last = self._last.get(rng.NAME)
-        if last is not None and last[0] == raw:
-            digest = last[1]
-        else:
-            digest = rng.digest(raw)
-            self._last[rng.NAME] = (raw, digest)
-        if keep and digest not in self.full_states:
-            self.full_states[digest] = raw
-        return digest
-
     def digests(self, rngs: tuple[ModuleType, ...], keep: bool = False) -> dict[str, str]:
-        return {rng.NAME: self.digest(rng, keep) for rng in rngs}
+        """{name: digest} of each RNG's current state (the per-test hot path: kept flat)."""
+        out, last_seen = {}, self._last
+        for rng in rngs:
+            raw, name = rng.capture(), rng.NAME
+            last = last_seen.get(name)
+            if last is not None and last[0] == raw:
+                digest = last[1]
+            else:
+                digest = rng.digest(raw)
+                last_seen[name] = (raw, digest)
+            if keep and digest not in self.full_states:
+                self.full_states[digest] = raw
+            out[name] = digest
+        return out
 
 
 class Capturer:

@@ -12,7 +12,7 @@ from testlog import __version__
 from testlog.errors import TestlogError
 
 # One module per subcommand under testlog/commands/, each with HELP, add_arguments(), run().
-COMMANDS = ("log", "show", "push", "fetch", "replay", "compare")
+COMMANDS = ("log", "show", "push", "fetch", "commit-pending", "replay", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,8 +23,10 @@ class TestlogHandle:
 
     def __init__(self, capture: TestCapture | None, rootdir: str, seed: int) -> None:
         self._capture, self._rootdir, self.seed = capture, rootdir, seed
-        self._inputs: dict[str, dict[str, Any]] = capture.inputs if capture else {}
-        self._outputs: dict[str, dict[str, Any]] = capture.outputs if capture else {}
+        self._inputs: dict[str, dict[str, Any]] = {}
+        self._outputs: dict[str, dict[str, Any]] = {}
+        if capture is not None:
+            capture.inputs, capture.outputs = self._inputs, self._outputs
 
     @property
     def recording(self) -> bool:

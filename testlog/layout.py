@@ -55,3 +55,11 @@ def parse_artifact(path: str) -> dict[str, str] | None:
 def audit_paths(day: date) -> dict[str, str]:
     stem = f"{AUDIT_DIR}/logs_audit_{day.strftime('%Y_%m_%d')}"
     return {"zip": f"{stem}.zip", "sig": f"{stem}.zip.sig", "manifest": f"{stem}.manifest.sha256"}
+
+
+def sibling_path(artifact: str, category: str, ext: str) -> str:
+    """The same run's file of another category: runs/D__S__run.json -> summaries/D__S__summary.md."""
+    parts = parse_artifact(artifact)
+    if parts is None:
+        raise ValueError(f"not an artifact path: {artifact!r}")
+    return artifact_path(category, ext, datetime.strptime(parts["date"], "%Y%m%d"), parts["suite"])

@@ -8,8 +8,12 @@
 """
 from __future__ import annotations
 
+import dataclasses
+import gc
 import os
+import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -93,7 +97,8 @@ class TestRunner:
                                   report: Any) -> None:
         current = self.capturer.current
         if current is not None and call.excinfo is not None and node.nodeid == current.nodeid:
-            current.errors.append({"when": call.when, "type": call.excinfo.typename})
+            current.errors = (current.errors or []) + [{"when": call.when,
+                                                        "type": call.excinfo.typename}]
 
     def harvest_into(self, harvest: Harvest) -> None:
         harvest.add_captures(self.capturer.finish())
@@ -126,6 +131,28 @@ def _usage(message: str) -> pytest.UsageError:
     return pytest.UsageError(f"testlog: {message}")
 
 
+class InBackground:
+    """Work that mostly waits on git and gpg, done in a thread while the tests run."""
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], Any]) -> None:
+        try:
+            self._result = work()
+        except BaseException as exc:     # noqa: BLE001 -- re-raised in the caller by get()
+            self._error = exc
+
+    def get(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
 class RecordWriter:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -144,6 +171,7 @@ class RecordWriter:
         self.sign_key = settings["sign_key"].value or None
         self.no_sign = bool(config.getoption("testlog_no_sign"))
         self.ctx = self._context(config, settings["suite"].value)
+        self.store = None if self.out_dir else InBackground(self._open_store)
 
     def _repository(self, root: str) -> tuple[str | None, str | None]:
         try:
@@ -186,20 +214,30 @@ class RecordWriter:
         base_seed, randomly = self._base_seed(config)
         environ = dict(os.environ)
         key, key_source = resolve_key(environ, self.common_dir)
-        record_env, run_env = environment_blocks(environ, key, key_source)
+        self.facts = InBackground(lambda: (self._source(), environment_blocks(environ, key, key_source)))
         started = time.time_ns()
         return RunContext(
             suite=suite, day=datetime.fromtimestamp(started / 1e9, timezone.utc).date(),
             base_seed=base_seed, session_seed=session_seed(base_seed), started_ns=started,
-            source=self._source(), pythonhashseed=environ.get("PYTHONHASHSEED"),
-            record_environment=record_env, run_environment=run_env,
+            source=None, pythonhashseed=environ.get("PYTHONHASHSEED"),
+            record_environment={}, run_environment={},
             pytest_args=[str(a) for a in config.invocation_params.args],
             pytest_version=pytest.__version__, reseed=not config.getoption("testlog_no_reseed"),
             full_state=bool(config.getoption("testlog_full_state")), randomly=randomly,
             redact=redactor(environ))
 
     def _source(self) -> SourceInfo | None:
+        """HEAD, its tree and the dirty diff as the session starts (None outside git)."""
         return source_info(self.work_tree) if self.work_tree else None
+
+    def _open_store(self) -> LogStore:
+        sign_key: str | bool | None = False if self.no_sign else self.sign_key
+        return LogStore.open(self.work_tree or self.common_dir, ref=self.branch, sign_key=sign_key)
+
+    def completed_context(self) -> RunContext:
+        source, (record_env, run_env) = self.facts.get()
+        return dataclasses.replace(self.ctx, source=source, record_environment=record_env,
+                                   run_environment=run_env)
 
     # -- xdist --------------------------------------------------------------------------
 
@@ -260,7 +298,13 @@ class RecordWriter:
         self.harvest.exit_status = int(exitstatus)
         self.harvest.finished_ns = time.time_ns()
         self.harvest.coverage = coverage_data(self.config)
-        self.write(run_bundle(self.ctx, self.harvest))
+        collecting = gc.isenabled()
+        gc.disable()      # thousands of new containers, none of them garbage: skip the scans
+        try:
+            self.write(run_bundle(self.completed_context(), self.harvest))
+        finally:
+            if collecting:
+                gc.enable()
 
     def write(self, bundle: RunBundle) -> None:
         counts = bundle.summary.split(" ", 3)[3]
@@ -281,11 +325,9 @@ class RecordWriter:
                        f"{sha[:10]} on {self.branch} ({signer})"]
 
     def commit(self, bundle: RunBundle) -> tuple[str, str]:
-        sign_key: str | bool | None = False if self.no_sign else self.sign_key
-        with LogStore.open(self.work_tree or ".", ref=self.branch, sign_key=sign_key) as store:
-            sha = commit_run(store, bundle)
-            signer = f"signed by {store.signer.fingerprint}" if store.signer else "unsigned"
-        return sha, signer
+        store = self.store.get()
+        sha = commit_run(store, bundle)
+        return sha, f"signed by {store.signer.fingerprint}" if store.signer else "unsigned"
 
     def save_pending(self, bundle: RunBundle, error: str) -> None:
         settings = {"branch": self.branch, "sign_key": self.sign_key, "no_sign": self.no_sign}
@@ -298,6 +340,13 @@ class RecordWriter:
             return
         self.result = [f"testlog: could not commit the run to {self.branch}: {first}",
                        f"testlog: saved to {where}; run `git testlog commit-pending` to commit it"]
+
+    def pytest_unconfigure(self) -> None:
+        if self.store is not None:
+            try:
+                self.store.get().close()
+            except Exception:     # noqa: BLE001 -- it never opened; nothing to close
+                pass
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         for line in self.result:

@@ -6,12 +6,13 @@ order, worker, signature.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from testlog.canonical import record_signature
+from testlog.canonical import sha256_hex
 from testlog.seeds import derive_seed
 from testlog.values import result_hash
 
@@ -99,8 +100,9 @@ def _redact_strings(value: Any, redact: Callable[[str], str]) -> Any:
 
 def build_record(outcome: TestOutcome, capture: dict[str, Any] | None, *, base_seed: int,
                  environment: dict[str, Any], determinism: str, clock: IsoClock,
-                 redact: Callable[[str], str]) -> dict[str, Any]:
-    """The signed record of one test; `capture` is None when its worker never sent it."""
+                 redact: Callable[[str], str]) -> tuple[dict[str, Any], bytes]:
+    """The signed record of one test and its canonical JSON; `capture` is None when its
+    worker never sent it."""
     cap = capture or {}
     duration_ns = cap.get("end_ns", 0) - cap.get("start_ns", 0)
     wall = cap.get("wall_ns")
@@ -109,7 +111,7 @@ def build_record(outcome: TestOutcome, capture: dict[str, Any] | None, *, base_s
         "test_name": outcome.nodeid,
         "timestamp_start": clock(wall) if wall else None,
         "timestamp_end": clock(wall + duration_ns) if wall else None,
-        "duration_ms": duration_ns / 1e6,
+        "duration_ms": round(duration_ns / 1e6, 6),
         "status": outcome.status,
         "seed": cap.get("seed", derive_seed(base_seed, outcome.nodeid)),
         "rng_state": cap.get("before", {}),
@@ -121,5 +123,26 @@ def build_record(outcome: TestOutcome, capture: dict[str, Any] | None, *, base_s
         "order": outcome.order,
         "worker": outcome.worker,
     }
-    record["signature"] = record_signature(record)
-    return record
+    return sign(record)
+
+
+_STATUS_KEY = b',"status":'
+
+
+def sign(record: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """(record with its signature, canonical JSON of it): canonical.record_signature's value,
+    with the record encoded once."""
+    body = dumps_normal(record)
+    signature = "SHA256:" + sha256_hex(body)
+    record["signature"] = signature
+    # Keys are sorted: "signature" sits right before the top-level "status"; the keys after
+    # it hold only strings, numbers or null, so the last `,"status":` is that key.
+    at = body.rfind(_STATUS_KEY)
+    return record, body[:at] + b',"signature":"' + signature.encode() + b'"' + body[at:]
+
+
+def dumps_normal(value: Any) -> bytes:
+    """canonical_json of a value that is already normal (floats rounded to 1e-6, str keys,
+    lists): the same bytes, without walking the value in Python first."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")

@@ -7,7 +7,7 @@ import os
 from gitstore import GitStoreError, LogStore
 
 from testlog import layout, timing_summary
-from testlog.canonical import canonical_json
+from testlog.records import dumps_normal
 from testlog.logbranch import commit_event
 from testlog.runfiles import EVENT, RunBundle
 
@@ -21,7 +21,7 @@ def run_durations(bundle: RunBundle) -> list[tuple[str, float]]:
 def updated_timing_summary(previous: bytes | None, bundle: RunBundle) -> bytes:
     summary = timing_summary.updated_summary(timing_summary.parse_summary(previous),
                                              run_durations(bundle))
-    return canonical_json(summary)
+    return dumps_normal(summary)     # every float in it is already rounded
 
 
 def _stored_timing_summary(store: LogStore) -> bytes | None:

@@ -18,7 +18,7 @@ from gitstore.source import SourceInfo
 
 from testlog import errorinfo, layout, render
 from testlog.canonical import canonical_json
-from testlog.records import Failure, IsoClock, TestOutcome, build_record
+from testlog.records import Failure, IsoClock, TestOutcome, build_record, dumps_normal
 
 SCHEMA_VERSION = 1
 EVENT = "TEST_SUITE_EXECUTED"
@@ -103,8 +103,8 @@ def _timing_row(record: dict[str, Any], capture: dict[str, Any] | None) -> dict[
     cpu = 100.0 * cap.get("cpu_ns", 0) / duration_ns if duration_ns else 0.0
     return {"test_name": record["test_name"], "start_ns": cap.get("start_ns", 0),
             "end_ns": cap.get("end_ns", 0), "duration_ns": duration_ns,
-            "duration_ms": duration_ns / 1e6, "memory_mb": cap.get("rss", 0) / 2**20,
-            "cpu_util": cpu}
+            "duration_ms": round(duration_ns / 1e6, 6),
+            "memory_mb": round(cap.get("rss", 0) / 2**20, 6), "cpu_util": round(cpu, 6)}
 
 
 def timing_csv(rows: list[dict[str, Any]]) -> str:
@@ -245,16 +245,24 @@ def commit_summary(suite: str, verdict: str, t: dict[str, int]) -> str:
             f"{t['failed'] + t['errors']} failed")
 
 
+def run_json(run: dict[str, Any], encoded_records: list[bytes]) -> bytes:
+    """canonical_json({"schema_version", "run", "records"}) from each record's canonical JSON."""
+    body = b",".join(encoded_records)
+    return (b'{"records":[' + body + b'],"run":' + canonical_json(run)
+            + b',"schema_version":' + str(SCHEMA_VERSION).encode() + b"}")
+
+
 def run_bundle(ctx: RunContext, harvest: Harvest) -> RunBundle:
     clock = IsoClock()
     p = paths(ctx)
-    triples = []
+    triples, encoded = [], {}
     for outcome, capture in paired(harvest):
-        record = build_record(outcome, capture, base_seed=ctx.base_seed,
-                              environment=ctx.record_environment,
-                              determinism="seeded" if ctx.reseed else "state-stored",
-                              clock=clock, redact=ctx.redact)
+        record, data = build_record(outcome, capture, base_seed=ctx.base_seed,
+                                    environment=ctx.record_environment,
+                                    determinism="seeded" if ctx.reseed else "state-stored",
+                                    clock=clock, redact=ctx.redact)
         triples.append((record, capture, outcome))
+        encoded[id(record)] = data
     nodeids = [t[0]["test_name"] for t in sorted(triples, key=lambda t: t[0]["order"])]
     triples.sort(key=lambda t: (t[0]["test_name"], t[0]["order"]))
     records = [t[0] for t in triples]
@@ -264,13 +272,12 @@ def run_bundle(ctx: RunContext, harvest: Harvest) -> RunBundle:
     run = run_block(ctx, harvest, p, summary, nodeids)
     source = ctx.source
     files: dict[str, bytes | None] = {
-        p["run_json"]: canonical_json({"schema_version": SCHEMA_VERSION, "run": run,
-                                       "records": records}),
+        p["run_json"]: run_json(run, [encoded[id(r)] for r in records]),
         p["run_log"]: render.run_log(records, errors).encode(),
         p["dirty_patch"]: source.diff if source and source.dirty else None,
-        p["determinism"]: canonical_json(determinism_data(ctx, harvest, records)),
+        p["determinism"]: dumps_normal(determinism_data(ctx, harvest, records)),
         p["timing_csv"]: timing_csv(timing).encode(),
-        p["timing_json"]: canonical_json({"schema_version": SCHEMA_VERSION, "tests": timing}),
+        p["timing_json"]: dumps_normal({"schema_version": SCHEMA_VERSION, "tests": timing}),
         p["errors_log"]: render.errors_log(errors).encode(),
         p["errors_json"]: canonical_json({"schema_version": SCHEMA_VERSION, "errors": errors}),
         p["summary_md"]: render.summary_md(summary).encode(),

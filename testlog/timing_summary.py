@@ -36,8 +36,9 @@ def add_sample(entry: dict[str, Any] | None, duration_ms: float) -> dict[str, An
     delta = duration_ms - mean
     mean += delta / count
     m2 += delta * (duration_ms - mean)
-    return {"runs": count, "mean_ms": mean, "m2": m2,
-            "variance_ms2": m2 / (count - 1) if count > 1 else 0.0, "last_ms": duration_ms}
+    variance = m2 / (count - 1) if count > 1 else 0.0
+    return {"runs": count, "mean_ms": round(mean, 6), "m2": round(m2, 6),
+            "variance_ms2": round(variance, 6), "last_ms": round(duration_ms, 6)}
 
 
 def updated_summary(previous: dict[str, Any],

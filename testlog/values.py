@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Any
 
-from testlog.canonical import canonical_json
+from testlog.canonical import canonical_json, normalise
 
 INLINE_BYTES = 64 * 1024      # raw data kept (base64) up to this size: replay can judge drift
 INLINE_ELEMENTS = 64          # rounded element values shown up to this many elements
@@ -126,7 +126,12 @@ def _describe_json(value: Any) -> dict[str, Any]:
 
 
 def describe_value(value: Any) -> dict[str, Any]:
-    """{"kind", "hash", ...} of one declared value; raises TypeError for unsupported types."""
+    """{"kind", "hash", ...} of one declared value, floats shown rounded to 1e-6 (canonical
+    form); raises TypeError for unsupported types."""
+    return normalise(_describe(value))
+
+
+def _describe(value: Any) -> dict[str, Any]:
     if value is None:
         return _scalar("none", None, b"")
     if isinstance(value, bool):

@@ -14,6 +14,7 @@ once per process, and falls back to the public API otherwise: same bytes either 
 """
 from __future__ import annotations
 
+import sys
 from types import ModuleType
 
 from testlog.rng import numpy_legacy, python_random, torch_cpu, torch_cuda
@@ -31,5 +32,13 @@ def by_name(name: str) -> ModuleType:
     raise KeyError(f"unknown RNG {name!r} (known: {', '.join(m.NAME for m in REGISTRY)})")
 
 
+_cache: tuple[int, tuple[ModuleType, ...]] = (-1, ())
+
+
 def loaded_rngs() -> tuple[ModuleType, ...]:
-    return tuple(m for m in REGISTRY if m.loaded())
+    """The RNGs present in this process; only re-checked after new modules were imported."""
+    global _cache
+    count = len(sys.modules)
+    if _cache[0] != count:
+        _cache = (count, tuple(m for m in REGISTRY if m.loaded()))
+    return _cache[1]
