@@ -27,7 +27,7 @@ from testlog.errors import TestlogError
 from testlog.records import Failure, TestOutcome
 from testlog.recorder import TestRunner, cooperate_with_randomly, crash_message
 from testlog.replay import loading
-from testlog.replay.environment import EnvComparison, compare_environments
+from testlog.replay.environment import compare_environments
 from testlog.replay.judge import MISSING, NOT_RUN, Judgement, Replayed, judge
 from testlog.replay.plan import ReplayPlan, build_plan, rng_leaks
 from testlog.replay.publish import Destination, publish
@@ -253,7 +253,7 @@ class ReplaySession:
             failure = outcome.failures[0] if outcome.failures else None
             cap = capture or TestCapture(nodeid, 0, None)
             return Replayed(status=outcome.status, before=dict(cap.before), after=dict(cap.after),
-                            outputs=cap.outputs, inputs=cap.inputs,
+                            outputs=cap.outputs or {}, inputs=cap.inputs or {},
                             duration_ms=(cap.end_ns - cap.start_ns) / 1e6,
                             failure=failure.text if failure else "",
                             restore_missing=self.restore_missing.get(nodeid, ()))

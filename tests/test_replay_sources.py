@@ -164,7 +164,7 @@ def test_clone_without_the_source_commit_names_it(repo, origin, tmp_path, tmp):
 @pytest.mark.parametrize("rev,needle", [
     ("0123456789abcdef", "unknown revision"),
     ("HEAD", "is not a commit on the log branch"),
-    ("REPLAY", "is not a test run: it records REPLAY_VERIFIED"),
+    ("REPLAY", "is not a test run (it records REPLAY_VERIFIED)"),
 ])
 def test_bad_revisions_are_refused_and_nothing_is_written(repo, tmp, rev, needle):
     sha = record(repo, "tests")

@@ -1,4 +1,5 @@
-"""Reading a recorded run back: from a log commit, or from a `--testlog-out` directory."""
+"""Reading a recorded run back: from a log commit (through runread), or from a
+`--testlog-out` directory."""
 from __future__ import annotations
 
 import json
@@ -8,9 +9,9 @@ from typing import Any
 
 from gitstore import GitStoreError, LogStore
 
-from testlog import layout
+from testlog import layout, runread
 from testlog.errors import TestlogError
-from testlog.runfiles import EVENT, SCHEMA_VERSION
+from testlog.runfiles import SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
@@ -55,26 +56,6 @@ def _check_run(data: dict[str, Any], where: str) -> dict[str, Any]:
     return data
 
 
-def _last_event(store: LogStore, sha: str) -> dict[str, Any]:
-    try:
-        lines = store.read(layout.CHRONICLE, sha).rstrip(b"\n").rsplit(b"\n", 1)
-        return json.loads(lines[-1])
-    except (GitStoreError, ValueError):
-        return {}
-
-
-def run_artifact(store: LogStore, rev: str) -> tuple[str, str]:
-    """(full sha, run.json path) of the run at `rev`; a clear error for any other commit."""
-    sha = store.resolve(rev)
-    entry = store.history(rev=sha, limit=1)[0]
-    event = _last_event(store, sha)
-    if entry.trailers.get("Testlog-Event") != EVENT or event.get("event") != EVENT:
-        what = event.get("event") or entry.trailers.get("Testlog-Event") or "no testlog event"
-        raise TestlogError(f"{rev} ({sha[:10]}) is not a test run: it records {what} "
-                           "(list the runs with `git testlog log`)")
-    return sha, event["artifact"]
-
-
 def _branch_file(store: LogStore, path: str | None, sha: str) -> bytes | None:
     if not path:
         return None
@@ -85,13 +66,13 @@ def _branch_file(store: LogStore, path: str | None, sha: str) -> bytes | None:
 
 
 def load_from_branch(store: LogStore, rev: str) -> RecordedRun:
-    sha, artifact = run_artifact(store, rev)
-    data = _check_run(parse_json(store.read(artifact, sha), f"{artifact} at {sha[:10]}"),
-                      f"{artifact} at {sha[:10]}")
+    entry, artifact = runread.run_entry(store, rev)
+    sha = entry.sha
+    data = _check_run(runread.read_json(store, artifact, sha), f"{artifact} at {sha[:10]}")
     run = data["run"]
     det_path = run.get("files", {}).get("determinism")
-    det_raw = _branch_file(store, det_path, sha)
-    determinism = parse_json(det_raw, f"{det_path} at {sha[:10]}") if det_raw else {}
+    determinism = runread.read_json(store, det_path, sha) \
+        if det_path and store.exists(det_path, sha) else {}
     patch = _branch_file(store, run.get("source", {}).get("dirty_diff_path"), sha)
     if run.get("source", {}).get("dirty") and patch is None:
         raise TestlogError(f"run {sha[:10]} was recorded in a dirty tree but its diff is "
