@@ -92,3 +92,9 @@ def verdicts(report: dict) -> dict[str, str]:
 
 def temp_entries(tmp: Path) -> list[str]:
     return sorted(p.name for p in tmp.iterdir()) if tmp.exists() else []
+
+
+def leftovers(tmp: Path) -> list[str]:
+    """Files a finished replay left in the temp directory, bytecode caches and locks aside."""
+    return sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*")
+                  if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".lock")

@@ -9,9 +9,10 @@ import subprocess
 
 import pytest
 
+from testlog.canonical import canonical_json
 from tests.fixtures import git, user_state
 from tests.replay_support import (PY, cli, last_report, project, record, replay, run_json,
-                                  sandboxed, temp_entries, tip, verdicts)
+                                  sandboxed, leftovers, tip, verdicts)
 
 BASIC = '''\
 import random
@@ -80,7 +81,7 @@ def env(recorded, sandbox, tmp_path):
 
 def test_replay_verifies_every_test_and_commits_the_report(env):
     repo, sha, tmp = env
-    before, temps = user_state(repo), temp_entries(tmp)
+    before = user_state(repo)
     code, out, err = replay(repo, sha[:10])
     assert (code, err) == (0, ""), out + err
     report = last_report(repo)
@@ -100,11 +101,13 @@ def test_replay_verifies_every_test_and_commits_the_report(env):
     assert [t["test_name"] for t in report["tests"]] == run_json(repo, sha)["run"]["nodeids"]
     message = git(repo, "log", "-1", "--format=%B", "testlog")
     assert f"Testlog-Replay-Of: {sha}" in message and "Testlog-Verdict: PASS" in message
+    raw = git(repo, "show", f"testlog:{report['event']['artifact']}").encode()
+    assert canonical_json(json.loads(raw)) == raw
     md = git(repo, "show", f"testlog:{report['event']['artifact'][:-4]}md")
     assert "# Replay of" in md and ": VERIFIED" in md and "test_torch" in md
     assert "REPLAY_VERIFIED: 10 of 10 tests verified" in out
     assert re.search(r"report replays/\d{8}__tests__replay\.md on refs/heads/testlog", out)
-    assert user_state(repo) == before and temp_entries(tmp) == temps
+    assert user_state(repo) == before and leftovers(tmp) == []
     git(repo, "fsck", "--strict")
 
 

@@ -248,3 +248,28 @@ def test_state_restore_roundtrip_numpy():
     numpy_legacy.restore(base64.b64decode(base64.b64encode(raw)))
     assert (np.random.rand(3) == first).all()
     assert os.environ is not None
+
+
+def test_workspace_is_reused_with_bytecode_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import tempfile
+    from testlog.replay import checkout
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ws = checkout.open_workspace("k1", keep=False)
+    assert ws.cached and ws.root == os.path.join(checkout.cache_base(), "k1")
+    (Path(ws.src) / "pkg" / "__pycache__").mkdir(parents=True)
+    (Path(ws.src) / "pkg" / "__pycache__" / "m.pyc").write_bytes(b"pyc")
+    (Path(ws.src) / "pkg" / "m.py").write_text("x = 1\n")
+    checkout.pin_mtimes(ws.src)
+    assert os.stat(Path(ws.src) / "pkg" / "m.py").st_mtime == checkout.PINNED_MTIME
+    busy = checkout.open_workspace("k1", keep=False)          # in use: a fresh directory
+    assert not busy.cached and busy.root != ws.root
+    checkout.close_workspace(busy, keep=False)
+    assert not os.path.exists(busy.root)
+    checkout.close_workspace(ws, keep=False)
+    left = sorted(str(p.relative_to(ws.root)) for p in Path(ws.root).rglob("*"))
+    assert left == ["src", "src/pkg", "src/pkg/__pycache__", "src/pkg/__pycache__/m.pyc"]
+    again = checkout.open_workspace("k1", keep=False)
+    assert again.cached and again.root == ws.root
+    checkout.close_workspace(again, keep=False)
+    assert not checkout.open_workspace(None, keep=False).cached
+    assert not checkout.open_workspace("k1", keep=True).cached

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import git, user_state
-from tests.replay_support import (cli, last_report, project, record, replay, run_json,
-                                  temp_entries, tip, verdicts)
+from tests.replay_support import (cli, last_report, leftovers, project, record, replay,
+                                  run_json, temp_entries, tip, verdicts)
 
 SIMPLE = '''\
 import random
@@ -73,7 +73,7 @@ def test_dirty_tree_run_replays_with_its_diff_and_stays_dirty(repo, tmp):
     report = assert_verified(repo, *replay(repo, sha))
     assert report["run"]["dirty"] is True
     assert "recorded dirty diff applied" in git(repo, "show", "testlog:" + report["event"]["artifact"][:-4] + "md")
-    assert user_state(repo) == before and temp_entries(tmp) == []
+    assert user_state(repo) == before and leftovers(tmp) == []
     assert "SCALE = 2.0" in (repo / "tests" / "test_simple.py").read_text()
 
 
@@ -171,9 +171,9 @@ def test_bad_revisions_are_refused_and_nothing_is_written(repo, tmp, rev, needle
     if rev == "REPLAY":
         assert replay(repo, sha, "-k", "test_three")[0] == 0
         rev = tip(repo)
-    before, tip_before = user_state(repo), tip(repo)
+    before, tip_before, temps = user_state(repo), tip(repo), temp_entries(tmp)
     assert_refused(*replay(repo, rev), needle)
-    assert user_state(repo) == before and tip(repo) == tip_before and temp_entries(tmp) == []
+    assert user_state(repo) == before and tip(repo) == tip_before and temp_entries(tmp) == temps
 
 
 def test_other_bad_input_is_refused(repo, tmp, tmp_path):
@@ -182,9 +182,10 @@ def test_other_bad_input_is_refused(repo, tmp, tmp_path):
     tip_before = tip(repo)
     assert_refused(*cli("-C", str(repo), "replay", "--python", str(tmp_path / "nope"), sha),
                    "no such executable")
-    assert_refused(*replay(repo, sha, "-k", "no_such_test"), "no recorded test was replayed")
     assert_refused(*replay(repo), "which run?")
     assert tip(repo) == tip_before and temp_entries(tmp) == []
+    assert_refused(*replay(repo, sha, "-k", "no_such_test"), "no recorded test was replayed")
+    assert tip(repo) == tip_before and leftovers(tmp) == []
     outside = tmp_path / "outside"
     outside.mkdir()
     assert_refused(*replay(outside, sha), "not a git repository", "--from-dir")
@@ -202,5 +203,5 @@ def test_run_recorded_outside_git_replays_from_its_directory(tmp_path, tmp):
     reports = list((plain / "logs" / "replays").glob("*__replay.json"))
     assert len(reports) == 1 and "VERIFIED" in reports[0].read_text()
     assert "a copy of the project" in reports[0].with_suffix(".md").read_text()
-    assert not (plain / ".git").exists() and temp_entries(tmp) == []
+    assert not (plain / ".git").exists() and leftovers(tmp) == []
     assert_refused(*replay(plain, "--from-dir", str(plain / "nope")), "no such directory")

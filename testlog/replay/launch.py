@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 
 from gitstore import GitStoreError, LogStore
@@ -17,7 +15,8 @@ from gitstore.store import full_ref, locate
 from testlog.config import load_settings
 from testlog.errors import TestlogError
 from testlog.replay import loading
-from testlog.replay.checkout import checkout_source, copy_project, find_rootdir
+from testlog.replay.checkout import (Workspace, checkout_source, close_workspace, copy_project,
+                                     find_rootdir, open_workspace, source_key)
 from testlog.replay.interpreter import project_python
 from testlog.replay.plan import ReplayPlan, build_plan, replayable_options, files_of
 
@@ -83,24 +82,25 @@ def locate_run(req: ReplayRequest) -> Located:
     return Located(recorded, plan, common, top, branch)
 
 
-def check_source(found: Located) -> None:
-    """Fail before anything is written when the recorded source is not in this clone."""
+def check_source(found: Located) -> tuple[str, str] | None:
+    """(tree, "commit"|"tree") of the recorded source; fails before anything is written when
+    it is not in this clone. None: recorded outside git (the project is copied)."""
     source = found.plan.source
     if not (source.get("commit") or source.get("tree")):
-        return
+        return None
     if found.common_dir is None:
         raise TestlogError(f"run {found.recorded.label} was recorded at commit "
                            f"{str(source.get('commit'))[:12]}: replay it inside a clone of "
                            "that repository (-C PATH)")
-    source_tree(found.common_dir, source.get("commit"), source.get("tree"))
+    return source_tree(found.common_dir, source.get("commit"), source.get("tree"))
 
 
-def prepare_tree(found: Located, req: ReplayRequest, dest: str) -> str:
+def prepare_tree(found: Located, req: ReplayRequest, tree: tuple[str, str] | None,
+                 dest: str) -> str:
     """Fill `dest` with the source to replay; how: commit | tree | copy."""
-    source = found.plan.source
-    if source.get("commit") or source.get("tree"):
-        return checkout_source(found.common_dir or "", source.get("commit"), source.get("tree"),
-                               dest, found.recorded.patch)
+    if tree is not None:
+        checkout_source(found.common_dir or "", tree[0], dest, found.recorded.patch)
+        return tree[1]
     copy_project(found.top or os.path.abspath(req.repo), dest, exclude=req.from_dir)
     return "copy"
 
@@ -140,11 +140,12 @@ def run_pytest(cmd: list[str], cwd: str, env: dict[str, str], log_path: str) -> 
                               stdin=subprocess.DEVNULL).returncode
 
 
-def execute(found: Located, req: ReplayRequest, python: str, work: str) -> tuple[int, list[str]]:
-    src = os.path.join(work, "src")
-    materialized = prepare_tree(found, req, src)
+def execute(found: Located, req: ReplayRequest, python: str, tree: tuple[str, str] | None,
+            ws: Workspace) -> tuple[int, list[str]]:
+    src = ws.src
+    materialized = prepare_tree(found, req, tree, src)
     rootdir = find_rootdir(src, files_of(found.plan.nodeids))
-    paths = {name: os.path.join(work, name) for name in ("context.json", "result.json", "pytest.log")}
+    paths = {name: os.path.join(ws.root, name) for name in ("context.json", "result.json", "pytest.log")}
     context = {"repo": found.top, "branch": found.branch, "sign_key": req.sign_key,
                "no_sign": req.no_sign, "materialized": materialized,
                "directory": src if req.keep else None, "result": paths["result.json"]}
@@ -177,17 +178,13 @@ def replay(req: ReplayRequest) -> tuple[int, list[str]]:
     found = locate_run(req)
     python = project_python(req.python, load_settings(found.top or req.repo)["python"].value,
                             os.environ, found.top)
-    check_source(found)
-    work = tempfile.mkdtemp(prefix="testlog-replay-")
+    tree = check_source(found)
+    ws = open_workspace(source_key(tree[0], found.recorded.patch) if tree else None, req.keep)
     try:
-        code, lines = execute(found, req, python, work)
-    except BaseException:
-        if not req.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        raise
+        code, lines = execute(found, req, python, tree, ws)
+    finally:
+        close_workspace(ws, req.keep)
     if req.keep:
-        lines.append(f"kept the replay directory: {work} (tests ran in {work}/src; pytest output "
-                     "in pytest.log)")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+        lines.append(f"kept the replay directory: {ws.root} (tests ran in {ws.src}; pytest "
+                     "output in pytest.log)")
     return code, lines

@@ -12,6 +12,7 @@ from gitstore import LogStore
 from testlog import layout, render
 from testlog.canonical import canonical_json
 from testlog.logbranch import commit_event
+from testlog.records import dumps_normal
 from testlog.replay.report import SCHEMA_VERSION, commit_summary, error_entries, event_of, report_md
 
 
@@ -30,7 +31,7 @@ def report_files(data: dict[str, Any], inputs: dict[str, dict[str, Any]],
     paths = layout.replay_paths(day, data["run"]["suite"])
     entries = error_entries(data, inputs)
     files: dict[str, bytes | None] = {
-        paths["json"]: canonical_json(data),
+        paths["json"]: dumps_normal(data),          # report_data keeps it normal: canonical
         paths["md"]: report_md(data).encode(),
         paths["errors_log"]: render.errors_log(entries).encode() if entries else None,
         paths["errors_json"]: canonical_json({"schema_version": SCHEMA_VERSION,

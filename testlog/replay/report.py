@@ -40,6 +40,11 @@ class ReplayMeta:
     session_mismatch: tuple[str, ...] = ()
 
 
+def r6(value: float | None) -> float | None:
+    """Floats as canonical JSON shows them (1e-6), so the report is encoded without a walk."""
+    return None if value is None else round(value, 6)
+
+
 def delta_text(value: float | None) -> str | None:
     """Deltas as text: canonical JSON rounds floats to 1e-6, which would hide a 1e-9 drift."""
     return None if value is None else f"{value:.3g}"
@@ -58,8 +63,9 @@ def test_entry(j: Judgement) -> dict[str, Any]:
             "rng_after_mismatch": list(j.after_mismatch), "rng_leaks": list(j.leaks),
             "rng_states_not_stored": list(j.replayed.restore_missing),
             "changed_inputs": list(j.changed_inputs),
-            "duration_ms_recorded": j.test.duration_ms, "duration_ms_replayed": j.replayed.duration_ms,
-            "timing_drift_ms": drift_ms, "failure": j.replayed.failure or None}
+            "duration_ms_recorded": r6(j.test.duration_ms),
+            "duration_ms_replayed": r6(j.replayed.duration_ms), "timing_drift_ms": r6(drift_ms),
+            "failure": j.replayed.failure or None}
 
 
 def timing_data(judgements: list[Judgement]) -> dict[str, Any]:
@@ -68,11 +74,11 @@ def timing_data(judgements: list[Judgement]) -> dict[str, Any]:
     replayed = sum(j.replayed.duration_ms for j in ran)
     ratios = [j.replayed.duration_ms / j.test.duration_ms for j in ran]
     worst = sorted(ran, key=lambda j: -(j.replayed.duration_ms - j.test.duration_ms))[:5]
-    return {"recorded_ms": recorded, "replayed_ms": replayed,
-            "ratio": replayed / recorded if recorded else None,
-            "median_ratio": statistics.median(ratios) if ratios else None,
-            "largest_drift": [{"test_name": j.test.nodeid, "recorded_ms": j.test.duration_ms,
-                               "replayed_ms": j.replayed.duration_ms} for j in worst]}
+    return {"recorded_ms": r6(recorded), "replayed_ms": r6(replayed),
+            "ratio": r6(replayed / recorded) if recorded else None,
+            "median_ratio": r6(statistics.median(ratios)) if ratios else None,
+            "largest_drift": [{"test_name": j.test.nodeid, "recorded_ms": r6(j.test.duration_ms),
+                               "replayed_ms": r6(j.replayed.duration_ms)} for j in worst]}
 
 
 def counts(judgements: list[Judgement]) -> dict[str, int]:
@@ -96,7 +102,7 @@ def report_data(plan: ReplayPlan, judgements: list[Judgement], env: EnvCompariso
                 "source_commit": source.get("commit"), "source_tree": source.get("tree"),
                 "dirty": bool(source.get("dirty"))},
         "replay": {"started": meta.started, "finished": meta.finished,
-                   "duration_s": meta.duration_s, "python": meta.python,
+                   "duration_s": r6(meta.duration_s), "python": meta.python,
                    "pythonhashseed": meta.pythonhashseed, "materialized": meta.materialized,
                    "directory": meta.directory, "selection": meta.selection,
                    "replayed": len(judgements), "not_selected": meta.not_selected,
