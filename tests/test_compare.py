@@ -84,10 +84,11 @@ def test_compare_two_recorded_runs(tmp_path: Path):
     code, out, err = cli("-C", str(repo), "compare", first, again, "--exit-code",
                          "--timing-factor", "1e9")          # timing is noise here
     assert (code, err) == (0, "") and "0 changed" in out and "no test changed" in out
-    code, out, err = cli("-C", str(repo), "compare", first[:10], moved, "--exit-code")
+    code, out, err = cli("-C", str(repo), "compare", first[:10], moved, "--exit-code",
+                         "--timing-factor", "1e9")
     assert code == 1 and "result" in out and "tests/test_r.py::test_value" in out
     assert "max Δ 1e-07" in out and "source differs" in out
-    code, out, _ = cli("-C", str(repo), "compare", first, moved, "--json")
+    code, out, _ = cli("-C", str(repo), "compare", first, moved, "--json", "--timing-factor", "1e9")
     data = json.loads(out)
     assert code == 0 and data["a"] == first and [c["test_name"] for c in data["changes"]] == \
         ["tests/test_r.py::test_value"]

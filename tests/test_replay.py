@@ -115,7 +115,7 @@ def test_pytest_replay_mode_in_a_checkout_of_the_source(env):
     repo, sha, _tmp = env
     before = user_state(repo)
     proc = subprocess.run([PY, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider",
-                           f"--testlog-replay={sha}", "--testlog-no-sign", "tests"], cwd=repo,
+                           f"--testlog-replay={sha}", "--testlog-no-sign", "-n", "2", "tests"], cwd=repo,
                           env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "testlog: replaying" in proc.stdout and "same platform" in proc.stdout

@@ -9,6 +9,7 @@ import pytest
 from testlog import render
 from testlog.canonical import canonical_json
 from testlog.records import dumps_normal
+from testlog.seeds import derive_seed
 from testlog.replay.environment import compare_environments
 from testlog.replay.judge import Replayed, judge
 from testlog.replay.plan import build_plan
@@ -23,7 +24,7 @@ ENV = {"os": "Linux", "arch": "x86_64", "python_implementation": "CPython",
 
 def record(name: str, order: int, status: str, outputs: dict, before=None, after=None) -> dict:
     values = {k: describe_value(v) for k, v in outputs.items()}
-    return {"test_name": name, "order": order, "status": status, "seed": 7 + order,
+    return {"test_name": name, "order": order, "status": status, "seed": derive_seed(42, name),
             "rng_state": before or {"python": "b0"}, "rng_state_after": after or {"python": "a0"},
             "outputs": {"result_hash": result_hash(values), "values": values},
             "inputs": {"data/x.npy": {"kind": "file", "hash": "f" * 64}} if order == 2 else {},

@@ -181,6 +181,17 @@ JUDGE_CASES = [   # replayed, same platform, leaks -> level
 ]
 
 
+def test_a_seed_that_is_not_the_derived_one_is_seed_corruption():
+    from testlog.replay.plan import planned_test
+    from testlog.seeds import derive_seed
+    record = {"test_name": "t.py::x", "status": "PASS", "seed": derive_seed(9, "t.py::x"),
+              "rng_state": {"python": "b"}, "rng_state_after": {"python": "a"}}
+    assert planned_test(record, 9).seed_ok
+    bad = planned_test({**record, "seed": 12345}, 9)
+    verdict = judge(bad, Replayed("PASS", {"python": "b"}, {"python": "a"}), same_platform=True).verdict
+    assert verdict.level == "critical" and "seed corruption" in verdict.reasons[0]
+
+
 @pytest.mark.parametrize("replayed,same,leaks,level", JUDGE_CASES)
 def test_judge(replayed, same, leaks, level):
     test = planned("t.py::x", 0, {"python": "b"}, {"python": "a"}, outputs=OUT)

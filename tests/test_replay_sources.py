@@ -2,6 +2,7 @@
 directory written outside git) and every bad input: one line, exit 1, nothing written."""
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
 from pathlib import Path
@@ -205,3 +206,43 @@ def test_run_recorded_outside_git_replays_from_its_directory(tmp_path, tmp):
     assert "a copy of the project" in reports[0].with_suffix(".md").read_text()
     assert not (plain / ".git").exists() and leftovers(tmp) == []
     assert_refused(*replay(plain, "--from-dir", str(plain / "nope")), "no such directory")
+
+
+def forge_run(repo: Path, sha: str, change) -> str:
+    """A run commit whose run.json was changed by `change(data)` after recording."""
+    from gitstore import LogStore
+    from testlog.canonical import canonical_json
+    from testlog.logbranch import commit_event
+    event = json.loads(git(repo, "show", f"{sha}:chronicle.ndjson").splitlines()[-1])
+    data = run_json(repo, sha)
+    change(data)
+    with LogStore.open(repo, sign_key=False) as store:
+        return commit_event(store, {event["artifact"]: canonical_json(data)},
+                            event="TEST_SUITE_EXECUTED", artifact=event["artifact"], verdict="PASS",
+                            summary="TEST_SUITE_EXECUTED tests PASS 3 passed 0 failed",
+                            trailers={"Testlog-Suite": "tests"})
+
+
+def test_hand_edited_record_is_refused_and_a_foreign_seed_is_seed_corruption(repo, tmp):
+    from testlog.replay.loading import signature_of
+    sha = record(repo, "tests")
+
+    def edit(data):
+        data["records"][0]["seed"] += 1
+
+    def edit_and_resign(data):
+        edit(data)
+        data["records"][0]["signature"] = signature_of(data["records"][0])
+    tip_before = tip(repo)
+    edited = forge_run(repo, sha, edit)
+    assert_refused(*replay(repo, edited), "does not match its signature")
+    assert tip(repo) == edited != tip_before
+    forged = forge_run(repo, sha, edit_and_resign)
+    code, out, err = replay(repo, forged)
+    assert code == 1, out + err
+    report = last_report(repo)
+    first = sorted(verdicts(report))[0]
+    assert verdicts(report)[first] == "critical" and sum(
+        v == "verified" for v in verdicts(report).values()) == 2
+    flagged = [t for t in report["tests"] if t["verdict"] == "critical"][0]
+    assert flagged["seed_derivable"] is False and "seed corruption" in flagged["reasons"][0]

@@ -68,7 +68,8 @@ def judge(test: PlannedTest, replayed: Replayed, *, same_platform: bool,
     after = mismatched(test.after, replayed.after) if ran and test.captured else ()
     observation = Observation(
         status_before=test.status, status_after=replayed.status, hash_matches=hash_ok or not ran,
-        rng_mismatches=after, seed_corrupt=bool(before or replayed.restore_missing),
+        rng_mismatches=after,
+        seed_corrupt=bool(before or replayed.restore_missing or not test.seed_ok),
         rng_leaks=leaks, numeric_delta=drift_delta(diffs), same_platform=same_platform)
     return Judgement(test, replayed, triage(observation), tuple(diffs), before, after, leaks,
                      changed_inputs(test.inputs, replayed.inputs), digest)

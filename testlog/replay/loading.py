@@ -10,7 +10,9 @@ from typing import Any
 from gitstore import GitStoreError, LogStore
 
 from testlog import layout, runread
+from testlog.canonical import sha256_hex
 from testlog.errors import TestlogError
+from testlog.records import dumps_normal
 from testlog.runfiles import SCHEMA_VERSION
 
 
@@ -53,7 +55,16 @@ def parse_json(raw: bytes, where: str) -> dict[str, Any]:
 def _check_run(data: dict[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(data.get("run"), dict) or not isinstance(data.get("records"), list):
         raise TestlogError(f"{where} is not a recorded run (no run block or records)")
+    for record in data["records"]:
+        if record.get("signature") != signature_of(record):
+            raise TestlogError(f"record {record.get('test_name')!r} in {where} does not match its "
+                               "signature (edited by hand?); `git testlog verify` checks the log")
     return data
+
+
+def signature_of(record: dict[str, Any]) -> str:
+    """What records.sign wrote: the record as stored is already normal (canonical.normalise)."""
+    return "SHA256:" + sha256_hex(dumps_normal({k: v for k, v in record.items() if k != "signature"}))
 
 
 def _branch_file(store: LogStore, path: str | None, sha: str) -> bytes | None:

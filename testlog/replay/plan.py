@@ -30,6 +30,7 @@ class PlannedTest:
     inputs: dict[str, dict[str, Any]]
     duration_ms: float
     captured: bool = True        # False: its xdist worker died before sending the capture
+    seed_ok: bool = True         # its seed is the one derived from the base seed and nodeid
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,11 @@ class ReplayPlan:
 
 def planned_test(record: dict[str, Any], base_seed: int) -> PlannedTest:
     outputs = record.get("outputs") or {}
+    derived = derive_seed(base_seed, record["test_name"])
+    seed = int(record.get("seed", derived))
     return PlannedTest(
         nodeid=record["test_name"], order=int(record.get("order", -1)), worker=record.get("worker"),
-        seed=int(record.get("seed", derive_seed(base_seed, record["test_name"]))),
+        seed=seed, seed_ok=seed == derived,
         status=record["status"], before=dict(record.get("rng_state") or {}),
         after=dict(record.get("rng_state_after") or {}), result_hash=outputs.get("result_hash"),
         outputs=dict(outputs.get("values") or {}), inputs=dict(record.get("inputs") or {}),

@@ -62,6 +62,7 @@ def test_entry(j: Judgement) -> dict[str, Any]:
             "rng_before_mismatch": list(j.before_mismatch),
             "rng_after_mismatch": list(j.after_mismatch), "rng_leaks": list(j.leaks),
             "rng_states_not_stored": list(j.replayed.restore_missing),
+            "seed_recorded": j.test.seed, "seed_derivable": j.test.seed_ok,
             "changed_inputs": list(j.changed_inputs),
             "duration_ms_recorded": r6(j.test.duration_ms),
             "duration_ms_replayed": r6(j.replayed.duration_ms), "timing_drift_ms": r6(drift_ms),
@@ -140,6 +141,9 @@ def _expected_got(t: dict[str, Any]) -> tuple[str, str]:
     """(error type, `Expected …, got …`) naming the first thing that did not hold."""
     if t["status_recorded"] != t["status_replayed"]:
         return "StatusChanged", f"Expected status {t['status_recorded']}, got {t['status_replayed']}"
+    if not t["seed_derivable"]:
+        return "SeedCorruption", (f"Expected the seed derived from the run's base seed, got "
+                                  f"{t['seed_recorded']}")
     if t["rng_before_mismatch"] or t["rng_states_not_stored"]:
         names = ", ".join(t["rng_before_mismatch"] or t["rng_states_not_stored"])
         return "SeedCorruption", f"Expected the seed to regenerate the recorded {names} state"
