@@ -179,7 +179,9 @@ class ReplaySession:
             extra_notes=checkout_note(settings, plan, str(config.rootpath)))
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        return [f"testlog: replaying {self.recorded.label} (suite {self.plan.suite}, "
+        ignored = ["testlog: --testlog is ignored while replaying: nothing new is recorded"] \
+            if config.getoption("testlog") or config.getini("testlog") else []
+        return ignored + [f"testlog: replaying {self.recorded.label} (suite {self.plan.suite}, "
                 f"{len(self.plan.tests)} tests): {self.env.headline()}"] + \
             [f"testlog: note: {note}" for note in self.env.notes]
 

@@ -284,3 +284,5 @@ def test_workspace_is_reused_with_bytecode_only(tmp_path: Path, monkeypatch: pyt
     checkout.close_workspace(again, keep=False)
     assert not checkout.open_workspace(None, keep=False).cached
     assert not checkout.open_workspace("k1", keep=True).cached
+    os.chmod(checkout.cache_base(), 0o777)             # writable by others: not trusted
+    assert not checkout.open_workspace("k2", keep=False).cached

@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,6 +52,17 @@ def cache_base() -> str:
     return os.path.join(tempfile.gettempdir(), f"{CACHE_DIR}-{os.getuid()}")
 
 
+def private_dir(path: str) -> bool:
+    """Ours alone: a real directory owned by this user that nobody else can write to (a cache
+    of bytecode that others could plant files in would run their code)."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
 def _try_lock(path: str) -> IO[str] | None:
     handle = open(path, "a")
     try:
@@ -64,9 +76,8 @@ def _try_lock(path: str) -> IO[str] | None:
 def open_workspace(key: str | None, keep: bool) -> Workspace:
     """The cached workspace of `key` when free (not for --keep or a copied project), else a
     fresh temporary directory."""
-    if key is not None and not keep:
-        base = cache_base()
-        os.makedirs(base, mode=0o700, exist_ok=True)
+    base = cache_base()
+    if key is not None and not keep and private_dir(base):
         lock = _try_lock(os.path.join(base, f"{key}.lock"))
         if lock is not None:
             root = os.path.join(base, key)
