@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from gitstore import LogStore
+from testlog.canonical import canonical_json
 from testlog.cli import main
+from testlog.logbranch import commit_event
 from tests.fixtures import git, make_repo
 
 PY = sys.executable
@@ -72,6 +75,18 @@ def run_json(repo: Path, sha: str) -> dict:
     """run.json of the run recorded at `sha` (the artifact of its chronicle event)."""
     event = json.loads(git(repo, "show", f"{sha}:chronicle.ndjson").splitlines()[-1])
     return branch_json(repo, event["artifact"], sha)
+
+
+def forge_run(repo: Path, sha: str, change) -> str:
+    """A run commit whose run.json was changed by `change(data)` after recording."""
+    event = json.loads(git(repo, "show", f"{sha}:chronicle.ndjson").splitlines()[-1])
+    data = run_json(repo, sha)
+    change(data)
+    with LogStore.open(repo, sign_key=False) as store:
+        return commit_event(store, {event["artifact"]: canonical_json(data)},
+                            event="TEST_SUITE_EXECUTED", artifact=event["artifact"], verdict="PASS",
+                            summary="TEST_SUITE_EXECUTED tests PASS 3 passed 0 failed",
+                            trailers={"Testlog-Suite": "tests"})
 
 
 def tip(repo: Path) -> str:

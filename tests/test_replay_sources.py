@@ -2,7 +2,6 @@
 directory written outside git) and every bad input: one line, exit 1, nothing written."""
 from __future__ import annotations
 
-import json
 import subprocess
 import tempfile
 from pathlib import Path
@@ -10,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import git, user_state
-from tests.replay_support import (cli, last_report, leftovers, project, record, replay,
-                                  run_json, temp_entries, tip, verdicts)
+from tests.replay_support import (cli, forge_run, last_report, leftovers, project, record,
+                                  replay, run_json, temp_entries, tip, verdicts)
 
 SIMPLE = '''\
 import random
@@ -206,21 +205,6 @@ def test_run_recorded_outside_git_replays_from_its_directory(tmp_path, tmp):
     assert "a copy of the project" in reports[0].with_suffix(".md").read_text()
     assert not (plain / ".git").exists() and leftovers(tmp) == []
     assert_refused(*replay(plain, "--from-dir", str(plain / "nope")), "no such directory")
-
-
-def forge_run(repo: Path, sha: str, change) -> str:
-    """A run commit whose run.json was changed by `change(data)` after recording."""
-    from gitstore import LogStore
-    from testlog.canonical import canonical_json
-    from testlog.logbranch import commit_event
-    event = json.loads(git(repo, "show", f"{sha}:chronicle.ndjson").splitlines()[-1])
-    data = run_json(repo, sha)
-    change(data)
-    with LogStore.open(repo, sign_key=False) as store:
-        return commit_event(store, {event["artifact"]: canonical_json(data)},
-                            event="TEST_SUITE_EXECUTED", artifact=event["artifact"], verdict="PASS",
-                            summary="TEST_SUITE_EXECUTED tests PASS 3 passed 0 failed",
-                            trailers={"Testlog-Suite": "tests"})
 
 
 def test_hand_edited_record_is_refused_and_a_foreign_seed_is_seed_corruption(repo, tmp):
