@@ -303,7 +303,9 @@ class RecordWriter:
         collecting = gc.isenabled()
         gc.disable()      # thousands of new containers, none of them garbage: skip the scans
         try:
-            self.write(run_bundle(self.completed_context(), self.harvest))
+            bundle = run_bundle(self.completed_context(), self.harvest)
+            self.harvest = Harvest()          # the captures are in the bundle now: free them
+            self.write(bundle)
         finally:
             if collecting:
                 gc.enable()

@@ -258,11 +258,13 @@ def run_bundle(ctx: RunContext, harvest: Harvest) -> RunBundle:
     clock = IsoClock()
     p = paths(ctx)
     triples, encoded = [], {}
+    environment_json = dumps_normal(ctx.record_environment)
     for outcome, capture in paired(harvest):
         record, data = build_record(outcome, capture, base_seed=ctx.base_seed,
                                     environment=ctx.record_environment,
                                     determinism="seeded" if ctx.reseed else "state-stored",
-                                    clock=clock, redact=ctx.redact)
+                                    clock=clock, redact=ctx.redact,
+                                    environment_json=environment_json)
         triples.append((record, capture, outcome))
         encoded[id(record)] = data
     nodeids = [t[0]["test_name"] for t in sorted(triples, key=lambda t: t[0]["order"])]
