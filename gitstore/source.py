@@ -36,11 +36,9 @@ def _git(args: list[str], cwd: str, check: bool = True) -> bytes:
 
 def head_commit_and_tree(cwd: str) -> tuple[str | None, str | None]:
     """(commit, tree) of HEAD, or (None, None) on an unborn branch."""
-    out = _git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd, check=False).strip()
-    if not out:
-        return None, None
-    tree = _git(["rev-parse", "--verify", "--quiet", "HEAD^{tree}"], cwd).strip()
-    return out.decode(), tree.decode()
+    out = _git(["rev-parse", "--quiet", "HEAD^{commit}", "HEAD^{tree}"], cwd, check=False)
+    lines = out.decode().split()
+    return (lines[0], lines[1]) if len(lines) == 2 else (None, None)
 
 
 def empty_tree(cwd: str) -> str:

@@ -21,7 +21,7 @@ import pytest
 
 from gitstore import GitStoreError, LogStore
 from gitstore.source import SourceInfo, source_info
-from gitstore.store import full_ref, locate
+from gitstore.store import full_ref, locate, resolve_signer
 
 from testlog import layout, pending
 from testlog.capture import Capturer
@@ -175,7 +175,7 @@ class RecordWriter:
 
     def _repository(self, root: str) -> tuple[str | None, str | None]:
         try:
-            common, _git_dir, top = locate(root)
+            common, self.git_dir, top = locate(root)
         except GitStoreError:
             if self.out_dir is None:
                 raise _usage(f"{root} is not inside a git repository: run pytest in one, or "
@@ -231,8 +231,10 @@ class RecordWriter:
         return source_info(self.work_tree) if self.work_tree else None
 
     def _open_store(self) -> LogStore:
+        """The store of the repository located at configure time (no second `git rev-parse`)."""
         sign_key: str | bool | None = False if self.no_sign else self.sign_key
-        return LogStore.open(self.work_tree or self.common_dir, ref=self.branch, sign_key=sign_key)
+        return LogStore(self.common_dir, self.git_dir, self.work_tree, self.branch,
+                        resolve_signer(self.common_dir, sign_key), lock_timeout=60.0)
 
     def completed_context(self) -> RunContext:
         source, (record_env, run_env) = self.facts.get()
@@ -301,7 +303,9 @@ class RecordWriter:
         collecting = gc.isenabled()
         gc.disable()      # thousands of new containers, none of them garbage: skip the scans
         try:
-            self.write(run_bundle(self.completed_context(), self.harvest))
+            bundle = run_bundle(self.completed_context(), self.harvest)
+            self.harvest = Harvest()          # the captures are in the bundle now: free them
+            self.write(bundle)
         finally:
             if collecting:
                 gc.enable()

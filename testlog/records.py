@@ -100,9 +100,10 @@ def _redact_strings(value: Any, redact: Callable[[str], str]) -> Any:
 
 def build_record(outcome: TestOutcome, capture: dict[str, Any] | None, *, base_seed: int,
                  environment: dict[str, Any], determinism: str, clock: IsoClock,
-                 redact: Callable[[str], str]) -> tuple[dict[str, Any], bytes]:
+                 redact: Callable[[str], str],
+                 environment_json: bytes | None = None) -> tuple[dict[str, Any], bytes]:
     """The signed record of one test and its canonical JSON; `capture` is None when its
-    worker never sent it."""
+    worker never sent it. `environment_json`: dumps_normal(environment), encoded once a run."""
     cap = capture or {}
     duration_ns = cap.get("end_ns", 0) - cap.get("start_ns", 0)
     wall = cap.get("wall_ns")
@@ -123,16 +124,23 @@ def build_record(outcome: TestOutcome, capture: dict[str, Any] | None, *, base_s
         "order": outcome.order,
         "worker": outcome.worker,
     }
-    return sign(record)
+    return sign(record, environment_json)
 
 
 _STATUS_KEY = b',"status":'
+_ENV_PLACEHOLDER = b'"environment":0,'
 
 
-def sign(record: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+def sign(record: dict[str, Any],
+         environment_json: bytes | None = None) -> tuple[dict[str, Any], bytes]:
     """(record with its signature, canonical JSON of it): canonical.record_signature's value,
-    with the record encoded once."""
-    body = dumps_normal(record)
+    with the record encoded once (and its environment, the same in every record, not at all)."""
+    if environment_json is None:
+        body = dumps_normal(record)
+    else:
+        # The keys before "environment" hold a string and a number: its first match is the key.
+        body = dumps_normal({**record, "environment": 0}).replace(
+            _ENV_PLACEHOLDER, b'"environment":' + environment_json + b",", 1)
     signature = "SHA256:" + sha256_hex(body)
     record["signature"] = signature
     # Keys are sorted: "signature" sits right before the top-level "status"; the keys after

@@ -13,6 +13,8 @@ from testlog.runfiles import EVENT, RunBundle
 
 
 def run_durations(bundle: RunBundle) -> list[tuple[str, float]]:
+    if bundle.durations is not None:
+        return bundle.durations
     data = bundle.files.get(bundle.timing_path)
     tests = json.loads(data)["tests"] if data else []
     return [(t["test_name"], t["duration_ms"]) for t in tests]

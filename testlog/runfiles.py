@@ -74,6 +74,8 @@ class RunBundle:
     summary: str
     trailers: dict[str, str]
     timing_path: str
+    # (test_name, duration_ms) of this run, also in the timing file (kept to skip re-parsing it)
+    durations: list[tuple[str, float]] | None = None
 
 
 def paths(ctx: RunContext) -> dict[str, str]:
@@ -209,8 +211,8 @@ def determinism_data(ctx: RunContext, harvest: Harvest,
             "session_seed": ctx.session_seed, "session_states": harvest.session_states,
             "seed_derivation": "first 4 bytes (big-endian) of sha256(f'{base_seed}\\0{nodeid}')",
             "reseed": ctx.reseed, "pythonhashseed": ctx.pythonhashseed,
-            "tests": [{k: r[k] for k in ("test_name", "order", "worker", "seed", "rng_state",
-                                         "rng_state_after", "determinism_check")} for r in records],
+            "tests": [{"test_name": r["test_name"], "seed": r["seed"], "rng_state": r["rng_state"],
+                       "rng_state_after": r["rng_state_after"]} for r in records],
             "full_states": {d: base64.b64encode(raw).decode()
                             for d, raw in sorted(harvest.full_states.items())}}
 
@@ -256,11 +258,13 @@ def run_bundle(ctx: RunContext, harvest: Harvest) -> RunBundle:
     clock = IsoClock()
     p = paths(ctx)
     triples, encoded = [], {}
+    environment_json = dumps_normal(ctx.record_environment)
     for outcome, capture in paired(harvest):
         record, data = build_record(outcome, capture, base_seed=ctx.base_seed,
                                     environment=ctx.record_environment,
                                     determinism="seeded" if ctx.reseed else "state-stored",
-                                    clock=clock, redact=ctx.redact)
+                                    clock=clock, redact=ctx.redact,
+                                    environment_json=environment_json)
         triples.append((record, capture, outcome))
         encoded[id(record)] = data
     nodeids = [t[0]["test_name"] for t in sorted(triples, key=lambda t: t[0]["order"])]
@@ -290,4 +294,5 @@ def run_bundle(ctx: RunContext, harvest: Harvest) -> RunBundle:
                 "Testlog-Suite": ctx.suite, "Testlog-Verdict": summary["verdict"]}
     return RunBundle(files=files, artifact=p["run_json"], verdict=summary["verdict"],
                      summary=commit_summary(ctx.suite, summary["verdict"], summary["totals"]),
-                     trailers=trailers, timing_path=p["timing_json"])
+                     trailers=trailers, timing_path=p["timing_json"],
+                     durations=[(r["test_name"], r["duration_ms"]) for r in timing])
