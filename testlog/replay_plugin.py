@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from gitstore import GitStoreError
+from gitstore import GitStoreError, LogStore
 from gitstore.source import source_info
 from gitstore.store import full_ref, locate
 
@@ -92,7 +92,6 @@ def load_recorded(settings: Settings) -> loading.RecordedRun:
     try:
         if settings.from_dir is not None:
             return loading.load_from_dir(*settings.from_dir)
-        from gitstore import LogStore
         with LogStore.open(settings.repo or ".", ref=settings.branch, sign_key=False) as store:
             return loading.load_from_branch(store, settings.rev)
     except (TestlogError, GitStoreError) as exc:
