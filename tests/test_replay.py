@@ -140,8 +140,9 @@ def test_pytest_replay_mode_says_when_the_hash_seed_differs(env):
 
 def test_subset_with_keep(env):
     repo, sha, _tmp = env
+    before = user_state(repo)
     code, out, err = replay(repo, sha, "-k", "parametrized or generator", "--keep")
-    assert code == 0, out + err
+    assert code == 0 and user_state(repo) == before, out + err
     kept = re.search(r"kept the replay directory: (\S+)", out).group(1)
     assert os.path.isfile(os.path.join(kept, "src", "tests", "test_basic.py"))
     assert os.path.isfile(os.path.join(kept, "pytest.log"))
@@ -154,9 +155,10 @@ def test_subset_with_keep(env):
 
 def test_signed_report_commit_verifies_with_stock_git(env, gpg_key):
     repo, sha, _tmp = env
+    before = user_state(repo)
     code, out, err = cli("-C", str(repo), "replay", "--python", PY, "--sign-key", gpg_key, sha,
                          "-k", "python_random")
-    assert code == 0, out + err
+    assert code == 0 and user_state(repo) == before, out + err
     git(repo, "verify-commit", "testlog")
     assert json.loads(git(repo, "show", "testlog:chronicle.ndjson").splitlines()[-1])[
         "signature"] == f"gpg:{gpg_key}"

@@ -81,8 +81,9 @@ def test_replay_after_the_source_branch_moved_on(repo, tmp):
     sha = record(repo, "tests")
     set_scale(repo, 5.0)
     git(repo, "commit", "-qam", "moved on")
+    before = user_state(repo)
     report = assert_verified(repo, *replay(repo, sha))
-    assert report["replay"]["materialized"] == "commit"
+    assert report["replay"]["materialized"] == "commit" and user_state(repo) == before
 
 
 def test_replay_after_the_recorded_commit_was_squashed_away(repo, tmp):
@@ -97,8 +98,9 @@ def test_replay_after_the_recorded_commit_was_squashed_away(repo, tmp):
     git(repo, "gc", "-q", "--prune=now")
     assert git(repo, "cat-file", "-e", recorded_commit, check=False) == "" and \
         subprocess.run(["git", "cat-file", "-e", recorded_commit], cwd=repo).returncode != 0
+    before = user_state(repo)
     report = assert_verified(repo, *replay(repo, sha))
-    assert report["replay"]["materialized"] == "tree"
+    assert report["replay"]["materialized"] == "tree" and user_state(repo) == before
     assert "the commit is gone" in git(repo, "show", "testlog:" + report["event"]["artifact"][:-4] + "md")
 
 
