@@ -1,8 +1,10 @@
 """Replay cost: `git testlog replay <sha>` of the generated 2,000-test suite against the
 original recorded run (`pytest --testlog`), side by side in interleaved rounds. The checkout
 (the recorded source materialised in a temp directory) is timed on its own, so the target
-reads: replay <= 1.3x the recorded run, plus the checkout. Also shown: `pytest
---testlog-replay` in the suite's own directory (no checkout, warm bytecode cache).
+reads: replay <= 1.3x the recorded run, plus the checkout. Also shown: a cold replay (`--keep`
+forces a fresh directory, so every test module is compiled and assertion-rewritten again, as
+on the first replay of a source) and `pytest --testlog-replay` in the suite's own directory
+(no checkout, warm bytecode cache).
 
     python benchmarks/bench_replay.py [--rounds N] [--mix 70,20,10] [--keep DIR]
 
@@ -42,16 +44,27 @@ def checkout_seconds(suite: str, sha: str, env: dict[str, str]) -> float:
         shutil.rmtree(dest, ignore_errors=True)
 
 
-def one_round(suite: str, env: dict[str, str]) -> dict[str, float]:
+def cold_replay(suite: str, sha: str, env: dict[str, str], work: str) -> tuple[float, int]:
+    """A replay in a fresh directory (--keep), removed afterwards."""
+    kept = os.path.join(work, "kept")
+    wall, _cpu, _rss, code = timed([CLI, "replay", "--python", sys.executable, "--keep", sha],
+                                   suite, {**env, "TMPDIR": kept})
+    shutil.rmtree(kept, ignore_errors=True)
+    os.makedirs(kept)
+    return wall, code
+
+
+def one_round(suite: str, env: dict[str, str], work: str) -> dict[str, float]:
     record, _cpu, _rss, code = timed(PYTEST + ["--testlog", "--testlog-suite=bench"], suite, env)
     sha = git(suite, env, "rev-parse", "testlog").strip()
     replay, _cpu, _rss, replay_code = timed([CLI, "replay", "--python", sys.executable, sha], suite, env)
+    cold, cold_code = cold_replay(suite, sha, env, work)
     in_place, _cpu, _rss, in_place_code = timed(PYTEST + [f"--testlog-replay={sha}"], suite, env)
-    if (code, replay_code, in_place_code) != (0, 0, 0):
-        raise SystemExit(f"exit codes record {code}, replay {replay_code}, in place {in_place_code}: "
-                         "a replay did not verify every test")
+    if (code, replay_code, cold_code, in_place_code) != (0, 0, 0, 0):
+        raise SystemExit(f"exit codes record {code}, replay {replay_code}, cold {cold_code}, in "
+                         f"place {in_place_code}: a replay did not verify every test")
     return {"record": record, "replay": replay, "checkout": checkout_seconds(suite, sha, env),
-            "in_place": in_place}
+            "cold": cold, "in_place": in_place}
 
 
 def spread(values: list[float]) -> str:
@@ -65,9 +78,11 @@ def summarise(rounds: list[dict[str, float]]) -> list[str]:
         f"recorded run (pytest --testlog)     wall s  {spread(col('record'))}",
         f"git testlog replay <sha>            wall s  {spread(col('replay'))}",
         f"  of which the checkout             wall s  {spread(col('checkout'))}",
+        f"cold replay (fresh directory)       wall s  {spread(col('cold'))}",
         f"pytest --testlog-replay (in place)  wall s  {spread(col('in_place'))}",
         f"replay / record                     ratio   {spread([r['replay'] / r['record'] for r in rounds])}",
         f"(replay - checkout) / record        ratio   {spread(net)}   target <= {TARGET_RATIO}",
+        f"cold replay / record                ratio   {spread([r['cold'] / r['record'] for r in rounds])}",
         f"in-place replay / record            ratio   {spread([r['in_place'] / r['record'] for r in rounds])}",
     ]
 
@@ -88,10 +103,11 @@ def run(rounds: int, mix: tuple[int, int, int], keep: str | None) -> int:
     try:
         env = isolated_env(work)
         suite = prepare(work, mix, env)
-        warm = one_round(suite, env)                   # bytecode and page caches
-        print(f"warm-up round: record {warm['record']:.2f}s, first replay of this source "
-              f"(cold bytecode in a new workspace) {warm['replay']:.2f}s", flush=True)
-        results = [one_round(suite, env) for _ in range(rounds)]
+        os.makedirs(os.path.join(work, "kept"), exist_ok=True)
+        warm = one_round(suite, env, work)             # bytecode and page caches
+        print(f"warm-up round: record {warm['record']:.2f}s, replay {warm['replay']:.2f}s",
+              flush=True)
+        results = [one_round(suite, env, work) for _ in range(rounds)]
         print(f"{rounds} rounds, {TESTS} tests, mix {mix} (trivial, random/numpy, torch), "
               "signed commits, every replay verified; loaded shared machine:")
         print("\n".join(summarise(results)))
