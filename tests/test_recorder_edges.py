@@ -337,3 +337,16 @@ def test_show_and_log_keep_their_output_for_other_commits(repo: Path):
     code, text = cli(repo, "show")
     assert code == 0 and "# Test run" not in text and "A  ledger/x.ndjson" in text
     assert "run" not in json.loads(cli(repo, "show", "--json")[1])
+
+
+def test_collect_only_records_nothing_and_an_unborn_head_is_recorded_as_none(
+        tmp_path: Path, env: dict[str, str]):
+    repo = make_repo(tmp_path / "proj", TRIVIAL, commit=False)
+    listed = run_pytest(repo, env, "--testlog", "--collect-only")
+    assert listed.returncode == 0 and not has_branch(repo)
+    assert run_pytest(repo, env, "--testlog", "--testlog-no-sign").returncode == 0
+    run = run_data(repo)["run"]
+    assert run["source"]["commit"] is None and run["source"]["dirty"] is False
+    assert run["source"]["untracked"] == ["test_trivial.py"]
+    trailers = git(repo, "log", "-1", "--format=%B", "testlog")
+    assert "Testlog-Source-Commit: none" in trailers and "Testlog-Source-Tree: none" in trailers
