@@ -16,6 +16,9 @@ from testlog.errors import TestlogError
 COMMANDS = (
     "log",
     "show",
+    "commit-pending",
+    "replay",
+    "compare",
     "push",
     "fetch",
     "cov",

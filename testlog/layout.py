@@ -15,6 +15,7 @@ AUDIT_DIR = "audit"
 DIRECTORIES = {
     "run": "runs", "summary": "summaries", "timing": "timing", "determinism": "determinism",
     "errors": "errors", "coverage": "coverage", "replay": "replays", "dirty": "runs",
+    "replayerrors": "errors",
 }
 _SUITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _ARTIFACT = re.compile(r"^(?P<dir>[a-z]+)/(?P<date>\d{8})__(?P<suite>.+?)__(?P<category>[a-z]+)\.(?P<ext>[a-z0-9.]+)$")
@@ -35,6 +36,14 @@ def day_stamp(day: date | datetime) -> str:
 def artifact_path(category: str, ext: str, day: date | datetime, suite: str) -> str:
     """e.g. ("run", "json", 2025-11-01, "unit") -> runs/20251101__unit__run.json"""
     return f"{DIRECTORIES[category]}/{day_stamp(day)}__{check_suite(suite)}__{category}.{ext}"
+
+
+def replay_paths(day: date | datetime, suite: str) -> dict[str, str]:
+    """A replay's report (replays/…__replay.md/.json) and its error log (errors/…__replayerrors.*)."""
+    return {"md": artifact_path("replay", "md", day, suite),
+            "json": artifact_path("replay", "json", day, suite),
+            "errors_log": artifact_path("replayerrors", "log", day, suite),
+            "errors_json": artifact_path("replayerrors", "json", day, suite)}
 
 
 def parse_artifact(path: str) -> dict[str, str] | None:
@@ -97,3 +106,11 @@ def rotation_record_path(day: date) -> str:
 
 def epoch_record_path(day: date) -> str:
     return f"{RETENTION_DIR}/epoch_{day.strftime('%Y_%m_%d')}.json"
+
+
+def sibling_path(artifact: str, category: str, ext: str) -> str:
+    """The same run's file of another category: runs/D__S__run.json -> summaries/D__S__summary.md."""
+    parts = parse_artifact(artifact)
+    if parts is None:
+        raise ValueError(f"not an artifact path: {artifact!r}")
+    return artifact_path(category, ext, datetime.strptime(parts["date"], "%Y%m%d"), parts["suite"])

@@ -24,6 +24,7 @@ class Observation:
     hash_matches: bool = True
     rng_mismatches: tuple[str, ...] = ()     # RNGs whose after-state digest differs
     seed_corrupt: bool = False               # the seed no longer regenerates the recorded state
+    rng_leaks: tuple[str, ...] = ()          # RNGs it drew from as an earlier test left them
     numeric_delta: float | None = 0.0        # max |Δ| over numeric outputs; None: non-numeric differ
     same_platform: bool = True               # bit-identity demanded only on the same platform
 
@@ -63,6 +64,9 @@ def _critical_reasons(obs: Observation) -> tuple[str, ...]:
         reasons.append("RNG state mismatch: " + ", ".join(sorted(obs.rng_mismatches)))
     if obs.seed_corrupt:
         reasons.append("seed corruption: the seed no longer regenerates the recorded state")
+    if obs.rng_leaks:
+        reasons.append("RNG state leaked in from an earlier test (reseeding off): "
+                       + ", ".join(sorted(obs.rng_leaks)))
     return tuple(reasons)
 
 

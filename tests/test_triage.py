@@ -11,6 +11,7 @@ CASES = [
     (Observation("PASS", "FAIL"), CRITICAL, True),
     (Observation("PASS", "PASS", rng_mismatches=("numpy",)), CRITICAL, True),
     (Observation("PASS", "PASS", seed_corrupt=True), CRITICAL, True),
+    (Observation("PASS", "PASS", rng_leaks=("python",)), CRITICAL, True),
     (Observation("PASS", "PASS", hash_matches=False, numeric_delta=None), MODERATE, True),
     (Observation("PASS", "PASS", hash_matches=False, numeric_delta=1e-6), MINOR, True),
     (Observation("PASS", "PASS", hash_matches=False, numeric_delta=1e-6, same_platform=False), MINOR, True),

@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 
 from gitstore import LogEntry, LogStore
 
+from testlog.runread import run_info
+
 HELP = "list the log branch's commits, newest first"
 
 
@@ -16,12 +18,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verify", action="store_true",
                         help="check each signature with gpg (slower) instead of only its presence")
     parser.add_argument("--branch", default="refs/heads/testlog", help="the log branch")
+    parser.add_argument("--runs", action="store_true", help="only test runs (pytest --testlog)")
 
 
 def entry_dict(entry: LogEntry) -> dict:
-    return {"sha": entry.sha, "parents": list(entry.parents), "summary": entry.summary,
-            "trailers": entry.trailers, "timestamp": utc(entry.timestamp),
-            "signature": entry.signature, "signer": entry.signer}
+    """The JSON of one commit; a run also gets "run": suite, verdict, counts, source."""
+    out = {"sha": entry.sha, "parents": list(entry.parents), "summary": entry.summary,
+           "trailers": entry.trailers, "timestamp": utc(entry.timestamp),
+           "signature": entry.signature, "signer": entry.signer}
+    info = run_info(entry)
+    if info is not None:
+        out["run"] = info
+    return out
+
+
+def entry_line(entry: LogEntry) -> str:
+    head = f"{entry.sha[:10]}  {utc(entry.timestamp)}  {entry.signature:<11}  "
+    info = run_info(entry)
+    if info is None:
+        return head + entry.summary
+    source = (info["source_commit"] or "none")[:10]
+    return (head + f"run  {info['suite']}  {info['verdict']}  {info['passed']} passed  "
+            f"{info['failed']} failed  source {source}")
 
 
 def utc(timestamp: int) -> str:
@@ -31,10 +49,9 @@ def utc(timestamp: int) -> str:
 def run(args: argparse.Namespace) -> int:
     with LogStore.open(args.repo, ref=args.branch, sign_key=False) as store:
         store.require_tip()
-        entries = store.history(limit=args.n, verify_signatures=args.verify)
+        entries = store.history(limit=None if args.runs else args.n, verify_signatures=args.verify)
+    if args.runs:
+        entries = [e for e in entries if run_info(e) is not None][:args.n]
     for entry in entries:
-        if args.json:
-            print(json.dumps(entry_dict(entry), sort_keys=True))
-        else:
-            print(f"{entry.sha[:10]}  {utc(entry.timestamp)}  {entry.signature:<11}  {entry.summary}")
+        print(json.dumps(entry_dict(entry), sort_keys=True) if args.json else entry_line(entry))
     return 0

@@ -7,8 +7,9 @@ import json
 from gitstore import LogStore
 
 from testlog.commands.log import entry_dict, utc
+from testlog.runread import run_entry, run_info, run_summary
 
-HELP = "show one log commit: message, trailers, signature status and changed files"
+HELP = "show one log commit: message, trailers, signature and files; a run's summary"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,13 +23,21 @@ def run(args: argparse.Namespace) -> int:
     with LogStore.open(args.repo, ref=args.branch, sign_key=False) as store:
         entry = store.history(rev=args.rev, limit=1, verify_signatures=True)[0]
         files = store.changed_paths(entry.sha)
+        summary_md, summary = None, None
+        if run_info(entry) is not None:
+            _entry, artifact = run_entry(store, entry.sha)
+            summary_md, summary = run_summary(store, entry.sha, artifact)
     if args.json:
-        print(json.dumps({**entry_dict(entry), "message": entry.message, "files": files},
-                         sort_keys=True, indent=2))
+        out = {**entry_dict(entry), "message": entry.message, "files": files}
+        if summary is not None:
+            out["run"] = {**out["run"], "artifact": artifact, "summary": summary}
+        print(json.dumps(out, sort_keys=True, indent=2))
         return 0
     print(f"commit {entry.sha}\nDate:      {utc(entry.timestamp)}\n"
           f"Signature: {entry.signature}{' by ' + entry.signer if entry.signer else ''}\n")
     print("    " + entry.message.rstrip("\n").replace("\n", "\n    ") + "\n")
+    if summary_md is not None:
+        print(summary_md)
     for status, path in files:
         print(f"{status}  {path}")
     return 0

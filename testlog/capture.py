@@ -1,0 +1,148 @@
+"""The per-test hot path, in the process that runs the tests: seed, capture, time, sample.
+
+Costs per test (see shared/notes/per-test-cost-facts.md): raw RNG state bytes (~1-3 µs each),
+SHA-256 only when a state's bytes changed since the last capture, no psutil, nothing
+serialised until the session ends.
+"""
+from __future__ import annotations
+
+import time
+from types import ModuleType
+from typing import Any
+
+from testlog.rng import REGISTRY, loaded_rngs
+from testlog.seeds import derive_seed, session_seed
+from testlog.sysstat import RssReader
+
+SEEDED, STATE_STORED = "seeded", "state-stored"
+
+
+class TestCapture:
+    """What one test left behind in this process; turned into a record at the session's end."""
+    __test__ = False
+    __slots__ = ("nodeid", "seed", "before", "after", "start_ns", "end_ns", "wall_ns", "cpu_ns",
+                 "rss", "inputs", "outputs", "errors", "generator", "worker")
+
+    def __init__(self, nodeid: str, seed: int, worker: str | None) -> None:
+        self.nodeid, self.seed, self.worker = nodeid, seed, worker
+        self.before: dict[str, str] = {}
+        self.after: dict[str, str] = {}
+        self.start_ns = self.end_ns = self.wall_ns = self.cpu_ns = self.rss = 0
+        # Most tests declare nothing and raise nothing: these are made on first use.
+        self.inputs: dict[str, dict[str, Any]] | None = None
+        self.outputs: dict[str, dict[str, Any]] | None = None
+        self.errors: list[dict[str, str]] | None = None
+        self.generator: Any = None        # the testlog_rng Generator, when the test asked for one
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (what xdist workers send to the controller)."""
+        return {"nodeid": self.nodeid, "seed": self.seed, "worker": self.worker,
+                "before": self.before, "after": self.after, "start_ns": self.start_ns,
+                "end_ns": self.end_ns, "wall_ns": self.wall_ns, "cpu_ns": self.cpu_ns,
+                "rss": self.rss, "inputs": self.inputs or {}, "outputs": self.outputs or {},
+                "errors": self.errors or []}
+
+
+class StateTracker:
+    """Digests of RNG states, hashing a state only when its bytes changed since last seen."""
+
+    def __init__(self, keep_states: bool) -> None:
+        self.keep_states = keep_states
+        self.full_states: dict[str, bytes] = {}
+        self._last: dict[str, tuple[bytes, str]] = {}
+
+    def digests(self, rngs: tuple[ModuleType, ...], keep: bool = False) -> dict[str, str]:
+        """{name: digest} of each RNG's current state (the per-test hot path: kept flat)."""
+        out, last_seen = {}, self._last
+        for rng in rngs:
+            raw, name = rng.capture(), rng.NAME
+            last = last_seen.get(name)
+            if last is not None and last[0] == raw:
+                digest = last[1]
+            else:
+                digest = rng.digest(raw)
+                last_seen[name] = (raw, digest)
+            if keep and digest not in self.full_states:
+                self.full_states[digest] = raw
+            out[name] = digest
+        return out
+
+
+class Capturer:
+    """Seeds every loaded RNG from the test's seed before it runs and captures around it."""
+
+    def __init__(self, base_seed: int, *, reseed: bool = True, full_state: bool = False,
+                 worker: str | None = None) -> None:
+        self.base_seed, self.reseed, self.full_state, self.worker = base_seed, reseed, full_state, worker
+        # Without reseeding a test's starting state cannot be regenerated: keep it in full.
+        self.states = StateTracker(keep_states=full_state or not reseed)
+        self.current: TestCapture | None = None
+        self.session_states: dict[str, str] = {}
+        self.captures: list[TestCapture] = []
+        self.rss = RssReader()
+        self.origin_ns = time.perf_counter_ns()     # timing columns count from here
+
+    @property
+    def determinism(self) -> str:
+        return SEEDED if self.reseed else STATE_STORED
+
+    def current_seed(self) -> int:
+        return self.current.seed if self.current is not None else session_seed(self.base_seed)
+
+    def seed_session(self) -> None:
+        """Seed every loaded RNG from the base seed (before collection), and record the state."""
+        self.seed_rngs(loaded_rngs())
+
+    def on_import(self, module_name: str) -> None:
+        """A watched library finished importing: seed its RNGs as if loaded from the start."""
+        self.seed_rngs(tuple(m for m in REGISTRY if m.IMPORT_NAME == module_name and m.loaded()))
+
+    def seed_rngs(self, rngs: tuple[ModuleType, ...]) -> None:
+        seed = self.current_seed()
+        for rng in rngs:
+            rng.seed(seed)
+        if self.current is None:
+            self.session_states.update(self.states.digests(rngs, keep=self.full_state))
+        else:
+            self.current.before.update(self.states.digests(rngs, keep=self.states.keep_states))
+
+    def begin(self, nodeid: str) -> TestCapture:
+        capture = TestCapture(nodeid, derive_seed(self.base_seed, nodeid), self.worker)
+        rngs = loaded_rngs()
+        if self.reseed:
+            for rng in rngs:
+                rng.seed(capture.seed)
+        capture.before = self.states.digests(rngs, keep=self.states.keep_states)
+        self.current = capture
+        capture.wall_ns = time.time_ns()
+        capture.cpu_ns = time.process_time_ns()
+        capture.start_ns = time.perf_counter_ns()
+        return capture
+
+    def end(self, capture: TestCapture) -> None:
+        capture.end_ns = time.perf_counter_ns()
+        capture.cpu_ns = time.process_time_ns() - capture.cpu_ns
+        capture.rss = self.rss()
+        capture.after = self.states.digests(loaded_rngs(), keep=self.full_state)
+        if capture.generator is not None:
+            capture.after["testlog_rng"] = generator_digest(capture.generator)
+            capture.generator = None
+        self.current = None
+        self.captures.append(capture)
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Every capture as plain data, times in ns since this process's session start."""
+        self.rss.close()
+        out = []
+        for capture in self.captures:
+            data = capture.as_dict()
+            data["start_ns"] -= self.origin_ns
+            data["end_ns"] -= self.origin_ns
+            out.append(data)
+        return out
+
+
+def generator_digest(generator: Any) -> str:
+    """SHA-256 of a numpy Generator's bit generator state (canonical JSON of its dict)."""
+    from testlog.canonical import canonical_json, sha256_hex
+    return sha256_hex(canonical_json(generator.bit_generator.state))

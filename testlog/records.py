@@ -1,0 +1,156 @@
+"""Test outcomes from pytest's reports, and the per-test record of DESIGN.md "Records".
+
+A record has exactly these keys: test_name, timestamp_start, timestamp_end, duration_ms,
+status, seed, rng_state, rng_state_after, inputs, outputs, determinism_check, environment,
+order, worker, signature.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from testlog.canonical import sha256_hex
+from testlog.seeds import derive_seed
+from testlog.values import result_hash
+
+RECORD_KEYS = ("test_name", "timestamp_start", "timestamp_end", "duration_ms", "status", "seed",
+               "rng_state", "rng_state_after", "inputs", "outputs", "determinism_check",
+               "environment", "order", "worker", "signature")
+STATUSES = ("PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS")
+NOT_CAPTURED = "not-captured"     # the worker running it died before sending its captures
+
+
+@dataclass
+class Failure:
+    when: str                 # setup | call | teardown | collect
+    text: str                 # the full report (traceback) pytest printed
+    message: str              # the crash line (`assert 1 == 2`, `ZeroDivisionError: …`)
+    error_type: str = ""
+
+
+@dataclass
+class TestOutcome:
+    """One test's three phases, as reported to the process that writes the log."""
+    __test__ = False
+    nodeid: str
+    phases: dict[str, tuple[str, bool]] = field(default_factory=dict)   # when -> (outcome, xfail)
+    failures: list[Failure] = field(default_factory=list)
+    skip_reason: str = ""
+    order: int = -1
+    worker: str | None = None
+
+    @property
+    def status(self) -> str:
+        return status_of(self.phases)
+
+
+def status_of(phases: dict[str, tuple[str, bool]]) -> str:
+    """PASS/FAIL/ERROR/SKIP/XFAIL/XPASS from (outcome, wasxfail) per phase, as pytest counts them."""
+    setup = phases.get("setup", ("passed", False))
+    call = phases.get("call")
+    teardown = phases.get("teardown", ("passed", False))
+    if setup[0] == "failed":
+        return "ERROR"
+    if setup[0] == "skipped":
+        return "XFAIL" if setup[1] else "SKIP"
+    if call is None:
+        return "ERROR"            # interrupted, or the worker crashed mid-test
+    if call[0] == "failed":
+        return "FAIL"
+    if teardown[0] == "failed":
+        return "ERROR"
+    if call[0] == "skipped":
+        return "XFAIL" if call[1] else "SKIP"
+    return "XPASS" if call[1] else "PASS"
+
+
+class IsoClock:
+    """UTC ISO 8601 with milliseconds and `Z`; the seconds part cached (most tests share it)."""
+
+    def __init__(self) -> None:
+        self._second, self._text = -1, ""
+
+    def __call__(self, wall_ns: int) -> str:
+        second, rest = divmod(wall_ns, 1_000_000_000)
+        if second != self._second:
+            self._second = second
+            self._text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._text}.{rest // 1_000_000:03d}Z"
+
+
+def redact_display(descriptions: dict[str, dict[str, Any]],
+                   redact: Callable[[str], str]) -> dict[str, dict[str, Any]]:
+    """Shown string values with environment values replaced (hashes stay those of the real values)."""
+    return {name: {k: _redact_strings(v, redact) if k in ("value", "exact", "path") else v
+                   for k, v in desc.items()} for name, desc in descriptions.items()}
+
+
+def _redact_strings(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redact_strings(v, redact) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact_strings(v, redact) for k, v in value.items()}
+    return value
+
+
+def build_record(outcome: TestOutcome, capture: dict[str, Any] | None, *, base_seed: int,
+                 environment: dict[str, Any], determinism: str, clock: IsoClock,
+                 redact: Callable[[str], str],
+                 environment_json: bytes | None = None) -> tuple[dict[str, Any], bytes]:
+    """The signed record of one test and its canonical JSON; `capture` is None when its
+    worker never sent it. `environment_json`: dumps_normal(environment), encoded once a run."""
+    cap = capture or {}
+    duration_ns = cap.get("end_ns", 0) - cap.get("start_ns", 0)
+    wall = cap.get("wall_ns")
+    outputs = cap.get("outputs", {})
+    record = {
+        "test_name": outcome.nodeid,
+        "timestamp_start": clock(wall) if wall else None,
+        "timestamp_end": clock(wall + duration_ns) if wall else None,
+        "duration_ms": round(duration_ns / 1e6, 6),
+        "status": outcome.status,
+        "seed": cap.get("seed", derive_seed(base_seed, outcome.nodeid)),
+        "rng_state": cap.get("before", {}),
+        "rng_state_after": cap.get("after", {}),
+        "inputs": redact_display(cap.get("inputs", {}), redact),
+        "outputs": {"result_hash": result_hash(outputs), "values": redact_display(outputs, redact)},
+        "determinism_check": determinism if capture is not None else NOT_CAPTURED,
+        "environment": environment,
+        "order": outcome.order,
+        "worker": outcome.worker,
+    }
+    return sign(record, environment_json)
+
+
+_STATUS_KEY = b',"status":'
+_ENV_PLACEHOLDER = b'"environment":0,'
+
+
+def sign(record: dict[str, Any],
+         environment_json: bytes | None = None) -> tuple[dict[str, Any], bytes]:
+    """(record with its signature, canonical JSON of it): canonical.record_signature's value,
+    with the record encoded once (and its environment, the same in every record, not at all)."""
+    if environment_json is None:
+        body = dumps_normal(record)
+    else:
+        # The keys before "environment" hold a string and a number: its first match is the key.
+        body = dumps_normal({**record, "environment": 0}).replace(
+            _ENV_PLACEHOLDER, b'"environment":' + environment_json + b",", 1)
+    signature = "SHA256:" + sha256_hex(body)
+    record["signature"] = signature
+    # Keys are sorted: "signature" sits right before the top-level "status"; the keys after
+    # it hold only strings, numbers or null, so the last `,"status":` is that key.
+    at = body.rfind(_STATUS_KEY)
+    return record, body[:at] + b',"signature":"' + signature.encode() + b'"' + body[at:]
+
+
+def dumps_normal(value: Any) -> bytes:
+    """canonical_json of a value that is already normal (floats rounded to 1e-6, str keys,
+    lists): the same bytes, without walking the value in Python first."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")

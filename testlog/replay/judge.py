@@ -1,0 +1,75 @@
+"""One test's replay against its record: the observation triage rules on, and what to report.
+
+Pure: the replay plugin gathers a `Replayed` per test, this module decides.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from testlog.replay.outputs import OutputDiff, compare_outputs, drift_delta, max_delta
+from testlog.replay.plan import PlannedTest
+from testlog.triage import Observation, Verdict, triage
+from testlog.values import result_hash
+
+MISSING = "MISSING"          # recorded, but this replay did not collect it
+NOT_RUN = "NOT-RUN"          # collected, but the session ended before it ran
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """What re-running one test produced."""
+    status: str
+    before: dict[str, str] = field(default_factory=dict)
+    after: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    duration_ms: float = 0.0
+    failure: str = ""                      # the crash line when it failed or errored
+    restore_missing: tuple[str, ...] = ()  # RNGs whose stored full state was not on the branch
+
+
+@dataclass(frozen=True)
+class Judgement:
+    test: PlannedTest
+    replayed: Replayed
+    verdict: Verdict
+    outputs: tuple[OutputDiff, ...]
+    before_mismatch: tuple[str, ...]
+    after_mismatch: tuple[str, ...]
+    leaks: tuple[str, ...]
+    changed_inputs: tuple[str, ...]
+    result_hash: str | None
+
+    @property
+    def max_delta(self) -> float | None:
+        return max_delta(list(self.outputs))
+
+
+def mismatched(recorded: dict[str, str], replayed: dict[str, str]) -> tuple[str, ...]:
+    """RNGs present on both sides whose digests differ (an RNG only one side had loaded is
+    one the test could not have drawn from without loading it)."""
+    return tuple(sorted(n for n in recorded.keys() & replayed.keys() if recorded[n] != replayed[n]))
+
+
+def changed_inputs(recorded: dict[str, dict[str, Any]],
+                   replayed: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+    return tuple(sorted(n for n in recorded.keys() & replayed.keys()
+                        if recorded[n].get("hash") != replayed[n].get("hash")))
+
+
+def judge(test: PlannedTest, replayed: Replayed, *, same_platform: bool,
+          leaks: tuple[str, ...] = ()) -> Judgement:
+    ran = replayed.status not in (MISSING, NOT_RUN)
+    diffs = compare_outputs(test.outputs, replayed.outputs) if ran else []
+    digest = result_hash(replayed.outputs) if ran else None
+    hash_ok = digest == test.result_hash and not diffs
+    before = mismatched(test.before, replayed.before) if ran and test.captured else ()
+    after = mismatched(test.after, replayed.after) if ran and test.captured else ()
+    observation = Observation(
+        status_before=test.status, status_after=replayed.status, hash_matches=hash_ok or not ran,
+        rng_mismatches=after,
+        seed_corrupt=bool(before or replayed.restore_missing or not test.seed_ok),
+        rng_leaks=leaks, numeric_delta=drift_delta(diffs), same_platform=same_platform)
+    return Judgement(test, replayed, triage(observation), tuple(diffs), before, after, leaks,
+                     changed_inputs(test.inputs, replayed.inputs), digest)

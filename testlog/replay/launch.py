@@ -1,0 +1,190 @@
+"""`git testlog replay`: check everything first (nothing is written on bad input), materialise
+the recorded source in a temp directory, run `pytest --testlog-replay` there with the project's
+interpreter under the recorded PYTHONHASHSEED, and hand back what the plugin reported."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+
+from gitstore import GitStoreError, LogStore
+from gitstore.materialize import source_tree
+from gitstore.store import full_ref, locate
+
+from testlog.config import load_settings
+from testlog.errors import TestlogError
+from testlog.replay import loading
+from testlog.replay.checkout import (Workspace, checkout_source, close_workspace, copy_project,
+                                     find_rootdir, open_workspace, source_key)
+from testlog.replay.interpreter import project_python
+from testlog.replay.plan import ReplayPlan, build_plan, replayable_options, files_of
+
+LOG_TAIL = 40
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    repo: str                   # -C: where the user is
+    rev: str | None
+    select: str | None          # -k EXPR
+    keep: bool
+    python: str | None
+    from_dir: str | None
+    branch: str | None
+    sign_key: str | None
+    no_sign: bool
+
+
+@dataclass(frozen=True)
+class Located:
+    recorded: loading.RecordedRun
+    plan: ReplayPlan
+    common_dir: str | None      # the repository holding the source (None: outside git)
+    top: str | None             # its working tree
+    branch: str
+
+
+def _repository(path: str, from_dir: str | None) -> tuple[str | None, str | None]:
+    try:
+        common, _git_dir, top = locate(path)
+        return common, top
+    except GitStoreError as exc:
+        if from_dir is None:
+            raise TestlogError(f"{exc}; a run recorded with --testlog-out outside git is "
+                               "replayed with `git testlog replay --from-dir DIR`") from None
+        return None, None
+
+
+def locate_run(req: ReplayRequest) -> Located:
+    """The run, its plan and where its source lives; raises on any bad input."""
+    common, top = _repository(req.repo, req.from_dir)
+    settings = load_settings(top or req.repo, {"branch": req.branch})
+    try:
+        branch = full_ref(settings["branch"].value)
+    except GitStoreError as exc:
+        raise TestlogError(f"{exc} (--branch)") from None
+    if req.from_dir is not None:
+        recorded = loading.load_from_dir(req.from_dir, req.rev)
+    else:
+        if not req.rev:
+            raise TestlogError("which run? give its log commit (see `git testlog log`), or "
+                               "--from-dir DIR for a run recorded with --testlog-out")
+        with LogStore.open(top or req.repo, ref=branch, sign_key=False) as store:
+            store.require_tip()
+            recorded = loading.load_from_branch(store, req.rev)
+    try:
+        plan = build_plan(recorded.run, recorded.records, recorded.determinism)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TestlogError(f"{recorded.label} is not a readable run ({exc!r})") from None
+    if not plan.tests:
+        raise TestlogError(f"run {recorded.label} recorded no test: nothing to replay")
+    return Located(recorded, plan, common, top, branch)
+
+
+def check_source(found: Located) -> tuple[str, str] | None:
+    """(tree, "commit"|"tree") of the recorded source; fails before anything is written when
+    it is not in this clone. None: recorded outside git (the project is copied)."""
+    source = found.plan.source
+    if not (source.get("commit") or source.get("tree")):
+        return None
+    if found.common_dir is None:
+        raise TestlogError(f"run {found.recorded.label} was recorded at commit "
+                           f"{str(source.get('commit'))[:12]}: replay it inside a clone of "
+                           "that repository (-C PATH)")
+    return source_tree(found.common_dir, source.get("commit"), source.get("tree"))
+
+
+def prepare_tree(found: Located, req: ReplayRequest, tree: tuple[str, str] | None,
+                 dest: str) -> str:
+    """Fill `dest` with the source to replay; how: commit | tree | copy."""
+    if tree is not None:
+        checkout_source(found.common_dir or "", tree[0], dest, found.recorded.patch)
+        return tree[1]
+    copy_project(found.top or os.path.abspath(req.repo), dest, exclude=req.from_dir)
+    return "copy"
+
+
+def pytest_command(python: str, found: Located, rootdir: str, rev: str, context: str,
+                   select: str | None) -> list[str]:
+    files = [f for f in files_of(found.plan.nodeids) if os.path.exists(os.path.join(rootdir, f))]
+    cmd = [python, "-m", "pytest", "-p", "no:cacheprovider", f"--rootdir={rootdir}",
+           *replayable_options(found.plan.pytest_args), f"--testlog-replay={rev}",
+           f"--testlog-replay-context={context}"]
+    if select:
+        cmd += ["-k", select]
+    return cmd + (files or ["."])
+
+
+def replay_env(plan: ReplayPlan) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONHASHSEED", None)
+    if plan.pythonhashseed not in (None, "", "random"):
+        env["PYTHONHASHSEED"] = str(plan.pythonhashseed)
+    return env
+
+
+def _failure_line(log: str, python: str, code: int) -> str:
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    if any("unrecognized arguments: --testlog-replay" in line for line in lines):
+        return (f"{python} cannot replay: git-testlog is not installed for it (install it "
+                "there, or pass --python)")
+    errors = [line for line in lines if "error" in line.lower()]
+    detail = (errors or lines or [f"exit status {code}"])[-1]
+    return f"pytest stopped before the replay finished (exit {code}): {detail}"
+
+
+def run_pytest(cmd: list[str], cwd: str, env: dict[str, str], log_path: str) -> int:
+    with open(log_path, "wb") as log:
+        return subprocess.run(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL).returncode
+
+
+def execute(found: Located, req: ReplayRequest, python: str, tree: tuple[str, str] | None,
+            ws: Workspace) -> tuple[int, list[str]]:
+    src = ws.src
+    materialized = prepare_tree(found, req, tree, src)
+    rootdir = find_rootdir(src, files_of(found.plan.nodeids))
+    paths = {name: os.path.join(ws.root, name) for name in ("context.json", "result.json", "pytest.log")}
+    context = {"repo": found.top, "branch": found.branch, "sign_key": req.sign_key,
+               "no_sign": req.no_sign, "materialized": materialized,
+               "directory": src if req.keep else None, "result": paths["result.json"]}
+    with open(paths["context.json"], "w", encoding="utf-8") as handle:
+        json.dump(context, handle)
+    rev = found.recorded.sha or os.path.join(found.recorded.directory or "", found.recorded.artifact)
+    cmd = pytest_command(python, found, rootdir, rev, paths["context.json"], req.select)
+    code = run_pytest(cmd, rootdir, replay_env(found.plan), paths["pytest.log"])
+    if not os.path.exists(paths["result.json"]):
+        with open(paths["pytest.log"], encoding="utf-8", errors="replace") as handle:
+            raise TestlogError(_failure_line(handle.read(), python, code))
+    with open(paths["result.json"], encoding="utf-8") as handle:
+        result = json.load(handle)
+    lines = list(result["terminal"])
+    if result.get("error"):
+        raise ReplayFailed(lines, result["error"])
+    return int(result["exit"]), lines
+
+
+class ReplayFailed(TestlogError):
+    """The replay ran but ended in an error (nothing selected, report not written)."""
+
+    def __init__(self, lines: list[str], message: str) -> None:
+        super().__init__(message)
+        self.lines = lines
+
+
+def replay(req: ReplayRequest) -> tuple[int, list[str]]:
+    """(exit status, lines to print). Every check happens before the temp directory exists."""
+    found = locate_run(req)
+    python = project_python(req.python, load_settings(found.top or req.repo)["python"].value,
+                            os.environ, found.top)
+    tree = check_source(found)
+    ws = open_workspace(source_key(tree[0], found.recorded.patch) if tree else None, req.keep)
+    try:
+        code, lines = execute(found, req, python, tree, ws)
+    finally:
+        close_workspace(ws, req.keep)
+    if req.keep:
+        lines.append(f"kept the replay directory: {ws.root} (tests ran in {ws.src}; pytest "
+                     "output in pytest.log)")
+    return code, lines

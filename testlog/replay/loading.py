@@ -1,0 +1,154 @@
+"""Reading a recorded run back: from a log commit (through runread), or from a
+`--testlog-out` directory."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from gitstore import GitStoreError, LogStore
+
+from testlog import layout, runread
+from testlog.canonical import sha256_hex
+from testlog.errors import TestlogError
+from testlog.records import dumps_normal
+from testlog.runfiles import SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """One run as recorded: run.json, determinism.json and the dirty diff."""
+    sha: str | None             # its log commit; None when read from a directory
+    artifact: str               # run.json: a path on the branch, or a file in `directory`
+    data: dict[str, Any]        # {"schema_version", "run", "records"}
+    determinism: dict[str, Any]
+    patch: bytes                # the recorded dirty diff (b"" when the tree was clean)
+    directory: str | None = None
+
+    @property
+    def run(self) -> dict[str, Any]:
+        return self.data["run"]
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return self.data["records"]
+
+    @property
+    def label(self) -> str:
+        return self.sha[:10] if self.sha else os.path.join(self.directory or ".", self.artifact)
+
+
+def parse_json(raw: bytes, where: str) -> dict[str, Any]:
+    """A run's JSON file; refuses a hand-edited file and a schema newer than ours."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise TestlogError(f"{where} is not valid JSON (edited by hand?)") from None
+    version = data.get("schema_version", 0) if isinstance(data, dict) else None
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise TestlogError(f"{where} has schema version {version}, newer than this git-testlog "
+                           f"understands ({SCHEMA_VERSION}): upgrade git-testlog")
+    return data
+
+
+def _check_run(data: dict[str, Any], where: str) -> dict[str, Any]:
+    if not isinstance(data.get("run"), dict) or not isinstance(data.get("records"), list):
+        raise TestlogError(f"{where} is not a recorded run (no run block or records)")
+    for record in data["records"]:
+        if record.get("signature") != signature_of(record):
+            raise TestlogError(f"record {record.get('test_name')!r} in {where} does not match its "
+                               "signature (edited by hand?); `git testlog verify` checks the log")
+    return data
+
+
+def signature_of(record: dict[str, Any]) -> str:
+    """What records.sign wrote: the record as stored is already normal (canonical.normalise)."""
+    return "SHA256:" + sha256_hex(dumps_normal({k: v for k, v in record.items() if k != "signature"}))
+
+
+def _branch_file(store: LogStore, path: str | None, sha: str) -> bytes | None:
+    if not path:
+        return None
+    try:
+        return store.read(path, sha)
+    except GitStoreError:
+        return None
+
+
+def load_from_branch(store: LogStore, rev: str) -> RecordedRun:
+    entry, artifact = runread.run_entry(store, rev)
+    sha = entry.sha
+    data = _check_run(runread.read_json(store, artifact, sha), f"{artifact} at {sha[:10]}")
+    run = data["run"]
+    det_path = run.get("files", {}).get("determinism")
+    determinism = runread.read_json(store, det_path, sha) \
+        if det_path and store.exists(det_path, sha) else {}
+    patch = _branch_file(store, run.get("source", {}).get("dirty_diff_path"), sha)
+    if run.get("source", {}).get("dirty") and patch is None:
+        raise TestlogError(f"run {sha[:10]} was recorded in a dirty tree but its diff is "
+                           "missing from the log branch (edited by hand?)")
+    return RecordedRun(sha, artifact, data, determinism, patch or b"")
+
+
+def runs_in_dir(directory: str) -> list[str]:
+    """Relative paths of the run.json files a `--testlog-out` directory holds."""
+    runs = os.path.join(directory, layout.DIRECTORIES["run"])
+    names = sorted(os.listdir(runs)) if os.path.isdir(runs) else []
+    return [f"{layout.DIRECTORIES['run']}/{n}" for n in names if n.endswith("__run.json")]
+
+
+def pick_run(directory: str, name: str | None) -> str:
+    """The run.json a name picks in `directory` (the only run when no name is given)."""
+    found = runs_in_dir(directory)
+    if not found:
+        raise TestlogError(f"no recorded run in {directory} (expected runs/<date>__<suite>__run.json "
+                           "written by `pytest --testlog-out`)")
+    chosen = [p for p in found if name is None or name in (p, os.path.basename(p))
+              or (layout.parse_artifact(p) or {}).get("suite") == name]
+    if len(chosen) == 1:
+        return chosen[0]
+    listed = ", ".join(os.path.basename(p) for p in found)
+    if not chosen:
+        raise TestlogError(f"no run {name!r} in {directory} (it holds {listed})")
+    raise TestlogError(f"{directory} holds {len(chosen)} runs ({listed}): name one, "
+                       "e.g. `git testlog replay --from-dir DIR <suite>`")
+
+
+def _dir_file(directory: str, path: str | None) -> bytes | None:
+    if not path:
+        return None
+    full = os.path.join(directory, *path.split("/"))
+    if not os.path.isfile(full):
+        return None
+    with open(full, "rb") as handle:
+        return handle.read()
+
+
+def load_from_dir(directory: str, name: str | None = None) -> RecordedRun:
+    if not os.path.isdir(directory):
+        raise TestlogError(f"no such directory: {directory} (--from-dir needs the directory "
+                           "given to `pytest --testlog-out`)")
+    artifact = pick_run(directory, name)
+    where = os.path.join(directory, artifact)
+    data = _check_run(parse_json(_dir_file(directory, artifact) or b"", where), where)
+    run = data["run"]
+    det_path = run.get("files", {}).get("determinism")
+    det_raw = _dir_file(directory, det_path)
+    determinism = parse_json(det_raw, os.path.join(directory, det_path)) if det_raw else {}
+    patch = _dir_file(directory, run.get("source", {}).get("dirty_diff_path"))
+    if run.get("source", {}).get("dirty") and patch is None:
+        raise TestlogError(f"{where} was recorded in a dirty tree but its diff is missing "
+                           f"from {directory}")
+    return RecordedRun(None, artifact, data, determinism, patch or b"",
+                       directory=os.path.abspath(directory))
+
+
+def run_file_target(rev: str) -> tuple[str, str | None] | None:
+    """(directory, run.json) when `rev` names a --testlog-out directory or its run file."""
+    if rev.endswith("__run.json") and os.path.isfile(rev):
+        runs_dir = os.path.dirname(os.path.abspath(rev))
+        return os.path.dirname(runs_dir), os.path.basename(rev)
+    if os.path.isdir(os.path.join(rev, layout.DIRECTORIES["run"])):
+        return rev, None
+    return None

@@ -1,0 +1,339 @@
+"""pytest's side of replay (`pytest --testlog-replay=REV`), loaded by plugin.py instead of the
+recorder. The recorder's TestRunner seeds and captures exactly as when the run was recorded;
+ReplaySession puts the recorded tests in the recorded order, restores stored RNG states when
+reseeding was off, and at the end judges each test, publishes the report and sets the exit
+status (0 only when every replayed test is verified)."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from gitstore import GitStoreError, LogStore
+from gitstore.source import source_info
+from gitstore.store import full_ref, locate
+
+from testlog import envinfo
+from testlog.capture import TestCapture
+from testlog.config import load_settings
+from testlog.errors import TestlogError
+from testlog.records import Failure, TestOutcome
+from testlog.recorder import TestRunner, cooperate_with_randomly, crash_message
+from testlog.replay import loading
+from testlog.replay.environment import compare_environments
+from testlog.replay.judge import MISSING, NOT_RUN, Judgement, Replayed, judge
+from testlog.replay.plan import ReplayPlan, build_plan, rng_leaks
+from testlog.replay.publish import Destination, publish
+from testlog.replay.report import ReplayMeta, report_data, terminal_lines
+from testlog.rng import by_name
+
+INTERRUPTED = 2
+
+
+def prepare(config: pytest.Config) -> None:
+    """Replay runs in one process in the recorded order: switch xdist's distribution off
+    (called between xdist's option handling and its configure)."""
+    for name, value in (("dist", "no"), ("tx", []), ("numprocesses", 0)):
+        if hasattr(config.option, name):
+            setattr(config.option, name, value)
+
+
+def _usage(message: str) -> pytest.UsageError:
+    return pytest.UsageError(f"testlog: {message}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the run comes from and where its report goes."""
+    rev: str
+    repo: str | None
+    branch: str
+    sign_key: str | None
+    no_sign: bool
+    materialized: str
+    directory: str | None
+    result: str | None
+    from_dir: tuple[str, str | None] | None
+
+
+def read_context(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def settings_of(config: pytest.Config) -> Settings:
+    ctx = read_context(config.getoption("testlog_replay_context"))
+    rev = config.getoption("testlog_replay")
+    root = ctx.get("repo") or str(config.rootpath)
+    configured = load_settings(root, {"branch": ctx.get("branch") or config.getoption("testlog_branch"),
+                                      "sign_key": ctx.get("sign_key") or config.getoption("testlog_sign_key")})
+    try:
+        branch = full_ref(configured["branch"].value)
+    except GitStoreError as exc:
+        raise _usage(f"{exc} (--testlog-branch)") from None
+    from_dir = loading.run_file_target(rev)
+    return Settings(rev=rev, repo=root, branch=branch, sign_key=configured["sign_key"].value or None,
+                    no_sign=bool(ctx.get("no_sign") or config.getoption("testlog_no_sign")),
+                    materialized=ctx.get("materialized", "checkout"),
+                    directory=ctx.get("directory", str(config.rootpath)), result=ctx.get("result"),
+                    from_dir=from_dir)
+
+
+def load_recorded(settings: Settings) -> loading.RecordedRun:
+    try:
+        if settings.from_dir is not None:
+            return loading.load_from_dir(*settings.from_dir)
+        with LogStore.open(settings.repo or ".", ref=settings.branch, sign_key=False) as store:
+            return loading.load_from_branch(store, settings.rev)
+    except (TestlogError, GitStoreError) as exc:
+        raise _usage(str(exc)) from None
+
+
+def install(config: pytest.Config) -> None:
+    """Register the replay for this session (raises pytest.UsageError on a bad REV)."""
+    cooperate_with_randomly(config)
+    settings = settings_of(config)
+    recorded = load_recorded(settings)
+    try:
+        plan = build_plan(recorded.run, recorded.records, recorded.determinism)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _usage(f"{recorded.label} is not a readable run ({exc!r})") from None
+    # The recorder's runner seeds and captures; it must do so as the run was recorded.
+    config.option.testlog_no_reseed = not plan.reseed
+    config.option.testlog_full_state = False
+    runner = TestRunner(config, plan.base_seed, None)
+    config.pluginmanager.register(runner, "testlog-runner")
+    config.pluginmanager.register(ReplaySession(config, settings, recorded, plan, runner),
+                                  "testlog-replay")
+
+
+# -- what this process is -------------------------------------------------------------------
+
+def current_environment(common_dir: str | None) -> dict[str, Any]:
+    """Platform facts, and environment-variable digests when this repository's key exists."""
+    environ = dict(os.environ)
+    key_file = os.path.join(common_dir, *envinfo.KEY_FILE) if common_dir else None
+    if environ.get(envinfo.KEY_ENV) or (key_file and os.path.exists(key_file)):
+        key, source = envinfo.resolve_key(environ, common_dir)
+        return envinfo.environment_blocks(environ, key, source)[1]
+    return {**envinfo.platform_facts(), "os_release": platform.release()}
+
+
+def checkout_note(settings: Settings, plan: ReplayPlan, rootdir: str) -> tuple[str, ...]:
+    """In a checkout the user chose: say when it does not hold the recorded source."""
+    if settings.materialized != "checkout" or not plan.source.get("tree"):
+        return ()
+    try:
+        top = locate(rootdir)[2]
+        here = source_info(top) if top else None
+    except GitStoreError:
+        here = None
+    if here is None:
+        return ("this checkout is not a git working tree: its source was not compared with the "
+                "recorded one",)
+    if here.tree != plan.source.get("tree") or bool(here.diff) != bool(plan.source.get("dirty")):
+        return (f"this checkout (tree {str(here.tree)[:12]}{', dirty' if here.dirty else ''}) "
+                f"is not the recorded source (tree {plan.source['tree'][:12]}"
+                f"{', dirty' if plan.source.get('dirty') else ''})",)
+    return ()
+
+
+def utc_iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- the session --------------------------------------------------------------------------
+
+class ReplaySession:
+    def __init__(self, config: pytest.Config, settings: Settings, recorded: loading.RecordedRun,
+                 plan: ReplayPlan, runner: TestRunner) -> None:
+        self.config, self.settings, self.recorded, self.plan = config, settings, recorded, plan
+        self.runner = runner
+        self.planned = plan.by_nodeid()
+        self.started = time.time()
+        self.outcomes: dict[str, TestOutcome] = {}
+        self.captures: dict[str, TestCapture] = {}
+        self.restore_missing: dict[str, tuple[str, ...]] = {}
+        self.collected: set[str] = set()
+        self.files_seen: set[str] = set()
+        self.deselected: set[str] = set()
+        self.lines: list[str] = []
+        common = None
+        try:
+            common = locate(settings.repo)[0] if settings.repo and settings.from_dir is None else None
+        except GitStoreError:
+            pass
+        self.env = compare_environments(
+            plan.environment, current_environment(common),
+            recorded_hashseed=plan.pythonhashseed, current_hashseed=os.environ.get("PYTHONHASHSEED"),
+            extra_notes=checkout_note(settings, plan, str(config.rootpath)))
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        ignored = ["testlog: --testlog is ignored while replaying: nothing new is recorded"] \
+            if config.getoption("testlog") or config.getini("testlog") else []
+        return ignored + [f"testlog: replaying {self.recorded.label} (suite {self.plan.suite}, "
+                f"{len(self.plan.tests)} tests): {self.env.headline()}"] + \
+            [f"testlog: note: {note}" for note in self.env.notes]
+
+    # -- selection and order ---------------------------------------------------------------
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if "::" not in report.nodeid and report.nodeid:
+            self.files_seen.add(report.nodeid)
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected.update(i.nodeid for i in items if i.nodeid in self.planned)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        """Only the recorded tests, in the recorded order (after -k and any shuffling plugin)."""
+        keep = sorted((i for i in items if i.nodeid in self.planned),
+                      key=lambda i: self.planned[i.nodeid].order)
+        extra = [i for i in items if i.nodeid not in self.planned]
+        self.collected = {i.nodeid for i in keep}
+        items[:] = keep
+        if extra:
+            config.hook.pytest_deselected(items=extra)
+
+    # -- around each test ------------------------------------------------------------------
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):
+        """Outside the recorder's own wrapper: restore stored states before it captures."""
+        test = self.planned.get(item.nodeid)
+        if test is not None and not self.plan.reseed:
+            self.restore_missing[item.nodeid] = self.restore_states(test.before)
+        yield
+        captures = self.runner.capturer.captures
+        if captures and captures[-1].nodeid == item.nodeid:
+            self.captures.setdefault(item.nodeid, captures[-1])
+
+    def restore_states(self, before: dict[str, str]) -> tuple[str, ...]:
+        """Load each RNG's stored full state; the names of those not stored."""
+        missing = []
+        for name, digest in before.items():
+            try:
+                rng = by_name(name)
+            except KeyError:
+                continue                       # testlog_rng: regenerated from the seed
+            if not rng.loaded():
+                continue
+            raw = self.plan.full_states.get(digest)
+            if raw is None:
+                missing.append(name)
+            else:
+                rng.restore(raw)
+        return tuple(missing)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        outcome = self.outcomes.setdefault(report.nodeid, TestOutcome(report.nodeid))
+        if report.when in outcome.phases:
+            return                             # a re-run (e.g. rerunfailures): keep the first
+        outcome.phases[report.when] = (report.outcome, hasattr(report, "wasxfail"))
+        if report.failed and not outcome.failures:
+            outcome.failures.append(Failure(report.when, report.longreprtext, crash_message(report)))
+
+    # -- the end ---------------------------------------------------------------------------
+
+    def replayed(self, nodeid: str) -> Replayed | None:
+        """What the replay of one recorded test gave; None when it was not selected."""
+        if nodeid in self.deselected:
+            return None
+        outcome, capture = self.outcomes.get(nodeid), self.captures.get(nodeid)
+        if outcome is not None and "setup" in outcome.phases:
+            failure = outcome.failures[0] if outcome.failures else None
+            cap = capture or TestCapture(nodeid, 0, None)
+            return Replayed(status=outcome.status, before=dict(cap.before), after=dict(cap.after),
+                            outputs=cap.outputs or {}, inputs=cap.inputs or {},
+                            duration_ms=(cap.end_ns - cap.start_ns) / 1e6,
+                            failure=failure.text if failure else "",
+                            restore_missing=self.restore_missing.get(nodeid, ()))
+        if nodeid in self.collected:
+            return Replayed(status=NOT_RUN)
+        path = nodeid.split("::", 1)[0]
+        exists = os.path.exists(os.path.join(str(self.config.rootpath), path))
+        if path in self.files_seen or not exists:
+            return Replayed(status=MISSING)
+        return None
+
+    def judgements(self) -> tuple[list[Judgement], int]:
+        leaks = rng_leaks(self.plan.tests) if not self.plan.reseed else {}
+        out, skipped = [], 0
+        for test in self.plan.tests:
+            replayed = self.replayed(test.nodeid)
+            if replayed is None:
+                skipped += 1
+                continue
+            out.append(judge(test, replayed, same_platform=self.env.same_platform,
+                             leaks=leaks.get(test.nodeid, ())))
+        return out, skipped
+
+    def meta(self, skipped: int) -> ReplayMeta:
+        session = self.runner.capturer.session_states
+        differ = tuple(sorted(n for n in session.keys() & self.plan.session_states.keys()
+                              if session[n] != self.plan.session_states[n]))
+        finished = time.time()
+        return ReplayMeta(sha=self.recorded.sha, label=self.recorded.label,
+                          started=utc_iso(self.started), finished=utc_iso(finished),
+                          duration_s=finished - self.started, python=sys.executable,
+                          pythonhashseed=os.environ.get("PYTHONHASHSEED"),
+                          materialized=self.settings.materialized, directory=self.settings.directory,
+                          selection=self.config.getoption("keyword") or None, not_selected=skipped,
+                          session_mismatch=differ)
+
+    def destination(self) -> Destination:
+        directory = self.recorded.directory if self.settings.from_dir is not None else None
+        return Destination(repo=self.settings.repo, branch=self.settings.branch,
+                           sign_key=self.settings.sign_key, no_sign=self.settings.no_sign,
+                           directory=directory)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.config.option.collectonly:
+            return
+        result: dict[str, Any] = {"exit": 1, "terminal": [], "report": None, "commit": None,
+                                  "error": None}
+        judgements, skipped = self.judgements()
+        if int(exitstatus) == INTERRUPTED:
+            result["error"] = "the replay was interrupted; nothing was committed"
+        elif not judgements:
+            result["error"] = (f"no recorded test was replayed: the selection matched none of "
+                               f"the run's {len(self.plan.tests)} tests; nothing was committed")
+        else:
+            self.finish(judgements, skipped, result)
+        if result["error"]:
+            self.lines.append(f"testlog: {result['error']}")
+            result["exit"] = INTERRUPTED if int(exitstatus) == INTERRUPTED else 1
+        session.exitstatus = result["exit"]
+        if self.settings.result:
+            with open(self.settings.result, "w", encoding="utf-8") as handle:
+                json.dump(result, handle)
+
+    def finish(self, judgements: list[Judgement], skipped: int, result: dict[str, Any]) -> None:
+        data = report_data(self.plan, judgements, self.env, self.meta(skipped))
+        inputs = {t.nodeid: t.inputs for t in self.plan.tests if t.inputs}
+        try:
+            where, sha = publish(self.destination(), data, inputs,
+                                 datetime.now(timezone.utc).date())
+        except (GitStoreError, TestlogError, OSError) as exc:
+            where, sha = "not written", None
+            result["error"] = f"could not write the replay report: {exc}"
+        result.update(terminal=terminal_lines(data, where), report=where, commit=sha,
+                      verdict=data["verdict"], exit=0 if data["verdict"] == "VERIFIED" else 1)
+        self.lines = list(result["terminal"])
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for line in self.lines:
+            terminalreporter.write_line(line, bold=line.startswith(("REPLAY_", "testlog:")),
+                                        red="FAILED" in line or "🚫" in line or "❗" in line,
+                                        green=line.startswith("REPLAY_VERIFIED"))

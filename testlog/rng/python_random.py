@@ -1,0 +1,69 @@
+"""Python's `random` module (its hidden global `random.Random` instance).
+
+Canonical state: index (int32 LE), the 624 Mersenne Twister words (uint32 LE), then the
+cached Gaussian: b"\\x00" * 9 when absent, else b"\\x01" + float64 LE.
+"""
+from __future__ import annotations
+
+import ctypes
+import random
+import struct
+import sys
+
+from testlog.rng.base import digest  # noqa: F401  (part of the protocol)
+
+NAME = "python"
+IMPORT_NAME = None
+_WORDS = 624
+_RAW = 4 + 4 * _WORDS          # index + key, exactly as CPython's RandomObject lays them out
+_NO_GAUSS = b"\x00" * 9
+
+_raw_offset: int | None = None  # offset of `index` inside the object, once verified
+_checked = False
+
+
+def loaded() -> bool:
+    return True
+
+
+def seed(n: int) -> None:
+    random.seed(n)
+
+
+def _gauss_bytes(gauss: float | None) -> bytes:
+    return _NO_GAUSS if gauss is None else b"\x01" + struct.pack("<d", gauss)
+
+
+def _public_capture() -> bytes:
+    _version, internal, gauss = random.getstate()
+    words, index = internal[:-1], internal[-1]
+    return struct.pack(f"<i{_WORDS}I", index, *words) + _gauss_bytes(gauss)
+
+
+def _find_raw_offset() -> int | None:
+    """Where CPython keeps index+state in the object, checked against getstate()."""
+    inst = random._inst  # type: ignore[attr-defined]
+    size = type(inst).__basicsize__
+    if sys.implementation.name != "cpython" or sys.byteorder != "little" or size < _RAW:
+        return None
+    expected = _public_capture()[:_RAW]
+    offset = ctypes.string_at(id(inst), size).find(expected)
+    return offset if offset > 0 else None
+
+
+def capture() -> bytes:
+    global _raw_offset, _checked
+    if not _checked:
+        _raw_offset, _checked = _find_raw_offset(), True
+    if _raw_offset is None:
+        return _public_capture()
+    inst = random._inst  # type: ignore[attr-defined]
+    gauss = inst.gauss_next
+    return ctypes.string_at(id(inst) + _raw_offset, _RAW) + (
+        _NO_GAUSS if gauss is None else b"\x01" + struct.pack("<d", gauss))
+
+
+def restore(state: bytes) -> None:
+    index, *words = struct.unpack_from(f"<i{_WORDS}I", state)
+    gauss = struct.unpack_from("<d", state, _RAW + 1)[0] if state[_RAW] else None
+    random.setstate((3, (*words, index), gauss))

@@ -1,0 +1,62 @@
+"""Committing a recorded run: its files, the updated timing summary, one chronicle event."""
+from __future__ import annotations
+
+import json
+import os
+
+from gitstore import GitStoreError, LogStore
+
+from testlog import layout, timing_summary
+from testlog.records import dumps_normal
+from testlog.logbranch import commit_event
+from testlog.runfiles import EVENT, RunBundle
+
+
+def run_durations(bundle: RunBundle) -> list[tuple[str, float]]:
+    if bundle.durations is not None:
+        return bundle.durations
+    data = bundle.files.get(bundle.timing_path)
+    tests = json.loads(data)["tests"] if data else []
+    return [(t["test_name"], t["duration_ms"]) for t in tests]
+
+
+def updated_timing_summary(previous: bytes | None, bundle: RunBundle) -> bytes:
+    summary = timing_summary.updated_summary(timing_summary.parse_summary(previous),
+                                             run_durations(bundle))
+    return dumps_normal(summary)     # every float in it is already rounded
+
+
+def _stored_timing_summary(store: LogStore) -> bytes | None:
+    if store.tip is None:
+        return None
+    try:
+        return store.read(layout.TIMING_SUMMARY)
+    except GitStoreError:
+        return None
+
+
+def commit_run(store: LogStore, bundle: RunBundle) -> str:
+    """One commit on the log branch holding the run; returns its sha."""
+    files = dict(bundle.files)
+    files[layout.TIMING_SUMMARY] = updated_timing_summary(_stored_timing_summary(store), bundle)
+    return commit_event(store, files, event=EVENT, artifact=bundle.artifact,
+                        verdict=bundle.verdict, summary=bundle.summary, trailers=bundle.trailers)
+
+
+def write_run_dir(directory: str, bundle: RunBundle) -> list[str]:
+    """--testlog-out: the same files under `directory`, timing summary carried on from it."""
+    summary_path = os.path.join(directory, layout.TIMING_SUMMARY)
+    previous = open(summary_path, "rb").read() if os.path.exists(summary_path) else None
+    files = {**bundle.files, layout.TIMING_SUMMARY: updated_timing_summary(previous, bundle)}
+    written = []
+    for path, data in sorted(files.items()):
+        target = os.path.join(directory, *path.split("/"))
+        if data is None:
+            if os.path.exists(target):
+                os.unlink(target)
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as handle:
+            handle.write(data)
+        written.append(path)
+    return written

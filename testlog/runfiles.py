@@ -1,0 +1,298 @@
+"""All files of one recorded run, from what the session gathered: paths on the branch -> bytes.
+
+Pure: no pytest, no git. The recorder fills a RunContext at session start and a Harvest
+during the session; `run_bundle` turns them into the files and the commit's metadata.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from gitstore.source import SourceInfo
+
+from testlog import errorinfo, layout, render
+from testlog.canonical import canonical_json
+from testlog.records import Failure, IsoClock, TestOutcome, build_record, dumps_normal
+
+SCHEMA_VERSION = 1
+EVENT = "TEST_SUITE_EXECUTED"
+TIMING_COLUMNS = ("test_name", "start_ns", "end_ns", "duration_ns", "duration_ms", "memory_mb",
+                  "cpu_util")
+FAILING_EXIT_STATUSES = (2, 3, 4)       # interrupted, internal error, usage error
+
+
+@dataclass
+class RunContext:
+    """What is fixed when the session starts."""
+    suite: str
+    day: date
+    base_seed: int
+    session_seed: int
+    started_ns: int
+    source: SourceInfo | None
+    pythonhashseed: str | None
+    record_environment: dict[str, Any]
+    run_environment: dict[str, Any]
+    pytest_args: list[str]
+    pytest_version: str
+    reseed: bool
+    full_state: bool
+    randomly: dict[str, Any]
+    redact: Callable[[str], str] = field(repr=False, default=lambda text: text)
+
+
+@dataclass
+class Harvest:
+    """What the session gathered: outcomes in completion order, captures from the test processes."""
+    outcomes: list[TestOutcome] = field(default_factory=list)
+    captures: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    full_states: dict[str, bytes] = field(default_factory=dict)
+    session_states: dict[str, str] = field(default_factory=dict)
+    collection_errors: list[tuple[str, Failure]] = field(default_factory=list)
+    xdist_workers: int = 0
+    exit_status: int = 0
+    finished_ns: int = 0
+    coverage: dict[str, Any] | None = None
+
+    def add_captures(self, captures: list[dict[str, Any]]) -> None:
+        for capture in captures:
+            self.captures[capture["nodeid"]].append(capture)
+
+
+@dataclass
+class RunBundle:
+    """Files to commit (None deletes a stale path) and the commit's event, message and trailers."""
+    files: dict[str, bytes | None]
+    artifact: str
+    verdict: str
+    summary: str
+    trailers: dict[str, str]
+    timing_path: str
+    # (test_name, duration_ms) of this run, also in the timing file (kept to skip re-parsing it)
+    durations: list[tuple[str, float]] | None = None
+
+
+def paths(ctx: RunContext) -> dict[str, str]:
+    def at(category: str, ext: str) -> str:
+        return layout.artifact_path(category, ext, ctx.day, ctx.suite)
+    return {"run_json": at("run", "json"), "run_log": at("run", "log"),
+            "dirty_patch": at("dirty", "patch"), "determinism": at("determinism", "json"),
+            "timing_csv": at("timing", "csv"), "timing_json": at("timing", "json"),
+            "errors_log": at("errors", "log"), "errors_json": at("errors", "json"),
+            "summary_md": at("summary", "md"), "summary_json": at("summary", "json"),
+            "coverage": at("coverage", "json")}
+
+
+def paired(harvest: Harvest) -> list[tuple[TestOutcome, dict[str, Any] | None]]:
+    """Each outcome with its capture (a re-run test's captures taken in order)."""
+    queues = {nodeid: deque(caps) for nodeid, caps in harvest.captures.items()}
+    pairs = []
+    for outcome in harvest.outcomes:
+        queue = queues.get(outcome.nodeid)
+        pairs.append((outcome, queue.popleft() if queue else None))
+    return pairs
+
+
+def _timing_row(record: dict[str, Any], capture: dict[str, Any] | None) -> dict[str, Any]:
+    cap = capture or {}
+    duration_ns = cap.get("end_ns", 0) - cap.get("start_ns", 0)
+    cpu = 100.0 * cap.get("cpu_ns", 0) / duration_ns if duration_ns else 0.0
+    return {"test_name": record["test_name"], "start_ns": cap.get("start_ns", 0),
+            "end_ns": cap.get("end_ns", 0), "duration_ns": duration_ns,
+            "duration_ms": round(duration_ns / 1e6, 6),
+            "memory_mb": round(cap.get("rss", 0) / 2**20, 6), "cpu_util": round(cpu, 6)}
+
+
+def timing_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(TIMING_COLUMNS)
+    for r in rows:
+        writer.writerow([r["test_name"], r["start_ns"], r["end_ns"], r["duration_ns"],
+                         f"{r['duration_ms']:.3f}", f"{r['memory_mb']:.2f}", f"{r['cpu_util']:.1f}"])
+    return out.getvalue()
+
+
+def _error_type(capture: dict[str, Any] | None, failure: Failure) -> str:
+    for error in (capture or {}).get("errors", []):
+        if error["when"] == failure.when:
+            return error["type"]
+    return failure.error_type or errorinfo.error_type_from_message(failure.message)
+
+
+def _error(ctx: RunContext, nodeid: str, status: str, failure: Failure, error_type: str,
+           timestamp: str, fixtures: list[dict[str, str]]) -> dict[str, Any]:
+    message = ctx.redact(errorinfo.first_line(failure.message))
+    expected_got = errorinfo.expected_got(failure.message)
+    return {"timestamp": timestamp, "test_name": nodeid, "status": status, "when": failure.when,
+            "error_type": error_type, "message": message,
+            "expected_got": ctx.redact(expected_got) if expected_got else None,
+            "severity": errorinfo.severity(status, failure.when, failure.message),
+            "fixtures": fixtures,
+            "command": ctx.redact(errorinfo.reproduce_command(nodeid, ctx.base_seed, ctx.pythonhashseed)),
+            "traceback": ctx.redact(failure.text)}
+
+
+def error_entries(ctx: RunContext, harvest: Harvest,
+                  pairs: list[tuple[dict[str, Any], dict[str, Any] | None, TestOutcome]],
+                  clock: IsoClock) -> list[dict[str, Any]]:
+    entries = []
+    for name, failure in harvest.collection_errors:
+        entries.append(_error(ctx, name, "ERROR", failure, errorinfo.error_type_from_message(
+            failure.message), clock(ctx.started_ns), []))
+    for record, capture, outcome in pairs:
+        if record["status"] not in ("FAIL", "ERROR"):
+            continue
+        fixtures = [{"name": n, "hash": d["hash"]} for n, d in record["inputs"].items()]
+        stamp = record["timestamp_end"] or clock(harvest.finished_ns)
+        for failure in outcome.failures:
+            entries.append(_error(ctx, outcome.nodeid, record["status"], failure,
+                                  _error_type(capture, failure), stamp, fixtures))
+    return sorted(entries, key=lambda e: (e["test_name"], e["when"] != "setup", e["when"]))
+
+
+def totals(records: list[dict[str, Any]], collection_errors: int) -> dict[str, int]:
+    count = {s: 0 for s in ("PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS")}
+    for r in records:
+        count[r["status"]] += 1
+    return {"tests": len(records), "passed": count["PASS"], "failed": count["FAIL"],
+            "errors": count["ERROR"], "skipped": count["SKIP"], "xfailed": count["XFAIL"],
+            "xpassed": count["XPASS"], "collection_errors": collection_errors}
+
+
+def verdict_of(t: dict[str, int], exit_status: int) -> str:
+    broken = t["failed"] or t["errors"] or t["collection_errors"]
+    return "FAIL" if broken or exit_status in FAILING_EXIT_STATUSES else "PASS"
+
+
+def pass_rate(t: dict[str, int]) -> float | None:
+    """Passed (incl. XPASS) over tests that passed, failed or errored; None when none did."""
+    judged = t["passed"] + t["xpassed"] + t["failed"] + t["errors"]
+    return 100.0 * (t["passed"] + t["xpassed"]) / judged if judged else None
+
+
+def summary_data(ctx: RunContext, harvest: Harvest, records: list[dict[str, Any]],
+                 errors: list[dict[str, Any]], clock: IsoClock) -> dict[str, Any]:
+    t = totals(records, len(harvest.collection_errors))
+    slowest = sorted(records, key=lambda r: (-r["duration_ms"], r["test_name"]))[:render.SLOWEST]
+    first = {}
+    for e in errors:
+        first.setdefault(e["test_name"], e)
+    failures = [{"test_name": name, "status": e["status"], "severity": e["severity"],
+                 "error_type": e["error_type"],
+                 "error": errorinfo.error_text(e["error_type"], e["message"], e["expected_got"])}
+                for name, e in sorted(first.items())]
+    source = ctx.source
+    return {"schema_version": SCHEMA_VERSION, "suite": ctx.suite,
+            "verdict": verdict_of(t, harvest.exit_status), "day": layout.day_stamp(ctx.day),
+            "started": clock(ctx.started_ns), "finished": clock(harvest.finished_ns),
+            "duration_s": (harvest.finished_ns - ctx.started_ns) / 1e9, "totals": t,
+            "pass_rate": pass_rate(t),
+            "slowest": [{"test_name": r["test_name"], "status": r["status"],
+                         "duration_ms": r["duration_ms"]} for r in slowest],
+            "failures": failures, "base_seed": ctx.base_seed,
+            "pythonhashseed": ctx.pythonhashseed,
+            "source_commit": source.commit if source else None,
+            "source_tree": source.tree if source else None,
+            "dirty": source.dirty if source else False,
+            "coverage_percent": (harvest.coverage or {}).get("percent_covered"),
+            "exit_status": harvest.exit_status}
+
+
+def determinism_data(ctx: RunContext, harvest: Harvest,
+                     records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "base_seed": ctx.base_seed,
+            "session_seed": ctx.session_seed, "session_states": harvest.session_states,
+            "seed_derivation": "first 4 bytes (big-endian) of sha256(f'{base_seed}\\0{nodeid}')",
+            "reseed": ctx.reseed, "pythonhashseed": ctx.pythonhashseed,
+            "tests": [{"test_name": r["test_name"], "seed": r["seed"], "rng_state": r["rng_state"],
+                       "rng_state_after": r["rng_state_after"]} for r in records],
+            "full_states": {d: base64.b64encode(raw).decode()
+                            for d, raw in sorted(harvest.full_states.items())}}
+
+
+def run_block(ctx: RunContext, harvest: Harvest, p: dict[str, str],
+              summary: dict[str, Any], nodeids: list[str]) -> dict[str, Any]:
+    source = ctx.source
+    return {"schema_version": SCHEMA_VERSION, "suite": ctx.suite, "day": layout.day_stamp(ctx.day),
+            "started": summary["started"], "finished": summary["finished"],
+            "base_seed": ctx.base_seed, "session_seed": ctx.session_seed,
+            "session_states": harvest.session_states,
+            "source": {"commit": source.commit if source else None,
+                       "tree": source.tree if source else None,
+                       "dirty": source.dirty if source else False,
+                       "dirty_diff_path": p["dirty_patch"] if source and source.dirty else None,
+                       "untracked": list(source.untracked) if source else []},
+            "pythonhashseed": ctx.pythonhashseed,
+            "hash_order_reproducible": ctx.pythonhashseed not in (None, "", "random"),
+            "environment": ctx.run_environment,
+            "pytest": {"version": ctx.pytest_version, "args": [ctx.redact(a) for a in ctx.pytest_args]},
+            "nodeids": nodeids, "reseed": ctx.reseed, "full_state": ctx.full_state,
+            "randomly": ctx.randomly, "xdist_workers": harvest.xdist_workers,
+            "verdict": summary["verdict"], "totals": summary["totals"],
+            "exit_status": harvest.exit_status,
+            "files": {k: v for k, v in p.items() if k not in ("dirty_patch", "coverage")}}
+
+
+def commit_summary(suite: str, verdict: str, t: dict[str, int]) -> str:
+    """`TEST_SUITE_EXECUTED <suite> <verdict> <n> passed <m> failed` (XPASS counts as passed,
+    ERROR as failed)."""
+    return (f"{EVENT} {suite} {verdict} {t['passed'] + t['xpassed']} passed "
+            f"{t['failed'] + t['errors']} failed")
+
+
+def run_json(run: dict[str, Any], encoded_records: list[bytes]) -> bytes:
+    """canonical_json({"schema_version", "run", "records"}) from each record's canonical JSON."""
+    body = b",".join(encoded_records)
+    return (b'{"records":[' + body + b'],"run":' + canonical_json(run)
+            + b',"schema_version":' + str(SCHEMA_VERSION).encode() + b"}")
+
+
+def run_bundle(ctx: RunContext, harvest: Harvest) -> RunBundle:
+    clock = IsoClock()
+    p = paths(ctx)
+    triples, encoded = [], {}
+    environment_json = dumps_normal(ctx.record_environment)
+    for outcome, capture in paired(harvest):
+        record, data = build_record(outcome, capture, base_seed=ctx.base_seed,
+                                    environment=ctx.record_environment,
+                                    determinism="seeded" if ctx.reseed else "state-stored",
+                                    clock=clock, redact=ctx.redact,
+                                    environment_json=environment_json)
+        triples.append((record, capture, outcome))
+        encoded[id(record)] = data
+    nodeids = [t[0]["test_name"] for t in sorted(triples, key=lambda t: t[0]["order"])]
+    triples.sort(key=lambda t: (t[0]["test_name"], t[0]["order"]))
+    records = [t[0] for t in triples]
+    errors = error_entries(ctx, harvest, triples, clock)
+    summary = summary_data(ctx, harvest, records, errors, clock)
+    timing = [_timing_row(r, c) for r, c, _ in triples]
+    run = run_block(ctx, harvest, p, summary, nodeids)
+    source = ctx.source
+    files: dict[str, bytes | None] = {
+        p["run_json"]: run_json(run, [encoded[id(r)] for r in records]),
+        p["run_log"]: render.run_log(records, errors).encode(),
+        p["dirty_patch"]: source.diff if source and source.dirty else None,
+        p["determinism"]: dumps_normal(determinism_data(ctx, harvest, records)),
+        p["timing_csv"]: timing_csv(timing).encode(),
+        p["timing_json"]: dumps_normal({"schema_version": SCHEMA_VERSION, "tests": timing}),
+        p["errors_log"]: render.errors_log(errors).encode(),
+        p["errors_json"]: canonical_json({"schema_version": SCHEMA_VERSION, "errors": errors}),
+        p["summary_md"]: render.summary_md(summary).encode(),
+        p["summary_json"]: canonical_json(summary),
+        p["coverage"]: canonical_json({"schema_version": SCHEMA_VERSION, **harvest.coverage})
+        if harvest.coverage else None,
+    }
+    trailers = {"Testlog-Source-Commit": (source.commit if source else None) or "none",
+                "Testlog-Source-Tree": (source.tree if source else None) or "none",
+                "Testlog-Suite": ctx.suite, "Testlog-Verdict": summary["verdict"]}
+    return RunBundle(files=files, artifact=p["run_json"], verdict=summary["verdict"],
+                     summary=commit_summary(ctx.suite, summary["verdict"], summary["totals"]),
+                     trailers=trailers, timing_path=p["timing_json"],
+                     durations=[(r["test_name"], r["duration_ms"]) for r in timing])

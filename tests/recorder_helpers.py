@@ -1,0 +1,81 @@
+"""Running pytest with the recorder in a real subprocess and reading the log branch back with git."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.fixtures import GIT_LOCATION_VARS, git
+
+# The same things every recorded test run here leaves out: shuffling, the cache, bytecode.
+BASE_ARGS = ("-p", "no:randomly", "-p", "no:cacheprovider", "-q")
+
+
+def pytest_env(sandbox: dict[str, str], **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in GIT_LOCATION_VARS and not k.startswith(("PYTEST_", "TESTLOG_"))}
+    env.update(sandbox)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(extra)
+    return env
+
+
+def run_pytest(cwd: Path, env: dict[str, str], *args: str,
+               base: tuple[str, ...] = BASE_ARGS) -> subprocess.CompletedProcess[str]:
+    """`python -m pytest` in `cwd`, in a fresh process, output captured as text."""
+    return subprocess.run([sys.executable, "-m", "pytest", *base, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def show(repo: Path, path: str, rev: str = "testlog") -> str:
+    return git(repo, "show", f"{rev}:{path}")
+
+
+def branch_files(repo: Path, rev: str = "testlog") -> list[str]:
+    return git(repo, "ls-tree", "-r", "--name-only", rev).split()
+
+
+def find(repo: Path, suffix: str, rev: str = "testlog") -> str:
+    """The one path on the branch ending in `suffix` (e.g. "__run.json")."""
+    found = [p for p in branch_files(repo, rev) if p.endswith(suffix)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def run_data(repo: Path, rev: str = "testlog") -> dict[str, Any]:
+    return json.loads(show(repo, find(repo, "__run.json", rev), rev))
+
+
+def records_by_name(repo: Path, rev: str = "testlog") -> dict[str, dict[str, Any]]:
+    return {r["test_name"]: r for r in run_data(repo, rev)["records"]}
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z")
+_SHA = re.compile(r"\b[0-9a-f]{40}\b")
+
+
+def normalise_text(text: str) -> str:
+    """Timestamps, shas and durations replaced; the slowest-tests rows counted, not listed
+    (timing decides which tests they are)."""
+    text = _TIMESTAMP.sub("<TS>", _SHA.sub("<SHA>", text))
+    text = re.sub(r"\s+\d+\.\d{3} ms  ", " <MS> ms  ", text)                # run.log
+    text = re.sub(r"\| \d+\.\d{3} \|", "| <MS> |", text)                      # summary tables
+    text = re.sub(r"\| duration \| \d+\.\d{3} s \|", "| duration | <S> s |", text)
+    lines = text.split("\n")
+    if "## Slowest tests" in lines:
+        start = lines.index("## Slowest tests") + 4
+        end = lines.index("", start)
+        lines[start:end] = [f"<{end - start} rows>"]
+    return "\n".join(lines)
+
+
+def golden(name: str, actual: str) -> None:
+    """Compare with tests/golden/<name>; TESTLOG_UPDATE_GOLDEN=1 rewrites it."""
+    path = Path(__file__).parent / "golden" / name
+    if os.environ.get("TESTLOG_UPDATE_GOLDEN"):
+        path.write_text(actual, encoding="utf-8")
+    assert actual == path.read_text(encoding="utf-8")

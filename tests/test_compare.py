@@ -1,0 +1,107 @@
+"""`git testlog compare`: two recorded runs side by side, nothing re-executed."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from testlog.replay.compare import compare_runs, render_lines, timing_changed
+from testlog.values import describe_value, result_hash
+from tests.fixtures import git, user_state
+from tests.replay_support import cli, project, record, tip
+
+
+def rec(name: str, status: str = "PASS", value: float | None = 1.0, after: str = "a",
+        ms: float = 2.0) -> dict:
+    values = {"v": describe_value(value)} if value is not None else {}
+    return {"test_name": name, "status": status, "duration_ms": ms,
+            "outputs": {"result_hash": result_hash(values), "values": values},
+            "rng_state_after": {"python": after}}
+
+
+@pytest.mark.parametrize("a,b,kinds", [
+    (rec("t"), rec("t"), None),
+    (rec("t"), rec("t", status="FAIL"), ("status",)),
+    (rec("t"), rec("t", value=1.0 + 1e-6), ("result",)),
+    (rec("t"), rec("t", after="b"), ("rng",)),
+    (rec("t"), rec("t", ms=9.0), ("timing",)),
+    (rec("t"), rec("t", ms=3.0), None),                       # under the factor
+    (rec("t", ms=0.1), rec("t", ms=0.9), None),               # under the floor
+    (rec("t"), rec("t", status="FAIL", value=None, after="b", ms=20.0),
+     ("status", "result", "rng", "timing")),
+])
+def test_changes_table(a, b, kinds):
+    result = compare_runs({}, [a], {}, [b])
+    assert (result.changes[0].kinds if result.changes else None) == kinds
+    assert result.results_differ is bool(kinds and set(kinds) - {"timing"})
+
+
+@pytest.mark.parametrize("a,b,changed", [(1.0, 2.0, True), (2.0, 1.0, True), (1.0, 1.5, False),
+                                         (0.0, 1.5, True), (0.0, 0.5, False)])
+def test_timing_changed(a, b, changed):
+    assert timing_changed(a, b, 2.0, 1.0) is changed
+
+
+def test_only_in_one_run_and_notes():
+    run_a = {"base_seed": 1, "source": {"tree": "t1"}, "pythonhashseed": "0",
+             "environment": {"numpy_version": "2.4.6"}}
+    run_b = {"base_seed": 2, "source": {"tree": "t2", "dirty": True}, "pythonhashseed": None,
+             "environment": {"numpy_version": "2.3.0"}}
+    result = compare_runs(run_a, [rec("a"), rec("both")], run_b, [rec("both"), rec("b")])
+    assert (result.only_a, result.only_b, result.common) == (("a",), ("b",), 1)
+    assert result.results_differ
+    assert [n.split(" ")[0] for n in result.notes] == ["base", "source", "PYTHONHASHSEED",
+                                                        "environment:"]
+    lines = render_lines("A", "B", result)
+    assert lines[0] == "compare A → B: 1 tests in both, 0 changed, 1 only in A, 1 only in B"
+    assert "  only in B: b" in lines
+
+
+RANDOM_TEST = '''\
+import random
+
+OFFSET = 0.0
+
+
+def test_value(testlog):
+    testlog.output("x", random.random() + OFFSET)
+
+
+def test_same():
+    assert True
+'''
+
+
+def test_compare_two_recorded_runs(tmp_path: Path):
+    repo = project(tmp_path / "repo", {"tests/test_r.py": RANDOM_TEST})
+    first = record(repo, "--testlog-seed=5", "tests")
+    again = record(repo, "--testlog-seed=5", "tests")
+    path = repo / "tests" / "test_r.py"
+    path.write_text(path.read_text().replace("OFFSET = 0.0", "OFFSET = 1e-7"))
+    moved = record(repo, "--testlog-seed=5", "tests")
+    before, tip_before = user_state(repo), tip(repo)
+    code, out, err = cli("-C", str(repo), "compare", first, again, "--exit-code",
+                         "--timing-factor", "1e9")          # timing is noise here
+    assert (code, err) == (0, "") and "0 changed" in out and "no test changed" in out
+    code, out, err = cli("-C", str(repo), "compare", first[:10], moved, "--exit-code",
+                         "--timing-factor", "1e9")
+    assert code == 1 and "result" in out and "tests/test_r.py::test_value" in out
+    assert "max Δ 1e-07" in out and "source differs" in out
+    code, out, _ = cli("-C", str(repo), "compare", first, moved, "--json", "--timing-factor", "1e9")
+    data = json.loads(out)
+    assert code == 0 and data["a"] == first and [c["test_name"] for c in data["changes"]] == \
+        ["tests/test_r.py::test_value"]
+    assert user_state(repo) == before and tip(repo) == tip_before
+
+
+def test_compare_refuses_what_is_not_a_run(tmp_path: Path):
+    repo = project(tmp_path / "repo", {"tests/test_r.py": RANDOM_TEST})
+    code, _out, err = cli("-C", str(repo), "compare", "testlog", "testlog~1")
+    assert code == 1 and "git testlog fetch" in err
+    first = record(repo, "tests")
+    code, _out, err = cli("-C", str(repo), "compare", first, "nope")
+    assert code == 1 and err.startswith("git-testlog: error: unknown revision 'nope'")
+    main = git(repo, "rev-parse", "main").strip()
+    code, _out, err = cli("-C", str(repo), "compare", first, main)
+    assert code == 1 and "is not a commit on the log branch" in err
