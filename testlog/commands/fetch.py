@@ -5,6 +5,7 @@ import argparse
 
 import gitstore
 
+from testlog.commands.push import add_arguments  # noqa: F401  (same options as push)
 from testlog.logbranch import open_log
 
 HELP = ("fetch the log branch from a remote (default origin) and integrate it: create, "
@@ -19,11 +20,6 @@ MESSAGES = {
 }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("remote", nargs="?", default="origin", help="remote name or URL")
-    parser.add_argument("--branch", default="refs/heads/testlog", help="the log branch")
-    parser.add_argument("--sign-key", default=None,
-                        help="key to re-sign rebuilt commits (default: git's user.signingkey)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ HELP = ("push the log branch to a remote (default origin); if another machine pu
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Shared with `fetch`: both may rebuild local commits, so both may need a key."""
     parser.add_argument("remote", nargs="?", default="origin", help="remote name or URL")
     parser.add_argument("--branch", default="refs/heads/testlog", help="the log branch")
     parser.add_argument("--sign-key", default=None,
