@@ -240,6 +240,13 @@ def test_verdicts_counts_and_pass_rate():
     assert pass_rate({k: 0 for k in t}) is None
 
 
+def test_milliseconds_from_nanoseconds_are_already_canonical():
+    import random as _random
+    rng = _random.Random(3)
+    for ns in [0, 1, 999, 1_000_000, 2_345_678, 10**12 + 7] + [rng.randrange(10**13) for _ in range(2000)]:
+        assert round(ns / 1e6, 6) == ns / 1e6
+
+
 def test_layout_sibling_path():
     assert layout.sibling_path("runs/20251101__unit__run.json", "summary", "md") == \
         "summaries/20251101__unit__summary.md"
