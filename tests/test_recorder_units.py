@@ -160,7 +160,7 @@ def test_values_hash_kind_and_exact_value():
         "hash": describe_value([0.5, {"k": [1, 2.0]}])["hash"]}
     assert describe_value(b"\x00\x01")["data"] == "AAE="
     assert describe_value(float("nan"))["value"] == "nan"
-    with pytest.raises(TypeError, match="cannot record a object"):
+    with pytest.raises(TypeError, match="cannot record a value of type object"):
         describe_value(object())
 
 
