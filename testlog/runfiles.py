@@ -135,7 +135,8 @@ def _error(ctx: RunContext, nodeid: str, status: str, failure: Failure, error_ty
             "expected_got": ctx.redact(expected_got) if expected_got else None,
             "severity": errorinfo.severity(status, failure.when, failure.message),
             "fixtures": fixtures,
-            "command": ctx.redact(errorinfo.reproduce_command(nodeid, ctx.base_seed, ctx.pythonhashseed)),
+            "command": ctx.redact(errorinfo.reproduce_command(nodeid, ctx.base_seed,
+                                                              ctx.pythonhashseed)),
             "traceback": ctx.redact(failure.text)}
 
 
