@@ -12,6 +12,7 @@ import os
 import platform
 import re
 import secrets
+import sys
 from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any
@@ -102,11 +103,28 @@ def cpu_model() -> str:
 
 
 def installed_version(distribution: str) -> str | None:
-    """The installed version, read from package metadata (never importing the package)."""
+    """The installed version, never importing the package: from the `<name>-<version>.dist-info`
+    directory name on sys.path (importlib.metadata takes ~20 ms a lookup), else from metadata."""
+    prefix = distribution.replace("-", "_") + "-"
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith(prefix) and name.endswith(".dist-info"):
+                return name[len(prefix):-len(".dist-info")]
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
+
+
+def libc() -> str:
+    try:
+        return os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (AttributeError, ValueError, OSError):
+        return ""
 
 
 def platform_facts() -> dict[str, Any]:
@@ -122,7 +140,8 @@ def environment_blocks(environ: Mapping[str, str], key: bytes,
     """(the block each record carries, the run's fuller block with every variable's digest)."""
     digests = env_digests(environ, key)
     record_block = {**platform_facts(), "env_digest": overall_digest(digests, key)}
-    run_block = {**record_block, "os_release": platform.release(), "platform": platform.platform(),
+    run_block = {**record_block, "os_release": platform.release(), "os_version": platform.version(),
+                 "libc": libc(),
                  "env": digests, "env_key": {"source": key_source, "id": key_id(key)}}
     return record_block, run_block
 

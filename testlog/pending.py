@@ -39,7 +39,8 @@ def save(common_dir: str, bundle: RunBundle, settings: dict[str, Any], error: st
     entry_id = new_id()
     temp = os.path.join(root, f".tmp-{entry_id}")
     meta = {"schema_version": SCHEMA_VERSION, "id": entry_id, "error": error,
-            "settings": settings, **{k: v for k, v in asdict(bundle).items() if k not in ("files", "durations")},
+            "settings": settings,
+            **{k: v for k, v in asdict(bundle).items() if k not in ("files", "durations")},
             "deleted": sorted(p for p, data in bundle.files.items() if data is None)}
     for path, data in bundle.files.items():
         if data is not None:

@@ -162,7 +162,8 @@ class RecordWriter:
         self.result: list[str] = []
         root = str(config.rootpath)
         out = config.getoption("testlog_out")
-        self.out_dir = os.path.abspath(os.path.join(str(config.invocation_params.dir), out)) if out else None
+        invoked = str(config.invocation_params.dir)
+        self.out_dir = os.path.abspath(os.path.join(invoked, out)) if out else None
         self.common_dir, self.work_tree = self._repository(root)
         settings = load_settings(root, {"branch": config.getoption("testlog_branch"),
                                         "sign_key": config.getoption("testlog_sign_key"),
@@ -372,8 +373,9 @@ def coverage_data(config: pytest.Config) -> dict[str, Any] | None:
             _name, statements, _excluded, missing, _text = cov.analysis2(path)
             covered = len(statements) - len(missing)
             relative = os.path.relpath(path, root).replace(os.sep, "/")
+            percent = 100.0 * covered / len(statements) if statements else 100.0
             data["files"][relative] = {"statements": len(statements), "covered": covered,
-                                       "percent": 100.0 * covered / len(statements) if statements else 100.0}
+                                       "percent": round(percent, 6)}
     except Exception:      # noqa: BLE001 -- the total alone is still worth recording
         pass
     return data

@@ -112,7 +112,7 @@ def build_record(outcome: TestOutcome, capture: dict[str, Any] | None, *, base_s
         "test_name": outcome.nodeid,
         "timestamp_start": clock(wall) if wall else None,
         "timestamp_end": clock(wall + duration_ns) if wall else None,
-        "duration_ms": round(duration_ns / 1e6, 6),
+        "duration_ms": ms(duration_ns),
         "status": outcome.status,
         "seed": cap.get("seed", derive_seed(base_seed, outcome.nodeid)),
         "rng_state": cap.get("before", {}),
@@ -147,6 +147,12 @@ def sign(record: dict[str, Any],
     # it hold only strings, numbers or null, so the last `,"status":` is that key.
     at = body.rfind(_STATUS_KEY)
     return record, body[:at] + b',"signature":"' + signature.encode() + b'"' + body[at:]
+
+
+def ms(nanoseconds: int) -> float:
+    """Milliseconds from integer nanoseconds: already canonical (round(x, 6) == x), since the
+    double nearest k/10**6 rounds to itself at 6 decimals."""
+    return nanoseconds / 1e6
 
 
 def dumps_normal(value: Any) -> bytes:

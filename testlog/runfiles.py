@@ -18,7 +18,7 @@ from gitstore.source import SourceInfo
 
 from testlog import errorinfo, layout, render
 from testlog.canonical import canonical_json
-from testlog.records import Failure, IsoClock, TestOutcome, build_record, dumps_normal
+from testlog.records import Failure, IsoClock, TestOutcome, build_record, dumps_normal, ms
 
 SCHEMA_VERSION = 1
 EVENT = "TEST_SUITE_EXECUTED"
@@ -105,7 +105,7 @@ def _timing_row(record: dict[str, Any], capture: dict[str, Any] | None) -> dict[
     cpu = 100.0 * cap.get("cpu_ns", 0) / duration_ns if duration_ns else 0.0
     return {"test_name": record["test_name"], "start_ns": cap.get("start_ns", 0),
             "end_ns": cap.get("end_ns", 0), "duration_ns": duration_ns,
-            "duration_ms": round(duration_ns / 1e6, 6),
+            "duration_ms": ms(duration_ns),
             "memory_mb": round(cap.get("rss", 0) / 2**20, 6), "cpu_util": round(cpu, 6)}
 
 
@@ -135,7 +135,8 @@ def _error(ctx: RunContext, nodeid: str, status: str, failure: Failure, error_ty
             "expected_got": ctx.redact(expected_got) if expected_got else None,
             "severity": errorinfo.severity(status, failure.when, failure.message),
             "fixtures": fixtures,
-            "command": ctx.redact(errorinfo.reproduce_command(nodeid, ctx.base_seed, ctx.pythonhashseed)),
+            "command": ctx.redact(errorinfo.reproduce_command(nodeid, ctx.base_seed,
+                                                              ctx.pythonhashseed)),
             "traceback": ctx.redact(failure.text)}
 
 

@@ -38,7 +38,7 @@ def add_sample(entry: dict[str, Any] | None, duration_ms: float) -> dict[str, An
     m2 += delta * (duration_ms - mean)
     variance = m2 / (count - 1) if count > 1 else 0.0
     return {"runs": count, "mean_ms": round(mean, 6), "m2": round(m2, 6),
-            "variance_ms2": round(variance, 6), "last_ms": round(duration_ms, 6)}
+            "variance_ms2": round(variance, 6), "last_ms": duration_ms}
 
 
 def updated_summary(previous: dict[str, Any],

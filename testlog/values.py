@@ -60,7 +60,7 @@ def _plain(value: Any) -> Any:
 
 
 def _unsupported(value: Any) -> str:
-    return (f"testlog cannot record a {type(value).__qualname__}: use numbers, str, bytes, "
+    return (f"testlog cannot record a value of type {type(value).__qualname__}: use numbers, str, bytes, "
             "lists/dicts of them, numpy arrays or torch tensors")
 
 

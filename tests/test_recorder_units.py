@@ -160,7 +160,7 @@ def test_values_hash_kind_and_exact_value():
         "hash": describe_value([0.5, {"k": [1, 2.0]}])["hash"]}
     assert describe_value(b"\x00\x01")["data"] == "AAE="
     assert describe_value(float("nan"))["value"] == "nan"
-    with pytest.raises(TypeError, match="cannot record a object"):
+    with pytest.raises(TypeError, match="cannot record a value of type object"):
         describe_value(object())
 
 
@@ -238,6 +238,13 @@ def test_verdicts_counts_and_pass_rate():
     assert verdict_of({**clean, "collection_errors": 1}, 0) == "FAIL"
     assert commit_summary("unit", "FAIL", t) == "TEST_SUITE_EXECUTED unit FAIL 3 passed 1 failed"
     assert pass_rate({k: 0 for k in t}) is None
+
+
+def test_milliseconds_from_nanoseconds_are_already_canonical():
+    import random as _random
+    rng = _random.Random(3)
+    for ns in [0, 1, 999, 1_000_000, 2_345_678, 10**12 + 7] + [rng.randrange(10**13) for _ in range(2000)]:
+        assert round(ns / 1e6, 6) == ns / 1e6
 
 
 def test_layout_sibling_path():
