@@ -9,10 +9,10 @@ from tests.fixtures import git
 
 def test_git_default_loose_compression_unless_configured(repo: Path):
     with LogStore.open(repo, sign_key=False) as store:
-        assert store.repo.object_store.loose_compression_level == 1
+        assert store.loose_level == 1
         store.write({"a.json": b"{}" * 1000}, "one")
     git(repo, "config", "core.looseCompression", "9")
     with LogStore.open(repo, sign_key=False) as store:
-        assert store.repo.object_store.loose_compression_level == 9
+        assert store.loose_level == 9
     assert git(repo, "show", "testlog:a.json") == "{}" * 1000
     git(repo, "fsck", "--strict")
