@@ -273,9 +273,11 @@ class RecordWriter:
         outcome = self.outcomes.get(report.nodeid)
         if outcome is None:
             outcome = self.outcomes[report.nodeid] = TestOutcome(report.nodeid)
-        outcome.phases[report.when] = (report.outcome, hasattr(report, "wasxfail"))
+        # xdist reports a crashed worker's test with when="???": pytest counts it as failed
+        when = report.when if report.when in ("setup", "call", "teardown") else "call"
+        outcome.phases[when] = (report.outcome, hasattr(report, "wasxfail"))
         if report.failed:
-            outcome.failures.append(Failure(report.when, report.longreprtext, crash_message(report)))
+            outcome.failures.append(Failure(when, report.longreprtext, crash_message(report)))
         if report.when == "teardown":
             self._complete(report, self.outcomes.pop(report.nodeid))
 

@@ -350,3 +350,29 @@ def test_collect_only_records_nothing_and_an_unborn_head_is_recorded_as_none(
     assert run["source"]["untracked"] == ["test_trivial.py"]
     trailers = git(repo, "log", "-1", "--format=%B", "testlog")
     assert "Testlog-Source-Commit: none" in trailers and "Testlog-Source-Tree: none" in trailers
+
+
+CRASHING = {"test_crash.py": '''\
+import os
+import random
+
+
+def test_before(testlog):
+    testlog.output("r", random.random())
+
+
+def test_kills_its_worker():
+    os._exit(3)
+'''}
+
+
+def test_a_crashed_xdist_worker_still_gives_a_record_for_every_test(
+        tmp_path: Path, env: dict[str, str]):
+    repo = make_repo(tmp_path / "proj", CRASHING)
+    run = run_pytest(repo, env, "--testlog", "--testlog-no-sign", "--testlog-seed=9", "-n", "2")
+    assert run.returncode == 1 and "recorded as" in run.stdout
+    records = records_by_name(repo)
+    crashed = records["test_crash.py::test_kills_its_worker"]
+    assert crashed["status"] == "FAIL" and crashed["determinism_check"] == "not-captured"
+    assert crashed["seed"] == derive_seed(9, "test_crash.py::test_kills_its_worker")
+    assert records["test_crash.py::test_before"]["status"] == "PASS"
