@@ -13,8 +13,8 @@ from testlog.gates import LatencyResult, slo_summary, slo_violation
 from testlog.ledger import cached_entries
 from testlog.manifest import Manifest, with_observed_latency
 from testlog.measures import benchmark_samples, latency_percentiles
-from testlog.measuring import (Invocation, open_log, record, run_all, scratch_for, start,
-                               write_manifest)
+from testlog.measuring import (Invocation, announce, indent, open_log, record, run_all,
+                               scratch_for, start, write_manifest)
 from testlog.modrun import ERROR, FAILED, NO_TESTS, bench_argv, bench_dir, child_env, run_pytest
 from testlog.workspace import Workspace, interpreter
 
@@ -90,10 +90,6 @@ def describe(outcome: BenchOutcome) -> str:
     return "\n".join(lines)
 
 
-def indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.splitlines())
-
-
 def ledger_lines(inv: Invocation, outcomes: list[BenchOutcome]) -> list[dict[str, Any]]:
     """One line per benchmark measured now, with the module's SLA when it has one."""
     return [{**inv.base_line(o.manifest), **b, "sla_p95_ms": o.manifest.latency_p95_ms}
@@ -150,10 +146,7 @@ def run_bench(ws: Workspace, manifests: list[Manifest], selection: str, *, jobs:
         return 0
     interp = interpreter(ws)
     interp.require("pytest_benchmark")
-    print(f"Benchmarks of {len(manifests)} module{'s' if len(manifests) != 1 else ''} "
-          f"({selection}) with {interp.path} "
-          f"(from {interp.source}; Python {interp.python}, env {interp.fingerprint})",
-          flush=True)
+    announce("Benchmarks", manifests, selection, interp)
     with open_log(ws) as store:
         inv = start(ws, interp, manifests, store, layout.BENCH_LEDGER, use_cache, "bench")
         outcomes = run_all(manifests, jobs, lambda m: measure(inv, m), describe)

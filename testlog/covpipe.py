@@ -12,8 +12,8 @@ from testlog.gates import CoverageResult, coverage_problems, coverage_summary
 from testlog.ledger import cached_entries
 from testlog.manifest import Manifest, with_observed_coverage
 from testlog.measures import coverage_percent
-from testlog.measuring import (Invocation, open_log, record, run_all, scratch_for, start,
-                               write_manifest)
+from testlog.measuring import (Invocation, announce, indent, open_log, record, run_all,
+                               scratch_for, start, write_manifest)
 from testlog.modrun import (ERROR, FAILED, NO_TESTS, NO_TESTS_DIR, child_env, coverage_argv,
                             run_pytest, tests_argv, tests_dir)
 from testlog.modules import nested_roots
@@ -103,10 +103,6 @@ def describe_tests(outcome: CovOutcome) -> str:
     return text + ("\n" + indent(outcome.tail) if outcome.status in (FAILED, ERROR) else "")
 
 
-def indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.splitlines())
-
-
 def measure_all(inv: Invocation, manifests: list[Manifest], jobs: int) -> list[CovOutcome]:
     return run_all(manifests, jobs, lambda m: measure(inv, m), describe)
 
@@ -161,10 +157,7 @@ def run_coverage(ws: Workspace, manifests: list[Manifest], selection: str, *, jo
         return 0
     interp = interpreter(ws)
     interp.require("pytest_cov")
-    print(f"Coverage of {len(manifests)} module{'s' if len(manifests) != 1 else ''} "
-          f"({selection}) with {interp.path} "
-          f"(from {interp.source}; Python {interp.python}, env {interp.fingerprint})",
-          flush=True)
+    announce("Coverage", manifests, selection, interp)
     with open_log(ws) as store:
         inv = start(ws, interp, manifests, store, layout.COVERAGE_LEDGER, use_cache, "cov")
         outcomes = measure_all(inv, manifests, jobs)

@@ -124,3 +124,14 @@ def write_manifest(ws: Workspace, manifest: Manifest, data: dict[str, Any]) -> b
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
     return True
+
+
+def indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def announce(what: str, manifests: Sequence[Manifest], selection: str, interp: Interpreter) -> None:
+    """The first line of cov/gate/bench: how many modules, why, and with which interpreter."""
+    count = len(manifests)
+    print(f"{what} of {count} module{'s' if count != 1 else ''} ({selection}) with {interp.path} "
+          f"(from {interp.source}; Python {interp.python}, env {interp.fingerprint})", flush=True)
