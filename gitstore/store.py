@@ -100,6 +100,26 @@ def resolve_signer(cwd: str, sign_key: str | bool | None) -> Signer | None:
     return Signer(key, git_config(cwd, "gpg.program")) if key else None
 
 
+def checked_out_branches(common_dir: str) -> dict[str, str]:
+    """{branch ref: worktree path} for every worktree (the main one included)."""
+    out = run_git(["worktree", "list", "--porcelain"], common_dir, check=False).stdout.decode()
+    found, path = {}, ""
+    for line in out.splitlines():
+        if line.startswith("worktree "):
+            path = line[len("worktree "):]
+        elif line.startswith("branch "):
+            found[line[len("branch "):]] = path
+    return found
+
+
+def refuse_checked_out(common_dir: str, ref: str) -> None:
+    where = checked_out_branches(common_dir).get(ref)
+    if where is not None:
+        raise GitStoreError(f"{ref} is checked out in {where}: the log branch must not be a "
+                            "branch you work on (choose another log branch, or check out "
+                            "something else there)")
+
+
 class LogStore:
     """The log branch of one repository. Open with `LogStore.open`."""
 
@@ -229,7 +249,12 @@ class LogStore:
         return sha
 
     def locked(self) -> AbstractContextManager[None]:
-        """The writers' lock: hold it around read-tip → build → compare-and-swap."""
+        """The writers' lock: hold it around read-tip → build → compare-and-swap.
+
+        Taking it also refuses a branch checked out in a worktree: moving that ref would move
+        someone's HEAD and leave their index and files out of step with it.
+        """
+        refuse_checked_out(self.common_dir, self.ref)
         return write_lock(os.path.join(self.state_dir, "write.lock"), self.lock_timeout)
 
     def after_write(self, tip: str, written: int = 0) -> None:

@@ -5,11 +5,17 @@ rebuild the local-only commits on the remote tip (appends re-appended, re-signed
 """
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gitstore.errors import GitStoreError
 from gitstore.gitcmd import run_git
+from gitstore.history import LogEntry
 from gitstore.store import LogStore
+
+# Says why a local commit must not be rebuilt on another tip (None: it may be).
+RebuildGuard = Callable[[LogEntry], "str | None"]
 
 PUSH_ATTEMPTS = 5
 
@@ -22,29 +28,45 @@ class SyncResult:
     written: int = 0     # disk bytes the rebuilt commits added (they count towards packing)
 
 
-def tracking_ref(ref: str, remote: str) -> str:
-    short = ref.removeprefix("refs/heads/")
-    return f"refs/remotes/{remote}/{short}"
+def is_named_remote(store: LogStore, remote: str) -> bool:
+    return run_git(["remote", "get-url", remote], store.common_dir, check=False).returncode == 0
+
+
+def tracking_ref(store: LogStore, remote: str) -> str:
+    """refs/remotes/<remote>/<branch> for a named remote; a private ref for a URL or path."""
+    short = store.ref.removeprefix("refs/heads/")
+    if is_named_remote(store, remote):
+        return f"refs/remotes/{remote}/{short}"
+    return f"refs/testlog/fetched/{hashlib.sha256(remote.encode()).hexdigest()[:16]}/{short}"
 
 
 def check_remote(store: LogStore, remote: str) -> None:
     looks_like_url = "/" in remote or ":" in remote
-    known = run_git(["remote", "get-url", remote], store.common_dir, check=False).returncode == 0
-    if not (known or looks_like_url):
+    if not (looks_like_url or is_named_remote(store, remote)):
         raise GitStoreError(f"no remote named {remote!r} (add one with `git remote add {remote} URL`)")
+
+
+def git_cwd(store: LogStore) -> str:
+    """Where `git push`/`fetch` run: relative remote URLs are relative to the working tree."""
+    return store.work_tree or store.common_dir
+
+
+def git_failure(stderr: bytes) -> str:
+    """git's own reason: its fatal/error lines, else its last line."""
+    lines = [ln.strip() for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
+    reasons = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
+    return "; ".join(reasons) if reasons else (lines[-1] if lines else "no output")
 
 
 def fetch_remote_tip(store: LogStore, remote: str) -> str | None:
     """Fetch the remote's log branch into its tracking ref; None when the remote has none."""
-    track = tracking_ref(store.ref, remote)
+    track = tracking_ref(store, remote)
     proc = run_git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote,
-                    f"+{store.ref}:{track}"], store.common_dir, check=False)
+                    f"+{store.ref}:{track}"], git_cwd(store), check=False)
     if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace")
-        if "couldn't find remote ref" in err:
+        if b"couldn't find remote ref" in proc.stderr:
             return None
-        last = err.strip().splitlines()[-1] if err.strip() else f"exit {proc.returncode}"
-        raise GitStoreError(f"cannot fetch {store.ref} from {remote}: {last}")
+        raise GitStoreError(f"cannot fetch {store.ref} from {remote}: {git_failure(proc.stderr)}")
     return run_git(["rev-parse", track], store.common_dir).stdout.decode().strip()
 
 
@@ -53,10 +75,16 @@ def is_ancestor(store: LogStore, older: str, newer: str) -> bool:
                    check=False).returncode == 0
 
 
-def rebuild_on(store: LogStore, local: str, upstream: str) -> SyncResult:
+def rebuild_on(store: LogStore, local: str, upstream: str,
+               guard: RebuildGuard | None = None) -> SyncResult:
     """Rebuild the commits in upstream..local on top of upstream; move the ref (CAS)."""
     todo = run_git(["rev-list", "--reverse", "--first-parent", f"{upstream}..{local}"],
                    store.common_dir).stdout.decode().split()
+    if guard is not None:
+        for entry in store.history(rev=local, limit=len(todo)):
+            reason = guard(entry)
+            if reason:
+                raise GitStoreError(reason)
     base, written = upstream, 0
     for sha in todo:
         commit_id, size = store.rebuild_commit(sha, base)
@@ -66,7 +94,7 @@ def rebuild_on(store: LogStore, local: str, upstream: str) -> SyncResult:
     return SyncResult("rebuilt", base, len(todo), written)
 
 
-def integrate(store: LogStore, remote_tip: str) -> SyncResult:
+def integrate(store: LogStore, remote_tip: str, guard: RebuildGuard | None = None) -> SyncResult:
     """Bring the local branch up to `remote_tip`; call with the store's lock held."""
     local = store.tip
     if local is None:
@@ -81,35 +109,37 @@ def integrate(store: LogStore, remote_tip: str) -> SyncResult:
         return SyncResult("fast-forward", remote_tip)
     if is_ancestor(store, remote_tip, local):
         return SyncResult("ahead", local)
-    return rebuild_on(store, local, remote_tip)
+    return rebuild_on(store, local, remote_tip, guard)
 
 
-def fetch(store: LogStore, remote: str = "origin") -> SyncResult:
-    """Fetch the remote's log branch and integrate it with the local one."""
+def fetch(store: LogStore, remote: str = "origin", guard: RebuildGuard | None = None) -> SyncResult:
+    """Fetch the remote's log branch and integrate it with the local one.
+
+    `guard` may veto rebuilding a local-only commit on the remote tip (say why, or None)."""
     check_remote(store, remote)
     with store.locked():
         remote_tip = fetch_remote_tip(store, remote)
         if remote_tip is None:
             raise GitStoreError(f"remote {remote!r} has no log branch {store.ref}")
-        result = integrate(store, remote_tip)
+        result = integrate(store, remote_tip, guard)
         store.after_write(result.tip, result.written)
     return result
 
 
 def _push_once(store: LogStore, remote: str, tip: str) -> bool:
     """True when pushed; False when the remote rejected it as not a fast-forward."""
-    proc = run_git(["push", "--porcelain", remote, f"{tip}:{store.ref}"], store.common_dir,
+    proc = run_git(["push", "--porcelain", remote, f"{tip}:{store.ref}"], git_cwd(store),
                    check=False)
     out = proc.stdout.decode(errors="replace")
     if proc.returncode == 0:
         return True
     if any(line.startswith("!") for line in out.splitlines()):
         return False
-    err = proc.stderr.decode(errors="replace").strip().splitlines()
-    raise GitStoreError(f"cannot push {store.ref} to {remote}: {err[-1] if err else out.strip()}")
+    raise GitStoreError(f"cannot push {store.ref} to {remote}: {git_failure(proc.stderr)}")
 
 
-def push(store: LogStore, remote: str = "origin", attempts: int = PUSH_ATTEMPTS) -> SyncResult:
+def push(store: LogStore, remote: str = "origin", attempts: int = PUSH_ATTEMPTS,
+         guard: RebuildGuard | None = None) -> SyncResult:
     """Push the log branch; on rejection fetch, rebuild local-only commits, retry. Never force."""
     check_remote(store, remote)
     rebuilt = 0
@@ -117,11 +147,11 @@ def push(store: LogStore, remote: str = "origin", attempts: int = PUSH_ATTEMPTS)
         for _ in range(attempts):
             tip = store.require_tip()
             if _push_once(store, remote, tip):
-                run_git(["update-ref", tracking_ref(store.ref, remote), tip], store.common_dir)
+                run_git(["update-ref", tracking_ref(store, remote), tip], store.common_dir)
                 return SyncResult("pushed", tip, rebuilt)
             remote_tip = fetch_remote_tip(store, remote)
             if remote_tip is not None:
-                result = integrate(store, remote_tip)
+                result = integrate(store, remote_tip, guard)
                 rebuilt += result.rebuilt
                 store.after_write(result.tip, result.written)
     raise GitStoreError(f"{remote} kept rejecting {store.ref} after {attempts} attempts "

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gitstore import Append, GitStoreError, LogStore
+from gitstore import Append, GitStoreError, LogEntry, LogStore
 from gitstore.changes import Change
 from gitstore.epoch import Step, restart
 
@@ -121,3 +121,14 @@ a coverage or benchmark measurement, a replay, a seal), signed with GPG when a k
 - A sealed bundle without git: `sha256sum -c <manifest>` and `gpg --verify <zip>.sig <zip>`.
 - Re-execute a run: `git testlog replay <sha>`.
 """
+
+
+def refuse_rebuilding_epoch(entry: LogEntry) -> str | None:
+    """Sync's guard: a retention epoch restarts the branch; rebuilding it on the remote's old
+    history would bury the epoch under the history it replaced."""
+    if entry.trailers.get("Testlog-Event") != "RETENTION_EPOCH":
+        return None
+    return (f"the local log branch restarts at retention epoch {entry.sha[:10]} (`git testlog "
+            "prune`) but the remote still has the history before it: publish the epoch "
+            "deliberately (`git push --force-with-lease=<branch>:<remote tip> <remote> "
+            "<branch>`), or prune where the branch is pushed from")

@@ -86,3 +86,18 @@ def test_unknown_rev_and_rev_off_the_branch(repo: Path):
 def test_unknown_signing_key_is_a_clear_error(repo: Path, gpg_key: str):
     with pytest.raises(GitStoreError, match="no secret key 'nobody@nowhere'"):
         LogStore.open(repo, sign_key="nobody@nowhere")
+
+
+@pytest.mark.parametrize("checkout", ["main", "testlog"])
+def test_a_checked_out_branch_is_never_written(repo: Path, checkout: str):
+    with LogStore.open(repo, sign_key=False) as store:
+        store.write({"a": b"1"}, "one")
+    git(repo, "checkout", "-q", checkout)
+    before = user_state(repo)
+    ref = f"refs/heads/{checkout}"
+    with LogStore.open(repo, ref=ref, sign_key=False) as store:
+        tip = store.tip
+        with pytest.raises(GitStoreError, match=f"{ref} is checked out in"):
+            store.write({"b": b"2"}, "two")
+        assert store.tip == tip
+    assert user_state(repo) == before

@@ -130,3 +130,46 @@ def test_rebuilding_signed_commits_without_a_key_refuses(remote_and_clones, gpg_
         with pytest.raises(GitStoreError, match="needs a signing key"):
             fetch(store)
         assert store.tip == tip
+
+
+def test_fetch_and_push_by_path_and_relative_remote(remote_and_clones, gpg_key, capsys):
+    remote, a, b = remote_and_clones
+    write_run(a, gpg_key, "a1")
+    assert main(["-C", str(a), "push", str(remote)]) == 0
+    assert main(["-C", str(b), "fetch", f"file://{remote}"]) == 0
+    assert git(b, "show", "testlog:runs/a1.json") == "a1"
+    git(b, "remote", "add", "rel", "../remote.git")
+    write_run(b, gpg_key, "b1")
+    assert main(["-C", str(b), "push", "rel"]) == 0, capsys.readouterr().err
+    assert git(remote, "show", "testlog:runs/b1.json") == "b1"
+    assert main(["-C", str(a), "push", str(remote.parent / "missing.git")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("git-testlog: error: cannot push refs/heads/testlog to ") and \
+        err.count("\n") == 1 and "fatal:" in err
+
+
+def test_configured_branch_is_what_push_and_fetch_move(remote_and_clones, gpg_key):
+    remote, a, b = remote_and_clones
+    git(a, "config", "testlog.branch", "refs/heads/tl")
+    with LogStore.open(a, ref="refs/heads/tl", sign_key=gpg_key) as store:
+        store.write({"x": b"1"}, "one")
+    assert main(["-C", str(a), "push"]) == 0
+    assert git(remote, "rev-parse", "tl") == git(a, "rev-parse", "tl")
+
+
+def test_a_retention_epoch_is_never_rebuilt_on_the_remote_history(remote_and_clones, gpg_key,
+                                                                  capsys):
+    remote, a, b = remote_and_clones
+    write_run(a, gpg_key, "a1")
+    with LogStore.open(a, sign_key=gpg_key) as store:
+        push(store)
+    with LogStore.open(b, sign_key=gpg_key) as store:
+        store.write({"retention/epoch.json": b"{}"}, "RETENTION_EPOCH",
+                    {"Testlog-Event": "RETENTION_EPOCH"})
+        tip = store.tip
+    for command in ("fetch", "push"):
+        assert main(["-C", str(b), command]) == 1
+        err = capsys.readouterr().err
+        assert "restarts at retention epoch" in err and err.count("\n") == 1
+        assert git(b, "rev-parse", "testlog").strip() == tip
+    assert git(remote, "rev-list", "--count", "testlog").strip() == "1"

@@ -5,8 +5,8 @@ import argparse
 
 import gitstore
 
-from testlog.commands.push import add_arguments  # noqa: F401  (same options as push)
-from testlog.logbranch import open_log
+from testlog.commands.push import add_arguments, open_for_sync  # noqa: F401  (push's options)
+from testlog.logbranch import refuse_rebuilding_epoch
 
 HELP = ("fetch the log branch from a remote (default origin) and integrate it: create, "
         "fast-forward, or rebuild local-only commits on the remote tip (re-signed)")
@@ -20,11 +20,9 @@ MESSAGES = {
 }
 
 
-
-
 def run(args: argparse.Namespace) -> int:
-    with open_log(args.repo, args.branch, args.sign_key) as store:
-        result = gitstore.fetch(store, args.remote)
-    print(MESSAGES[result.status].format(branch=args.branch, tip=result.tip[:10],
+    with open_for_sync(args) as store:
+        result = gitstore.fetch(store, args.remote, guard=refuse_rebuilding_epoch)
+    print(MESSAGES[result.status].format(branch=store.ref, tip=result.tip[:10],
                                          rebuilt=result.rebuilt))
     return 0

@@ -5,7 +5,8 @@ import argparse
 
 import gitstore
 
-from testlog.logbranch import open_log
+from testlog.audit import options
+from testlog.logbranch import refuse_rebuilding_epoch
 
 HELP = ("push the log branch to a remote (default origin); if another machine pushed first, "
         "rebuild the local-only commits on top (re-signed) and push again — never forced")
@@ -13,15 +14,21 @@ HELP = ("push the log branch to a remote (default origin); if another machine pu
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Shared with `fetch`: both may rebuild local commits, so both may need a key."""
-    parser.add_argument("remote", nargs="?", default="origin", help="remote name or URL")
-    parser.add_argument("--branch", default="refs/heads/testlog", help="the log branch")
+    parser.add_argument("remote", nargs="?", default="origin", help="remote name, URL or path")
+    options.add_branch_argument(parser)
     parser.add_argument("--sign-key", default=None,
-                        help="key to re-sign rebuilt commits (default: git's user.signingkey)")
+                        help="key to re-sign rebuilt commits (default: config sign_key, else "
+                             "git's user.signingkey)")
+
+
+def open_for_sync(args: argparse.Namespace) -> gitstore.LogStore:
+    values, _, _ = options.settings(args.repo, {"branch": args.branch, "sign_key": args.sign_key})
+    return options.open_store(args.repo, values, sign=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_log(args.repo, args.branch, args.sign_key) as store:
-        result = gitstore.push(store, args.remote)
+    with open_for_sync(args) as store:
+        result = gitstore.push(store, args.remote, guard=refuse_rebuilding_epoch)
     extra = f", {result.rebuilt} local commit(s) rebuilt on the remote tip" if result.rebuilt else ""
-    print(f"pushed {args.branch} {result.tip[:10]} to {args.remote}{extra}")
+    print(f"pushed {store.ref} {result.tip[:10]} to {args.remote}{extra}")
     return 0
