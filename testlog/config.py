@@ -11,6 +11,8 @@ from typing import Any
 
 from gitstore import GitStoreError, git_config_section
 
+from testlog.errors import TestlogError
+
 DEFAULTS: dict[str, Any] = {
     "branch": "refs/heads/testlog",
     "sign_key": None,
@@ -30,8 +32,13 @@ class Setting:
 
 
 def _from_setup_cfg(root: str) -> dict[str, str]:
-    parser = configparser.ConfigParser()
-    parser.read(os.path.join(root, "setup.cfg"), encoding="utf-8")
+    path = os.path.join(root, "setup.cfg")
+    parser = configparser.ConfigParser(interpolation=None)   # a '%' in a path is just a '%'
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as exc:
+        reason = str(exc).splitlines()[0]
+        raise TestlogError(f"cannot read {path}: {reason} (fix the file)") from None
     return dict(parser["testlog"]) if parser.has_section("testlog") else {}
 
 
@@ -44,7 +51,11 @@ def _from_pyproject(root: str) -> dict[str, Any]:
     if not os.path.exists(path):
         return {}
     with open(path, "rb") as handle:
-        return tomllib.load(handle).get("tool", {}).get("testlog", {})
+        try:
+            data = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as exc:
+            raise TestlogError(f"cannot read {path}: {exc} (fix the file)") from None
+    return data.get("tool", {}).get("testlog", {})
 
 
 def _from_git(root: str) -> dict[str, str]:

@@ -34,7 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--testlog-no-sign", action="store_true", default=False,
         help="commit unsigned even when a signing key is configured")
     add("--testlog-out", default=None, metavar="DIR",
-        help="write the files to DIR instead of committing (works outside git)")
+        help="write the files to DIR instead of committing (works outside git; implies "
+             "--testlog)")
     add("--testlog-full-state", action="store_true", default=False,
         help="store every test's full RNG states, not only their digests")
     add("--testlog-no-reseed", action="store_true", default=False,
@@ -46,7 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def enabled(config: pytest.Config) -> bool:
-    return bool(config.getoption("testlog") or config.getini("testlog"))
+    """--testlog, the ini switch, or --testlog-out (asking for the files is asking to record)."""
+    return bool(config.getoption("testlog") or config.getini("testlog")
+                or config.getoption("testlog_out"))
 
 
 def pytest_cmdline_main(config: pytest.Config) -> None:

@@ -306,6 +306,9 @@ class ReplaySession:
         judgements, skipped = self.judgements()
         if int(exitstatus) == INTERRUPTED:
             result["error"] = "the replay was interrupted; nothing was committed"
+        elif int(exitstatus) in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+            # e.g. a -k expression pytest cannot parse: no test ran, so nothing is judged.
+            result["error"] = "pytest refused the replay (see its error above); nothing was committed"
         elif not judgements:
             result["error"] = (f"no recorded test was replayed: the selection matched none of "
                                f"the run's {len(self.plan.tests)} tests; nothing was committed")

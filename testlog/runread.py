@@ -8,6 +8,7 @@ from typing import Any
 from gitstore import GitStoreError, LogEntry, LogStore
 
 from testlog import layout
+from testlog.canonical import record_signature
 from testlog.chronicle import parse_chronicle
 from testlog.errors import TestlogError
 from testlog.runfiles import EVENT, SCHEMA_VERSION
@@ -70,7 +71,22 @@ def read_json(store: LogStore, path: str, sha: str) -> dict[str, Any]:
 def read_run(store: LogStore, rev: str | None) -> tuple[LogEntry, dict[str, Any]]:
     """(the commit, the parsed run.json: {"schema_version", "run", "records"}) of a run."""
     entry, artifact = run_entry(store, rev)
-    return entry, read_json(store, artifact, entry.sha)
+    where = f"{artifact} at {entry.sha[:10]}"
+    return entry, check_run_data(read_json(store, artifact, entry.sha), where)
+
+
+def check_run_data(data: Any, where: str) -> dict[str, Any]:
+    """`data` if it is a run as the recorder wrote it (shape and every record's signature)."""
+    records = data.get("records") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("run"), dict) \
+            or not isinstance(records, list) \
+            or not all(isinstance(r, dict) and isinstance(r.get("test_name"), str) for r in records):
+        raise TestlogError(f"{where} is not a recorded run (no run block or records)")
+    for record in records:
+        if record.get("signature") != record_signature(record):
+            raise TestlogError(f"record {record['test_name']!r} in {where} does not match its "
+                               "signature (edited by hand?); `git testlog verify` checks the log")
+    return data
 
 
 def run_summary(store: LogStore, sha: str, artifact: str) -> tuple[str, dict[str, Any]]:

@@ -15,6 +15,7 @@ from testlog import layout
 from testlog.audit.bundlefile import INNER_MANIFEST, deterministic_zip, sha256sum_manifest
 from testlog.audit.intoto import run_statement, statement_name
 from testlog.errors import TestlogError
+from testlog.runread import check_run_data
 from testlog.logbranch import commit_event
 
 SEALED_EVENT = "AUDIT_SEALED"
@@ -52,6 +53,10 @@ def seal_members(files: Mapping[str, bytes]) -> dict[str, bytes]:
     """The zip's members: the files, one in-toto Statement per run, and the inner manifest."""
     members = dict(files)
     for path in sorted(p for p in files if layout.is_run_file(p)):
+        try:
+            check_run_data(json.loads(files[path]), path)
+        except ValueError:
+            raise TestlogError(f"cannot seal {path}: it is not valid JSON (edited by hand?)") from None
         try:
             statement = run_statement(path, files[path], determinism_for(path, files))
         except (ValueError, AttributeError) as exc:

@@ -37,6 +37,8 @@ def exported_files(event: str | None, files: dict[str, bytes], rev: str) -> dict
 
 def write_directory(target: str, files: dict[str, bytes]) -> None:
     """All files or nothing: written in a temporary sibling directory, then renamed."""
+    if not target.strip():
+        raise TestlogError("the export directory (-o) is empty: name a directory to create")
     if os.path.exists(target) and (not os.path.isdir(target) or os.listdir(target)):
         raise TestlogError(f"{target} exists and is not an empty directory (pick a new one)")
     parent = os.path.dirname(os.path.abspath(target))

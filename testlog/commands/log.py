@@ -5,8 +5,9 @@ import argparse
 import json
 from datetime import datetime, timezone
 
-from gitstore import LogEntry, LogStore
+from gitstore import LogEntry
 
+from testlog.audit import options
 from testlog.runread import run_info
 
 HELP = "list the log branch's commits, newest first"
@@ -17,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--verify", action="store_true",
                         help="check each signature with gpg (slower) instead of only its presence")
-    parser.add_argument("--branch", default="refs/heads/testlog", help="the log branch")
+    options.add_branch_argument(parser)
     parser.add_argument("--runs", action="store_true", help="only test runs (pytest --testlog)")
 
 
@@ -47,7 +48,8 @@ def utc(timestamp: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    with LogStore.open(args.repo, ref=args.branch, sign_key=False) as store:
+    values, _, _ = options.settings(args.repo, {"branch": args.branch})
+    with options.open_store(args.repo, values, sign=False) as store:
         store.require_tip()
         entries = store.history(limit=None if args.runs else args.n, verify_signatures=args.verify)
     if args.runs:

@@ -4,8 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from gitstore import LogStore
-
+from testlog.audit import options
 from testlog.commands.log import entry_dict, utc
 from testlog.runread import run_entry, run_info, run_summary
 
@@ -16,11 +15,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rev", nargs="?", default=None,
                         help="a log commit: sha, abbreviation or testlog~N (default: the tip)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--branch", default="refs/heads/testlog", help="the log branch")
+    options.add_branch_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    with LogStore.open(args.repo, ref=args.branch, sign_key=False) as store:
+    values, _, _ = options.settings(args.repo, {"branch": args.branch})
+    with options.open_store(args.repo, values, sign=False) as store:
+        store.require_tip()
         entry = store.history(rev=args.rev, limit=1, verify_signatures=True)[0]
         files = store.changed_paths(entry.sha)
         summary_md, summary = None, None

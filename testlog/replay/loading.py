@@ -10,9 +10,7 @@ from typing import Any
 from gitstore import GitStoreError, LogStore
 
 from testlog import layout, runread
-from testlog.canonical import sha256_hex
 from testlog.errors import TestlogError
-from testlog.records import dumps_normal
 from testlog.runfiles import SCHEMA_VERSION
 
 
@@ -52,21 +50,6 @@ def parse_json(raw: bytes, where: str) -> dict[str, Any]:
     return data
 
 
-def _check_run(data: dict[str, Any], where: str) -> dict[str, Any]:
-    if not isinstance(data.get("run"), dict) or not isinstance(data.get("records"), list):
-        raise TestlogError(f"{where} is not a recorded run (no run block or records)")
-    for record in data["records"]:
-        if record.get("signature") != signature_of(record):
-            raise TestlogError(f"record {record.get('test_name')!r} in {where} does not match its "
-                               "signature (edited by hand?); `git testlog verify` checks the log")
-    return data
-
-
-def signature_of(record: dict[str, Any]) -> str:
-    """What records.sign wrote: the record as stored is already normal (canonical.normalise)."""
-    return "SHA256:" + sha256_hex(dumps_normal({k: v for k, v in record.items() if k != "signature"}))
-
-
 def _branch_file(store: LogStore, path: str | None, sha: str) -> bytes | None:
     if not path:
         return None
@@ -79,7 +62,7 @@ def _branch_file(store: LogStore, path: str | None, sha: str) -> bytes | None:
 def load_from_branch(store: LogStore, rev: str) -> RecordedRun:
     entry, artifact = runread.run_entry(store, rev)
     sha = entry.sha
-    data = _check_run(runread.read_json(store, artifact, sha), f"{artifact} at {sha[:10]}")
+    data = runread.check_run_data(runread.read_json(store, artifact, sha), f"{artifact} at {sha[:10]}")
     run = data["run"]
     det_path = run.get("files", {}).get("determinism")
     determinism = runread.read_json(store, det_path, sha) \
@@ -131,7 +114,7 @@ def load_from_dir(directory: str, name: str | None = None) -> RecordedRun:
                            "given to `pytest --testlog-out`)")
     artifact = pick_run(directory, name)
     where = os.path.join(directory, artifact)
-    data = _check_run(parse_json(_dir_file(directory, artifact) or b"", where), where)
+    data = runread.check_run_data(parse_json(_dir_file(directory, artifact) or b"", where), where)
     run = data["run"]
     det_path = run.get("files", {}).get("determinism")
     det_raw = _dir_file(directory, det_path)
