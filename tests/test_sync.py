@@ -6,10 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gnupg
 import pytest
 
 from gitstore import Append, GitStoreError, LogStore, fetch, push
 from testlog.cli import main
+from testlog.logbranch import commit_event
 from tests.fixtures import git, make_repo, user_state
 
 
@@ -173,3 +175,32 @@ def test_a_retention_epoch_is_never_rebuilt_on_the_remote_history(remote_and_clo
         assert "restarts at retention epoch" in err and err.count("\n") == 1
         assert git(b, "rev-parse", "testlog").strip() == tip
     assert git(remote, "rev-list", "--count", "testlog").strip() == "1"
+
+
+def event(clone: Path, key: str, name: str) -> None:
+    """A commit `verify` accepts: its artifact and one chronicle event."""
+    with LogStore.open(clone, sign_key=key) as store:
+        commit_event(store, {f"runs/{name}.json": name.encode()}, event="COVERAGE_RECORDED",
+                     artifact=f"runs/{name}.json", verdict="PASS", summary=f"event {name}")
+
+
+def test_a_rebuilt_verified_tip_is_announced(remote_and_clones, gpg_key, tmp_path, capsys):
+    remote, a, b = remote_and_clones
+    keys = tmp_path / "trusted.asc"
+    keys.write_text(gnupg.GPG().export_keys(gpg_key))
+    git(b, "config", "user.signingkey", gpg_key)
+    event(a, gpg_key, "a1")
+    assert main(["-C", str(a), "push"]) == 0
+    assert main(["-C", str(b), "fetch"]) == 0
+    event(b, gpg_key, "b1")
+    assert main(["-C", str(b), "verify", "--trusted-keys", str(keys)]) == 0
+    event(a, gpg_key, "a2")
+    assert main(["-C", str(a), "push"]) == 0
+    capsys.readouterr()
+    assert main(["-C", str(b), "fetch"]) == 0
+    out = capsys.readouterr().out
+    assert "rebuilt 1 local commit(s)" in out and "--accept-rewrite" in out
+    assert main(["-C", str(b), "verify", "--trusted-keys", str(keys), "--accept-rewrite"]) == 0
+    capsys.readouterr()
+    assert main(["-C", str(b), "push"]) == 0
+    assert "note:" not in capsys.readouterr().out

@@ -5,7 +5,7 @@ import argparse
 
 import gitstore
 
-from testlog.commands.push import add_arguments, open_for_sync  # noqa: F401  (push's options)
+from testlog.commands.push import add_arguments, open_for_sync, rebuilt_note  # noqa: F401
 from testlog.logbranch import refuse_rebuilding_epoch
 
 HELP = ("fetch the log branch from a remote (default origin) and integrate it: create, "
@@ -23,6 +23,7 @@ MESSAGES = {
 def run(args: argparse.Namespace) -> int:
     with open_for_sync(args) as store:
         result = gitstore.fetch(store, args.remote, guard=refuse_rebuilding_epoch)
+        note = rebuilt_note(store, result)
     print(MESSAGES[result.status].format(branch=store.ref, tip=result.tip[:10],
-                                         rebuilt=result.rebuilt))
+                                         rebuilt=result.rebuilt) + note)
     return 0

@@ -6,6 +6,7 @@ import argparse
 import gitstore
 
 from testlog.audit import options
+from testlog.audit.state import load_state
 from testlog.logbranch import refuse_rebuilding_epoch
 
 HELP = ("push the log branch to a remote (default origin); if another machine pushed first, "
@@ -26,9 +27,19 @@ def open_for_sync(args: argparse.Namespace) -> gitstore.LogStore:
     return options.open_store(args.repo, values, sign=True)
 
 
+def rebuilt_note(store: gitstore.LogStore, result: gitstore.SyncResult) -> str:
+    """When rebuilding replaced the tip `verify` last checked, say what the next verify shows."""
+    state = load_state(store.common_dir, store.ref) if result.rebuilt else None
+    if state is None or gitstore.sync.is_ancestor(store, state.tip, result.tip):
+        return ""
+    return ("\nnote: the last verified tip was rebuilt on the remote's; the next `git testlog "
+            "verify` reports that rewrite: check it once with `--accept-rewrite`")
+
+
 def run(args: argparse.Namespace) -> int:
     with open_for_sync(args) as store:
         result = gitstore.push(store, args.remote, guard=refuse_rebuilding_epoch)
+        note = rebuilt_note(store, result)
     extra = f", {result.rebuilt} local commit(s) rebuilt on the remote tip" if result.rebuilt else ""
-    print(f"pushed {store.ref} {result.tip[:10]} to {args.remote}{extra}")
+    print(f"pushed {store.ref} {result.tip[:10]} to {args.remote}{extra}{note}")
     return 0
