@@ -147,6 +147,16 @@ def checkout_note(settings: Settings, plan: ReplayPlan, rootdir: str) -> tuple[s
     return ()
 
 
+def untracked_note(plan: ReplayPlan) -> tuple[str, ...]:
+    """Untracked files were not recorded: tests needing them cannot be reproduced."""
+    names = list(plan.source.get("untracked") or ())
+    if not names:
+        return ()
+    shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+    return (f"{len(names)} file(s) were untracked when recorded and are not in the replay "
+            f"({shown}): `git add -N` them before recording to include them",)
+
+
 def utc_iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -175,7 +185,7 @@ class ReplaySession:
         self.env = compare_environments(
             plan.environment, current_environment(common),
             recorded_hashseed=plan.pythonhashseed, current_hashseed=os.environ.get("PYTHONHASHSEED"),
-            extra_notes=checkout_note(settings, plan, str(config.rootpath)))
+            extra_notes=checkout_note(settings, plan, str(config.rootpath)) + untracked_note(plan))
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         ignored = ["testlog: --testlog is ignored while replaying: nothing new is recorded"] \

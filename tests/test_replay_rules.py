@@ -286,3 +286,17 @@ def test_workspace_is_reused_with_bytecode_only(tmp_path: Path, monkeypatch: pyt
     assert not checkout.open_workspace("k1", keep=True).cached
     os.chmod(checkout.cache_base(), 0o777)             # writable by others: not trusted
     assert not checkout.open_workspace("k2", keep=False).cached
+
+
+@pytest.mark.parametrize("untracked,expected", [
+    ([], ()),
+    (["a.py"], ("1 file(s) were untracked when recorded and are not in the replay (a.py): "
+                "`git add -N` them before recording to include them",)),
+    (["a", "b", "c", "d"], ("4 file(s) were untracked when recorded and are not in the replay "
+                            "(a, b, c, …): `git add -N` them before recording to include them",)),
+])
+def test_untracked_files_are_announced(untracked, expected):
+    from testlog.replay.plan import ReplayPlan
+    from testlog.replay_plugin import untracked_note
+    plan = ReplayPlan("s", 1, True, None, {}, {"untracked": untracked}, {}, (), None, None, ())
+    assert untracked_note(plan) == expected
