@@ -31,7 +31,7 @@ class Failure:
     error_type: str = ""
 
 
-@dataclass
+@dataclass(slots=True)      # one per test, alive all session: no per-instance dict for the GC
 class TestOutcome:
     """One test's three phases, as reported to the process that writes the log."""
     __test__ = False
@@ -114,7 +114,7 @@ def build_record(outcome: TestOutcome, capture: dict[str, Any] | None, *, base_s
         "timestamp_end": clock(wall + duration_ns) if wall else None,
         "duration_ms": ms(duration_ns),
         "status": outcome.status,
-        "seed": cap.get("seed", derive_seed(base_seed, outcome.nodeid)),
+        "seed": cap["seed"] if "seed" in cap else derive_seed(base_seed, outcome.nodeid),
         "rng_state": cap.get("before", {}),
         "rng_state_after": cap.get("after", {}),
         "inputs": redact_display(cap.get("inputs", {}), redact),
