@@ -31,7 +31,7 @@ class Failure:
     error_type: str = ""
 
 
-@dataclass
+@dataclass(slots=True)      # one per test, alive all session: no per-instance dict for the GC
 class TestOutcome:
     """One test's three phases, as reported to the process that writes the log."""
     __test__ = False
@@ -84,6 +84,8 @@ class IsoClock:
 def redact_display(descriptions: dict[str, dict[str, Any]],
                    redact: Callable[[str], str]) -> dict[str, dict[str, Any]]:
     """Shown string values with environment values replaced (hashes stay those of the real values)."""
+    if not descriptions:         # most tests declare nothing
+        return {}
     return {name: {k: _redact_strings(v, redact) if k in ("value", "exact", "path") else v
                    for k, v in desc.items()} for name, desc in descriptions.items()}
 
@@ -114,7 +116,7 @@ def build_record(outcome: TestOutcome, capture: dict[str, Any] | None, *, base_s
         "timestamp_end": clock(wall + duration_ns) if wall else None,
         "duration_ms": ms(duration_ns),
         "status": outcome.status,
-        "seed": cap.get("seed", derive_seed(base_seed, outcome.nodeid)),
+        "seed": cap["seed"] if "seed" in cap else derive_seed(base_seed, outcome.nodeid),
         "rng_state": cap.get("before", {}),
         "rng_state_after": cap.get("after", {}),
         "inputs": redact_display(cap.get("inputs", {}), redact),
