@@ -31,6 +31,21 @@ def loose_compression(config: Config) -> int:
     return GIT_LOOSE_COMPRESSION
 
 
+def bulk_pack_compression(config: Config) -> int:
+    """pack.compression, else core.compression, else 1.
+
+    A bulk write is on a user's critical path (the end of a pytest session): level 1 compresses
+    several MB about 1.5x faster than zlib's 6 for ~10% more bytes, which the next merge of
+    packs may shrink again. A configured level always wins.
+    """
+    for section, key in ((b"pack", b"compression"), (b"core", b"compression")):
+        try:
+            return int(config.get((section,), key))
+        except (KeyError, ValueError):
+            continue
+    return 1
+
+
 def write_loose_object(store: DiskObjectStore, obj: ShaFile, level: int) -> int:
     """Store `obj` as a loose object unless it is already there (then refresh its mtime).
 

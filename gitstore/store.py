@@ -18,7 +18,7 @@ from gitstore.errors import GitStoreError
 from gitstore.gitcmd import git_config, git_pipeline, run_git
 from gitstore.history import LogEntry, parse_cat_file_batch
 from gitstore.locking import add_object, clear_stale_ref_lock, write_lock
-from gitstore.objectfiles import loose_compression, write_pack
+from gitstore.objectfiles import bulk_pack_compression, loose_compression, write_pack
 from gitstore.packing import (PACK_EVERY_WRITES, adopt_pack, pack_if_due,
                               retry_if_packed_meanwhile)
 from gitstore.signing import Signer, verify
@@ -133,6 +133,7 @@ class LogStore:
         self.identity = committer_identity(common_dir, self.repo.get_config_stack())
         self.pack_every = PACK_EVERY_WRITES
         self.loose_level = loose_compression(self.repo.get_config())
+        self.pack_level = bulk_pack_compression(self.repo.get_config())
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".", ref: str = DEFAULT_REF,
@@ -309,7 +310,7 @@ class LogStore:
         if len(unique) >= BULK_OBJECTS or sum(o.raw_length() for o in unique) >= BULK_BYTES:
             # No per-object "already stored?" probe: at this size it costs more than the
             # occasional duplicate, which git tolerates and the next merge of packs drops.
-            name = write_pack(store, unique, store.pack_compression_level)
+            name = write_pack(store, unique, self.pack_level)
             return adopt_pack(self.state_dir, self.common_dir, name)
         return sum(add_object(store, obj, self.loose_level) for obj in unique)
 
