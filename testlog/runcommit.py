@@ -48,6 +48,11 @@ def write_run_dir(directory: str, bundle: RunBundle) -> list[str]:
     summary_path = os.path.join(directory, layout.TIMING_SUMMARY)
     previous = open(summary_path, "rb").read() if os.path.exists(summary_path) else None
     files = {**bundle.files, layout.TIMING_SUMMARY: updated_timing_summary(previous, bundle)}
+    return write_files(directory, files)
+
+
+def write_files(directory: str, files: dict[str, bytes | None]) -> list[str]:
+    """Branch paths written under `directory` as files (None deletes); the paths written."""
     written = []
     for path, data in sorted(files.items()):
         target = os.path.join(directory, *path.split("/"))

@@ -13,6 +13,7 @@ from testlog import layout, render
 from testlog.canonical import canonical_json
 from testlog.logbranch import commit_event
 from testlog.records import dumps_normal
+from testlog.runcommit import write_files
 from testlog.replay.report import SCHEMA_VERSION, commit_summary, error_entries, event_of, report_md
 
 
@@ -46,18 +47,6 @@ def trailers(data: dict[str, Any]) -> dict[str, str]:
             "Testlog-Verdict": "PASS" if data["verdict"] == "VERIFIED" else "FAIL",
             "Testlog-Source-Commit": run["source_commit"] or "none",
             "Testlog-Source-Tree": run["source_tree"] or "none"}
-
-
-def write_files(directory: str, files: dict[str, bytes | None]) -> None:
-    for path, content in sorted(files.items()):
-        target = os.path.join(directory, *path.split("/"))
-        if content is None:
-            if os.path.exists(target):
-                os.unlink(target)
-            continue
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(target, "wb") as handle:
-            handle.write(content)
 
 
 def publish(dest: Destination, data: dict[str, Any], inputs: dict[str, dict[str, Any]],
