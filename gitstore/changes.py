@@ -11,7 +11,6 @@ from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Blob, ShaFile, Tree
 
 from gitstore.errors import GitStoreError
-from gitstore.locking import add_object
 from gitstore.paths import validate_path
 
 FILE_MODE = 0o100644
@@ -149,40 +148,6 @@ def _apply_directory(store: BaseObjectStore, tree: Tree, name: bytes,
 
 def _join(prefix: tuple, name: bytes) -> str:
     return b"/".join(prefix + (name,)).decode("utf-8", errors="replace")
-
-
-def new_blobs_and_changes(store: BaseObjectStore, base_tree: bytes | None,
-                          changes: Mapping[bytes, Change]) -> tuple[list[Blob], list[tuple]]:
-    """Blobs to add, and the (path, mode, sha) list for build_tree (kept for callers of the
-    first version of this module; LogStore itself uses apply_changes)."""
-    blobs, tree_changes = [], []
-    for path, value in sorted(changes.items()):
-        if value is None:
-            if blob_at(store, base_tree, path) is not None:
-                tree_changes.append((path, None, None))
-            continue
-        data = value
-        if isinstance(value, Append):
-            old = blob_at(store, base_tree, path)
-            data = (old.data if old is not None else b"") + value.data
-        blob = Blob.from_string(data)
-        blobs.append(blob)
-        tree_changes.append((path, FILE_MODE, blob.id))
-    return blobs, tree_changes
-
-
-def build_tree(store: BaseObjectStore, base_tree: bytes | None, tree_changes: list[tuple]) -> bytes:
-    """The new root tree id from (path, mode, sha) changes (sha None: delete), e.g. a diff
-    replayed from another commit; the objects named must be stored already.
-
-    Replaces dulwich's commit_tree_changes, whose trees go through `<sha>.lock` files.
-    """
-    changes = {path: None if sha is None else Existing(mode, sha)
-               for path, mode, sha in tree_changes}
-    root, objects = apply_changes(store, base_tree, changes)
-    for obj in objects:
-        add_object(store, obj)
-    return root
 
 
 def replayed_changes(store: BaseObjectStore, old_tree: bytes | None, new_tree: bytes,

@@ -5,15 +5,12 @@ planned against; a crash or a concurrent writer leaves the branch exactly as it 
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gitstore import changes as ch
 from gitstore.commits import compose_message, new_commit
 from gitstore.errors import GitStoreError
-from gitstore.locking import add_object, write_lock
-from gitstore.packing import pack_if_due
 from gitstore.store import LogStore
 
 
@@ -44,32 +41,31 @@ def restart(store: LogStore, expected_tip: str, base_tree: str | None,
     """
     if not steps:
         raise GitStoreError("a restarted branch needs at least its root commit")
-    with write_lock(os.path.join(store.state_dir, "write.lock"), store.lock_timeout):
+    with store.locked():
         if store.tip != expected_tip:
             raise GitStoreError(f"{store.ref} moved (now {store.tip}); nothing was changed "
                                 "(run the command again)")
-        shas = _build_chain(store, base_tree, steps)
+        shas, written = _build_chain(store, base_tree, steps)
         if not store.swap_tip(expected_tip, shas[-1].encode()):
             raise GitStoreError(f"{store.ref} moved while the new chain was built; nothing "
                                 "was changed (run the command again)")
-        pack_if_due(store.common_dir, store.state_dir, shas[-1])
+        store.after_write(shas[-1], written)
     return shas
 
 
-def _build_chain(store: LogStore, base_tree: str | None, steps: Sequence[Step]) -> list[str]:
-    objects = store.repo.object_store
+def _build_chain(store: LogStore, base_tree: str | None,
+                 steps: Sequence[Step]) -> tuple[list[str], int]:
+    """The chain's shas and the disk bytes written; objects stored, the ref not yet moved."""
     tree: bytes | None = base_tree.encode() if base_tree else None
     parent: bytes | None = None
-    shas = []
+    shas, written = [], 0
     for step in steps:
-        blobs, tree_changes = ch.new_blobs_and_changes(objects, tree, ch.validated(step.changes))
-        store.add_objects(blobs)
-        tree = ch.build_tree(objects, tree, tree_changes)
+        tree, objects = ch.apply_changes(store.repo.object_store, tree, ch.validated(step.changes))
         author = step.author.encode() if step.author else None
         commit = new_commit(tree, [parent] if parent else [],
                             compose_message(step.message, step.trailers), store.identity,
                             store.signer, author=author, author_time=step.author_time)
-        add_object(objects, commit)
+        written += store.add_objects(objects) + store.add_objects([commit])
         parent = commit.id
         shas.append(commit.id.decode())
-    return shas
+    return shas, written

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitstore import GitStoreError, git_config_section
+from gitstore.store import locate
 
 from testlog.errors import TestlogError
 
@@ -86,3 +87,10 @@ def load_settings(root: str, cli: dict[str, Any] | None = None) -> dict[str, Set
             if key in DEFAULTS:
                 settings[key] = Setting(value, source)
     return settings
+
+
+def repo_settings(repo: str, cli: dict[str, Any]) -> tuple[dict[str, Setting], str, str]:
+    """(settings, repository root for config files, common git dir) for a path in a repo."""
+    common, _, top = locate(repo)
+    root = top or common
+    return load_settings(root, cli), root, common

@@ -1,6 +1,7 @@
 """Every commit to the log branch goes through here: its files, one chronicle event, the index."""
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ from gitstore.changes import Change
 from gitstore.epoch import Step, restart
 
 from testlog import layout
+from testlog.config import Setting
 from testlog.canonical import canonical_json, sha256_hex
 from testlog.chronicle import event_line, make_event, parse_chronicle
 
@@ -17,9 +19,15 @@ EVENT_DIGEST_TRAILER = "Testlog-Event-SHA256"
 INDEX_EVENTS = 20
 
 
-def open_log(path: str = ".", branch: str = "refs/heads/testlog", sign_key: str | None = None,
-             no_sign: bool = False) -> LogStore:
-    return LogStore.open(path, ref=branch, sign_key=False if no_sign else sign_key)
+def add_branch_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--branch", default=None,
+                        help="the log branch (default: config `branch`, else refs/heads/testlog)")
+
+
+def open_configured(repo: str, values: dict[str, Setting], sign: bool) -> LogStore:
+    """The store of the configured branch; signing with the configured key when `sign`."""
+    key = values["sign_key"].value if sign else False
+    return LogStore.open(repo, ref=str(values["branch"].value), sign_key=key)
 
 
 def signature_label(store: LogStore) -> str:

@@ -8,8 +8,7 @@ from dulwich.object_store import MemoryObjectStore
 from dulwich.objects import Blob, Tree
 
 from gitstore import Append, GitStoreError, LogStore
-from gitstore.changes import (Existing, apply_changes, build_tree, new_blobs_and_changes,
-                              validated)
+from gitstore.changes import Existing, apply_changes, validated
 from tests.fixtures import git
 from tests.store_helpers import fsck
 
@@ -60,17 +59,15 @@ def test_only_trees_along_changed_paths_are_new():
     assert sorted(type(o).__name__ for o in changed) == ["Blob", "Tree", "Tree"]   # blob, d1/, root
 
 
-def test_build_tree_replays_a_diff_with_existing_objects():
-    """The first version's helpers still work (for code written against them)."""
+def test_apply_changes_deletes_puts_and_appends_on_a_stored_tree():
     store = MemoryObjectStore()
     base, objects = apply_changes(store, None, validated({"keep": b"k", "gone": b"g"}))
     for obj in objects:
         store.add_object(obj)
-    blobs, tree_changes = new_blobs_and_changes(store, base, validated(
+    root, objects = apply_changes(store, base, validated(
         {"gone": None, "runs/new.json": b"{}", "keep": Append(b"+")}))
-    for blob in blobs:
-        store.add_object(blob)
-    root = build_tree(store, base, tree_changes)
+    for obj in objects:
+        store.add_object(obj)
     assert files_of(store, root) == {"keep": b"k+", "runs/new.json": b"{}"}
     assert isinstance(store[root], Tree)
 

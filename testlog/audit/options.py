@@ -1,33 +1,11 @@
-"""What the audit commands share: settings in layers, the store, dates and day counts."""
+"""What the audit commands share: dates, day counts and the archive directory."""
 from __future__ import annotations
 
-import argparse
 import os
 from datetime import date, datetime, timezone
-from typing import Any
 
-from gitstore import LogStore
-from gitstore.store import locate
-
-from testlog.config import Setting, load_settings
+from testlog.config import Setting
 from testlog.errors import TestlogError
-
-
-def add_branch_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--branch", default=None,
-                        help="the log branch (default: config `branch`, else refs/heads/testlog)")
-
-
-def settings(repo: str, cli: dict[str, Any]) -> tuple[dict[str, Setting], str, str]:
-    """(settings, repository root for config files, common git dir)."""
-    common, _, top = locate(repo)
-    root = top or common
-    return load_settings(root, cli), root, common
-
-
-def open_store(repo: str, values: dict[str, Setting], sign: bool) -> LogStore:
-    key = values["sign_key"].value if sign else False
-    return LogStore.open(repo, ref=str(values["branch"].value), sign_key=key)
 
 
 def whole_days(setting: Setting, name: str) -> int:

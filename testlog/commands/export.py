@@ -8,10 +8,11 @@ import shutil
 import tempfile
 
 from testlog import layout
-from testlog.audit import options
 from testlog.audit.bundlefile import sha256sum_manifest
 from testlog.audit.seal import SEALED_EVENT
+from testlog.config import repo_settings
 from testlog.errors import TestlogError
+from testlog.logbranch import add_branch_argument, open_configured
 
 HELP = "write a run's files, or a seal's zip + manifest + signature, to a directory"
 RUN_EVENT = "TEST_SUITE_EXECUTED"
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rev", help="a run or seal commit on the log branch (sha, testlog~N)")
     parser.add_argument("-o", "--output", required=True, metavar="DIR",
                         help="directory to create (must not exist, or be empty)")
-    options.add_branch_argument(parser)
+    add_branch_argument(parser)
 
 
 def exported_files(event: str | None, files: dict[str, bytes], rev: str) -> dict[str, bytes]:
@@ -60,8 +61,8 @@ def write_directory(target: str, files: dict[str, bytes]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    values, _, _ = options.settings(args.repo, {"branch": args.branch})
-    with options.open_store(args.repo, values, sign=False) as store:
+    values, _, _ = repo_settings(args.repo, {"branch": args.branch})
+    with open_configured(args.repo, values, sign=False) as store:
         sha = store.resolve(args.rev)
         event = store.history(rev=sha, limit=1)[0].trailers.get("Testlog-Event")
         paths = [p for s, p in store.changed_paths(sha)

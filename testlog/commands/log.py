@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 from gitstore import LogEntry
 
-from testlog.audit import options
+from testlog.config import repo_settings
+from testlog.logbranch import add_branch_argument, open_configured
 from testlog.runread import run_info
 
 HELP = "list the log branch's commits, newest first"
@@ -18,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--verify", action="store_true",
                         help="check each signature with gpg (slower) instead of only its presence")
-    options.add_branch_argument(parser)
+    add_branch_argument(parser)
     parser.add_argument("--runs", action="store_true", help="only test runs (pytest --testlog)")
 
 
@@ -48,8 +49,8 @@ def utc(timestamp: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    values, _, _ = options.settings(args.repo, {"branch": args.branch})
-    with options.open_store(args.repo, values, sign=False) as store:
+    values, _, _ = repo_settings(args.repo, {"branch": args.branch})
+    with open_configured(args.repo, values, sign=False) as store:
         store.require_tip()
         entries = store.history(limit=None if args.runs else args.n, verify_signatures=args.verify)
     if args.runs:

@@ -7,7 +7,9 @@ import os
 
 from testlog.audit import options
 from testlog.audit.prune import retain, retention_plan, rotate, rotation_plan
+from testlog.config import repo_settings
 from testlog.errors import TestlogError
+from testlog.logbranch import add_branch_argument, open_configured
 
 HELP = ("rotate old run files off the tip (history keeps them) and archive history older than "
         "the retention window to a git bundle, restarting the branch at a signed epoch")
@@ -30,19 +32,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sign-key", metavar="KEYID",
                         help="gpg key to sign with (default: config sign_key, else "
                              "git config user.signingkey)")
-    options.add_branch_argument(parser)
+    add_branch_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     cli = {"branch": args.branch, "sign_key": args.sign_key, "rotate_days": args.rotate_days,
            "retain_days": args.retain_days,
            "archive_dir": os.path.abspath(args.archive_dir) if args.archive_dir else None}
-    values, root, common = options.settings(args.repo, cli)
+    values, root, common = repo_settings(args.repo, cli)
     rotate_days = options.whole_days(values["rotate_days"], "rotate_days")
     retain_days = options.whole_days(values["retain_days"], "retain_days")
     as_of = options.parse_moment(args.as_of)
     archive = options.archive_dir(values, root, common)
-    with options.open_store(args.repo, values, sign=not args.dry_run) as store:
+    with open_configured(args.repo, values, sign=not args.dry_run) as store:
         store.require_tip()
         if not args.dry_run and store.signer is None:
             raise TestlogError("prune writes signed commits: pass --sign-key KEYID, or set git "

@@ -5,9 +5,9 @@ import argparse
 
 import gitstore
 
-from testlog.audit import options
 from testlog.audit.state import load_state
-from testlog.logbranch import refuse_rebuilding_epoch
+from testlog.config import repo_settings
+from testlog.logbranch import add_branch_argument, open_configured, refuse_rebuilding_epoch
 
 HELP = ("push the log branch to a remote (default origin); if another machine pushed first, "
         "rebuild the local-only commits on top (re-signed) and push again — never forced")
@@ -16,15 +16,15 @@ HELP = ("push the log branch to a remote (default origin); if another machine pu
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Shared with `fetch`: both may rebuild local commits, so both may need a key."""
     parser.add_argument("remote", nargs="?", default="origin", help="remote name, URL or path")
-    options.add_branch_argument(parser)
+    add_branch_argument(parser)
     parser.add_argument("--sign-key", default=None,
                         help="key to re-sign rebuilt commits (default: config sign_key, else "
                              "git's user.signingkey)")
 
 
 def open_for_sync(args: argparse.Namespace) -> gitstore.LogStore:
-    values, _, _ = options.settings(args.repo, {"branch": args.branch, "sign_key": args.sign_key})
-    return options.open_store(args.repo, values, sign=True)
+    values, _, _ = repo_settings(args.repo, {"branch": args.branch, "sign_key": args.sign_key})
+    return open_configured(args.repo, values, sign=True)
 
 
 def rebuilt_note(store: gitstore.LogStore, result: gitstore.SyncResult) -> str:

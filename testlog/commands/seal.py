@@ -8,7 +8,9 @@ from gitstore.batch import changed_paths_between
 
 from testlog.audit import options
 from testlog.audit.seal import already_sealed, build_seal, commit_seal, read_files, sealed_paths
+from testlog.config import repo_settings
 from testlog.errors import TestlogError
+from testlog.logbranch import add_branch_argument, open_configured
 
 HELP = ("bundle a period's runs/, timing/, determinism/ and summaries/ into "
         "audit/logs_audit_YYYY_MM_DD.zip with a sha256sum manifest and a detached signature")
@@ -23,14 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sign-key", metavar="KEYID",
                         help="gpg key to sign with (default: config sign_key, else "
                              "git config user.signingkey)")
-    options.add_branch_argument(parser)
+    add_branch_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    values, _, _ = options.settings(args.repo, {"branch": args.branch, "sign_key": args.sign_key})
+    values, _, _ = repo_settings(args.repo, {"branch": args.branch, "sign_key": args.sign_key})
     today = datetime.now(timezone.utc).date()
     day = options.parse_day(args.date) if args.date else today
-    with options.open_store(args.repo, values, sign=True) as store:
+    with open_configured(args.repo, values, sign=True) as store:
         if store.signer is None:
             raise TestlogError("sealing needs a signing key: pass --sign-key KEYID, or set git "
                                "config user.signingkey (or sign_key in the [testlog] config)")

@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from testlog.audit import options
 from testlog.commands.log import entry_dict, utc
+from testlog.config import repo_settings
+from testlog.logbranch import add_branch_argument, open_configured
 from testlog.runread import run_entry, run_info, run_summary
 
 HELP = "show one log commit: message, trailers, signature and files; a run's summary"
@@ -15,12 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rev", nargs="?", default=None,
                         help="a log commit: sha, abbreviation or testlog~N (default: the tip)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    options.add_branch_argument(parser)
+    add_branch_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    values, _, _ = options.settings(args.repo, {"branch": args.branch})
-    with options.open_store(args.repo, values, sign=False) as store:
+    values, _, _ = repo_settings(args.repo, {"branch": args.branch})
+    with open_configured(args.repo, values, sign=False) as store:
         store.require_tip()
         entry = store.history(rev=args.rev, limit=1, verify_signatures=True)[0]
         files = store.changed_paths(entry.sha)

@@ -8,6 +8,8 @@ from testlog.audit import options
 from testlog.audit.report import render
 from testlog.audit.trust import trusted_certs
 from testlog.audit.verifier import Policy, verify_branch
+from testlog.config import repo_settings
+from testlog.logbranch import add_branch_argument, open_configured
 
 HELP = ("check every commit of the log branch: signed by a trusted key, one chronicle event "
         "matching its artifact, records, seals and epochs; flag rollbacks and forks")
@@ -27,15 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accept-rewrite", action="store_true",
                         help="report a branch that no longer contains the last verified tip "
                              "instead of failing (after a deliberate rewrite)")
-    options.add_branch_argument(parser)
+    add_branch_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     cli = {"branch": args.branch,
            "archive_dir": os.path.abspath(args.archive_dir) if args.archive_dir else None}
-    values, root, common = options.settings(args.repo, cli)
+    values, root, common = repo_settings(args.repo, cli)
     trusted = trusted_certs(args.trusted_keys, values["trusted_keys"], root, common)
-    with options.open_store(args.repo, values, sign=False) as store:
+    with open_configured(args.repo, values, sign=False) as store:
         default_archive = os.path.join(store.common_dir, "testlog", "archive")
         dirs = tuple(dict.fromkeys([options.archive_dir(values, root, common), default_archive]))
         policy = Policy(trusted, args.require_signed, dirs, args.accept_rewrite)
