@@ -6,6 +6,7 @@ import argparse
 from gitstore import changeset
 
 from testlog.errors import TestlogError
+from testlog.logbranch import add_branch_argument
 from testlog.manifest import Manifest, load_manifest
 from testlog.modules import affected_modules
 from testlog.workspace import Workspace
@@ -30,7 +31,7 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
                              "environment")
     parser.add_argument("--update-manifests", action="store_true",
                         help="write the observed values back into each module.manifest.json")
-    parser.add_argument("--branch", default=None, help="the log branch (default refs/heads/testlog)")
+    add_branch_argument(parser)
     parser.add_argument("--sign-key", default=None, metavar="KEY",
                         help="sign the ledger commit with KEY (default: git's user.signingkey)")
 

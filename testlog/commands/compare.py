@@ -7,6 +7,7 @@ import json
 from gitstore import LogStore
 
 from testlog.config import load_settings
+from testlog.logbranch import add_branch_argument
 from testlog.replay.compare import TIMING_FACTOR, compare_runs, render_lines
 from testlog.replay.loading import load_from_branch
 
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--exit-code", action="store_true",
                         help="exit 1 when anything but timing differs (like `git diff --exit-code`)")
-    parser.add_argument("--branch", default=None, help="the log branch (default refs/heads/testlog)")
+    add_branch_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

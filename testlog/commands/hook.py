@@ -11,6 +11,7 @@ from testlog.benchpipe import run_bench
 from testlog.covpipe import run_coverage, run_tests
 from testlog.errors import TestlogError
 from testlog.hookrange import framework_range, pushed_files
+from testlog.logbranch import add_branch_argument
 from testlog.modules import affected_modules
 from testlog.prepush import branch_ref, parse_push_lines
 from testlog.selection import load_all
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run N modules at once")
     parser.add_argument("--no-cache", action="store_true",
                         help="re-run modules already measured at the same tree and environment")
-    parser.add_argument("--branch", default=None, help="the log branch (default refs/heads/testlog)")
+    add_branch_argument(parser)
     parser.add_argument("--sign-key", default=None, metavar="KEY",
                         help="sign the ledger commit with KEY (default: git's user.signingkey)")
 

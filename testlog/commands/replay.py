@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from testlog.logbranch import add_branch_argument
 from testlog.replay.launch import ReplayFailed, ReplayRequest, replay
 
 HELP = ("re-execute a recorded run in a temporary checkout of its source (recorded order, "
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-dir", default=None, metavar="DIR",
                         help="replay a run written by `pytest --testlog-out=DIR` (the report "
                              "is written to DIR)")
-    parser.add_argument("--branch", default=None, help="the log branch (default refs/heads/testlog)")
+    add_branch_argument(parser)
     parser.add_argument("--sign-key", default=None,
                         help="key to sign the report commit (default: git's user.signingkey)")
     parser.add_argument("--no-sign", action="store_true", help="commit the report unsigned")
