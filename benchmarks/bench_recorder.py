@@ -11,6 +11,7 @@ the machine is shared.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
 FILES = 20
 TESTS = 2000
@@ -110,8 +112,12 @@ def summarise(results: dict[str, list[tuple[float, float, int]]]) -> list[str]:
     return lines
 
 
-def run(pairs: int, mix: tuple[int, int, int], keep: str | None) -> int:
-    work = keep or tempfile.mkdtemp(prefix="bench-recorder-")
+@contextlib.contextmanager
+def signed_suite(keep: str | None, mix: tuple[int, int, int],
+                 prefix: str) -> Iterator[tuple[str, dict[str, str], str]]:
+    """(work dir, isolated env, the generated suite committed with a throwaway signing key);
+    the work dir is reused when kept, else removed with its gpg-agent afterwards."""
+    work = keep or tempfile.mkdtemp(prefix=prefix)
     try:
         env = isolated_env(work)
         suite = os.path.join(work, "suite")
@@ -121,6 +127,16 @@ def run(pairs: int, mix: tuple[int, int, int], keep: str | None) -> int:
             git(suite, env, "add", "-A")
             git(suite, env, "commit", "-q", "-m", "generated suite")
             git(suite, env, "config", "user.signingkey", make_key(env["GNUPGHOME"]))
+        yield work, env, suite
+    finally:
+        if keep is None:
+            subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME":
+                           os.path.join(work, "gnupg")}, capture_output=True)
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run(pairs: int, mix: tuple[int, int, int], keep: str | None) -> int:
+    with signed_suite(keep, mix, "bench-recorder-") as (work, env, suite):
         commands = variants(work)
         for name, cmd in commands.items():         # warm-up: bytecode cache, page cache
             wall, _cpu, _rss, code = timed(cmd, suite, env)
@@ -138,11 +154,6 @@ def run(pairs: int, mix: tuple[int, int, int], keep: str | None) -> int:
         ratio = statistics.median(pair_ratios(results["testlog"], results["bare"], 0))
         print(f"testlog/bare median ratio {ratio:.3f} (target <= {TARGET_RATIO})")
         return 0
-    finally:
-        if keep is None:
-            subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME":
-                           os.path.join(work, "gnupg")}, capture_output=True)
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> int:

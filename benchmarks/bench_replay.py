@@ -17,13 +17,12 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_recorder import TESTS, generate_suite, git, isolated_env, make_key, timed  # noqa: E402
+from bench_recorder import TESTS, git, signed_suite, timed  # noqa: E402
 
 TARGET_RATIO = 1.3
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
@@ -87,22 +86,8 @@ def summarise(rounds: list[dict[str, float]]) -> list[str]:
     ]
 
 
-def prepare(work: str, mix: tuple[int, int, int], env: dict[str, str]) -> str:
-    suite = os.path.join(work, "suite")
-    if not os.path.isdir(os.path.join(suite, ".git")):
-        generate_suite(suite, mix)
-        git(suite, env, "init", "-q", "-b", "main")
-        git(suite, env, "add", "-A")
-        git(suite, env, "commit", "-q", "-m", "generated suite")
-        git(suite, env, "config", "user.signingkey", make_key(env["GNUPGHOME"]))
-    return suite
-
-
 def run(rounds: int, mix: tuple[int, int, int], keep: str | None) -> int:
-    work = keep or tempfile.mkdtemp(prefix="bench-replay-")
-    try:
-        env = isolated_env(work)
-        suite = prepare(work, mix, env)
+    with signed_suite(keep, mix, "bench-replay-") as (work, env, suite):
         os.makedirs(os.path.join(work, "kept"), exist_ok=True)
         warm = one_round(suite, env, work)             # bytecode and page caches
         print(f"warm-up round: record {warm['record']:.2f}s, replay {warm['replay']:.2f}s",
@@ -112,11 +97,6 @@ def run(rounds: int, mix: tuple[int, int, int], keep: str | None) -> int:
               "signed commits, every replay verified; loaded shared machine:")
         print("\n".join(summarise(results)))
         return 0
-    finally:
-        if keep is None:
-            subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME":
-                           os.path.join(work, "gnupg")}, capture_output=True)
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> int:
