@@ -15,6 +15,7 @@ from gitstore.store import full_ref, locate
 from testlog.config import load_settings
 from testlog.errors import TestlogError
 from testlog.replay import loading
+from testlog.replay.bytecode import seed_bytecode
 from testlog.replay.checkout import (Workspace, checkout_source, close_workspace, copy_project,
                                      find_rootdir, open_workspace, source_key)
 from testlog.replay.interpreter import project_python
@@ -97,12 +98,17 @@ def check_source(found: Located) -> tuple[str, str] | None:
 
 def prepare_tree(found: Located, req: ReplayRequest, tree: tuple[str, str] | None,
                  dest: str) -> str:
-    """Fill `dest` with the source to replay; how: commit | tree | copy."""
+    """Fill `dest` with the source to replay; how: commit | tree | copy. The user's compiled
+    test modules come along where they match the source byte for byte (bytecode.py)."""
+    user_top = found.top or os.path.abspath(req.repo)
     if tree is not None:
         checkout_source(found.common_dir or "", tree[0], dest, found.recorded.patch)
-        return tree[1]
-    copy_project(found.top or os.path.abspath(req.repo), dest, exclude=req.from_dir)
-    return "copy"
+        how = tree[1]
+    else:
+        copy_project(user_top, dest, exclude=req.from_dir)
+        how = "copy"
+    seed_bytecode(user_top, dest, os.environ.get("PYTHONPYCACHEPREFIX") or None)
+    return how
 
 
 def pytest_command(python: str, found: Located, rootdir: str, rev: str, context: str,
