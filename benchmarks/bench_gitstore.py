@@ -237,7 +237,9 @@ def sandbox(base: Path) -> str:
     (base / "gnupg").mkdir(mode=0o700)
     config = base / "gitconfig"
     config.write_text("[user]\n\tname = Bench\n\temail = bench@example.com\n"
-                      "[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n")
+                      "[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n"
+                      # (d) measures the disk right after the writes: pack in the writer.
+                      "[testlog]\n\tpackInBackground = false\n")
     os.environ.update(HOME=str(base), GNUPGHOME=str(base / "gnupg"),
                       GIT_CONFIG_GLOBAL=str(config), GIT_CONFIG_NOSYSTEM="1")
     gpg = gnupg.GPG(gnupghome=str(base / "gnupg"))

@@ -1,6 +1,6 @@
 """Keeping the log branch's objects packed: loose commits cost ~30x a packed repository.
 
-Every PACK_EVERY_WRITES writes (sooner when loose objects pile up: see pack_if_due), the
+Every PACK_EVERY_WRITES writes (sooner when loose objects pile up: see count_write), the
 objects the branch gained since the last pack go into one new pack and their loose copies are
 removed. Packs are merged geometrically (as `git repack --geometric=2`), so the number of
 packs grows with the log of the history and each object is rewritten only a few times.
@@ -59,9 +59,9 @@ def _write(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def pack_if_due(common_dir: str, state_dir: str, tip: str, every: int = PACK_EVERY_WRITES,
+def count_write(common_dir: str, state_dir: str, every: int = PACK_EVERY_WRITES,
                 written: int = 0) -> bool:
-    """Count a write and the disk bytes it added; pack what the branch gained when due.
+    """Count a write and the disk bytes it added; True when packing is due.
 
     Due every `every` writes, or sooner once what was written since the last pack (loose
     objects, packs of bulk writes) takes more disk than half of our packs (at least
@@ -71,18 +71,36 @@ def pack_if_due(common_dir: str, state_dir: str, tip: str, every: int = PACK_EVE
     counter = os.path.join(state_dir, "writes-since-pack")
     count, pending = _counts(_read(counter))
     count, pending = count + 1, pending + written
-    if count < every and pending < loose_budget(state_dir, common_dir):
-        _write(counter, f"{count} {pending}")
-        return False
+    _write(counter, f"{count} {pending}")
+    return _due(common_dir, state_dir, every, count, pending)
+
+
+def _due(common_dir: str, state_dir: str, every: int, count: int, pending: int) -> bool:
+    return count >= every or pending >= loose_budget(state_dir, common_dir)
+
+
+def still_due(common_dir: str, state_dir: str, every: int) -> bool:
+    """Whether packing is still due (another packer may have done it meanwhile)."""
+    count, pending = _counts(_read(os.path.join(state_dir, "writes-since-pack")))
+    return _due(common_dir, state_dir, every, count, pending)
+
+
+def pack_if_due(common_dir: str, state_dir: str, tip: str, every: int = PACK_EVERY_WRITES,
+                written: int = 0) -> bool:
+    """Count a write; pack what the branch gained when due, right here (under the lock)."""
+    return count_write(common_dir, state_dir, every, written) and pack_now(common_dir, state_dir, tip)
+
+
+def pack_now(common_dir: str, state_dir: str, tip: str) -> bool:
+    """Pack what the branch gained up to `tip` and reset the count; under the write lock. A
+    failure is reported and leaves the count due, so that the next write tries again."""
     try:
         pack_branch_objects(common_dir, state_dir, tip)
     except GitStoreError as exc:
-        # The write is already committed: report, and try again at the next write.
-        _write(counter, f"{count} {pending}")
         warnings.warn(f"git-testlog: could not pack the log branch's objects: {exc}",
                       RuntimeWarning, stacklevel=3)
         return False
-    _write(counter, "0 0")
+    _write(os.path.join(state_dir, "writes-since-pack"), "0 0")
     return True
 
 

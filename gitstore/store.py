@@ -13,13 +13,14 @@ from dulwich.errors import NotGitRepository
 from dulwich.repo import Repo, UnsupportedExtension, UnsupportedVersion, get_user_identity
 
 from gitstore import changes as ch
+from gitstore.backgroundpack import pack_in_background, spawn_packer
 from gitstore.commits import compose_message, new_commit
 from gitstore.errors import GitStoreError
 from gitstore.gitcmd import git_config, git_pipeline, run_git
 from gitstore.history import LogEntry, parse_cat_file_batch
 from gitstore.locking import add_object, clear_stale_ref_lock, write_lock
 from gitstore.objectfiles import bulk_pack_compression, loose_compression, write_pack
-from gitstore.packing import (PACK_EVERY_WRITES, adopt_pack, pack_if_due,
+from gitstore.packing import (PACK_EVERY_WRITES, adopt_pack, count_write, pack_now,
                               retry_if_packed_meanwhile)
 from gitstore.signing import Signer, verify
 
@@ -134,6 +135,7 @@ class LogStore:
         self.pack_every = PACK_EVERY_WRITES
         self.loose_level = loose_compression(self.repo.get_config())
         self.pack_level = bulk_pack_compression(self.repo.get_config())
+        self.pack_in_background = pack_in_background(self.repo.get_config_stack())
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".", ref: str = DEFAULT_REF,
@@ -259,8 +261,14 @@ class LogStore:
         return write_lock(os.path.join(self.state_dir, "write.lock"), self.lock_timeout)
 
     def after_write(self, tip: str, written: int = 0) -> None:
-        """Count a write (and the disk bytes it added) towards packing; under the lock."""
-        pack_if_due(self.common_dir, self.state_dir, tip, self.pack_every, written)
+        """Count a write (and the disk bytes it added) towards packing; under the lock. When
+        due, packing starts detached (backgroundpack.py) or, if configured so, runs here."""
+        if not count_write(self.common_dir, self.state_dir, self.pack_every, written):
+            return
+        if self.pack_in_background:
+            spawn_packer(self.common_dir, self.ref, self.pack_every)
+        else:
+            pack_now(self.common_dir, self.state_dir, tip)
 
     def _commit_with_retry(self, encoded: dict[bytes, ch.Change],
                            message: bytes) -> tuple[str, int]:
@@ -303,7 +311,7 @@ class LogStore:
     def add_objects(self, objects: list[ShaFile]) -> int:
         """Write new objects: one pack for a bulk write, loose objects otherwise.
 
-        Returns the disk bytes written: they count towards the next packing (see pack_if_due).
+        Returns the disk bytes written: they count towards the next packing (see count_write).
         """
         store = self.repo.object_store
         unique = list({o.id: o for o in objects}.values())

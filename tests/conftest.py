@@ -39,7 +39,10 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     gnupg.mkdir(mode=0o700)
     gitconfig = home / ".gitconfig"
     gitconfig.write_text("[user]\n\tname = Testlog Test\n\temail = test@example.com\n"
-                         "[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n")
+                         "[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n"
+                         # Packing inside the write keeps every test's repository still once
+                         # the write returns; test_store_packing covers the detached packer.
+                         "[testlog]\n\tpackInBackground = false\n")
     return {"HOME": str(home), "GNUPGHOME": str(gnupg), "GIT_CONFIG_GLOBAL": str(gitconfig),
             "GIT_CONFIG_NOSYSTEM": "1", "XDG_CONFIG_HOME": str(home / ".config")}
 

@@ -1,7 +1,10 @@
 """The branch's objects stay packed as it grows, and packing never costs a write or a read."""
 from __future__ import annotations
 
+import fcntl
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -157,3 +160,60 @@ def test_leftovers_of_killed_writers_are_swept_once_old(repo: Path):
         store.write({"a.txt": b"1"}, "one")                # packing sweeps
     assert [p.name for p in leftovers if p.exists()] == ["tmp_pack_new.pack"]
     fsck(repo)
+
+
+def wait_until_packed(repo: Path, deadline_s: float = 120.0) -> None:
+    counter = common_dir(repo) / "testlog" / "writes-since-pack"
+    deadline = time.monotonic() + deadline_s
+    while counter.read_text().split() != ["0", "0"]:
+        assert time.monotonic() < deadline, f"the detached packer never packed: {counter.read_text()}"
+        time.sleep(0.05)
+
+
+def test_packing_is_detached_when_configured_and_one_packer_runs_at_a_time(repo: Path):
+    git(repo, "config", "testlog.packInBackground", "true")    # the default outside this suite
+    state = common_dir(repo) / "testlog"
+    state.mkdir(parents=True, exist_ok=True)
+    loose_before = loose_count(repo)
+    with LogStore.open(repo, sign_key=False) as store:
+        assert store.pack_in_background
+        store.pack_every = 3
+        with open(state / "pack.lock", "a") as busy:        # "another packer is at work"
+            fcntl.flock(busy, fcntl.LOCK_EX)
+            write_runs(store, 0, 3)                         # due: the packer starts, sees busy
+            time.sleep(0.5)
+            assert loose_count(repo) > loose_before, "the writer did not pack by itself"
+            assert (state / "writes-since-pack").read_text().split()[0] == "3", "still due"
+        last = write_runs(store, 3, 1)[-1]                  # due again: this packer runs
+    wait_until_packed(repo)
+    assert loose_count(repo) == loose_before
+    assert tracked_packs(repo) and pack_files(repo) == set(tracked_packs(repo))
+    with LogStore.open(repo, sign_key=False) as store:
+        assert store.tip == last and len(store.paths("runs/")) == 4
+    fsck(repo)
+
+
+def test_the_detached_packer_leaves_no_warning_or_zombie_in_the_writer(repo: Path):
+    git(repo, "config", "testlog.packInBackground", "true")
+    script = ("import gc, os, sys\n"
+              "from gitstore import LogStore\n"
+              "with LogStore.open(sys.argv[1], sign_key=False) as store:\n"
+              "    store.pack_every = 1\n"
+              "    store.write({'a.txt': b'1'}, 'one')\n"
+              "gc.collect()\n"
+              "import subprocess\n"
+              "print(len(subprocess._active), flush=True)\n")
+    proc = subprocess.run([sys.executable, "-X", "dev", "-W", "error", "-c", script, str(repo)],
+                          capture_output=True, text=True, cwd=os.getcwd())
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "0\n", "")
+    wait_until_packed(repo)
+    fsck(repo)
+
+
+def test_repository_config_can_keep_packing_in_the_writer(repo: Path):
+    git(repo, "config", "testlog.packInBackground", "false")
+    with LogStore.open(repo, sign_key=False) as store:
+        assert not store.pack_in_background
+        store.pack_every = 1
+        store.write({"a.txt": b"1"}, "one")
+    assert (common_dir(repo) / "testlog" / "writes-since-pack").read_text().split() == ["0", "0"]

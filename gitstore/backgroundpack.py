@@ -1,0 +1,97 @@
+"""Packing in a detached process, as `git gc --auto` detaches (git's `gc.autoDetach`).
+
+Merging packs runs `git pack-objects` with a delta search over everything merged: seconds
+on a branch of large runs. A writer (a pytest session ending) only counts its write and,
+when packing is due, starts this module detached and returns. The packer runs at low
+priority, takes the writers' lock like any writer (so writes and packing never interleave),
+and quietly gives up when another packer is already at work; a pack that never happens stays
+due, and the next write starts it again. `git config testlog.packInBackground false` packs
+in the writing process instead.
+
+    python -m gitstore.backgroundpack COMMON_DIR REF EVERY   (started by spawn_packer)
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+
+import gitstore
+from gitstore.errors import GitStoreError
+from gitstore.gitcmd import run_git
+from gitstore.locking import write_lock
+from gitstore.packing import pack_now, still_due
+
+CONFIG_SECTION, CONFIG_NAME = b"testlog", b"packInBackground"
+LOCK_TIMEOUT = 300.0          # a packer waits this long for the writers to finish
+NICENESS = 10
+
+# The first child forks the packer into a new session and exits at once: the writer reaps it
+# right away (no zombie, no "still running" ResourceWarning in the user's pytest) and the
+# packer outlives the writer. -I -S: nothing of the user's startup files runs in between.
+_DETACH = ("import os, sys\n"
+           "if os.fork() == 0:\n"
+           "    os.setsid()\n"
+           "    os.execv(sys.argv[1], sys.argv[1:])\n")
+
+
+def pack_in_background(config: object) -> bool:
+    """`testlog.packInBackground` from the repository's config stack (default true)."""
+    try:
+        return bool(config.get_boolean((CONFIG_SECTION,), CONFIG_NAME, True))  # type: ignore[attr-defined]
+    except (KeyError, ValueError):
+        return True
+
+
+def spawn_packer(common_dir: str, ref: str, every: int) -> None:
+    """Start the detached packer; never raises (packing stays due if it cannot start)."""
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(gitstore.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    command = [sys.executable, "-I", "-S", "-c", _DETACH,
+               sys.executable, "-m", "gitstore.backgroundpack", common_dir, ref, str(every)]
+    try:
+        subprocess.run(command, cwd=common_dir, env=env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+def _one_packer(state_dir: str):
+    """The packers' own lock (non-blocking), or None when another packer holds it."""
+    os.makedirs(state_dir, exist_ok=True)
+    handle = open(os.path.join(state_dir, "pack.lock"), "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def run_packer(common_dir: str, ref: str, every: int) -> int:
+    state_dir = os.path.join(common_dir, "testlog")
+    runner = _one_packer(state_dir)
+    if runner is None:
+        return 0
+    with runner:
+        try:
+            os.nice(NICENESS)
+        except OSError:
+            pass
+        try:
+            with write_lock(os.path.join(state_dir, "write.lock"), LOCK_TIMEOUT):
+                if not still_due(common_dir, state_dir, every):
+                    return 0
+                tip = run_git(["rev-parse", "--verify", "--quiet", ref], common_dir,
+                              check=False).stdout.decode().strip()
+                if tip:
+                    pack_now(common_dir, state_dir, tip)
+        except GitStoreError:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_packer(sys.argv[1], sys.argv[2], int(sys.argv[3])))
