@@ -6,13 +6,12 @@ order, worker, signature.
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from testlog.canonical import sha256_hex
+from testlog.canonical import dumps_normal, sha256_hex  # noqa: F401  (dumps_normal: re-exported)
 from testlog.seeds import derive_seed
 from testlog.values import result_hash
 
@@ -156,9 +155,3 @@ def ms(nanoseconds: int) -> float:
     double nearest k/10**6 rounds to itself at 6 decimals."""
     return nanoseconds / 1e6
 
-
-def dumps_normal(value: Any) -> bytes:
-    """canonical_json of a value that is already normal (floats rounded to 1e-6, str keys,
-    lists): the same bytes, without walking the value in Python first."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
