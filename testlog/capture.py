@@ -2,7 +2,10 @@
 
 Costs per test (see shared/notes/per-test-cost-facts.md): raw RNG state bytes (~1-3 µs each),
 SHA-256 only when a state's bytes changed since the last capture, no psutil, nothing
-serialised until the session ends.
+serialised until the session ends. Between two tests pytest runs enough code to evict ours
+from the CPU caches, so work done once per test costs several times what a loop costs: the
+seeds of all collected tests are derived in one loop, and the states of BATCH_TESTS tests are
+compared and hashed together (their raw bytes, ~20 KB a test, held until then).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from testlog.seeds import derive_seed, session_seed
 from testlog.sysstat import RssReader
 
 SEEDED, STATE_STORED = "seeded", "state-stored"
+BATCH_TESTS = 64
 
 
 class TestCapture:
@@ -44,29 +48,44 @@ class TestCapture:
 
 
 class StateTracker:
-    """Digests of RNG states, hashing a state only when its bytes changed since last seen."""
+    """Digests of RNG states, hashing a state only when its bytes changed since last seen.
+
+    `defer` captures states now and fills their digests in at the next `flush` (in capture
+    order, so "changed since last seen" means the same as hashing at once)."""
 
     def __init__(self, keep_states: bool) -> None:
         self.keep_states = keep_states
         self.full_states: dict[str, bytes] = {}
         self._last: dict[str, tuple[bytes, str]] = {}
+        self._pending: list[tuple[dict[str, str], str, bytes, ModuleType, bool]] = []
 
     def digests(self, rngs: tuple[ModuleType, ...], keep: bool = False) -> dict[str, str]:
-        """{name: digest} of each RNG's current state (the per-test hot path: kept flat)."""
-        out, last_seen = {}, self._last
+        """{name: digest} of each RNG's current state, now."""
+        self.flush()
+        out: dict[str, str] = {}
+        self.defer(rngs, out, keep)
+        self.flush()
+        return out
+
+    def defer(self, rngs: tuple[ModuleType, ...], into: dict[str, str], keep: bool = False) -> None:
+        """Capture each RNG's state now; its digest lands in `into` at the next flush."""
+        pending = self._pending
         for rng in rngs:
-            raw, name = rng.capture(), rng.NAME
+            pending.append((into, rng.NAME, rng.capture(), rng, keep))
+
+    def flush(self) -> None:
+        last_seen, full_states = self._last, self.full_states
+        for into, name, raw, rng, keep in self._pending:
             last = last_seen.get(name)
             if last is not None and last[0] == raw:
                 digest = last[1]
             else:
                 digest = rng.digest(raw)
                 last_seen[name] = (raw, digest)
-            if keep and digest not in self.full_states:
-                self.full_states[digest] = raw
-            out[name] = digest
-        return out
-
+            if keep and digest not in full_states:
+                full_states[digest] = raw
+            into[name] = digest
+        self._pending.clear()
 
 class Capturer:
     """Seeds every loaded RNG from the test's seed before it runs and captures around it."""
@@ -79,6 +98,7 @@ class Capturer:
         self.current: TestCapture | None = None
         self.session_states: dict[str, str] = {}
         self.captures: list[TestCapture] = []
+        self.seeds: dict[str, int] = {}
         self.rss = RssReader()
         self.origin_ns = time.perf_counter_ns()     # timing columns count from here
 
@@ -104,15 +124,22 @@ class Capturer:
         if self.current is None:
             self.session_states.update(self.states.digests(rngs, keep=self.full_state))
         else:
-            self.current.before.update(self.states.digests(rngs, keep=self.states.keep_states))
+            self.states.defer(rngs, self.current.before, keep=self.states.keep_states)
+
+    def derive_seeds(self, nodeids: list[str]) -> None:
+        """Each collected test's seed, derived in one loop (see the module's docstring)."""
+        base = self.base_seed
+        self.seeds = {nodeid: derive_seed(base, nodeid) for nodeid in nodeids}
 
     def begin(self, nodeid: str) -> TestCapture:
-        capture = TestCapture(nodeid, derive_seed(self.base_seed, nodeid), self.worker)
+        seed = self.seeds.get(nodeid)
+        capture = TestCapture(nodeid, derive_seed(self.base_seed, nodeid) if seed is None else seed,
+                              self.worker)
         rngs = loaded_rngs()
         if self.reseed:
             for rng in rngs:
                 rng.seed(capture.seed)
-        capture.before = self.states.digests(rngs, keep=self.states.keep_states)
+        self.states.defer(rngs, capture.before, keep=self.states.keep_states)
         self.current = capture
         capture.wall_ns = time.time_ns()
         capture.cpu_ns = time.process_time_ns()
@@ -123,15 +150,19 @@ class Capturer:
         capture.end_ns = time.perf_counter_ns()
         capture.cpu_ns = time.process_time_ns() - capture.cpu_ns
         capture.rss = self.rss()
-        capture.after = self.states.digests(loaded_rngs(), keep=self.full_state)
+        self.states.defer(loaded_rngs(), capture.after, keep=self.full_state)
         if capture.generator is not None:
             capture.after["testlog_rng"] = generator_digest(capture.generator)
             capture.generator = None
         self.current = None
         self.captures.append(capture)
+        if len(self.captures) % BATCH_TESTS == 0:
+            self.states.flush()
 
     def finish(self) -> list[dict[str, Any]]:
-        """Every capture as plain data, times in ns since this process's session start."""
+        """Every capture as plain data, times in ns since this process's session start (and
+        every state digest filled in: full_states is complete after this)."""
+        self.states.flush()
         self.rss.close()
         out = []
         for capture in self.captures:

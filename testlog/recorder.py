@@ -87,6 +87,10 @@ class TestRunner:
             return
         self.capturer.seed_session()
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.active:
+            self.capturer.derive_seeds([item.nodeid for item in session.items])
+
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):
         capture = self.capturer.begin(item.nodeid)
