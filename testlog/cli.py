@@ -54,13 +54,26 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"testlog.commands.{name.replace('-', '_')}")
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
-        command.set_defaults(run=module.run)
+        command.set_defaults(run=module.run, trailing=getattr(module, "TRAILING_ARGS", None))
     return parser
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Like parse_args; a command with TRAILING_ARGS also takes its positional arguments after
+    its options (`hook pre-push --check bench origin URL`, as git passes them to a shim)."""
+    args, extra = parser.parse_known_args(argv)
+    trailing = getattr(args, "trailing", None)
+    if extra and trailing and not any(item.startswith("-") for item in extra):
+        setattr(args, trailing, [*getattr(args, trailing), *extra])
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parse(parser, argv)
         return args.run(args)
     except (TestlogError, GitStoreError) as exc:
         print(f"git-testlog: error: {exc}", file=sys.stderr)

@@ -10,7 +10,7 @@ import pytest
 
 from gitstore import LogStore
 from testlog.canonical import signed_record
-from testlog.cli import main
+from testlog.cli import build_parser, main, parse
 from testlog.logbranch import commit_event
 from tests.fixtures import git, user_state
 
@@ -91,3 +91,19 @@ def test_testlog_out_alone_records(pytester: pytest.Pytester):
     result = pytester.runpytest_subprocess("-p", "no:randomly", "--testlog-out=out")
     assert result.ret == 0
     assert list((pytester.path / "out" / "runs").glob("*__run.json"))
+
+
+def test_hook_takes_gits_arguments_after_its_options(repo: Path, capsys, monkeypatch):
+    import io
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    monkeypatch.delenv("PRE_COMMIT_FROM_REF", raising=False)
+    monkeypatch.delenv("PRE_COMMIT_TO_REF", raising=False)
+    assert main(["-C", str(repo), "hook", "pre-push", "--check", "bench", "origin",
+                 "https://example.invalid/repo.git"]) == 0
+    assert "nothing to check" in capsys.readouterr().out
+    args = parse(build_parser(), ["hook", "pre-push", "--check", "bench", "origin", "URL"])
+    assert (args.check, args.hook_args) == ("bench", ["origin", "URL"])
+    assert main(["-C", str(repo), "hook", "pre-push", "--check", "bench", "origin", "--bogus"]) == 1
+    assert "unrecognized arguments" in one_error_line(capsys)
+    assert main(["-C", str(repo), "log", "extra"]) == 1
+    assert "unrecognized arguments: extra" in one_error_line(capsys)

@@ -22,6 +22,9 @@ HELP = ("git hook entry point: `hook pre-push` gates the coverage of the modules
 CHECKS = {"pre-push": ("coverage", "bench"), "pre-commit": ("tests", "coverage")}
 
 
+TRAILING_ARGS = "hook_args"       # git's own arguments may follow our options
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("stage", choices=sorted(CHECKS), help="the git hook calling")
     parser.add_argument("hook_args", nargs="*", metavar="ARG",
