@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import os
 import secrets
+import struct
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import BinaryIO
 
 from dulwich.config import Config
 from dulwich.file import adjust_shared_perm
 from dulwich.object_store import DiskObjectStore
 from dulwich.objects import ShaFile
-from dulwich.pack import write_pack_index, write_pack_objects
+from dulwich.pack import pack_object_header, write_pack_index
 
 GIT_LOOSE_COMPRESSION = 1        # git's core.looseCompression default (dulwich uses zlib's 6)
 BLOCK = 4096                     # what a small file costs on a usual filesystem
+THREADED_BYTES = 256 * 1024      # objects this big are compressed on worker threads
 
 
 def loose_compression(config: Config) -> int:
@@ -92,15 +97,15 @@ def write_pack(store: DiskObjectStore, objects: list[ShaFile], level: int = -1) 
 
     dulwich's add_objects writes a pack and then reads it all back to index it; here the index
     comes from the offsets and checksums recorded while writing. The .idx is renamed into place
-    last: a pack without its index is invisible to git and dulwich.
+    last: a pack without its index is invisible to git and dulwich. Whole objects only (no
+    deltas): merging packs later finds those.
     """
     pack_dir = os.path.join(store.path, "pack")
     os.makedirs(pack_dir, exist_ok=True)
     tmp = os.path.join(pack_dir, f"tmp_pack_{secrets.token_hex(6)}")
     try:
         with open(tmp + ".pack", "wb") as handle:
-            entries, checksum = write_pack_objects(handle, objects, store.object_format,
-                                                   compression_level=level)
+            entries, checksum = _write_pack_data(handle, objects, level, store.object_format)
             _sync(handle, store.fsync_object_files)
         with open(tmp + ".idx", "wb") as handle:
             write_pack_index(handle, sorted((sha, off, crc) for sha, (off, crc) in entries.items()),
@@ -115,6 +120,45 @@ def write_pack(store: DiskObjectStore, objects: list[ShaFile], level: int = -1) 
         for suffix in (".pack", ".idx"):
             if os.path.exists(tmp + suffix):
                 os.unlink(tmp + suffix)
+
+
+def _compressed(raws: list[bytes], level: int) -> list[bytes]:
+    """zlib streams of `raws`. zlib lets go of the GIL while it works, so the big ones (a
+    run's records: MBs) go to worker threads while this thread does the small ones."""
+    big = [i for i, raw in enumerate(raws) if len(raw) >= THREADED_BYTES]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(len(big), cores or 1)
+    if workers < 1 or (workers == 1 and len(big) == len(raws)):
+        return [zlib.compress(raw, level) for raw in raws]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = {i: pool.submit(zlib.compress, raws[i], level) for i in big}
+        out = [b"" if i in pending else zlib.compress(raw, level) for i, raw in enumerate(raws)]
+        for i, future in pending.items():
+            out[i] = future.result()
+    return out
+
+
+def _write_pack_data(handle: BinaryIO, objects: list[ShaFile], level: int,
+                     object_format: object) -> tuple[dict[bytes, tuple[int, int]], bytes]:
+    """Pack version 2 of whole objects: ({binary sha: (offset, crc32)}, pack checksum)."""
+    raws = [obj.as_raw_string() for obj in objects]
+    checksum = object_format.hash_func()  # type: ignore[attr-defined]
+
+    def put(chunk: bytes) -> None:
+        handle.write(chunk)
+        checksum.update(chunk)
+
+    put(b"PACK" + struct.pack(">II", 2, len(objects)))
+    offset, entries = 12, {}
+    for obj, raw, data in zip(objects, raws, _compressed(raws, level)):
+        head = bytes(pack_object_header(obj.type_num, None, len(raw), object_format))
+        put(head)
+        put(data)
+        entries[obj.sha().digest()] = (offset, zlib.crc32(data, zlib.crc32(head)))
+        offset += len(head) + len(data)
+    digest = checksum.digest()
+    handle.write(digest)
+    return entries, digest
 
 
 def _sync(handle, wanted: bool) -> None:
