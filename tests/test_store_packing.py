@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from gitstore import Append, LogStore
-from gitstore.packing import (GEOMETRIC_FACTOR, MIN_LOOSE_BYTES, PACK_EVERY_WRITES,
+from gitstore.packing import (GEOMETRIC_FACTOR, MERGE_WINDOW_BYTES, MIN_LOOSE_BYTES,
+                              PACK_EVERY_WRITES, _pack_objects,
                               pack_object_count, packs_to_merge)
 from tests.fixtures import git
 from tests.store_helpers import assert_linear, common_dir, fsck
@@ -217,3 +218,18 @@ def test_repository_config_can_keep_packing_in_the_writer(repo: Path):
         store.pack_every = 1
         store.write({"a.txt": b"1"}, "one")
     assert (common_dir(repo) / "testlog" / "writes-since-pack").read_text().split() == ["0", "0"]
+
+
+def test_merges_pass_their_git_config_to_pack_objects(repo: Path):
+    """Merges bound git's delta window (MERGE_WINDOW_BYTES) through GIT_CONFIG_*: here the
+    same plumbing carries pack.compression=0, which shows in the pack."""
+    text = b"".join(b"line %d of a compressible file\n" % i for i in range(2000))
+    with LogStore.open(repo, sign_key=False) as store:
+        store.write({"a.txt": text}, "one")
+    common = str(common_dir(repo))
+    name = _pack_objects(common, ["--all"], "", {"pack.compression": "0"})
+    pack_dir = common_dir(repo) / "objects" / "pack"
+    listing = git(repo, "verify-pack", "-v", str(pack_dir / f"{name}.idx"))
+    blob = next(line.split() for line in listing.splitlines() if " blob " in line)
+    assert int(blob[3]) >= int(blob[2]) == len(text), blob       # stored, not deflated
+    assert MERGE_WINDOW_BYTES == 1024 * 1024
