@@ -87,6 +87,7 @@ class StateTracker:
             into[name] = digest
         self._pending.clear()
 
+
 class Capturer:
     """Seeds every loaded RNG from the test's seed before it runs and captures around it."""
 
@@ -159,10 +160,14 @@ class Capturer:
         if len(self.captures) % BATCH_TESTS == 0:
             self.states.flush()
 
+    def flush(self) -> None:
+        """Fill in every state digest still pending (each capture's before/after is complete)."""
+        self.states.flush()
+
     def finish(self) -> list[dict[str, Any]]:
         """Every capture as plain data, times in ns since this process's session start (and
         every state digest filled in: full_states is complete after this)."""
-        self.states.flush()
+        self.flush()
         self.rss.close()
         out = []
         for capture in self.captures:

@@ -277,6 +277,7 @@ class ReplaySession:
         return None
 
     def judgements(self) -> tuple[list[Judgement], int]:
+        self.runner.capturer.flush()            # digests of the last tests are filled in lazily
         leaks = rng_leaks(self.plan.tests) if not self.plan.reseed else {}
         out, skipped = [], 0
         for test in self.plan.tests:

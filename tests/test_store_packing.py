@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from dulwich.objects import Blob
+
 from gitstore import Append, LogStore
 from gitstore.packing import (GEOMETRIC_FACTOR, MERGE_WINDOW_BYTES, MIN_LOOSE_BYTES,
                               PACK_EVERY_WRITES, _pack_objects,
@@ -230,6 +232,7 @@ def test_merges_pass_their_git_config_to_pack_objects(repo: Path):
     name = _pack_objects(common, ["--all"], "", {"pack.compression": "0"})
     pack_dir = common_dir(repo) / "objects" / "pack"
     listing = git(repo, "verify-pack", "-v", str(pack_dir / f"{name}.idx"))
-    blob = next(line.split() for line in listing.splitlines() if " blob " in line)
+    sha = Blob.from_string(text).id.decode()
+    blob = next(line.split() for line in listing.splitlines() if line.startswith(sha))
     assert int(blob[3]) >= int(blob[2]) == len(text), blob       # stored, not deflated
     assert MERGE_WINDOW_BYTES == 1024 * 1024
