@@ -230,7 +230,16 @@ class RecordWriter:
             pytest_args=[str(a) for a in config.invocation_params.args],
             pytest_version=pytest.__version__, reseed=not config.getoption("testlog_no_reseed"),
             full_state=bool(config.getoption("testlog_full_state")), randomly=randomly,
-            redact=redactor(environ))
+            redact=redactor(environ), rootdir=self._rootdir(config))
+
+    def _rootdir(self, config: pytest.Config) -> str | None:
+        """pytest's rootdir relative to the work tree, which the recorded nodeids are relative
+        to; None outside git or when the rootdir lies outside the work tree."""
+        if not self.work_tree:
+            return None
+        relative = os.path.relpath(os.path.realpath(config.rootpath),
+                                   os.path.realpath(self.work_tree))
+        return None if relative.split(os.sep)[0] == os.pardir else relative.replace(os.sep, "/")
 
     def _source(self) -> SourceInfo | None:
         """HEAD, its tree and the dirty diff as the session starts (None outside git)."""

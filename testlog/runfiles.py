@@ -45,6 +45,7 @@ class RunContext:
     full_state: bool
     randomly: dict[str, Any]
     redact: Callable[[str], str] = field(repr=False, default=lambda text: text)
+    rootdir: str | None = None      # pytest's rootdir, relative to the work tree ("." at its top)
 
 
 @dataclass
@@ -234,7 +235,8 @@ def run_block(ctx: RunContext, harvest: Harvest, p: dict[str, str],
             "hash_order_reproducible": ctx.pythonhashseed not in (None, "", "random"),
             "environment": ctx.run_environment,
             "pytest": {"version": ctx.pytest_version, "args": [ctx.redact(a) for a in ctx.pytest_args]},
-            "nodeids": nodeids, "reseed": ctx.reseed, "full_state": ctx.full_state,
+            "nodeids": nodeids, "rootdir": ctx.rootdir, "reseed": ctx.reseed,
+            "full_state": ctx.full_state,
             "randomly": ctx.randomly, "xdist_workers": harvest.xdist_workers,
             "verdict": summary["verdict"], "totals": summary["totals"],
             "exit_status": harvest.exit_status,

@@ -232,3 +232,17 @@ def test_hand_edited_record_is_refused_and_a_foreign_seed_is_seed_corruption(rep
         v == "verified" for v in verdicts(report).values()) == 2
     flagged = [t for t in report["tests"] if t["verdict"] == "critical"][0]
     assert flagged["seed_derivable"] is False and "seed corruption" in flagged["reasons"][0]
+
+
+def test_replay_runs_in_the_recorded_rootdir_when_the_layout_is_ambiguous(tmp_path, tmp):
+    """Both the top and `sub/` hold tests/test_where.py: a run recorded in `sub/` (its own
+    pytest.ini makes it the rootdir) must replay there, not in the top directory."""
+    where = "def test_where(testlog):\n    testlog.output('where', {label!r})\n"
+    repo = project(tmp_path / "repo", {"tests/test_where.py": where.format(label="top"),
+                                       "sub/pytest.ini": "[pytest]\n",
+                                       "sub/tests/test_where.py": where.format(label="sub")})
+    sha = record(repo / "sub")
+    assert run_json(repo, sha)["run"]["rootdir"] == "sub"
+    assert run_json(repo, record(repo))["run"]["rootdir"] == "."
+    code, out, err = replay(repo, sha)
+    assert_verified(repo, code, out, err, tests=1)

@@ -111,6 +111,17 @@ def prepare_tree(found: Located, req: ReplayRequest, tree: tuple[str, str] | Non
     return how
 
 
+def replay_rootdir(src: str, recorded: str | None, files: list[str]) -> str:
+    """The recorded rootdir inside the checkout; runs recorded before it was kept (or outside
+    git) fall back to the directory holding most of the recorded test files."""
+    if recorded is not None:
+        path = os.path.normpath(os.path.join(src, *recorded.split("/")))
+        inside = os.path.commonpath([path, os.path.normpath(src)]) == os.path.normpath(src)
+        if inside and os.path.isdir(path):
+            return path
+    return find_rootdir(src, files)
+
+
 def pytest_command(python: str, found: Located, rootdir: str, rev: str, context: str,
                    select: str | None) -> list[str]:
     files = [f for f in files_of(found.plan.nodeids) if os.path.exists(os.path.join(rootdir, f))]
@@ -150,7 +161,7 @@ def execute(found: Located, req: ReplayRequest, python: str, tree: tuple[str, st
             ws: Workspace) -> tuple[int, list[str]]:
     src = ws.src
     materialized = prepare_tree(found, req, tree, src)
-    rootdir = find_rootdir(src, files_of(found.plan.nodeids))
+    rootdir = replay_rootdir(src, found.plan.rootdir, files_of(found.plan.nodeids))
     paths = {name: os.path.join(ws.root, name) for name in ("context.json", "result.json", "pytest.log")}
     context = {"repo": found.top, "branch": found.branch, "sign_key": req.sign_key,
                "no_sign": req.no_sign, "materialized": materialized,

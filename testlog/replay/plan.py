@@ -47,6 +47,7 @@ class ReplayPlan:
     started: str | None
     tests: tuple[PlannedTest, ...]
     full_states: dict[str, bytes] = field(default_factory=dict, repr=False)
+    rootdir: str | None = None          # recorded rootdir relative to the source's top
 
     @property
     def nodeids(self) -> list[str]:
@@ -93,7 +94,8 @@ def build_plan(run: dict[str, Any], records: list[dict[str, Any]],
         pytest_args=tuple((run.get("pytest") or {}).get("args") or ()),
         pytest_version=(run.get("pytest") or {}).get("version"), started=run.get("started"),
         tests=replay_order([planned_test(r, base_seed) for r in records]),
-        full_states=decoded_states(determinism))
+        full_states=decoded_states(determinism),
+        rootdir=run.get("rootdir") if isinstance(run.get("rootdir"), str) else None)
 
 
 def files_of(nodeids: list[str]) -> list[str]:
