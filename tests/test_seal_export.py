@@ -15,7 +15,7 @@ from gitstore import LogStore
 from testlog.audit.intoto import PREDICATE_TYPE
 from testlog.cli import main
 from testlog.layout import audit_paths
-from tests.audit_helpers import record_run
+from tests.audit_helpers import export_key, record_run
 from tests.fixtures import git, user_state
 
 DAY1, DAY2 = date(2025, 11, 1), date(2025, 11, 2)
@@ -175,3 +175,33 @@ def test_export_refuses_a_non_empty_directory_and_non_run_commits(runs, gpg_key,
     assert "is a ROTATION commit, not a run or a seal" in capsys.readouterr().err
     assert not (tmp_path / "rot").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".testlog-export-")]
+
+
+def test_a_suite_run_twice_in_a_day_is_sealed_with_both_runs(repo: Path, gpg_key: str,
+                                                             tmp_path: Path, capsys):
+    """The second run of a suite on one day replaces the first at the tip (same file names);
+    the day's seal still holds the first, under superseded/<its log commit>/."""
+    with LogStore.open(repo, sign_key=gpg_key) as store:
+        first = record_run(store, DAY1, statuses={"t.py::a": "FAIL"})
+        record_run(store, DAY1, statuses={"t.py::a": "PASS"}, seed=2)
+    assert seal(repo, "--date", "2025-11-01", "--sign-key", gpg_key) == 0
+    assert "sealed 2 runs" in capsys.readouterr().out
+    data = subprocess.run(["git", "cat-file", "blob", f"testlog:{audit_paths(DAY1)['zip']}"],
+                          cwd=repo, capture_output=True, check=True).stdout
+    old = f"superseded/{first[:12]}"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = set(archive.namelist())
+        archive.extractall(tmp_path / "inner")
+        earlier = json.loads(archive.read(f"{old}/runs/20251101__unit__run.json"))
+        statements = {n: json.loads(archive.read(n)) for n in names if n.startswith("attestations/")}
+    assert {f"{old}/runs/20251101__unit__run.json", f"{old}/determinism/20251101__unit__determinism.json",
+            "runs/20251101__unit__run.json"} <= names
+    assert [r["status"] for r in earlier["records"]] == ["FAIL"]
+    assert git(repo, "show", f"{first}:runs/20251101__unit__run.json").encode() == \
+        (tmp_path / "inner" / old / "runs" / "20251101__unit__run.json").read_bytes()
+    results = {n: s["predicate"]["result"] for n, s in statements.items()}
+    assert results == {"attestations/20251101__unit__run.intoto.json": "PASSED",
+                       f"attestations/20251101__unit__run@{first[:12]}.intoto.json": "FAILED"}
+    assert run_tool(tmp_path / "inner", "sha256sum", "--strict", "-c", "manifest.sha256").returncode == 0
+    keys = export_key(os.environ["GNUPGHOME"], gpg_key, tmp_path / "trusted.asc")
+    assert main(["-C", str(repo), "verify", "--trusted-keys", str(keys)]) == 0

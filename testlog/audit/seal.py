@@ -19,6 +19,8 @@ from testlog.runread import check_run_data
 from testlog.logbranch import commit_event
 
 SEALED_EVENT = "AUDIT_SEALED"
+RUN_EVENT = "TEST_SUITE_EXECUTED"
+SUPERSEDED_DIR = "superseded"        # superseded/<log commit, 12 hex>/<the file's own path>
 
 
 @dataclass(frozen=True)
@@ -40,19 +42,68 @@ def sealed_paths(paths: Sequence[str], day: date | None = None,
     return sorted(p for p in paths if wanted(p))
 
 
+def split_superseded(path: str) -> tuple[str | None, str]:
+    """(log commit, the file's own path) of a superseded member; (None, path) otherwise."""
+    parts = path.split("/", 2)
+    if len(parts) == 3 and parts[0] == SUPERSEDED_DIR:
+        return parts[1], parts[2]
+    return None, path
+
+
 def determinism_for(run_path: str, files: Mapping[str, bytes]) -> dict[str, bytes]:
     """The run's determinism file (its seeds and RNG states: how it was configured), if sealed."""
-    parsed = layout.parse_artifact(run_path)
+    commit, own = split_superseded(run_path)
+    parsed = layout.parse_artifact(own)
     if parsed is None:
         return {}
     path = f"determinism/{parsed['date']}__{parsed['suite']}__determinism.json"
+    if commit is not None:
+        path = f"{SUPERSEDED_DIR}/{commit}/{path}"
     return {path: files[path]} if path in files else {}
+
+
+def is_sealed_run(path: str) -> bool:
+    return layout.is_run_file(split_superseded(path)[1])
+
+
+def member_statement_name(path: str) -> str:
+    commit, own = split_superseded(path)
+    name = statement_name(own)
+    return name if commit is None else name.removesuffix(".intoto.json") + f"@{commit}.intoto.json"
+
+
+def superseded_files(store: LogStore, tip: str, paths: Sequence[str],
+                     after: str | None = None) -> dict[str, bytes]:
+    """Earlier versions of `paths` that a later run replaced under the same name (two runs of
+    one suite on one day), keyed `superseded/<commit>/<path>` with the log commit that wrote
+    them; only commits after `after`, when given."""
+    commits = []
+    for entry in store.history(tip):                 # newest first
+        if entry.sha == after:
+            break
+        if entry.trailers.get("Testlog-Event") == RUN_EVENT:
+            commits.append(entry.sha)
+    commits.reverse()
+    if not commits or not paths:
+        return {}
+    infos = object_info(store.common_dir, [f"{c}:{p}" for p in paths for c in commits])
+    current = object_info(store.common_dir, [f"{tip}:{p}" for p in paths])
+    wanted: dict[str, str] = {}                       # member name -> blob
+    for i, path in enumerate(paths):
+        seen = {current[i].sha} if current[i] is not None else set()
+        for j, commit in enumerate(commits):
+            info = infos[i * len(commits) + j]
+            if info is not None and info.sha not in seen:
+                seen.add(info.sha)
+                wanted[f"{SUPERSEDED_DIR}/{commit[:12]}/{path}"] = info.sha
+    blobs = object_contents(store.common_dir, sorted(set(wanted.values())))
+    return {name: blobs[sha] for name, sha in sorted(wanted.items()) if sha in blobs}
 
 
 def seal_members(files: Mapping[str, bytes]) -> dict[str, bytes]:
     """The zip's members: the files, one in-toto Statement per run, and the inner manifest."""
     members = dict(files)
-    for path in sorted(p for p in files if layout.is_run_file(p)):
+    for path in sorted(p for p in files if is_sealed_run(p)):
         try:
             check_run_data(json.loads(files[path]), path)
         except ValueError:
@@ -61,13 +112,14 @@ def seal_members(files: Mapping[str, bytes]) -> dict[str, bytes]:
             statement = run_statement(path, files[path], determinism_for(path, files))
         except (ValueError, AttributeError) as exc:
             raise TestlogError(f"cannot seal {path}: it is not a readable run file ({exc})") from None
-        members[statement_name(path)] = (json.dumps(statement, indent=2, sort_keys=True) + "\n").encode()
+        members[member_statement_name(path)] = (json.dumps(statement, indent=2, sort_keys=True)
+                                                + "\n").encode()
     members[INNER_MANIFEST] = sha256sum_manifest(members)
     return members
 
 
 def build_seal(day: date, files: Mapping[str, bytes]) -> Seal:
-    runs = sum(1 for p in files if layout.is_run_file(p))
+    runs = sum(1 for p in files if is_sealed_run(p))
     members = seal_members(files)
     return Seal(day, layout.audit_paths(day), deterministic_zip(members), runs, len(members))
 

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 from gitstore.batch import changed_paths_between
 
 from testlog.audit import options
-from testlog.audit.seal import already_sealed, build_seal, commit_seal, read_files, sealed_paths
+from testlog.audit.seal import (already_sealed, build_seal, commit_seal, read_files, sealed_paths,
+                                superseded_files)
 from testlog.config import repo_settings
 from testlog.errors import TestlogError
 from testlog.logbranch import add_branch_argument, open_configured
@@ -37,15 +38,18 @@ def run(args: argparse.Namespace) -> int:
             raise TestlogError("sealing needs a signing key: pass --sign-key KEYID, or set git "
                                "config user.signingkey (or sign_key in the [testlog] config)")
         tip = store.require_tip()
-        changed = None
+        changed, since = None, None
         if args.since:
-            changed = set(changed_paths_between(store.common_dir, store.resolve(args.since), tip))
+            since = store.resolve(args.since)
+            changed = set(changed_paths_between(store.common_dir, since, tip))
         paths = sealed_paths(store.paths(rev=tip), None if changed is not None else day, changed)
         period = f"after {args.since}" if args.since else day.isoformat()
         if not any(p.startswith("runs/") and p.endswith("__run.json") for p in paths):
             raise TestlogError(f"no runs to seal for {period} on {store.ref} (nothing was "
                                "written; record a run first, or pick another --date)")
-        seal = build_seal(day, read_files(store, tip, paths))
+        files = read_files(store, tip, paths)
+        files.update(superseded_files(store, tip, paths, after=since))
+        seal = build_seal(day, files)
         if already_sealed(store, seal):
             print(f"{seal.paths['zip']} already seals exactly these files: nothing to do")
             return 0
