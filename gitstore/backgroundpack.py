@@ -34,6 +34,12 @@ _DETACH = ("import os, sys\n"
            "if os.fork() == 0:\n"
            "    os.setsid()\n"
            "    os.execv(sys.argv[1], sys.argv[1:])\n")
+# The packer finds gitstore where the writer found it, appended after everything else on
+# sys.path (never in front of the standard library, as PYTHONPATH would put it).
+_RUN = ("import runpy, sys\n"
+        "sys.path.append(sys.argv.pop(1))\n"
+        "runpy.run_module('gitstore.backgroundpack', run_name='__main__', alter_sys=True)\n")
+LOG_NAME = "pack.log"         # the last detached packer's errors, under .git/testlog/
 
 
 def pack_in_background(config: object) -> bool:
@@ -47,13 +53,13 @@ def pack_in_background(config: object) -> bool:
 def spawn_packer(common_dir: str, ref: str, every: int) -> None:
     """Start the detached packer; never raises (packing stays due if it cannot start)."""
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(gitstore.__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     command = [sys.executable, "-I", "-S", "-c", _DETACH,
-               sys.executable, "-m", "gitstore.backgroundpack", common_dir, ref, str(every)]
+               sys.executable, "-c", _RUN, package_root, common_dir, ref, str(every)]
     try:
-        subprocess.run(command, cwd=common_dir, env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        os.makedirs(os.path.join(common_dir, "testlog"), exist_ok=True)
+        with open(os.path.join(common_dir, "testlog", LOG_NAME), "wb") as log:
+            subprocess.run(command, cwd=common_dir, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=log, timeout=30)
     except (OSError, subprocess.SubprocessError):
         pass
 

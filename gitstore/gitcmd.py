@@ -32,8 +32,17 @@ def run_git(args: Sequence[str], cwd: str | os.PathLike[str], *, input: bytes | 
                           env=git_env(env))
     if check and proc.returncode != 0:
         detail = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise GitStoreError(f"git {args[0]} failed: {detail[-1] if detail else proc.returncode}")
+        raise GitStoreError(f"git {_subcommand(args)} failed: "
+                            f"{detail[-1] if detail else proc.returncode}")
     return proc
+
+
+def _subcommand(args: Sequence[str]) -> str:
+    """The git command in `args`, past any leading `-c key=value` settings."""
+    rest = list(args)
+    while len(rest) > 2 and rest[0] == "-c":
+        rest = rest[2:]
+    return rest[0] if rest else "git"
 
 
 def git_pipeline(first: Sequence[str], second: Sequence[str],

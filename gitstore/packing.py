@@ -143,13 +143,10 @@ def _pack_objects(common_dir: str, options: list[str], stdin: str,
                   config: dict[str, str] | None = None) -> str | None:
     """Basename (`pack-<hash>`) of the pack git wrote, or None when it holds no object."""
     pack_dir = os.path.join(common_dir, "objects", "pack")
-    env = None
-    if config:       # git's own `-c`, through the environment (git >= 2.31)
-        env = {"GIT_CONFIG_COUNT": str(len(config))}
-        for i, (key, value) in enumerate(sorted(config.items())):
-            env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
-    out = run_git(["pack-objects", *options, "-q", os.path.join(pack_dir, "pack")], common_dir,
-                  input=stdin.encode(), env=env).stdout.decode().strip()
+    settings = [arg for key, value in sorted((config or {}).items())
+                for arg in ("-c", f"{key}={value}")]      # git -c: the user's GIT_CONFIG_* stay
+    out = run_git([*settings, "pack-objects", *options, "-q", os.path.join(pack_dir, "pack")],
+                  common_dir, input=stdin.encode()).stdout.decode().strip()
     name = f"pack-{out}"
     if pack_object_count(os.path.join(pack_dir, name + ".pack")) == 0:
         _delete_pack(pack_dir, name)

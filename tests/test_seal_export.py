@@ -181,9 +181,9 @@ def test_a_suite_run_twice_in_a_day_is_sealed_with_both_runs(repo: Path, gpg_key
                                                              tmp_path: Path, capsys):
     """The second run of a suite on one day replaces the first at the tip (same file names);
     the day's seal still holds the first, under superseded/<its log commit>/."""
-    with LogStore.open(repo, sign_key=gpg_key) as store:
-        first = record_run(store, DAY1, statuses={"t.py::a": "FAIL"})
-        record_run(store, DAY1, statuses={"t.py::a": "PASS"}, seed=2)
+    with LogStore.open(repo, sign_key=gpg_key) as store:      # the same seed: the same
+        first = record_run(store, DAY1, statuses={"t.py::a": "FAIL"})   # determinism file
+        record_run(store, DAY1, statuses={"t.py::a": "PASS"})
     assert seal(repo, "--date", "2025-11-01", "--sign-key", gpg_key) == 0
     assert "sealed 2 runs" in capsys.readouterr().out
     data = subprocess.run(["git", "cat-file", "blob", f"testlog:{audit_paths(DAY1)['zip']}"],
@@ -200,6 +200,9 @@ def test_a_suite_run_twice_in_a_day_is_sealed_with_both_runs(repo: Path, gpg_key
     assert git(repo, "show", f"{first}:runs/20251101__unit__run.json").encode() == \
         (tmp_path / "inner" / old / "runs" / "20251101__unit__run.json").read_bytes()
     results = {n: s["predicate"]["result"] for n, s in statements.items()}
+    configuration = statements[f"attestations/20251101__unit__run@{first[:12]}.intoto.json"][
+        "predicate"]["configuration"]
+    assert [c["name"] for c in configuration] == [f"{old}/determinism/20251101__unit__determinism.json"]
     assert results == {"attestations/20251101__unit__run.intoto.json": "PASSED",
                        f"attestations/20251101__unit__run@{first[:12]}.intoto.json": "FAILED"}
     assert run_tool(tmp_path / "inner", "sha256sum", "--strict", "-c", "manifest.sha256").returncode == 0

@@ -223,8 +223,8 @@ def test_repository_config_can_keep_packing_in_the_writer(repo: Path):
 
 
 def test_merges_pass_their_git_config_to_pack_objects(repo: Path):
-    """Merges bound git's delta window (MERGE_WINDOW_BYTES) through GIT_CONFIG_*: here the
-    same plumbing carries pack.compression=0, which shows in the pack."""
+    """Merges bound git's delta window (MERGE_WINDOW_BYTES) with `git -c`: here the same
+    plumbing carries pack.compression=0, which shows in the pack."""
     text = b"".join(b"line %d of a compressible file\n" % i for i in range(2000))
     with LogStore.open(repo, sign_key=False) as store:
         store.write({"a.txt": text}, "one")
@@ -236,3 +236,21 @@ def test_merges_pass_their_git_config_to_pack_objects(repo: Path):
     blob = next(line.split() for line in listing.splitlines() if line.startswith(sha))
     assert int(blob[3]) >= int(blob[2]) == len(text), blob       # stored, not deflated
     assert MERGE_WINDOW_BYTES == 1024 * 1024
+
+
+def test_a_failing_detached_packer_leaves_its_error_in_pack_log(repo: Path):
+    git(repo, "config", "testlog.packInBackground", "true")
+    git(repo, "config", "pack.window", "not-a-number")     # makes git pack-objects fail
+    log = common_dir(repo) / "testlog" / "pack.log"
+    with LogStore.open(repo, sign_key=False) as store:
+        store.pack_every = 1
+        store.write({"a.txt": b"1"}, "one")
+    deadline = time.monotonic() + 120
+    while "could not pack the log branch's objects" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "the packer's error never reached pack.log"
+        time.sleep(0.05)
+    assert (common_dir(repo) / "testlog" / "writes-since-pack").read_text().split()[0] == "1"
+    while subprocess.run(["pgrep", "-f", f"gitstore.backgroundpack.*{common_dir(repo)}"],
+                         capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)

@@ -74,9 +74,10 @@ def member_statement_name(path: str) -> str:
 
 def superseded_files(store: LogStore, tip: str, paths: Sequence[str],
                      after: str | None = None) -> dict[str, bytes]:
-    """Earlier versions of `paths` that a later run replaced under the same name (two runs of
-    one suite on one day), keyed `superseded/<commit>/<path>` with the log commit that wrote
-    them; only commits after `after`, when given."""
+    """Earlier runs that a later run of the same suite on the same day replaced (same file
+    names): every sealed file of each such run as its log commit held it, identical copies and
+    files deleted since included, keyed `superseded/<commit>/<path>`; only commits after
+    `after`, when given."""
     commits = []
     for entry in store.history(tip):                 # newest first
         if entry.sha == after:
@@ -84,20 +85,32 @@ def superseded_files(store: LogStore, tip: str, paths: Sequence[str],
         if entry.trailers.get("Testlog-Event") == RUN_EVENT:
             commits.append(entry.sha)
     commits.reverse()
-    if not commits or not paths:
+    run_paths = [p for p in paths if layout.is_run_file(p)]
+    if not commits or not run_paths:
         return {}
-    infos = object_info(store.common_dir, [f"{c}:{p}" for p in paths for c in commits])
-    current = object_info(store.common_dir, [f"{tip}:{p}" for p in paths])
-    wanted: dict[str, str] = {}                       # member name -> blob
-    for i, path in enumerate(paths):
+    infos = object_info(store.common_dir, [f"{c}:{p}" for p in run_paths for c in commits])
+    current = object_info(store.common_dir, [f"{tip}:{p}" for p in run_paths])
+    earlier: list[tuple[str, str]] = []               # (commit, the run file it wrote)
+    for i, run_path in enumerate(run_paths):
         seen = {current[i].sha} if current[i] is not None else set()
         for j, commit in enumerate(commits):
             info = infos[i * len(commits) + j]
             if info is not None and info.sha not in seen:
                 seen.add(info.sha)
-                wanted[f"{SUPERSEDED_DIR}/{commit[:12]}/{path}"] = info.sha
-    blobs = object_contents(store.common_dir, sorted(set(wanted.values())))
-    return {name: blobs[sha] for name, sha in sorted(wanted.items()) if sha in blobs}
+                earlier.append((commit, run_path))
+    wanted: dict[str, str] = {}                       # member name -> "<commit>:<path>"
+    for commit, run_path in earlier:
+        parsed = layout.parse_artifact(run_path) or {}
+        prefix = f"{parsed.get('date')}__{parsed.get('suite')}__"
+        for path in store.paths(rev=commit):
+            if path.split("/", 1)[0] in layout.SEALED_DIRS and \
+                    path.rsplit("/", 1)[-1].startswith(prefix):
+                wanted[f"{SUPERSEDED_DIR}/{commit[:12]}/{path}"] = f"{commit}:{path}"
+    names = sorted(wanted)
+    found = object_info(store.common_dir, [wanted[n] for n in names])
+    blobs = object_contents(store.common_dir, sorted({i.sha for i in found if i is not None}))
+    return {name: blobs[info.sha] for name, info in zip(names, found)
+            if info is not None and info.sha in blobs}
 
 
 def seal_members(files: Mapping[str, bytes]) -> dict[str, bytes]:

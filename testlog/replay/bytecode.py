@@ -10,6 +10,7 @@ mtimes make them useless, and re-stamping them would trust a (mtime, size) match
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -57,10 +58,15 @@ def seed_bytecode(user_root: str, checkout_root: str, prefix: str | None = None)
             source, target = os.path.join(theirs, name), os.path.join(ours, name)
             if os.path.exists(target) or not checked_hash(source):
                 continue
+            # Whole or not at all: a workspace's pycs outlive the replay that wrote them.
+            partial = f"{target}.{os.getpid()}.tmp"
             try:
                 os.makedirs(ours, exist_ok=True)
-                shutil.copyfile(source, target)
+                shutil.copyfile(source, partial)
+                os.replace(partial, target)
             except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(partial)
                 continue        # a cache, never a reason to fail the replay
             copied += 1
     return copied
