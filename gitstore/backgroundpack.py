@@ -3,9 +3,10 @@
 Merging packs runs `git pack-objects` with a delta search over everything merged: seconds
 on a branch of large runs. A writer (a pytest session ending) only counts its write and,
 when packing is due, starts this module detached and returns. The packer runs at low
-priority, takes the writers' lock like any writer (so writes and packing never interleave),
-and quietly gives up when another packer is already at work; a pack that never happens stays
-due, and the next write starts it again. `git config testlog.packInBackground false` packs
+priority and writes its new packs beside the old ones while writers go on; it takes the
+writers' lock only to record them and delete what they replace (milliseconds). It quietly
+gives up when another packer is already at work; a pack that never happens stays due, and
+the next write starts it again. `git config testlog.packInBackground false` packs
 in the writing process instead.
 
     python -m gitstore.backgroundpack COMMON_DIR REF EVERY   (started by spawn_packer)
@@ -21,7 +22,7 @@ import gitstore
 from gitstore.errors import GitStoreError
 from gitstore.gitcmd import run_git
 from gitstore.locking import write_lock
-from gitstore.packing import pack_now, still_due
+from gitstore.packing import apply_packs, packed, prepare_packs, report_failure, still_due
 
 CONFIG_SECTION, CONFIG_NAME = b"testlog", b"packInBackground"
 LOCK_TIMEOUT = 300.0          # a packer waits this long for the writers to finish
@@ -87,14 +88,20 @@ def run_packer(common_dir: str, ref: str, every: int) -> int:
         except OSError:
             pass
         try:
+            if not still_due(common_dir, state_dir, every):
+                return 0
+            tip = run_git(["rev-parse", "--verify", "--quiet", ref], common_dir,
+                          check=False).stdout.decode().strip()
+            if not tip:
+                return 0
+            # pack-objects (seconds) runs beside the writers; only the bookkeeping and the
+            # deletions (milliseconds) wait for, and hold, their lock.
+            plan = prepare_packs(common_dir, state_dir, tip)
             with write_lock(os.path.join(state_dir, "write.lock"), LOCK_TIMEOUT):
-                if not still_due(common_dir, state_dir, every):
-                    return 0
-                tip = run_git(["rev-parse", "--verify", "--quiet", ref], common_dir,
-                              check=False).stdout.decode().strip()
-                if tip:
-                    pack_now(common_dir, state_dir, tip)
-        except GitStoreError:
+                apply_packs(common_dir, state_dir, plan)
+                packed(state_dir)
+        except GitStoreError as exc:
+            report_failure(exc)
             return 1
     return 0
 

@@ -14,6 +14,7 @@ import os
 import struct
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from gitstore.errors import GitStoreError
@@ -101,11 +102,20 @@ def pack_now(common_dir: str, state_dir: str, tip: str) -> bool:
     try:
         pack_branch_objects(common_dir, state_dir, tip)
     except GitStoreError as exc:
-        warnings.warn(f"git-testlog: could not pack the log branch's objects: {exc}",
-                      RuntimeWarning, stacklevel=3)
+        report_failure(exc)
         return False
-    _write(os.path.join(state_dir, "writes-since-pack"), "0 0")
+    packed(state_dir)
     return True
+
+
+def packed(state_dir: str) -> None:
+    """Packing happened: start counting writes again."""
+    _write(os.path.join(state_dir, "writes-since-pack"), "0 0")
+
+
+def report_failure(exc: GitStoreError) -> None:
+    warnings.warn(f"git-testlog: could not pack the log branch's objects: {exc}",
+                  RuntimeWarning, stacklevel=4)
 
 
 def _counts(text: str) -> tuple[int, int]:
@@ -122,20 +132,51 @@ def loose_budget(state_dir: str, common_dir: str) -> int:
     return max(MIN_LOOSE_BYTES, packed // 2)
 
 
+@dataclass(frozen=True)
+class PackPlan:
+    """Packs written by prepare_packs, waiting for apply_packs."""
+    tip: str
+    added: tuple[str, ...]         # the new packs: the increment, the merge
+    dropped: frozenset[str]        # our packs the merge holds, to delete
+
+
 def pack_branch_objects(common_dir: str, state_dir: str, tip: str) -> None:
     """Pack the objects reachable from `tip` that are not packed yet, then merge packs."""
-    marker = os.path.join(state_dir, "packed-tip")
-    previous = _read(marker)
+    apply_packs(common_dir, state_dir, prepare_packs(common_dir, state_dir, tip))
+
+
+def prepare_packs(common_dir: str, state_dir: str, tip: str) -> PackPlan:
+    """The slow part, which needs no writers' lock: new packs written beside the old ones
+    (the branch's objects not packed yet, and the merge of our smallest packs); nothing is
+    deleted and no state changes, so writers and readers see the same objects throughout."""
+    previous = _read(os.path.join(state_dir, "packed-tip"))
     revs = tip + "\n"
     if previous and run_git(["cat-file", "-e", previous], common_dir, check=False).returncode == 0:
         revs += f"^{previous}\n"
     pack_dir = os.path.join(common_dir, "objects", "pack")
-    name = _pack_objects(common_dir, ["--revs", "--incremental"], revs)
-    _write(marker, tip)
-    if name is not None:
-        _remember(state_dir, pack_dir, [name])
+    increment = _pack_objects(common_dir, ["--revs", "--incremental"], revs)
+    ours = _our_packs(state_dir, pack_dir) + ([increment] if increment else [])
+    group = packs_to_merge({n: os.path.getsize(os.path.join(pack_dir, n + ".pack")) for n in ours})
+    merged = None
+    if group:
+        # --stdin-packs keeps every object of the group, reachable or not (reflogs may point
+        # at commits a sync rewrote), and finds deltas across the group.
+        merged = _pack_objects(common_dir, ["--stdin-packs"], "".join(f"{n}.pack\n" for n in group),
+                               {"pack.windowMemory": str(MERGE_WINDOW_BYTES)})
+    dropped = frozenset(group) - {merged}
+    added = tuple(n for n in dict.fromkeys((increment, merged)) if n and n not in dropped)
+    return PackPlan(tip, added, dropped)
+
+
+def apply_packs(common_dir: str, state_dir: str, plan: PackPlan) -> None:
+    """The quick part, under the writers' lock: record the new packs, delete the merged ones,
+    drop the loose copies of packed objects."""
+    pack_dir = os.path.join(common_dir, "objects", "pack")
+    _write(os.path.join(state_dir, "packed-tip"), plan.tip)
+    _remember(state_dir, pack_dir, list(plan.added), plan.dropped)
+    for name in sorted(plan.dropped):
+        _delete_pack(pack_dir, name)
     run_git(["prune-packed", "-q"], common_dir)
-    merge_packs(common_dir, state_dir)
     sweep_leftovers(os.path.join(common_dir, "objects"))
 
 
@@ -196,24 +237,6 @@ def packs_to_merge(sizes: dict[str, int], factor: int = GEOMETRIC_FACTOR) -> lis
         total += ordered[split][1]
         split += 1
     return [name for name, _ in ordered[:split]] if split >= 2 else []
-
-
-def merge_packs(common_dir: str, state_dir: str) -> None:
-    """Roll our smallest packs into one (see packs_to_merge), deleting the packs merged."""
-    pack_dir = os.path.join(common_dir, "objects", "pack")
-    sizes = {n: os.path.getsize(os.path.join(pack_dir, n + ".pack"))
-             for n in _our_packs(state_dir, pack_dir)}
-    group = packs_to_merge(sizes)
-    if not group:
-        return
-    # --stdin-packs keeps every object of the group, reachable or not (reflogs may point at
-    # commits a sync rewrote), and finds deltas across the group.
-    merged = _pack_objects(common_dir, ["--stdin-packs"], "".join(f"{n}.pack\n" for n in group),
-                           {"pack.windowMemory": str(MERGE_WINDOW_BYTES)})
-    _remember(state_dir, pack_dir, [merged] if merged else [], frozenset(group) - {merged})
-    for name in group:
-        if name != merged:
-            _delete_pack(pack_dir, name)
 
 
 def _delete_pack(pack_dir: str, name: str) -> None:
