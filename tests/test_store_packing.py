@@ -254,3 +254,22 @@ def test_a_failing_detached_packer_leaves_its_error_in_pack_log(repo: Path):
                          capture_output=True).returncode == 0:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def test_the_detached_packer_writes_its_packs_while_a_writer_holds_the_lock(repo: Path):
+    git(repo, "config", "testlog.packInBackground", "true")
+    loose_before = loose_count(repo)
+    with LogStore.open(repo, sign_key=False) as store:
+        store.pack_every = 3
+        write_runs(store, 0, 2)
+        before = pack_files(repo)
+        with store.locked():                            # a long write in another session
+            store.after_write(store.tip)                # the third write: the packer starts
+            deadline = time.monotonic() + 120
+            while pack_files(repo) == before:           # its pack-objects ran regardless
+                assert time.monotonic() < deadline, "the packer waited for the writers' lock"
+                time.sleep(0.05)
+            assert (common_dir(repo) / "testlog" / "writes-since-pack").read_text().split()[0] == "3"
+    wait_until_packed(repo)                             # and it recorded them after the lock
+    assert loose_count(repo) == loose_before and set(tracked_packs(repo)) == pack_files(repo)
+    fsck(repo)
