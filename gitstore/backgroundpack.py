@@ -13,7 +13,6 @@ in the writing process instead.
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import sys
 import gitstore
 from gitstore.errors import GitStoreError
 from gitstore.gitcmd import run_git
-from gitstore.locking import write_lock
+from gitstore.locking import try_lock, write_lock
 from gitstore.packing import apply_packs, packed, prepare_packs, report_failure, still_due
 
 CONFIG_SECTION, CONFIG_NAME = b"testlog", b"packInBackground"
@@ -65,21 +64,10 @@ def spawn_packer(common_dir: str, ref: str, every: int) -> None:
         pass
 
 
-def _one_packer(state_dir: str):
-    """The packers' own lock (non-blocking), or None when another packer holds it."""
-    os.makedirs(state_dir, exist_ok=True)
-    handle = open(os.path.join(state_dir, "pack.lock"), "a")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        return None
-    return handle
-
-
 def run_packer(common_dir: str, ref: str, every: int) -> int:
     state_dir = os.path.join(common_dir, "testlog")
-    runner = _one_packer(state_dir)
+    os.makedirs(state_dir, exist_ok=True)
+    runner = try_lock(os.path.join(state_dir, "pack.lock"))     # one packer at a time
     if runner is None:
         return 0
     with runner:

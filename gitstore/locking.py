@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO
 
 from dulwich.object_store import BaseObjectStore, DiskObjectStore
 from dulwich.objects import ShaFile
@@ -42,6 +43,18 @@ def write_lock(path: str, timeout: float) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def try_lock(path: str) -> IO[str] | None:
+    """An exclusive flock on `path` taken without waiting (the open handle holds it), or None
+    when someone else holds it."""
+    handle = open(path, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
 def _lock_identity(path: str) -> tuple[int, int] | None:

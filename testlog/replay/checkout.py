@@ -12,7 +12,6 @@ replay gets a fresh temporary directory instead.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
@@ -22,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from gitstore.locking import try_lock
 from gitstore.materialize import apply_patch, checkout_tree
 
 SKIPPED_DIRS = (".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".tox", ".nox",
@@ -63,22 +63,12 @@ def private_dir(path: str) -> bool:
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 
-def _try_lock(path: str) -> IO[str] | None:
-    handle = open(path, "a")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        return None
-    return handle
-
-
 def open_workspace(key: str | None, keep: bool) -> Workspace:
     """The cached workspace of `key` when free (not for --keep or a copied project), else a
     fresh temporary directory."""
     base = cache_base()
     if key is not None and not keep and private_dir(base):
-        lock = _try_lock(os.path.join(base, f"{key}.lock"))
+        lock = try_lock(os.path.join(base, f"{key}.lock"))
         if lock is not None:
             root = os.path.join(base, key)
             os.makedirs(root, exist_ok=True)
@@ -120,7 +110,7 @@ def prune(base: str, keep_key: str) -> None:
         key = entry.name[:-len(".lock")]
         if key == keep_key:
             continue
-        handle = _try_lock(entry.path)
+        handle = try_lock(entry.path)
         if handle is not None:
             shutil.rmtree(os.path.join(base, key), ignore_errors=True)
             os.unlink(entry.path)
