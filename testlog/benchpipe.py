@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 from gitstore import LogStore
@@ -14,7 +15,7 @@ from testlog.ledger import cached_entries
 from testlog.manifest import Manifest, with_observed_latency
 from testlog.measures import benchmark_samples, latency_percentiles
 from testlog.measuring import (Invocation, announce, indent, open_log, record, run_all,
-                               scratch_for, start, write_manifest)
+                               report_recorded, scratch_for, start, write_back)
 from testlog.modrun import ERROR, FAILED, NO_TESTS, bench_argv, bench_dir, child_env, run_pytest
 from testlog.workspace import Workspace, interpreter
 
@@ -120,14 +121,11 @@ def observed(inv: Invocation, outcome: BenchOutcome) -> dict[str, Any]:
             "env_fingerprint": inv.interp.fingerprint, "observed_at": outcome.cached_at or inv.ts}
 
 
-def update_manifests(inv: Invocation, outcomes: list[BenchOutcome]) -> list[str]:
-    changed = []
-    for o in outcomes:
-        if o.benchmarks and o.status == "passed":
-            data = with_observed_latency(o.manifest.raw, observed(inv, o))
-            if write_manifest(inv.ws, o.manifest, data):
-                changed.append(o.manifest.label)
-    return changed
+def manifest_updates(inv: Invocation,
+                     outcomes: list[BenchOutcome]) -> Iterator[tuple[Manifest, dict[str, Any]]]:
+    """(manifest, data with the observed p95) of each module whose benchmarks passed."""
+    return ((o.manifest, with_observed_latency(o.manifest.raw, observed(inv, o)))
+            for o in outcomes if o.benchmarks and o.status == "passed")
 
 
 def bench_problems(outcomes: list[BenchOutcome]) -> list[str]:
@@ -152,12 +150,10 @@ def run_bench(ws: Workspace, manifests: list[Manifest], selection: str, *, jobs:
         outcomes = run_all(manifests, jobs, lambda m: measure(inv, m), describe)
         problems = bench_problems(outcomes)
         sha = record_bench(store, inv, outcomes, selection, problems)
-    if sha:
-        print(f"Recorded {len(ledger_lines(inv, outcomes))} benchmark(s) to {layout.BENCH_LEDGER} "
-              f"on {store.ref} (commit {sha[:10]})")
+    report_recorded(sha, len(ledger_lines(inv, outcomes)), "benchmark", layout.BENCH_LEDGER,
+                    store.ref)
     if update:
-        changed = update_manifests(inv, outcomes)
-        print(f"Updated {len(changed)} manifest(s){': ' + ', '.join(changed) if changed else ''}")
+        write_back(ws, manifest_updates(inv, outcomes))
     for line in problems:
         print(line)
     print(slo_summary([r for o in outcomes for r in o.latencies()], problems))

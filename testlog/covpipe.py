@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 from gitstore import LogStore
@@ -13,7 +14,7 @@ from testlog.ledger import cached_entries
 from testlog.manifest import Manifest, with_observed_coverage
 from testlog.measures import coverage_percent
 from testlog.measuring import (Invocation, announce, indent, open_log, record, run_all,
-                               scratch_for, start, write_manifest)
+                               report_recorded, scratch_for, start, write_back)
 from testlog.modrun import (ERROR, FAILED, NO_TESTS, NO_TESTS_DIR, child_env, coverage_argv,
                             run_pytest, tests_argv, tests_dir)
 from testlog.modules import nested_roots
@@ -136,16 +137,11 @@ def record_coverage(store: LogStore, inv: Invocation, outcomes: list[CovOutcome]
                   lines=lines, report=report, verdict=verdict, summary=summary)
 
 
-def update_manifests(inv: Invocation, outcomes: list[CovOutcome]) -> list[str]:
-    """Write `testing.coverage_observed`/`observed_at` back; the manifests that changed."""
-    changed = []
-    for o in outcomes:
-        if o.coverage is None:
-            continue
-        data = with_observed_coverage(o.manifest.raw, o.coverage, o.cached_at or inv.ts)
-        if write_manifest(inv.ws, o.manifest, data):
-            changed.append(o.manifest.label)
-    return changed
+def manifest_updates(inv: Invocation,
+                     outcomes: list[CovOutcome]) -> Iterator[tuple[Manifest, dict[str, Any]]]:
+    """(manifest, data with `testing.coverage_observed`/`observed_at`) of each measured module."""
+    return ((o.manifest, with_observed_coverage(o.manifest.raw, o.coverage, o.cached_at or inv.ts))
+            for o in outcomes if o.coverage is not None)
 
 
 
@@ -162,12 +158,10 @@ def run_coverage(ws: Workspace, manifests: list[Manifest], selection: str, *, jo
         inv = start(ws, interp, manifests, store, layout.COVERAGE_LEDGER, use_cache, "cov")
         outcomes = measure_all(inv, manifests, jobs)
         sha = record_coverage(store, inv, outcomes, selection)
-    if sha:
-        print(f"Recorded {len(ledger_lines(inv, outcomes))} measurement(s) to "
-              f"{layout.COVERAGE_LEDGER} on {store.ref} (commit {sha[:10]})")
+    report_recorded(sha, len(ledger_lines(inv, outcomes)), "measurement", layout.COVERAGE_LEDGER,
+                    store.ref)
     if update:
-        changed = update_manifests(inv, outcomes)
-        print(f"Updated {len(changed)} manifest(s){': ' + ', '.join(changed) if changed else ''}")
+        write_back(ws, manifest_updates(inv, outcomes))
     results = [o.as_result() for o in outcomes]
     problems = coverage_problems(results)
     if gate:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -124,6 +124,19 @@ def write_manifest(ws: Workspace, manifest: Manifest, data: dict[str, Any]) -> b
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
     return True
+
+
+def write_back(ws: Workspace, updates: Iterable[tuple[Manifest, dict[str, Any]]]) -> list[str]:
+    """--update-manifests: write each (manifest, new data); print and return what changed."""
+    changed = [manifest.label for manifest, data in updates if write_manifest(ws, manifest, data)]
+    print(f"Updated {len(changed)} manifest(s){': ' + ', '.join(changed) if changed else ''}")
+    return changed
+
+
+def report_recorded(sha: str | None, count: int, noun: str, ledger: str, ref: str) -> None:
+    """The line saying what one cov/bench invocation appended to its ledger."""
+    if sha:
+        print(f"Recorded {count} {noun}(s) to {ledger} on {ref} (commit {sha[:10]})")
 
 
 def indent(text: str) -> str:
