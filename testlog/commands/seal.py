@@ -13,8 +13,9 @@ from testlog.config import repo_settings
 from testlog.errors import TestlogError
 from testlog.logbranch import add_branch_argument, open_configured
 
-HELP = ("bundle a period's runs/, timing/, determinism/ and summaries/ into "
-        "audit/logs_audit_YYYY_MM_DD.zip with a sha256sum manifest and a detached signature")
+HELP = ("bundle a period's runs/, timing/, determinism/ and summaries/ (earlier runs of a "
+        "suite that day under superseded/<commit>/) into audit/logs_audit_YYYY_MM_DD.zip with "
+        "a sha256sum manifest and a detached signature")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
