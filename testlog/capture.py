@@ -22,7 +22,9 @@ BATCH_TESTS = 64
 
 
 class TestCapture:
-    """What one test left behind in this process; turned into a record at the session's end."""
+    """What one test left behind in this process; turned into a record at the session's end.
+    Its `before`/`after` digests are filled in batches: read them only after
+    `Capturer.flush()` (or `finish()`, which flushes)."""
     __test__ = False
     __slots__ = ("nodeid", "seed", "before", "after", "start_ns", "end_ns", "wall_ns", "cpu_ns",
                  "rss", "inputs", "outputs", "errors", "generator", "worker")
