@@ -2,16 +2,29 @@
 
 It never touches HEAD, the index, the working tree or any ref but its own branch.
 It knows nothing of pytest or of what the files it stores mean.
+
+The names below load on first use: `import gitstore.location` (or `gitstore.gitcmd`) must not
+import dulwich, which the pytest process never needs when a writer process commits for it.
 """
-from gitstore.changes import Append, Existing
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from gitstore.errors import GitStoreError
-from gitstore.history import LogEntry
-from gitstore.store import DEFAULT_REF, LogStore
 
-__all__ = ["Append", "Existing", "GitStoreError", "LogEntry", "LogStore", "DEFAULT_REF"]
-from gitstore.gitcmd import git_config_section  # noqa: E402  (config in layers reads git's)
+_WHERE = {"Append": "gitstore.changes", "Existing": "gitstore.changes",
+          "LogEntry": "gitstore.history", "LogStore": "gitstore.store",
+          "DEFAULT_REF": "gitstore.store", "git_config_section": "gitstore.gitcmd",
+          "SyncResult": "gitstore.sync", "fetch": "gitstore.sync", "push": "gitstore.sync"}
 
-__all__ += ["git_config_section"]
-from gitstore.sync import SyncResult, fetch, push  # noqa: E402
+__all__ = ["GitStoreError", *_WHERE]
 
-__all__ += ["SyncResult", "fetch", "push"]
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gitstore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -8,7 +8,6 @@ from contextlib import AbstractContextManager
 from dulwich.diff_tree import tree_changes
 from dulwich.file import FileLocked
 from dulwich.objects import ShaFile
-from dulwich.refs import check_ref_format
 from dulwich.errors import NotGitRepository
 from dulwich.repo import Repo, UnsupportedExtension, UnsupportedVersion, get_user_identity
 
@@ -18,6 +17,7 @@ from gitstore.commits import compose_message, new_commit
 from gitstore.errors import GitStoreError
 from gitstore.gitcmd import git_config, git_pipeline, run_git
 from gitstore.history import LogEntry, parse_cat_file_batch
+from gitstore.location import full_ref, locate  # noqa: F401  (part of this module's API)
 from gitstore.locking import add_object, clear_stale_ref_lock, write_lock
 from gitstore.objectfiles import bulk_pack_compression, loose_compression, write_pack
 from gitstore.packing import (PACK_EVERY_WRITES, adopt_pack, count_write, pack_now,
@@ -31,49 +31,6 @@ UNION_SUFFIXES = (".ndjson",)
 # A write this big goes straight into one pack instead of loose files.
 BULK_OBJECTS = 500
 BULK_BYTES = 1024 * 1024
-
-
-def full_ref(ref: str) -> str:
-    """`testlog` → `refs/heads/testlog`; refuse names git would refuse."""
-    name = ref if ref.startswith("refs/") else f"refs/heads/{ref}"
-    if not check_ref_format(name.encode()):
-        raise GitStoreError(f"invalid log branch name {ref!r}")
-    return name
-
-
-def locate(path: str | os.PathLike[str]) -> tuple[str, str, str | None]:
-    """(common git dir, this worktree's git dir, top of the working tree or None when bare)."""
-    if not os.path.isdir(path):
-        raise GitStoreError(f"not a directory: {path}")
-    # One git call; --show-toplevel comes last because it fails in a bare repo or inside .git.
-    proc = run_git(["rev-parse", "--path-format=absolute", "--git-common-dir", "--git-dir",
-                    "--is-bare-repository", "--show-object-format", "--show-toplevel"],
-                   path, check=False)
-    lines = proc.stdout.decode().split("\n")
-    if len(lines) < 4:
-        reason = " ".join(proc.stderr.decode(errors="replace").replace("fatal:", "").split())
-        if reason and "not a git repository" not in reason:
-            raise GitStoreError(f"git cannot use the repository at {os.path.abspath(path)}: "
-                                f"{reason}")
-        raise GitStoreError(f"not a git repository: {os.path.abspath(path)} (run `git init`, "
-                            "or run inside a repository)")
-    common, git_dir, bare, object_format = lines[:4]
-    if object_format != "sha1":
-        raise GitStoreError(f"{common} uses {object_format} object names; the log branch "
-                            "supports SHA-1 repositories only")
-    if bare == "true":
-        return common, git_dir, None
-    top = lines[4] if proc.returncode == 0 and len(lines) > 4 else _work_tree_of(git_dir)
-    return common, git_dir, top or None
-
-
-def _work_tree_of(git_dir: str) -> str | None:
-    """The working tree of a git dir opened from inside it (where --show-toplevel fails)."""
-    link = os.path.join(git_dir, "gitdir")       # a linked worktree's <tree>/.git
-    if os.path.isfile(link):
-        with open(link) as handle:
-            return os.path.dirname(handle.read().strip())
-    return os.path.dirname(git_dir) if os.path.basename(git_dir) == ".git" else None
 
 
 def committer_identity(cwd: str, config_stack: object) -> bytes:

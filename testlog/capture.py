@@ -149,7 +149,9 @@ class Capturer:
         capture.start_ns = time.perf_counter_ns()
         return capture
 
-    def end(self, capture: TestCapture) -> None:
+    def end(self, capture: TestCapture) -> bool:
+        """Close the capture; True when this completed a batch (every capture so far is
+        complete: see `export`)."""
         capture.end_ns = time.perf_counter_ns()
         capture.cpu_ns = time.process_time_ns() - capture.cpu_ns
         capture.rss = self.rss()
@@ -161,22 +163,30 @@ class Capturer:
         self.captures.append(capture)
         if len(self.captures) % BATCH_TESTS == 0:
             self.states.flush()
+            return True
+        return False
 
     def flush(self) -> None:
         """Fill in every state digest still pending (each capture's before/after is complete)."""
         self.states.flush()
 
-    def finish(self) -> list[dict[str, Any]]:
-        """Every capture as plain data, times in ns since this process's session start (and
-        every state digest filled in: full_states is complete after this)."""
+    def export(self, start: int = 0) -> list[dict[str, Any]]:
+        """Captures from the `start`-th on as plain data, times in ns since this process's
+        session start (every state digest filled in first)."""
         self.flush()
-        self.rss.close()
+        origin = self.origin_ns
         out = []
-        for capture in self.captures:
+        for capture in self.captures[start:]:
             data = capture.as_dict()
-            data["start_ns"] -= self.origin_ns
-            data["end_ns"] -= self.origin_ns
+            data["start_ns"] -= origin
+            data["end_ns"] -= origin
             out.append(data)
+        return out
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Every capture as plain data (see `export`); full_states is complete after this."""
+        out = self.export()
+        self.rss.close()
         return out
 
 

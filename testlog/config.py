@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitstore import GitStoreError, git_config_section
-from gitstore.store import locate
+from gitstore.location import locate
 
 from testlog.errors import TestlogError
 
@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "trusted_keys": None,
     "archive_dir": None,
     "suite": None,
+    "writer_process": True,     # build and commit the run in a child process (see writerproc)
 }
 
 

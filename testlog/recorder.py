@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import gc
 import os
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -19,20 +18,19 @@ from typing import Any
 
 import pytest
 
-from gitstore import GitStoreError, LogStore
-from gitstore.source import SourceInfo, source_info
-from gitstore.store import full_ref, locate, resolve_signer
+from gitstore import GitStoreError
+from gitstore.location import full_ref, locate
 
-from testlog import layout, pending
-from testlog.capture import Capturer
+from testlog import layout
+from testlog.capture import BATCH_TESTS, Capturer
 from testlog.config import load_settings
-from testlog.envinfo import environment_blocks, redactor, resolve_key
+from testlog.envinfo import resolve_key
 from testlog.fixtures import RUNNER_KEY
 from testlog.records import Failure, TestOutcome
 from testlog.rng import REGISTRY
 from testlog.rng.imports import SeedOnImport
-from testlog.runcommit import commit_run, write_run_dir
-from testlog.runfiles import Harvest, RunBundle, RunContext, run_bundle
+from testlog.runfiles import Harvest, RunContext
+from testlog.runwriter import RunWriter, WriterSetup, writer_process_enabled
 from testlog.seeds import random_base_seed, session_seed
 from testlog.suite import derive_suite
 
@@ -60,6 +58,7 @@ def install(config: pytest.Config) -> None:
     writer = RecordWriter(config)
     runner = TestRunner(config, writer.ctx.base_seed, None)
     writer.runner = runner
+    runner.on_batch = writer.send_captures
     config.pluginmanager.register(writer, "testlog-writer")
     config.pluginmanager.register(runner, "testlog-runner")
 
@@ -77,6 +76,9 @@ class TestRunner:
         watched = {m.IMPORT_NAME for m in REGISTRY if m.IMPORT_NAME}
         self.import_hook = SeedOnImport(watched, self.capturer.on_import).install()
         self.active = True
+        # Called with each batch of complete captures (the session's writer streams them).
+        self.on_batch: Callable[[list[dict[str, Any]]], None] | None = None
+        self.exported = 0
         config.stash[RUNNER_KEY] = self
 
     @pytest.hookimpl(trylast=True)
@@ -95,7 +97,14 @@ class TestRunner:
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):
         capture = self.capturer.begin(item.nodeid)
         yield
-        self.capturer.end(capture)
+        if self.capturer.end(capture) and self.on_batch is not None:
+            self.on_batch(self.unexported())
+
+    def unexported(self) -> list[dict[str, Any]]:
+        """The captures not handed out yet, complete; they count as handed out now."""
+        captures = self.capturer.export(self.exported)
+        self.exported += len(captures)
+        return captures
 
     def pytest_exception_interact(self, node: Any, call: pytest.CallInfo[Any],
                                   report: Any) -> None:
@@ -104,9 +113,9 @@ class TestRunner:
             current.errors = (current.errors or []) + [{"when": call.when,
                                                         "type": call.excinfo.typename}]
 
-    def harvest_into(self, harvest: Harvest) -> None:
-        harvest.add_captures(self.capturer.finish())
-        self.capturer.captures.clear()      # the harvest holds them now; end-of-run GC scans less
+    def harvest_into(self, harvest: Harvest, everything: bool) -> None:
+        """This process's captures (every one, or those not handed out yet) and states."""
+        harvest.add_captures(self.capturer.finish() if everything else self.unexported())
         harvest.full_states.update(self.capturer.states.full_states)
         harvest.session_states.update(self.capturer.session_states)
 
@@ -136,60 +145,59 @@ def _usage(message: str) -> pytest.UsageError:
     return pytest.UsageError(f"testlog: {message}")
 
 
-class InBackground:
-    """Work that mostly waits on git and gpg, done in a thread while the tests run."""
-
-    def __init__(self, work: Callable[[], Any]) -> None:
-        self._result: Any = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
-        self._thread.start()
-
-    def _run(self, work: Callable[[], Any]) -> None:
-        try:
-            self._result = work()
-        except BaseException as exc:     # noqa: BLE001 -- re-raised in the caller by get()
-            self._error = exc
-
-    def get(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._result
-
-
 class RecordWriter:
+    """Settles the run's setup before any test runs, gathers reports and captures, and has
+    the run written: by a writer process (testlog.writerproc) fed while the tests run, or,
+    when that is off or fails, by a RunWriter in this process at the end."""
+
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.runner: TestRunner | None = None
         self.harvest = Harvest()
         self.outcomes: dict[str, TestOutcome] = {}
         self.result: list[str] = []
+        self.notes: list[str] = []
         root = str(config.rootpath)
         out = config.getoption("testlog_out")
         invoked = str(config.invocation_params.dir)
         self.out_dir = os.path.abspath(os.path.join(invoked, out)) if out else None
-        self.common_dir, self.work_tree = self._repository(root)
+        self.common_dir, self.git_dir, self.work_tree = self._repository(root)
         settings = load_settings(root, {"branch": config.getoption("testlog_branch"),
                                         "sign_key": config.getoption("testlog_sign_key"),
                                         "suite": config.getoption("testlog_suite")})
         self.branch = self._branch(settings["branch"].value)
-        self.sign_key = settings["sign_key"].value or None
-        self.no_sign = bool(config.getoption("testlog_no_sign"))
+        self.environ = dict(os.environ)
+        key, key_source = resolve_key(self.environ, self.common_dir)
         self.ctx = self._context(config, settings["suite"].value)
-        self.store = None if self.out_dir else InBackground(self._open_store)
+        self.setup = WriterSetup(
+            common_dir=self.common_dir, git_dir=self.git_dir, work_tree=self.work_tree,
+            branch=self.branch, sign_key=settings["sign_key"].value or None,
+            no_sign=bool(config.getoption("testlog_no_sign")), out_dir=self.out_dir,
+            env_key=key, env_key_source=key_source, ctx=self.ctx)
+        self.sent_outcomes = 0
+        self.process: Any = None
+        if writer_process_enabled(settings["writer_process"].value) \
+                and not config.option.collectonly:
+            self.process = self._start_process()
 
-    def _repository(self, root: str) -> tuple[str | None, str | None]:
+    def _start_process(self) -> Any:
+        from testlog.writerproc import WriterProcess
         try:
-            common, self.git_dir, top = locate(root)
+            return WriterProcess(self.setup, self.environ)
+        except OSError:         # no process to be had: this one writes the run
+            return None
+
+    def _repository(self, root: str) -> tuple[str | None, str | None, str | None]:
+        try:
+            common, git_dir, top = locate(root)
         except GitStoreError:
             if self.out_dir is None:
                 raise _usage(f"{root} is not inside a git repository: run pytest in one, or "
                              "pass --testlog-out=DIR to write the files to a directory") from None
-            return None, None
+            return None, None, None
         if top is None and self.out_dir is None:
             raise _usage(f"{root} is a bare repository: run pytest in a working tree")
-        return common, top
+        return common, git_dir, top
 
     def _branch(self, branch: str) -> str:
         try:
@@ -216,21 +224,19 @@ class RecordWriter:
         return random_base_seed(), randomly
 
     def _context(self, config: pytest.Config, configured_suite: str | None) -> RunContext:
+        """What is known now; the writer adds the source, the environment and `redact`."""
         suite = self._suite(config, configured_suite)
         base_seed, randomly = self._base_seed(config)
-        environ = dict(os.environ)
-        key, key_source = resolve_key(environ, self.common_dir)
-        self.facts = InBackground(lambda: (self._source(), environment_blocks(environ, key, key_source)))
         started = time.time_ns()
         return RunContext(
             suite=suite, day=datetime.fromtimestamp(started / 1e9, timezone.utc).date(),
             base_seed=base_seed, session_seed=session_seed(base_seed), started_ns=started,
-            source=None, pythonhashseed=environ.get("PYTHONHASHSEED"),
+            source=None, pythonhashseed=self.environ.get("PYTHONHASHSEED"),
             record_environment={}, run_environment={},
             pytest_args=[str(a) for a in config.invocation_params.args],
             pytest_version=pytest.__version__, reseed=not config.getoption("testlog_no_reseed"),
             full_state=bool(config.getoption("testlog_full_state")), randomly=randomly,
-            redact=redactor(environ), rootdir=self._rootdir(config))
+            rootdir=self._rootdir(config))
 
     def _rootdir(self, config: pytest.Config) -> str | None:
         """pytest's rootdir relative to the work tree, which the recorded nodeids are relative
@@ -241,20 +247,17 @@ class RecordWriter:
                                    os.path.realpath(self.work_tree))
         return None if relative.split(os.sep)[0] == os.pardir else relative.replace(os.sep, "/")
 
-    def _source(self) -> SourceInfo | None:
-        """HEAD, its tree and the dirty diff as the session starts (None outside git)."""
-        return source_info(self.work_tree) if self.work_tree else None
+    # -- streaming to the writer process ---------------------------------------------------
 
-    def _open_store(self) -> LogStore:
-        """The store of the repository located at configure time (no second `git rev-parse`)."""
-        sign_key: str | bool | None = False if self.no_sign else self.sign_key
-        return LogStore(self.common_dir, self.git_dir, self.work_tree, self.branch,
-                        resolve_signer(self.common_dir, sign_key), lock_timeout=60.0)
+    def send_captures(self, captures: list[dict[str, Any]]) -> None:
+        if self.process is not None:
+            self.process.send(("tests", ([], captures)))
 
-    def completed_context(self) -> RunContext:
-        source, (record_env, run_env) = self.facts.get()
-        return dataclasses.replace(self.ctx, source=source, record_environment=record_env,
-                                   run_environment=run_env)
+    def _send_outcomes(self) -> None:
+        outcomes = self.harvest.outcomes
+        if self.process is not None and len(outcomes) - self.sent_outcomes >= BATCH_TESTS:
+            self.process.send(("tests", (outcomes[self.sent_outcomes:], [])))
+            self.sent_outcomes = len(outcomes)
 
     # -- xdist --------------------------------------------------------------------------
 
@@ -268,6 +271,7 @@ class RecordWriter:
         data = getattr(node, "workeroutput", {}).get("testlog")
         if data:
             self.harvest.add_captures(data["captures"])
+            self.send_captures(data["captures"])
             self.harvest.full_states.update(data["full_states"])
             for name, digest in data["session_states"].items():
                 self.harvest.session_states.setdefault(name, digest)
@@ -294,6 +298,7 @@ class RecordWriter:
             outcome.failures.append(Failure(when, report.longreprtext, crash_message(report)))
         if report.when == "teardown":
             self._complete(report, self.outcomes.pop(report.nodeid))
+            self._send_outcomes()
 
     def _complete(self, report: Any, outcome: TestOutcome) -> None:
         outcome.order = len(self.harvest.outcomes)
@@ -312,69 +317,77 @@ class RecordWriter:
         if not self.harvest.outcomes and not self.harvest.collection_errors:
             self.result = ["testlog: no test ran; nothing recorded"]
             return
-        self.harvest.exit_status = int(exitstatus)
-        self.harvest.finished_ns = time.time_ns()
-        self.harvest.coverage = coverage_data(self.config)
+        harvest = self.harvest
+        harvest.exit_status = int(exitstatus)
+        harvest.finished_ns = time.time_ns()
+        harvest.coverage = coverage_data(self.config)
+        if self.process is not None and not self.process.alive:
+            self.process_failed(None)
+        elif self.process is not None:
+            rest = dataclasses.replace(harvest, outcomes=harvest.outcomes[self.sent_outcomes:],
+                                       captures=Harvest().captures, full_states={},
+                                       session_states=dict(harvest.session_states))
+            if self.runner is not None and self.runner.active:
+                self.runner.harvest_into(rest, everything=False)
+            self.process.finish(rest)     # answered in pytest_terminal_summary: work overlaps
+            return
+        self.write_here()
+
+    def write_here(self) -> None:
+        """Write the run in this process (the writer process is off, or failed)."""
         collecting = gc.isenabled()
         # Thousands of new containers, none of them garbage: skip the scans (one full scan of
         # a process with torch loaded costs ~0.1-0.2 s).
         gc.disable()
+        writer = RunWriter(self.setup, self.environ)
         try:
             if self.runner is not None and self.runner.active:
-                self.runner.harvest_into(self.harvest)
-            bundle = run_bundle(self.completed_context(), self.harvest)
-            self.harvest = Harvest()          # the captures are in the bundle now: free them
-            self.write(bundle)
+                self.runner.harvest_into(self.harvest, everything=True)
+            writer.start()
+            harvest, self.harvest = self.harvest, Harvest()
+            self.result = writer.finish(harvest)
         finally:
+            writer.close()
             if collecting:
                 gc.enable()
 
-    def write(self, bundle: RunBundle) -> None:
-        counts = bundle.summary.split(" ", 3)[3]
-        if self.out_dir is not None:
-            write_run_dir(self.out_dir, bundle)
-            self.result = [f"testlog: {self.ctx.suite} {bundle.verdict} ({counts}): "
-                           f"files written to {self.out_dir}"]
+    def collect_answer(self) -> None:
+        """The writer process's lines; when it failed or vanished, write the run here."""
+        process, self.process = self.process, None
+        if process is None:
             return
-        try:
-            sha, signer = self.commit(bundle)
-        except KeyboardInterrupt:
-            self.save_pending(bundle, "interrupted while committing")
-            raise
-        except Exception as exc:   # noqa: BLE001 -- whatever broke the commit, keep the run
-            self.save_pending(bundle, str(exc) or type(exc).__name__)
+        answer = process.result() if process.finish_sent else None
+        process.close()
+        if answer is not None and answer[0] == "done":
+            self.result = answer[1]
+            self.harvest = Harvest()
             return
-        self.result = [f"testlog: {self.ctx.suite} {bundle.verdict} ({counts}) recorded as "
-                       f"{sha[:10]} on {self.branch} ({signer})"]
+        if self.harvest.outcomes or self.harvest.collection_errors:
+            self.process_failed(answer, process)
+            self.write_here()
 
-    def commit(self, bundle: RunBundle) -> tuple[str, str]:
-        store = self.store.get()
-        sha = commit_run(store, bundle)
-        return sha, f"signed by {store.signer.fingerprint}" if store.signer else "unsigned"
-
-    def save_pending(self, bundle: RunBundle, error: str) -> None:
-        settings = {"branch": self.branch, "sign_key": self.sign_key, "no_sign": self.no_sign}
-        first = error.strip().splitlines()[0] if error.strip() else error
-        try:
-            where = pending.save(self.common_dir, bundle, settings, first)
-        except OSError as exc:
-            self.result = [f"testlog: could not commit the run ({first}) NOR save it to pending "
-                           f"({exc}): this run is lost"]
-            return
-        self.result = [f"testlog: could not commit the run to {self.branch}: {first}",
-                       f"testlog: saved to {where}; run `git testlog commit-pending` to commit it"]
+    def process_failed(self, answer: tuple[str, Any] | None, process: Any = None) -> None:
+        """Say why the run is written by pytest's process after all (before its own lines)."""
+        process = process or self.process
+        if answer is not None:
+            lines = [line for line in str(answer[1]).strip().splitlines() if line.strip()]
+            why = f"failed: {lines[-1].strip() if lines else answer[0]}"
+        else:
+            why = f"ended with status {process.proc.poll()} before answering"
+        self.process = None
+        process.close()
+        self.notes.append(f"testlog: the writer process {why}; pytest's process writes the run")
 
     def pytest_unconfigure(self) -> None:
-        if self.store is not None:
-            try:
-                self.store.get().close()
-            except Exception:     # noqa: BLE001 -- it never opened; nothing to close
-                pass
+        self.collect_answer()     # without a terminal (-p no:terminal) it comes here
 
+    @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        for line in self.result:
+        self.collect_answer()
+        for line in self.notes + self.result:
             terminalreporter.write_line(line, bold=True,
-                                        red="could not" in line, yellow="nothing" in line)
+                                        red="could not" in line,
+                                        yellow="nothing" in line or "writer process" in line)
 
 
 def coverage_data(config: pytest.Config) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ import pytest
 
 from gitstore import GitStoreError, LogStore
 from gitstore.source import source_info
-from gitstore.store import full_ref, locate
+from gitstore.location import full_ref, locate
 
 from testlog import envinfo
 from testlog.capture import TestCapture

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from gitstore import GitStoreError, LogStore
 
@@ -20,9 +21,11 @@ def run_durations(bundle: RunBundle) -> list[tuple[str, float]]:
     return [(t["test_name"], t["duration_ms"]) for t in tests]
 
 
-def updated_timing_summary(previous: bytes | None, bundle: RunBundle) -> bytes:
-    summary = timing_summary.updated_summary(timing_summary.parse_summary(previous),
-                                             run_durations(bundle))
+def updated_timing_summary(previous: bytes | dict[str, Any] | None, bundle: RunBundle) -> bytes:
+    """The timing summary with this run's samples added to `previous` (stored bytes, or
+    already parsed by `stored_timing_summary`)."""
+    parsed = previous if isinstance(previous, dict) else timing_summary.parse_summary(previous)
+    summary = timing_summary.updated_summary(parsed, run_durations(bundle))
     return dumps_normal(summary)     # every float in it is already rounded
 
 
@@ -35,10 +38,23 @@ def _stored_timing_summary(store: LogStore) -> bytes | None:
         return None
 
 
-def commit_run(store: LogStore, bundle: RunBundle) -> str:
-    """One commit on the log branch holding the run; returns its sha."""
+def stored_timing_summary(store: LogStore) -> tuple[str | None, dict[str, Any]]:
+    """(the branch tip, its timing summary parsed): read ahead while the tests run."""
+    tip = store.tip
+    return tip, timing_summary.parse_summary(_stored_timing_summary(store))
+
+
+def commit_run(store: LogStore, bundle: RunBundle,
+               read_ahead: tuple[str | None, dict[str, Any]] | None = None) -> str:
+    """One commit on the log branch holding the run; returns its sha. `read_ahead`: what
+    `stored_timing_summary` returned earlier, used while the tip has not moved since."""
     files = dict(bundle.files)
-    files[layout.TIMING_SUMMARY] = updated_timing_summary(_stored_timing_summary(store), bundle)
+    previous: bytes | dict[str, Any] | None
+    if read_ahead is not None and read_ahead[0] == store.tip:
+        previous = read_ahead[1]
+    else:
+        previous = _stored_timing_summary(store)
+    files[layout.TIMING_SUMMARY] = updated_timing_summary(previous, bundle)
     return commit_event(store, files, event=EVENT, artifact=bundle.artifact,
                         verdict=bundle.verdict, summary=bundle.summary, trailers=bundle.trailers)
 

@@ -27,6 +27,10 @@ TIMING_COLUMNS = ("test_name", "start_ns", "end_ns", "duration_ns", "duration_ms
 FAILING_EXIT_STATUSES = (2, 3, 4)       # interrupted, internal error, usage error
 
 
+def no_redaction(text: str) -> str:
+    return text
+
+
 @dataclass
 class RunContext:
     """What is fixed when the session starts."""
@@ -44,7 +48,7 @@ class RunContext:
     reseed: bool
     full_state: bool
     randomly: dict[str, Any]
-    redact: Callable[[str], str] = field(repr=False, default=lambda text: text)
+    redact: Callable[[str], str] = field(repr=False, default=no_redaction)
     rootdir: str | None = None      # pytest's rootdir, relative to the work tree ("." at its top)
 
 
@@ -90,14 +94,63 @@ def paths(ctx: RunContext) -> dict[str, str]:
             "coverage": at("coverage", "json")}
 
 
-def paired(harvest: Harvest) -> list[tuple[TestOutcome, dict[str, Any] | None]]:
-    """Each outcome with its capture (a re-run test's captures taken in order)."""
-    queues = {nodeid: deque(caps) for nodeid, caps in harvest.captures.items()}
-    pairs = []
-    for outcome in harvest.outcomes:
-        queue = queues.get(outcome.nodeid)
-        pairs.append((outcome, queue.popleft() if queue else None))
-    return pairs
+class RecordBook:
+    """Each test's signed record and its canonical JSON, built as soon as both its outcome and
+    its capture are known: a writer process builds them while the tests still run. The k-th
+    outcome of a test takes its k-th capture (a re-run test); one whose capture never came (its
+    xdist worker died) is built without one when the book closes."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.clock = IsoClock()
+        self.built: list[tuple[dict[str, Any], dict[str, Any] | None, TestOutcome]] = []
+        self.encoded: dict[int, bytes] = {}          # id(record) -> its canonical JSON
+        # id(record) -> (timing row, its JSON, its CSV line, its determinism entry's JSON)
+        self.pieces: dict[int, tuple[dict[str, Any], bytes, str, bytes]] = {}
+        self._environment_json = dumps_normal(ctx.record_environment)
+        self._waiting: list[TestOutcome] = []
+        self._captures: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
+
+    @classmethod
+    def of(cls, ctx: RunContext, harvest: Harvest) -> "RecordBook":
+        book = cls(ctx)
+        book.add(harvest.outcomes, [c for caps in harvest.captures.values() for c in caps])
+        return book
+
+    def add(self, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
+        for capture in captures:
+            self._captures[capture["nodeid"]].append(capture)
+        self._waiting.extend(outcomes)
+        self._build(final=False)
+
+    def close(self) -> None:
+        self._build(final=True)
+
+    def _build(self, final: bool) -> None:
+        waiting = []
+        for outcome in self._waiting:
+            queue = self._captures.get(outcome.nodeid)
+            if queue:
+                self._record(outcome, queue.popleft())
+            elif final:
+                self._record(outcome, None)
+            else:
+                waiting.append(outcome)
+        self._waiting = waiting
+
+    def _record(self, outcome: TestOutcome, capture: dict[str, Any] | None) -> None:
+        ctx = self.ctx
+        record, data = build_record(outcome, capture, base_seed=ctx.base_seed,
+                                    environment=ctx.record_environment,
+                                    determinism="seeded" if ctx.reseed else "state-stored",
+                                    clock=self.clock, redact=ctx.redact,
+                                    environment_json=self._environment_json)
+        self.built.append((record, capture, outcome))
+        self.encoded[id(record)] = data
+        # Its lines of the timing and determinism files, encoded now rather than at the end.
+        row = _timing_row(record, capture)
+        self.pieces[id(record)] = (row, dumps_normal(row), timing_csv_line(row),
+                                   dumps_normal(_determinism_entry(record)))
 
 
 def _timing_row(record: dict[str, Any], capture: dict[str, Any] | None) -> dict[str, Any]:
@@ -110,14 +163,25 @@ def _timing_row(record: dict[str, Any], capture: dict[str, Any] | None) -> dict[
             "memory_mb": round(cap.get("rss", 0) / 2**20, 6), "cpu_util": round(cpu, 6)}
 
 
-def timing_csv(rows: list[dict[str, Any]]) -> str:
+def timing_csv_line(row: dict[str, Any]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(TIMING_COLUMNS)
-    for r in rows:
-        writer.writerow([r["test_name"], r["start_ns"], r["end_ns"], r["duration_ns"],
-                         f"{r['duration_ms']:.3f}", f"{r['memory_mb']:.2f}", f"{r['cpu_util']:.1f}"])
+    csv.writer(out, lineterminator="\n").writerow(
+        [row["test_name"], row["start_ns"], row["end_ns"], row["duration_ns"],
+         f"{row['duration_ms']:.3f}", f"{row['memory_mb']:.2f}", f"{row['cpu_util']:.1f}"])
     return out.getvalue()
+
+
+def timing_csv(lines: list[str]) -> str:
+    return ",".join(TIMING_COLUMNS) + "\n" + "".join(lines)
+
+
+def splice_list(outer: dict[str, Any], key: str, encoded: list[bytes]) -> bytes:
+    """dumps_normal({**outer, key: items}) from the items' own encodings, when `key` sorts
+    after every key of `outer` (so the list closes the object)."""
+    assert all(k < key for k in outer), f"{key} must be the last key"
+    head = dumps_normal(outer)
+    return b"".join([head[:-1], b"," if outer else b"", b'"', key.encode(), b'":[',
+                     b",".join(encoded), b"]}"])
 
 
 def _error_type(capture: dict[str, Any] | None, failure: Failure) -> str:
@@ -207,16 +271,22 @@ def summary_data(ctx: RunContext, harvest: Harvest, records: list[dict[str, Any]
             "exit_status": harvest.exit_status}
 
 
-def determinism_data(ctx: RunContext, harvest: Harvest,
-                     records: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"schema_version": SCHEMA_VERSION, "base_seed": ctx.base_seed,
-            "session_seed": ctx.session_seed, "session_states": harvest.session_states,
-            "seed_derivation": "first 4 bytes (big-endian) of sha256(f'{base_seed}\\0{nodeid}')",
-            "reseed": ctx.reseed, "pythonhashseed": ctx.pythonhashseed,
-            "tests": [{"test_name": r["test_name"], "seed": r["seed"], "rng_state": r["rng_state"],
-                       "rng_state_after": r["rng_state_after"]} for r in records],
-            "full_states": {d: base64.b64encode(raw).decode()
-                            for d, raw in sorted(harvest.full_states.items())}}
+def _determinism_entry(record: dict[str, Any]) -> dict[str, Any]:
+    return {"test_name": record["test_name"], "seed": record["seed"],
+            "rng_state": record["rng_state"], "rng_state_after": record["rng_state_after"]}
+
+
+def determinism_file(ctx: RunContext, harvest: Harvest, entries: list[bytes]) -> bytes:
+    """The determinism file, from each test's entry already encoded (in record order)."""
+    return splice_list({"schema_version": SCHEMA_VERSION, "base_seed": ctx.base_seed,
+                        "session_seed": ctx.session_seed,
+                        "session_states": harvest.session_states,
+                        "seed_derivation": "first 4 bytes (big-endian) of "
+                                           "sha256(f'{base_seed}\\0{nodeid}')",
+                        "reseed": ctx.reseed, "pythonhashseed": ctx.pythonhashseed,
+                        "full_states": {d: base64.b64encode(raw).decode()
+                                        for d, raw in sorted(harvest.full_states.items())}},
+                       "tests", entries)
 
 
 def run_block(ctx: RunContext, harvest: Harvest, p: dict[str, str],
@@ -260,36 +330,33 @@ def run_json(run: dict[str, Any], encoded_records: list[bytes]) -> bytes:
     return b"".join(parts)
 
 
-def run_bundle(ctx: RunContext, harvest: Harvest) -> RunBundle:
-    clock = IsoClock()
-    p = paths(ctx)
-    triples, encoded = [], {}
-    environment_json = dumps_normal(ctx.record_environment)
-    for outcome, capture in paired(harvest):
-        record, data = build_record(outcome, capture, base_seed=ctx.base_seed,
-                                    environment=ctx.record_environment,
-                                    determinism="seeded" if ctx.reseed else "state-stored",
-                                    clock=clock, redact=ctx.redact,
-                                    environment_json=environment_json)
-        triples.append((record, capture, outcome))
-        encoded[id(record)] = data
+def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None) -> RunBundle:
+    """The run's files; `book` holds the records built so far (else all are built from the
+    harvest's outcomes and captures)."""
+    book = RecordBook.of(ctx, harvest) if book is None else book
+    book.close()
+    clock, p = book.clock, paths(ctx)
+    triples, encoded = book.built, book.encoded
     nodeids = [t[0]["test_name"] for t in sorted(triples, key=lambda t: t[0]["order"])]
     triples.sort(key=lambda t: (t[0]["test_name"], t[0]["order"]))
     records = [t[0] for t in triples]
     errors = error_entries(ctx, harvest, triples, clock)
     summary = summary_data(ctx, harvest, records, errors, clock)
-    timing = [_timing_row(r, c) for r, c, _ in triples]
+    pieces = [book.pieces[id(r)] for r in records]
+    timing = [piece[0] for piece in pieces]
     run = run_block(ctx, harvest, p, summary, nodeids)
     source = ctx.source
     run_file = run_json(run, [encoded[id(r)] for r in records])
     del encoded, triples                # the records' bytes live on in run_file only
+    book.built, book.encoded, book.pieces = [], {}, {}
     files: dict[str, bytes | None] = {
         p["run_json"]: run_file,
         p["run_log"]: render.run_log(records, errors).encode(),
         p["dirty_patch"]: source.diff if source and source.dirty else None,
-        p["determinism"]: dumps_normal(determinism_data(ctx, harvest, records)),
-        p["timing_csv"]: timing_csv(timing).encode(),
-        p["timing_json"]: dumps_normal({"schema_version": SCHEMA_VERSION, "tests": timing}),
+        p["determinism"]: determinism_file(ctx, harvest, [piece[3] for piece in pieces]),
+        p["timing_csv"]: timing_csv([piece[2] for piece in pieces]).encode(),
+        p["timing_json"]: splice_list({"schema_version": SCHEMA_VERSION}, "tests",
+                                      [piece[1] for piece in pieces]),
         p["errors_log"]: render.errors_log(errors).encode(),
         p["errors_json"]: canonical_json({"schema_version": SCHEMA_VERSION, "errors": errors}),
         p["summary_md"]: render.summary_md(summary).encode(),

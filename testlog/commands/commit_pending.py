@@ -6,7 +6,7 @@ import argparse
 import os
 
 from gitstore import GitStoreError, LogStore
-from gitstore.store import locate
+from gitstore.location import locate
 
 from testlog import pending
 from testlog.errors import TestlogError

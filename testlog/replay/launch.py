@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from gitstore import GitStoreError, LogStore
 from gitstore.materialize import source_tree
-from gitstore.store import full_ref, locate
+from gitstore.location import full_ref, locate
 
 from testlog.config import load_settings
 from testlog.errors import TestlogError

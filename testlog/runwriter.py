@@ -1,0 +1,143 @@
+"""Writing one recorded session: its files committed to the log branch in one commit, or
+written to --testlog-out, or saved to pending when the commit cannot be made.
+
+No pytest here: this runs in the writer process (testlog.writerproc) or, when that process
+cannot be had, in pytest's own process at the end of the session.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from testlog.envinfo import environment_blocks, redactor
+from testlog.records import TestOutcome
+from testlog.runfiles import Harvest, RecordBook, RunBundle, RunContext, run_bundle
+
+
+@dataclass
+class WriterSetup:
+    """What the pytest process settled before any test ran (plain data: it is pickled)."""
+    common_dir: str | None          # None only with --testlog-out outside a repository
+    git_dir: str | None
+    work_tree: str | None
+    branch: str
+    sign_key: str | None
+    no_sign: bool
+    out_dir: str | None
+    env_key: bytes                  # the environment digests' key (resolved before any test)
+    env_key_source: str
+    ctx: RunContext                 # without the facts `RunWriter.start` adds, nor `redact`
+
+
+class RunWriter:
+    """Gathers the session's facts at its start, builds records as tests finish, and writes
+    the run at the end. `start` is separate from `__init__` so that a writer process can say
+    it is alive before it spends time on git and gpg."""
+
+    def __init__(self, setup: WriterSetup, environ: Mapping[str, str]) -> None:
+        self.setup = setup
+        self.environ = dict(environ)
+        self.ctx = setup.ctx
+        self.book: RecordBook | None = None
+        self.store: Any = None
+        self.store_error: Exception | None = None
+        self.read_ahead: tuple[str | None, dict[str, Any]] | None = None
+
+    def start(self) -> None:
+        """The source (HEAD, tree, dirty diff) and environment as the session starts, then the
+        store with its signer (a failure to open it is kept: the run goes to pending)."""
+        from gitstore.source import source_info
+        setup, environ = self.setup, self.environ
+        record_env, run_env = environment_blocks(environ, setup.env_key, setup.env_key_source)
+        self.ctx = dataclasses.replace(
+            setup.ctx, source=source_info(setup.work_tree) if setup.work_tree else None,
+            record_environment=record_env, run_environment=run_env, redact=redactor(environ))
+        self.book = RecordBook(self.ctx)
+        if setup.out_dir is not None:
+            return
+        try:
+            self.store = self._open_store()
+        except Exception as exc:   # noqa: BLE001 -- reported when the run is written
+            self.store_error = exc
+            return
+        from testlog.runcommit import stored_timing_summary
+        try:
+            self.read_ahead = stored_timing_summary(self.store)
+        except Exception:          # noqa: BLE001 -- read again when committing
+            self.read_ahead = None
+
+    def _open_store(self) -> Any:
+        from gitstore import LogStore
+        from gitstore.store import resolve_signer
+        setup = self.setup
+        sign_key: str | bool | None = False if setup.no_sign else setup.sign_key
+        return LogStore(setup.common_dir, setup.git_dir, setup.work_tree, setup.branch,
+                        resolve_signer(setup.common_dir, sign_key), lock_timeout=60.0)
+
+    def add(self, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
+        assert self.book is not None, "start() first"
+        self.book.add(outcomes, captures)
+
+    def finish(self, harvest: Harvest) -> list[str]:
+        """Write the run; the lines pytest prints about it. `harvest` holds what was not
+        `add`ed before (its outcomes and captures) and the session's totals."""
+        assert self.book is not None, "start() first"
+        self.book.add(harvest.outcomes, [c for caps in harvest.captures.values() for c in caps])
+        harvest.outcomes, harvest.captures = [], {}
+        bundle = run_bundle(self.ctx, harvest, self.book)
+        self.book = None
+        return self.write(bundle)
+
+    def write(self, bundle: RunBundle) -> list[str]:
+        from testlog.runcommit import write_run_dir
+        suite, setup = self.ctx.suite, self.setup
+        counts = bundle.summary.split(" ", 3)[3]
+        if setup.out_dir is not None:
+            write_run_dir(setup.out_dir, bundle)
+            return [f"testlog: {suite} {bundle.verdict} ({counts}): files written to "
+                    f"{setup.out_dir}"]
+        try:
+            sha, signer = self.commit(bundle)
+        except KeyboardInterrupt:
+            self.save_pending(bundle, "interrupted while committing")
+            raise
+        except Exception as exc:   # noqa: BLE001 -- whatever broke the commit, keep the run
+            return self.save_pending(bundle, str(exc) or type(exc).__name__)
+        return [f"testlog: {suite} {bundle.verdict} ({counts}) recorded as {sha[:10]} on "
+                f"{setup.branch} ({signer})"]
+
+    def commit(self, bundle: RunBundle) -> tuple[str, str]:
+        from testlog.runcommit import commit_run
+        if self.store_error is not None:
+            raise self.store_error
+        sha = commit_run(self.store, bundle, self.read_ahead)
+        signer = self.store.signer
+        return sha, f"signed by {signer.fingerprint}" if signer else "unsigned"
+
+    def save_pending(self, bundle: RunBundle, error: str) -> list[str]:
+        from testlog import pending
+        setup = self.setup
+        settings = {"branch": setup.branch, "sign_key": setup.sign_key, "no_sign": setup.no_sign}
+        first = error.strip().splitlines()[0] if error.strip() else error
+        try:
+            where = pending.save(setup.common_dir, bundle, settings, first)
+        except OSError as exc:
+            return [f"testlog: could not commit the run ({first}) NOR save it to pending "
+                    f"({exc}): this run is lost"]
+        return [f"testlog: could not commit the run to {setup.branch}: {first}",
+                f"testlog: saved to {where}; run `git testlog commit-pending` to commit it"]
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+
+def writer_process_enabled(value: Any) -> bool:
+    """The `writer_process` setting: on unless set to a false word (0, false, no, off)."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in ("0", "false", "no", "off")
+

@@ -1,0 +1,228 @@
+"""The writer process: pytest's process streams outcomes and captures to a child that builds the
+records and commits the run. Real pytest subprocesses, real child processes, the branch read
+back with git; the in-process writer (TESTLOG_WRITER_PROCESS=0) as the reference."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures import git, make_repo, user_state
+from tests.recorder_helpers import find, pytest_env, records_by_name, run_data, run_pytest, show
+
+# 150 tests: more than two batches of 64, with failures, errors, skips and RNG use.
+MANY = {"tests/test_many.py": '''\
+import random
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("fixture broke")
+
+
+@pytest.mark.parametrize("n", range(140))
+def test_numbers(n, testlog):
+    testlog.output("draw", random.random() + float(np.random.rand()))
+    assert n % 37 != 36, f"n={n}"
+
+
+def test_error(broken):
+    pass
+
+
+@pytest.mark.parametrize("n", range(8))
+def test_skipped(n):
+    pytest.skip("not today")
+
+
+def test_last(testlog_rng):
+    assert testlog_rng.random() < 1.0
+'''}
+# Records whether pytest's own process loaded dulwich or gnupg, into $LOADED_OUT.
+PROBE = {"conftest.py": '''\
+import json
+import os
+import sys
+
+
+def pytest_unconfigure(config):
+    loaded = sorted({m.split(".")[0] for m in sys.modules} & {"dulwich", "gnupg"})
+    with open(os.environ["LOADED_OUT"], "w") as handle:
+        json.dump(loaded, handle)
+'''}
+VOLATILE = ("timestamp_start", "timestamp_end", "duration_ms", "signature")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "proj", {**MANY, **PROBE})
+
+
+def loaded(tmp_path: Path) -> list[str]:
+    return json.loads((tmp_path / "loaded.json").read_text())
+
+
+def stable(records: dict[str, dict]) -> dict[str, dict]:
+    return {name: {k: v for k, v in r.items() if k not in VOLATILE} for name, r in records.items()}
+
+
+def writer_processes(cwd: Path) -> list[int]:
+    """Live writer processes working in `cwd` (Linux /proc)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            where = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if b"testlog.writerproc" in cmdline and Path(where) == cwd:
+            found.append(int(pid))
+    return found
+
+
+def test_the_writer_process_commits_and_pytest_never_loads_dulwich(
+        repo: Path, sandbox: dict[str, str], tmp_path: Path):
+    before = user_state(repo)
+    env = pytest_env(sandbox, LOADED_OUT=str(tmp_path / "loaded.json"))
+    proc = run_pytest(repo, env, "--testlog", "--testlog-seed=7")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "recorded as" in proc.stdout and "writer process" not in proc.stdout, proc.stdout
+    assert loaded(tmp_path) == []
+    records = records_by_name(repo)
+    assert len(records) == 150
+    statuses = [r["status"] for r in records.values()]
+    assert (statuses.count("FAIL"), statuses.count("ERROR"), statuses.count("SKIP")) == (3, 1, 8)
+    assert sorted(r["order"] for r in records.values()) == list(range(150))
+    assert all(r["determinism_check"] == "seeded" and r["rng_state"] for r in records.values())
+    assert user_state(repo) == before
+    assert writer_processes(repo) == []
+    git(repo, "fsck", "--strict")
+
+
+def test_the_in_process_writer_writes_the_same_run(repo: Path, sandbox: dict[str, str],
+                                                   tmp_path: Path):
+    env = pytest_env(sandbox, PYTHONHASHSEED="0", LOADED_OUT=str(tmp_path / "loaded.json"))
+    child = run_pytest(repo, env, "--testlog", "--testlog-seed=7")
+    git(repo, "config", "testlog.writer-process", "false")   # not TESTLOG_*: env is recorded
+    here = run_pytest(repo, env, "--testlog", "--testlog-seed=7")
+    assert loaded(tmp_path) == ["dulwich", "gnupg"]
+    assert "recorded as" in child.stdout and "recorded as" in here.stdout, here.stdout
+    assert stable(records_by_name(repo, "testlog~1")) == stable(records_by_name(repo, "testlog"))
+    for path in ("__determinism.json", "__errors.json"):
+        first = show(repo, find(repo, path, "testlog~1"), "testlog~1")
+        second = show(repo, find(repo, path), "testlog")
+        if path == "__errors.json":      # the same errors, told at other times (and with
+            first, second = (json.loads(t)["errors"] for t in (first, second))   # other ids)
+            for entries in (first, second):
+                for entry in entries:
+                    del entry["timestamp"], entry["traceback"]
+        assert first == second
+    assert run_data(repo)["run"]["environment"] == run_data(repo, "testlog~1")["run"]["environment"]
+
+
+KILLER = {"tests/test_zz_kill.py": '''\
+import os
+import signal
+
+
+def test_kill_the_writer(request):
+    writer = request.config.pluginmanager.get_plugin("testlog-writer")
+    os.kill(writer.process.proc.pid, signal.SIGKILL)
+    writer.process.proc.wait()
+'''}
+
+
+def test_a_writer_process_killed_mid_run_loses_nothing(tmp_path: Path, sandbox: dict[str, str]):
+    repo = make_repo(tmp_path / "proj", {**MANY, **KILLER})
+    proc = run_pytest(repo, pytest_env(sandbox), "--testlog", "tests")
+    assert proc.returncode == 1
+    assert "testlog: the writer process ended with status -9 before answering" in proc.stdout
+    assert "recorded as" in proc.stdout, proc.stdout
+    records = records_by_name(repo)
+    assert len(records) == 151
+    assert records["tests/test_zz_kill.py::test_kill_the_writer"]["status"] == "PASS"
+    assert writer_processes(repo) == []
+
+
+def test_no_run_to_write_leaves_no_writer_process(repo: Path, sandbox: dict[str, str],
+                                                  tmp_path: Path):
+    env = pytest_env(sandbox, LOADED_OUT=str(tmp_path / "loaded.json"))
+    proc = run_pytest(repo, env, "--testlog", "-k", "no_such_test")
+    assert proc.returncode == 5
+    assert "no test ran; nothing recorded" in proc.stdout
+    assert writer_processes(repo) == []
+    assert git(repo, "branch", "--list", "testlog") == ""
+
+
+@pytest.mark.parametrize("value", ["0", "false", "OFF", "no"])
+def test_writer_process_switch_reads_false_words(value: str):
+    from testlog.runwriter import writer_process_enabled
+    assert writer_process_enabled(value) is False
+
+
+@pytest.mark.parametrize("value", [True, "1", "true", "yes", "on"])
+def test_writer_process_switch_defaults_on(value: object):
+    from testlog.runwriter import writer_process_enabled
+    assert writer_process_enabled(value) is True
+
+
+# -- pieces the writer process builds ahead -------------------------------------------------
+
+@pytest.mark.parametrize("outer, items", [
+    ({}, []),
+    ({"schema_version": 1}, []),
+    ({"schema_version": 1}, [{"b": 1.5, "a": "é"}, {"z": None}]),
+    ({"base_seed": 3, "full_states": {"d": "QQ=="}, "session_states": {"python": "x"}},
+     [{"test_name": "t::a", "rng_state": {}}]),
+])
+def test_splice_list_gives_the_bytes_of_encoding_the_whole(outer: dict, items: list):
+    from testlog.canonical import dumps_normal
+    from testlog.runfiles import splice_list
+    assert splice_list(outer, "tests", [dumps_normal(i) for i in items]) == \
+        dumps_normal({**outer, "tests": items})
+
+
+def test_splice_list_refuses_a_key_that_does_not_close_the_object():
+    from testlog.runfiles import splice_list
+    with pytest.raises(AssertionError):
+        splice_list({"zzz": 1}, "tests", [])
+
+
+def test_timing_summary_read_ahead_is_used_only_while_the_tip_stands(tmp_path: Path,
+                                                                     sandbox: dict[str, str]):
+    from gitstore import LogStore
+    from testlog import layout
+    from testlog.runcommit import commit_run, stored_timing_summary
+    from testlog.runfiles import RunBundle
+
+    def bundle(ms: float) -> RunBundle:
+        return RunBundle(files={"runs/r.json": b"{}"}, artifact="runs/r.json", verdict="PASS",
+                         summary="TEST_SUITE_EXECUTED s PASS 1 passed 0 failed", trailers={},
+                         timing_path="timing/t.json", durations=[("t::a", ms)])
+
+    def summary(store: LogStore) -> dict:
+        return json.loads(store.read(layout.TIMING_SUMMARY))["tests"]["t::a"]
+
+    repo = make_repo(tmp_path / "proj")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in sandbox.items():
+            mp.setenv(key, value)
+        with LogStore.open(repo, sign_key=False) as store:
+            ahead = stored_timing_summary(store)          # the branch does not exist yet
+            commit_run(store, bundle(2.0), ahead)
+            assert summary(store)["runs"] == 1
+            stale = ahead                                # read before the commit above
+            ahead = stored_timing_summary(store)
+            commit_run(store, bundle(4.0), stale)        # tip moved: read again, not reused
+            assert (summary(store)["runs"], summary(store)["mean_ms"]) == (2, 3.0)
+            commit_run(store, bundle(6.0), ahead)        # stale too (tip moved again)
+            assert summary(store)["runs"] == 3
+            fresh = stored_timing_summary(store)
+            fresh[1]["tests"]["t::a"]["runs"] = 41       # proves the read-ahead is what is used
+            commit_run(store, bundle(8.0), fresh)
+            assert summary(store)["runs"] == 42
