@@ -35,6 +35,7 @@ from testlog.seeds import random_base_seed, session_seed
 from testlog.suite import derive_suite
 
 WORKER_SEED = "testlog_seed"
+_PHASES = frozenset({"setup", "call", "teardown"})
 
 
 def randomly_active(config: pytest.Config) -> bool:
@@ -288,21 +289,25 @@ class RecordWriter:
             self.harvest.collection_errors.append((report.nodeid, failure))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        outcome = self.outcomes.get(report.nodeid)
+        # Three calls a test: report attributes are read from its __dict__ (a missing one
+        # through getattr/hasattr raises and catches an AttributeError each time).
+        nodeid, when, attrs = report.nodeid, report.when, report.__dict__
+        outcome = self.outcomes.get(nodeid)
         if outcome is None:
-            outcome = self.outcomes[report.nodeid] = TestOutcome(report.nodeid)
-        # xdist reports a crashed worker's test with when="???": pytest counts it as failed
-        when = report.when if report.when in ("setup", "call", "teardown") else "call"
-        outcome.phases[when] = (report.outcome, hasattr(report, "wasxfail"))
-        if report.failed:
+            outcome = self.outcomes[nodeid] = TestOutcome(nodeid)
+        if when not in _PHASES:       # xdist reports a crashed worker's test with when="???"
+            when = "call"             # and pytest counts it as failed
+        result = report.outcome
+        outcome.phases[when] = (result, "wasxfail" in attrs)
+        if result == "failed":
             outcome.failures.append(Failure(when, report.longreprtext, crash_message(report)))
         if report.when == "teardown":
-            self._complete(report, self.outcomes.pop(report.nodeid))
+            self._complete(attrs.get("node"), self.outcomes.pop(nodeid))
             self._send_outcomes()
 
-    def _complete(self, report: Any, outcome: TestOutcome) -> None:
+    def _complete(self, node: Any, outcome: TestOutcome) -> None:
+        """`node`: the xdist worker that ran the test (report.node), else None."""
         outcome.order = len(self.harvest.outcomes)
-        node = getattr(report, "node", None)
         outcome.worker = getattr(node, "workerinput", {}).get("workerid") if node else None
         self.harvest.outcomes.append(outcome)
 

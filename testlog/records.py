@@ -45,6 +45,12 @@ class TestOutcome:
     def status(self) -> str:
         return status_of(self.phases)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled in batches to the writer process: positional fields cost a fifth of the
+        # __getstate__ a slots dataclass gets.
+        return (TestOutcome, (self.nodeid, self.phases, self.failures, self.skip_reason,
+                              self.order, self.worker))
+
 
 def status_of(phases: dict[str, tuple[str, bool]]) -> str:
     """PASS/FAIL/ERROR/SKIP/XFAIL/XPASS from (outcome, wasxfail) per phase, as pytest counts them."""
