@@ -6,7 +6,14 @@ random/numpy, 10% torch), in interleaved runs; prints median ratios and peak RSS
 
 Whole-process wall time of each pytest run, with a warm bytecode cache (PYTHONDONTWRITEBYTECODE
 unset) and the same installed plugins in every variant. Read the ratios, not the absolute times:
-the machine is shared.
+the machine is shared. Variants: bare, testlog (its writer process builds and commits the run),
+testlog-here (writer_process off: pytest's process writes), reportlog. Columns:
+- wall ratio: median over rounds of variant/bare in the same round; "min ratio": fastest run
+  over fastest bare run (noise only ever adds time);
+- CPU ratio: user+system time of pytest and every child it waited for (the writer included);
+- peak RSS: the largest of the process tree (wait4); "pytest RSS" is pytest's own peak and
+  "child RSS" its largest child's (the writer, git, gpg), reported by a probe plugin loaded in
+  every variant.
 """
 from __future__ import annotations
 
@@ -75,6 +82,20 @@ def isolated_env(work: str) -> dict[str, str]:
     return env
 
 
+# Loaded in every variant: at exit, pytest's own peak RSS and its largest child's, in KiB.
+PROBE = """import atexit, os, resource
+
+def _report():
+    with open("/proc/self/status") as status:
+        own = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with open(os.environ["BENCH_RSS_OUT"], "w") as out:
+        out.write(f"{own} {child}")
+
+atexit.register(_report)
+"""
+
+
 def timed(cmd: list[str], cwd: str, env: dict[str, str]) -> tuple[float, float, int, int]:
     """(wall seconds, CPU seconds, peak RSS in KiB, exit code) of one run."""
     start = time.perf_counter()
@@ -85,30 +106,56 @@ def timed(cmd: list[str], cwd: str, env: dict[str, str]) -> tuple[float, float, 
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
 
 
-def variants(work: str) -> dict[str, list[str]]:
-    bare = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
-    out = {"bare": bare, "testlog": bare + ["--testlog", "--testlog-suite=bench"]}
+def variants(work: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """name -> (command, extra environment)."""
+    bare = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+            "-p", "bench_rss_probe"]
+    testlog = bare + ["--testlog", "--testlog-suite=bench"]
+    out = {"bare": (bare, {}), "testlog": (testlog, {}),
+           "testlog-here": (testlog, {"TESTLOG_WRITER_PROCESS": "0"})}
     if importlib.util.find_spec("pytest_reportlog") is not None:
-        out["reportlog"] = bare + [f"--report-log={os.path.join(work, 'report.jsonl')}"]
+        out["reportlog"] = (bare + [f"--report-log={os.path.join(work, 'report.jsonl')}"], {})
     return out
 
 
-def pair_ratios(runs: list[tuple[float, float, int]], bare: list[tuple[float, float, int]],
+def probed_env(work: str, env: dict[str, str]) -> dict[str, str]:
+    """`env` with the RSS probe plugin importable (written into the work dir)."""
+    probe_dir = os.path.join(work, "probe")
+    os.makedirs(probe_dir, exist_ok=True)
+    with open(os.path.join(probe_dir, "bench_rss_probe.py"), "w") as handle:
+        handle.write(PROBE)
+    path = os.pathsep.join(p for p in (probe_dir, env.get("PYTHONPATH")) if p)
+    return {**env, "PYTHONPATH": path, "BENCH_RSS_OUT": os.path.join(work, "rss.txt")}
+
+
+def probed_rss(work: str) -> tuple[int, int]:
+    """(pytest's own peak, its largest child's) in KiB, from the last run's probe."""
+    with open(os.path.join(work, "rss.txt")) as handle:
+        own, child = handle.read().split()
+    return int(own), int(child)
+
+
+def pair_ratios(runs: list[tuple[float, ...]], bare: list[tuple[float, ...]],
                 field: int) -> list[float]:
     return [run[field] / base[field] for run, base in zip(runs, bare)]
 
 
-def summarise(results: dict[str, list[tuple[float, float, int]]]) -> list[str]:
+def summarise(results: dict[str, list[tuple[float, float, int, int, int]]]) -> list[str]:
     bare = results["bare"]
-    lines = [f"{'variant':<10} {'wall median':>12} {'wall ratio':>11} {'min-max':>13} "
-             f"{'CPU ratio':>10} {'peak RSS':>11} {'RSS ratio':>10}"]
+    lines = [f"{'variant':<13} {'wall median':>12} {'wall ratio':>11} {'min-max':>13} "
+             f"{'min ratio':>10} {'CPU ratio':>10} {'peak RSS':>11} {'RSS ratio':>10} "
+             f"{'pytest RSS':>11} {'child RSS':>10}"]
+    bare_rss = statistics.median(r[2] for r in bare)
     for name, runs in results.items():
         walls, cpus = pair_ratios(runs, bare, 0), pair_ratios(runs, bare, 1)
         rss = statistics.median(r[2] for r in runs)
-        lines.append(f"{name:<10} {statistics.median(r[0] for r in runs):>11.3f}s "
+        lines.append(f"{name:<13} {statistics.median(r[0] for r in runs):>11.3f}s "
                      f"{statistics.median(walls):>11.3f} {min(walls):>6.3f}-{max(walls):<6.3f} "
+                     f"{min(r[0] for r in runs) / min(r[0] for r in bare):>10.3f} "
                      f"{statistics.median(cpus):>10.3f} {rss / 1024:>8.1f}MiB "
-                     f"{rss / statistics.median(r[2] for r in bare):>10.3f}")
+                     f"{rss / bare_rss:>10.3f} "
+                     f"{statistics.median(r[3] for r in runs) / 1024:>8.1f}MiB "
+                     f"{statistics.median(r[4] for r in runs) / 1024:>7.1f}MiB")
     return lines
 
 
@@ -138,16 +185,18 @@ def signed_suite(keep: str | None, mix: tuple[int, int, int],
 def run(pairs: int, mix: tuple[int, int, int], keep: str | None) -> int:
     with signed_suite(keep, mix, "bench-recorder-") as (work, env, suite):
         commands = variants(work)
-        for name, cmd in commands.items():         # warm-up: bytecode cache, page cache
-            wall, _cpu, _rss, code = timed(cmd, suite, env)
+        env = probed_env(work, env)
+        for name, (cmd, extra) in commands.items():     # warm-up: bytecode cache, page cache
+            wall, _cpu, _rss, code = timed(cmd, suite, {**env, **extra})
             print(f"warm-up {name}: {wall:.2f}s exit {code}", flush=True)
-        results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in commands}
+        results: dict[str, list[tuple[float, float, int, int, int]]] = {n: [] for n in commands}
         names = list(commands)
         for i in range(pairs):
             order = names[i % len(names):] + names[:i % len(names)]   # rotate who goes first
             for name in order:
-                wall, cpu, rss, _code = timed(commands[name], suite, env)
-                results[name].append((wall, cpu, rss))
+                cmd, extra = commands[name]
+                wall, cpu, rss, _code = timed(cmd, suite, {**env, **extra})
+                results[name].append((wall, cpu, rss, *probed_rss(work)))
         print(f"{pairs} interleaved rounds, {TESTS} tests, mix {mix} "
               "(trivial, random/numpy, torch), loaded shared machine:")
         print("\n".join(summarise(results)))

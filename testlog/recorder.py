@@ -327,7 +327,8 @@ class RecordWriter:
         harvest.finished_ns = time.time_ns()
         harvest.coverage = coverage_data(self.config)
         if self.process is not None and not self.process.alive:
-            self.process_failed(None)
+            self.process.proc.wait()
+            self.process_failed(self.process.result())
         elif self.process is not None:
             rest = dataclasses.replace(harvest, outcomes=harvest.outcomes[self.sent_outcomes:],
                                        captures=Harvest().captures, full_states={},
@@ -361,7 +362,7 @@ class RecordWriter:
         process, self.process = self.process, None
         if process is None:
             return
-        answer = process.result() if process.finish_sent else None
+        answer = process.result()
         process.close()
         if answer is not None and answer[0] == "done":
             self.result = answer[1]

@@ -111,8 +111,9 @@ class WriterProcess:
 
     def result(self) -> tuple[str, Any] | None:
         """("done", lines to print) or ("failed", the child's traceback); None when the child
-        ended without answering."""
-        if not self.finish_sent:
+        ended without answering. Waits only after `finish`, or once the child has exited (a
+        child that failed early answered before exiting)."""
+        if not self.finish_sent and self.proc.poll() is None:
             return None
         try:
             answer = _receive(self._in)
