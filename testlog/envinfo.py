@@ -102,11 +102,12 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def installed_version(distribution: str) -> str | None:
+def installed_version(distribution: str, path: list[str] | None = None) -> str | None:
     """The installed version, never importing the package: from the `<name>-<version>.dist-info`
-    directory name on sys.path (importlib.metadata takes ~20 ms a lookup), else from metadata."""
+    directory name on `path` (default sys.path; importlib.metadata takes ~20 ms a lookup), else
+    from metadata."""
     prefix = distribution.replace("-", "_") + "-"
-    for entry in sys.path:
+    for entry in sys.path if path is None else path:
         try:
             names = os.listdir(entry or ".")
         except OSError:
@@ -127,19 +128,22 @@ def libc() -> str:
         return ""
 
 
-def platform_facts() -> dict[str, Any]:
-    """What replay compares first: results are bit-identical only on the same platform."""
+def platform_facts(path: list[str] | None = None) -> dict[str, Any]:
+    """What replay compares first: results are bit-identical only on the same platform.
+    `path`: the import path the tests ran with (default sys.path), for the library versions."""
     return {"os": platform.system(), "arch": platform.machine(),
             "python_version": platform.python_version(),
             "python_implementation": platform.python_implementation(), "cpu": cpu_model(),
-            "numpy_version": installed_version("numpy"), "torch_version": installed_version("torch")}
+            "numpy_version": installed_version("numpy", path),
+            "torch_version": installed_version("torch", path)}
 
 
-def environment_blocks(environ: Mapping[str, str], key: bytes,
-                       key_source: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(the block each record carries, the run's fuller block with every variable's digest)."""
+def environment_blocks(environ: Mapping[str, str], key: bytes, key_source: str,
+                       path: list[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the block each record carries, the run's fuller block with every variable's digest);
+    `path` as for platform_facts."""
     digests = env_digests(environ, key)
-    record_block = {**platform_facts(), "env_digest": overall_digest(digests, key)}
+    record_block = {**platform_facts(path), "env_digest": overall_digest(digests, key)}
     run_block = {**record_block, "os_release": platform.release(), "os_version": platform.version(),
                  "libc": libc(),
                  "env": digests, "env_key": {"source": key_source, "id": key_id(key)}}

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import gc
 import os
+import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -20,6 +22,7 @@ import pytest
 
 from gitstore import GitStoreError
 from gitstore.location import full_ref, locate
+from gitstore.source import SourceInfo
 
 from testlog import layout
 from testlog.capture import BATCH_TESTS, Capturer
@@ -59,7 +62,8 @@ def install(config: pytest.Config) -> None:
     writer = RecordWriter(config)
     runner = TestRunner(config, writer.ctx.base_seed, None)
     writer.runner = runner
-    runner.on_batch = writer.send_captures
+    if writer.process is not None:
+        runner.on_batch = writer.send_captures
     config.pluginmanager.register(writer, "testlog-writer")
     config.pluginmanager.register(runner, "testlog-runner")
 
@@ -117,6 +121,7 @@ class TestRunner:
     def harvest_into(self, harvest: Harvest, everything: bool) -> None:
         """This process's captures (every one, or those not handed out yet) and states."""
         harvest.add_captures(self.capturer.finish() if everything else self.unexported())
+        self.capturer.rss.close()
         harvest.full_states.update(self.capturer.states.full_states)
         harvest.session_states.update(self.capturer.session_states)
 
@@ -144,6 +149,28 @@ def crash_message(report: Any) -> str:
 
 def _usage(message: str) -> pytest.UsageError:
     return pytest.UsageError(f"testlog: {message}")
+
+
+class InBackground:
+    """Work that mostly waits on git, done in a thread while pytest goes on."""
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], Any]) -> None:
+        try:
+            self._result = work()
+        except BaseException as exc:     # noqa: BLE001 -- re-raised in the caller by get()
+            self._error = exc
+
+    def get(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
 
 
 class RecordWriter:
@@ -174,7 +201,12 @@ class RecordWriter:
             common_dir=self.common_dir, git_dir=self.git_dir, work_tree=self.work_tree,
             branch=self.branch, sign_key=settings["sign_key"].value or None,
             no_sign=bool(config.getoption("testlog_no_sign")), out_dir=self.out_dir,
-            env_key=key, env_key_source=key_source, ctx=self.ctx)
+            env_key=key, env_key_source=key_source, environ=self.environ,
+            sys_path=[os.fspath(p) for p in sys.path if isinstance(p, (str, os.PathLike))],
+            ctx=self.ctx)
+        # HEAD, its tree and the dirty diff as the session starts (git subprocesses: the
+        # thread mostly waits), whoever writes the run.
+        self.source = InBackground(self._source)
         self.sent_outcomes = 0
         self.process: Any = None
         if writer_process_enabled(settings["writer_process"].value) \
@@ -184,9 +216,15 @@ class RecordWriter:
     def _start_process(self) -> Any:
         from testlog.writerproc import WriterProcess
         try:
-            return WriterProcess(self.setup, self.environ)
-        except OSError:         # no process to be had: this one writes the run
+            return WriterProcess(self.setup)
+        except Exception:      # noqa: BLE001 -- no process to be had: this one writes the run
             return None
+
+    def _source(self) -> SourceInfo | None:
+        if not self.work_tree:
+            return None
+        from gitstore.source import source_info
+        return source_info(self.work_tree)
 
     def _repository(self, root: str) -> tuple[str | None, str | None, str | None]:
         try:
@@ -252,13 +290,17 @@ class RecordWriter:
 
     def send_captures(self, captures: list[dict[str, Any]]) -> None:
         if self.process is not None:
-            self.process.send(("tests", ([], captures)))
+            self._send(("tests", ([], captures)))
 
     def _send_outcomes(self) -> None:
         outcomes = self.harvest.outcomes
         if self.process is not None and len(outcomes) - self.sent_outcomes >= BATCH_TESTS:
-            self.process.send(("tests", (outcomes[self.sent_outcomes:], [])))
-            self.sent_outcomes = len(outcomes)
+            start, self.sent_outcomes = self.sent_outcomes, len(outcomes)
+            self._send(("tests", (outcomes[start:], [])))
+
+    def _send(self, message: Any) -> None:
+        if not self.process.send(message) and self.runner is not None:
+            self.runner.on_batch = None      # gone: pytest's process will write everything
 
     # -- xdist --------------------------------------------------------------------------
 
@@ -327,15 +369,16 @@ class RecordWriter:
         harvest.finished_ns = time.time_ns()
         harvest.coverage = coverage_data(self.config)
         if self.process is not None and not self.process.alive:
-            self.process.proc.wait()
             self.process_failed(self.process.result())
         elif self.process is not None:
             rest = dataclasses.replace(harvest, outcomes=harvest.outcomes[self.sent_outcomes:],
-                                       captures=Harvest().captures, full_states={},
+                                       captures=Harvest().captures,
+                                       full_states=dict(harvest.full_states),
                                        session_states=dict(harvest.session_states))
             if self.runner is not None and self.runner.active:
                 self.runner.harvest_into(rest, everything=False)
-            self.process.finish(rest)     # answered in pytest_terminal_summary: work overlaps
+            # Answered in pytest_terminal_summary: the writing overlaps pytest's own end.
+            self.process.finish((rest, self.source.get()))
             return
         self.write_here()
 
@@ -345,13 +388,13 @@ class RecordWriter:
         # Thousands of new containers, none of them garbage: skip the scans (one full scan of
         # a process with torch loaded costs ~0.1-0.2 s).
         gc.disable()
-        writer = RunWriter(self.setup, self.environ)
+        writer = RunWriter(self.setup)
         try:
             if self.runner is not None and self.runner.active:
                 self.runner.harvest_into(self.harvest, everything=True)
             writer.start()
             harvest, self.harvest = self.harvest, Harvest()
-            self.result = writer.finish(harvest)
+            self.result = writer.finish(harvest, self.source.get())
         finally:
             writer.close()
             if collecting:
@@ -362,7 +405,12 @@ class RecordWriter:
         process, self.process = self.process, None
         if process is None:
             return
-        answer = process.result()
+        try:
+            answer = process.result()
+        except KeyboardInterrupt:
+            sys.stderr.write(f"\ntestlog: interrupted while the writer process (pid "
+                             f"{process.proc.pid}) writes the run; it finishes on its own\n")
+            raise
         process.close()
         if answer is not None and answer[0] == "done":
             self.result = answer[1]

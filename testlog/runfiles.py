@@ -108,7 +108,8 @@ class RecordBook:
         # id(record) -> (timing row, its JSON, its CSV line, its determinism entry's JSON)
         self.pieces: dict[int, tuple[dict[str, Any], bytes, str, bytes]] = {}
         self._environment_json = dumps_normal(ctx.record_environment)
-        self._waiting: list[TestOutcome] = []
+        # Per nodeid, outcomes and captures not paired yet (each in arrival order).
+        self._outcomes: dict[str, deque[TestOutcome]] = defaultdict(deque)
         self._captures: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
 
     @classmethod
@@ -118,25 +119,24 @@ class RecordBook:
         return book
 
     def add(self, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
+        touched = set()
+        for outcome in outcomes:
+            self._outcomes[outcome.nodeid].append(outcome)
+            touched.add(outcome.nodeid)
         for capture in captures:
             self._captures[capture["nodeid"]].append(capture)
-        self._waiting.extend(outcomes)
-        self._build(final=False)
+            touched.add(capture["nodeid"])
+        for nodeid in touched:           # only where something arrived: no rescans
+            waiting, queue = self._outcomes.get(nodeid), self._captures.get(nodeid)
+            while waiting and queue:
+                self._record(waiting.popleft(), queue.popleft())
 
     def close(self) -> None:
-        self._build(final=True)
-
-    def _build(self, final: bool) -> None:
-        waiting = []
-        for outcome in self._waiting:
-            queue = self._captures.get(outcome.nodeid)
-            if queue:
-                self._record(outcome, queue.popleft())
-            elif final:
-                self._record(outcome, None)
-            else:
-                waiting.append(outcome)
-        self._waiting = waiting
+        """Build the outcomes whose capture never came (in completion order)."""
+        rest = [o for waiting in self._outcomes.values() for o in waiting]
+        for outcome in sorted(rest, key=lambda o: o.order):
+            self._record(outcome, None)
+        self._outcomes.clear()
 
     def _record(self, outcome: TestOutcome, capture: dict[str, Any] | None) -> None:
         ctx = self.ctx

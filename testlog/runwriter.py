@@ -7,9 +7,10 @@ cannot be had, in pytest's own process at the end of the session.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from gitstore.source import SourceInfo
 
 from testlog.envinfo import environment_blocks, redactor
 from testlog.records import TestOutcome
@@ -28,7 +29,10 @@ class WriterSetup:
     out_dir: str | None
     env_key: bytes                  # the environment digests' key (resolved before any test)
     env_key_source: str
-    ctx: RunContext                 # without the facts `RunWriter.start` adds, nor `redact`
+    environ: dict[str, str]         # os.environ as pytest's Python saw it at configure time
+    sys_path: list[str]             # pytest's import path (which numpy/torch the tests ran)
+    ctx: RunContext                 # without the environment `RunWriter.start` adds, the
+                                    # source (given to `finish`) and `redact`
 
 
 class RunWriter:
@@ -36,9 +40,8 @@ class RunWriter:
     the run at the end. `start` is separate from `__init__` so that a writer process can say
     it is alive before it spends time on git and gpg."""
 
-    def __init__(self, setup: WriterSetup, environ: Mapping[str, str]) -> None:
+    def __init__(self, setup: WriterSetup) -> None:
         self.setup = setup
-        self.environ = dict(environ)
         self.ctx = setup.ctx
         self.book: RecordBook | None = None
         self.store: Any = None
@@ -46,14 +49,13 @@ class RunWriter:
         self.read_ahead: tuple[str | None, dict[str, Any]] | None = None
 
     def start(self) -> None:
-        """The source (HEAD, tree, dirty diff) and environment as the session starts, then the
-        store with its signer (a failure to open it is kept: the run goes to pending)."""
-        from gitstore.source import source_info
-        setup, environ = self.setup, self.environ
-        record_env, run_env = environment_blocks(environ, setup.env_key, setup.env_key_source)
-        self.ctx = dataclasses.replace(
-            setup.ctx, source=source_info(setup.work_tree) if setup.work_tree else None,
-            record_environment=record_env, run_environment=run_env, redact=redactor(environ))
+        """The environment blocks, then the store with its signer (a failure to open it is
+        kept: the run goes to pending) and the timing summary read ahead."""
+        setup, environ = self.setup, self.setup.environ
+        record_env, run_env = environment_blocks(environ, setup.env_key, setup.env_key_source,
+                                                 setup.sys_path)
+        self.ctx = dataclasses.replace(setup.ctx, record_environment=record_env,
+                                       run_environment=run_env, redact=redactor(environ))
         self.book = RecordBook(self.ctx)
         if setup.out_dir is not None:
             return
@@ -80,12 +82,14 @@ class RunWriter:
         assert self.book is not None, "start() first"
         self.book.add(outcomes, captures)
 
-    def finish(self, harvest: Harvest) -> list[str]:
+    def finish(self, harvest: Harvest, source: SourceInfo | None) -> list[str]:
         """Write the run; the lines pytest prints about it. `harvest` holds what was not
-        `add`ed before (its outcomes and captures) and the session's totals."""
+        `add`ed before (its outcomes and captures) and the session's totals; `source` is
+        HEAD, its tree and the dirty diff as pytest read them when the session started."""
         assert self.book is not None, "start() first"
         self.book.add(harvest.outcomes, [c for caps in harvest.captures.values() for c in caps])
         harvest.outcomes, harvest.captures = [], {}
+        self.ctx = dataclasses.replace(self.ctx, source=source)
         bundle = run_bundle(self.ctx, harvest, self.book)
         self.book = None
         return self.write(bundle)
@@ -136,8 +140,10 @@ class RunWriter:
 
 
 def writer_process_enabled(value: Any) -> bool:
-    """The `writer_process` setting: on unless set to a false word (0, false, no, off)."""
+    """The `writer_process` setting: on unless set to a false word (0, false, no, off, or
+    empty)."""
     if isinstance(value, bool):
         return value
-    return str(value).strip().lower() not in ("0", "false", "no", "off")
+    # An empty value is false, as git reads `key =`.
+    return str(value).strip().lower() not in ("", "0", "false", "no", "off")
 

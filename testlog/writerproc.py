@@ -2,15 +2,17 @@
 the run so that pytest's own process does not.
 
 While the tests run, pytest sends it outcomes and captures in batches of ~64 tests; it
-imports gitstore and dulwich, gathers the session's facts (git, gpg, environment) and builds
-each test's record as its batch arrives, on another core. At the end pytest sends the rest and
-waits for the lines to print. pytest's process thus never loads dulwich nor holds the run's
-files, and the records are built while the tests run rather than after.
+imports gitstore and dulwich, opens the log branch and builds each test's record as its batch
+arrives, on another core. At the end pytest sends the rest with the source it read at the
+start, and waits for the lines to print. pytest's process thus never loads dulwich nor holds
+the run's files, and the records are built while the tests run rather than after.
 
-Messages are length-prefixed pickles on two pipes; the child's stdin, environment and
-terminal stay pytest's (gpg decides from them whether it may prompt). The child ignores
-SIGINT: a Ctrl-C in the terminal interrupts pytest, not a commit half made. Should the child
-fail or vanish, the pytest process writes the run itself (recorder.RecordWriter).
+Messages are length-prefixed pickles on two pipes. The child shares pytest's stdin (gpg
+decides from it whether it may prompt); its stderr goes to .git/testlog/writer.log. It loads
+testlog and gitstore from where pytest loaded them, and digests the environment pytest saw.
+A Ctrl-C in the terminal interrupts pytest but not the child's commit (git and gpg, started
+by the child, still get it). Should the child fail or vanish, pytest's process writes the run
+itself (recorder.RecordWriter).
 """
 from __future__ import annotations
 
@@ -26,16 +28,27 @@ import threading
 import traceback
 from typing import Any, BinaryIO
 
+import gitstore
+import testlog
 from testlog.runwriter import RunWriter, WriterSetup
 
+LOG_NAME = "writer.log"       # the last writer process's stderr, under .git/testlog/
 _HEADER = struct.Struct("<Q")
 _PIPE_BYTES = 1 << 20      # ~20 batches of 64 tests in flight before pytest would wait
-# The child's own sys.path first (stdlib, site-packages), then pytest's extra entries: a test
-# directory on pytest's path can never shadow a module the writer imports.
-_BOOT = ("import sys, json\n"
-         "sys.path += [p for p in json.loads(sys.argv[1]) if p and p not in sys.path]\n"
-         "from testlog.writerproc import serve\n"
-         "serve(int(sys.argv[2]), int(sys.argv[3]))\n")
+# testlog and gitstore are loaded from the directories pytest loaded them from (never an older
+# installed copy); every other import uses the child's own path first (stdlib, site-packages),
+# then pytest's extra entries: a test directory can never shadow a module the writer imports.
+_BOOT = """import importlib.util, json, sys
+packages, path = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+sys.path += [p for p in path if p and p not in sys.path]
+for name, where in packages.items():
+    spec = importlib.util.spec_from_file_location(
+        name, where + "/__init__.py", submodule_search_locations=[where])
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+from testlog.writerproc import serve
+serve(int(sys.argv[3]), int(sys.argv[4]))
+"""
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -67,33 +80,52 @@ def _widen(fd: int) -> None:
         pass
 
 
-class WriterProcess:
-    """pytest's handle on its writer process. Every method returns quietly when the child is
-    gone; `alive` says whether it still is."""
+def _log_file(common_dir: str | None) -> Any:
+    if common_dir is None:
+        return subprocess.DEVNULL
+    try:
+        os.makedirs(os.path.join(common_dir, "testlog"), exist_ok=True)
+        return open(os.path.join(common_dir, "testlog", LOG_NAME), "wb")
+    except OSError:
+        return subprocess.DEVNULL
 
-    def __init__(self, setup: WriterSetup, environ: dict[str, str]) -> None:
+
+class WriterProcess:
+    """pytest's handle on its writer process. `send` and `finish` return quietly when the
+    child is gone; `alive` says whether it still is."""
+
+    def __init__(self, setup: WriterSetup) -> None:
         to_child, from_parent = os.pipe()
         from_child, to_parent = os.pipe()
         _widen(from_parent)
+        packages = {"testlog": testlog.__path__[0], "gitstore": gitstore.__path__[0]}
+        log = _log_file(setup.common_dir)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-c", _BOOT, json.dumps(sys.path), str(to_child),
-                 str(to_parent)],
-                # `environ` as pytest's Python sees it (what the in-process writer digests):
-                # the C-level environment may hold more (readline sets COLUMNS and LINES).
-                env=environ, pass_fds=(to_child, to_parent), stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL)
+                [sys.executable, "-I", "-c", _BOOT, json.dumps(packages),
+                 json.dumps(setup.sys_path), str(to_child), str(to_parent)],
+                # The environment pytest's Python sees (the one it digests): the C-level one
+                # may hold more (readline sets COLUMNS and LINES).
+                env=setup.environ, pass_fds=(to_child, to_parent),
+                stdout=subprocess.DEVNULL, stderr=log)
         except BaseException:
             for fd in (to_child, from_parent, from_child, to_parent):
                 os.close(fd)
             raise
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()
         os.close(to_child)
         os.close(to_parent)
         self._out: int | None = from_parent
         self._in = os.fdopen(from_child, "rb")
         self.alive = True
         self.finish_sent = False
-        self.send(("setup", setup))
+        try:
+            _send(from_parent, ("setup", setup))
+        except BaseException:
+            self.close(timeout=0)
+            raise
 
     def send(self, message: Any) -> bool:
         if not self.alive or self._out is None:
@@ -102,6 +134,10 @@ class WriterProcess:
             _send(self._out, message)
         except OSError:           # BrokenPipeError: the child died
             self.alive = False
+        except BaseException:     # Ctrl-C mid-message: the stream is unusable from here on
+            self.alive = False
+            self._close_out()
+            raise
         return self.alive
 
     def finish(self, message: Any) -> None:
@@ -111,13 +147,14 @@ class WriterProcess:
 
     def result(self) -> tuple[str, Any] | None:
         """("done", lines to print) or ("failed", the child's traceback); None when the child
-        ended without answering. Waits only after `finish`, or once the child has exited (a
-        child that failed early answered before exiting)."""
-        if not self.finish_sent and self.proc.poll() is None:
+        ended without answering. Reads only after `finish`, or once the child is gone (it
+        may have answered before dying): never while it waits for more input."""
+        if not self.finish_sent and self.alive:
             return None
+        self._close_out()
         try:
             answer = _receive(self._in)
-        except (OSError, pickle.UnpicklingError, EOFError):
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError):
             answer = None
         if answer is None:
             self.alive = False
@@ -145,25 +182,32 @@ class WriterProcess:
 def serve(inbox_fd: int, outbox_fd: int) -> None:
     """The writer process's main loop: setup, batches of tests, then finish (or end of input,
     when pytest stops without a run to write: exit without writing anything)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A handler, not SIG_IGN: handlers do not survive exec, so git and gpg still get Ctrl-C.
+    signal.signal(signal.SIGINT, lambda _signum, _frame: None)
     gc.disable()                # short-lived, thousands of new containers and no cyclic garbage
     inbox = os.fdopen(inbox_fd, "rb")
     message = _receive(inbox)
     if message is None or message[0] != "setup":
         os._exit(0)
-    writer = RunWriter(message[1], os.environ)
+    writer = RunWriter(message[1])
     started = _Started(writer)
+    queued: list[tuple[str, Any]] = []
     while True:
         message = _receive(inbox)
         if message is None:
             os._exit(0)          # pytest ended without a run to write (or died): nothing to do
-        kind, payload = message
+        queued.append(message)
+        if not started.done() and message[0] != "finish":
+            continue             # keep reading: pytest must never wait on a full pipe
         try:
             started.wait()
-            if kind == "tests":
-                writer.add(*payload)
-            elif kind == "finish":
-                answer: tuple[str, Any] = ("done", writer.finish(payload))
+            for kind, payload in queued:
+                if kind == "tests":
+                    writer.add(*payload)
+                elif kind == "finish":
+                    answer: tuple[str, Any] = ("done", writer.finish(*payload))
+            queued.clear()
+            if message[0] == "finish":
                 break
         except BaseException:     # noqa: BLE001 -- pytest's process takes over and reports it
             answer = ("failed", traceback.format_exc())
@@ -175,8 +219,8 @@ def serve(inbox_fd: int, outbox_fd: int) -> None:
 
 
 class _Started:
-    """`writer.start()` (git, gpg, environment) on a thread, so that end of input is seen at
-    once even while it runs."""
+    """`writer.start()` (environment, store, gpg) on a thread, so that the inbox is drained
+    and end of input is seen while it runs."""
 
     def __init__(self, writer: RunWriter) -> None:
         self._error: BaseException | None = None
@@ -188,6 +232,9 @@ class _Started:
             writer.start()
         except BaseException as exc:      # noqa: BLE001 -- raised again in wait()
             self._error = exc
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
 
     def wait(self) -> None:
         self._thread.join()

@@ -106,7 +106,10 @@ def test_the_writer_process_commits_and_pytest_never_loads_dulwich(
 
 def test_the_in_process_writer_writes_the_same_run(repo: Path, sandbox: dict[str, str],
                                                    tmp_path: Path):
-    env = pytest_env(sandbox, PYTHONHASHSEED="0", LOADED_OUT=str(tmp_path / "loaded.json"))
+    # LANG=C without coercion: a `python -I` child would add LC_CTYPE to its own environment;
+    # the digests must be of the environment pytest saw, in both ways.
+    env = pytest_env(sandbox, PYTHONHASHSEED="0", LOADED_OUT=str(tmp_path / "loaded.json"),
+                     LANG="C", LC_ALL="", PYTHONCOERCECLOCALE="0")
     child = run_pytest(repo, env, "--testlog", "--testlog-seed=7")
     git(repo, "config", "testlog.writer-process", "false")   # not TESTLOG_*: env is recorded
     here = run_pytest(repo, env, "--testlog", "--testlog-seed=7")
@@ -159,7 +162,7 @@ def test_no_run_to_write_leaves_no_writer_process(repo: Path, sandbox: dict[str,
     assert git(repo, "branch", "--list", "testlog") == ""
 
 
-@pytest.mark.parametrize("value", ["0", "false", "OFF", "no"])
+@pytest.mark.parametrize("value", ["0", "false", "OFF", "no", ""])
 def test_writer_process_switch_reads_false_words(value: str):
     from testlog.runwriter import writer_process_enabled
     assert writer_process_enabled(value) is False
@@ -226,3 +229,71 @@ def test_timing_summary_read_ahead_is_used_only_while_the_tip_stands(tmp_path: P
             fresh[1]["tests"]["t::a"]["runs"] = 41       # proves the read-ahead is what is used
             commit_run(store, bundle(8.0), fresh)
             assert summary(store)["runs"] == 42
+
+
+XDIST_STATES = {"tests/test_states.py": '''\
+import random
+
+import pytest
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_draw(n):
+    assert random.random() < 1.0
+'''}
+
+
+def test_xdist_full_states_reach_the_writer_process(tmp_path: Path, sandbox: dict[str, str]):
+    repo = make_repo(tmp_path / "proj", XDIST_STATES)
+    env = pytest_env(sandbox, PYTHONHASHSEED="0")
+    args = ("--testlog", "--testlog-seed=5", "--testlog-full-state", "-n", "2", "tests")
+    child = run_pytest(repo, env, *args)
+    git(repo, "config", "testlog.writer-process", "false")
+    here = run_pytest(repo, env, *args)
+    assert "recorded as" in child.stdout and "recorded as" in here.stdout, child.stdout
+    states = [json.loads(show(repo, find(repo, "__determinism.json", rev), rev))["full_states"]
+              for rev in ("testlog~1", "testlog")]
+    assert states[0] and states[0] == states[1]
+    used = {d for r in records_by_name(repo).values()
+            for d in [*r["rng_state"].values(), *r["rng_state_after"].values()]}
+    assert used <= set(states[0])
+
+
+TOUCHING = {"tests/test_touch.py": '''\
+from pathlib import Path
+
+
+def test_edits_a_tracked_file():
+    path = Path(__file__).parents[1] / "README.md"
+    path.write_text(path.read_text() + "edited by a test\\n")
+''', "README.md": "hello\n"}
+
+
+@pytest.mark.parametrize("writer_process", ["true", "false"])
+def test_the_source_is_the_tree_as_the_session_started(tmp_path: Path, sandbox: dict[str, str],
+                                                        writer_process: str):
+    repo = make_repo(tmp_path / "proj", TOUCHING)
+    git(repo, "config", "testlog.writer-process", writer_process)
+    head = git(repo, "rev-parse", "HEAD").strip()
+    proc = run_pytest(repo, pytest_env(sandbox), "--testlog", "tests")
+    assert proc.returncode == 0 and "recorded as" in proc.stdout, proc.stdout + proc.stderr
+    source = run_data(repo)["run"]["source"]
+    assert (source["commit"], source["dirty"]) == (head, False)     # the edit came later
+    assert "edited by a test" in (repo / "README.md").read_text()
+
+
+PATH_ENTRY = {"conftest.py": '''\
+import sys
+from pathlib import Path
+
+sys.path.insert(0, Path(__file__).parent / "lib")      # a Path, not a str: legal, and common
+''', "tests/test_ok.py": "def test_ok():\n    pass\n"}
+
+
+def test_a_path_object_on_sys_path_does_not_stop_the_writer_process(tmp_path: Path,
+                                                                     sandbox: dict[str, str]):
+    repo = make_repo(tmp_path / "proj", PATH_ENTRY)
+    proc = run_pytest(repo, pytest_env(sandbox), "--testlog", "tests")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "recorded as" in proc.stdout and "writer process" not in proc.stdout, proc.stdout
+    assert (repo / ".git" / "testlog" / "writer.log").read_bytes() == b""

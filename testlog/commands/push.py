@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 import gitstore
+import gitstore.sync  # is_ancestor: gitstore loads its modules lazily
 
 from testlog.audit.state import load_state
 from testlog.config import repo_settings
