@@ -423,13 +423,13 @@ class RecordWriter:
     def process_failed(self, answer: tuple[str, Any] | None, process: Any = None) -> None:
         """Say why the run is written by pytest's process after all (before its own lines)."""
         process = process or self.process
+        self.process = None
+        process.close()                   # reaped: its exit status is known
         if answer is not None:
             lines = [line for line in str(answer[1]).strip().splitlines() if line.strip()]
             why = f"failed: {lines[-1].strip() if lines else answer[0]}"
         else:
-            why = f"ended with status {process.proc.poll()} before answering"
-        self.process = None
-        process.close()
+            why = f"ended with status {process.proc.returncode} before answering"
         self.notes.append(f"testlog: the writer process {why}; pytest's process writes the run")
 
     def pytest_unconfigure(self) -> None:

@@ -36,9 +36,9 @@ class WriterSetup:
 
 
 class RunWriter:
-    """Gathers the session's facts at its start, builds records as tests finish, and writes
-    the run at the end. `start` is separate from `__init__` so that a writer process can say
-    it is alive before it spends time on git and gpg."""
+    """Digests the environment and opens the store (`start`), builds records as tests finish
+    (`add`), and writes the run (`finish`). `start` is apart from `__init__` because the
+    writer process runs it on a thread while it keeps reading batches."""
 
     def __init__(self, setup: WriterSetup) -> None:
         self.setup = setup
