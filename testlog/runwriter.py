@@ -99,7 +99,11 @@ class RunWriter:
         suite, setup = self.ctx.suite, self.setup
         counts = bundle.summary.split(" ", 3)[3]
         if setup.out_dir is not None:
-            write_run_dir(setup.out_dir, bundle)
+            try:
+                write_run_dir(setup.out_dir, bundle)
+            except OSError as exc:     # not a directory, no permission, full disk
+                return [f"testlog: could not write the files to {setup.out_dir}: "
+                        f"{exc.strerror or exc} ({exc.filename or setup.out_dir})"]
             return [f"testlog: {suite} {bundle.verdict} ({counts}): files written to "
                     f"{setup.out_dir}"]
         try:

@@ -297,3 +297,19 @@ def test_a_path_object_on_sys_path_does_not_stop_the_writer_process(tmp_path: Pa
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "recorded as" in proc.stdout and "writer process" not in proc.stdout, proc.stdout
     assert (repo / ".git" / "testlog" / "writer.log").read_bytes() == b""
+
+
+@pytest.mark.parametrize("writer_process", ["true", "false"])
+def test_an_out_dir_that_cannot_be_written_is_one_clear_line(tmp_path: Path,
+                                                             sandbox: dict[str, str],
+                                                             writer_process: str):
+    repo = make_repo(tmp_path / "proj", PATH_ENTRY)
+    git(repo, "config", "testlog.writer-process", writer_process)
+    (tmp_path / "taken").write_text("a file, not a directory\n")
+    proc = run_pytest(repo, pytest_env(sandbox), f"--testlog-out={tmp_path / 'taken'}", "tests")
+    assert proc.returncode == 0, proc.stdout + proc.stderr          # the tests' own status
+    assert f"testlog: could not write the files to {tmp_path / 'taken'}: Not a directory" \
+        in proc.stdout, proc.stdout
+    assert "INTERNALERROR" not in proc.stdout + proc.stderr
+    assert "writer process" not in proc.stdout
+    assert (tmp_path / "taken").read_text() == "a file, not a directory\n"
