@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "trusted_keys": None,
     "archive_dir": None,
     "suite": None,
-    "writer_process": True,     # build and commit the run in a child process (see writerproc)
+    "writer_process": "auto",   # a child process builds and commits the run (writerproc)
 }
 
 

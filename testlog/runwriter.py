@@ -7,6 +7,7 @@ cannot be had, in pytest's own process at the end of the session.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,10 +145,20 @@ class RunWriter:
 
 
 def writer_process_enabled(value: Any) -> bool:
-    """The `writer_process` setting: on unless set to a false word (0, false, no, off, or
-    empty)."""
+    """The `writer_process` setting: "auto" (the default) starts one when pytest may use two
+    CPUs or more (on one it would only take turns with the tests); otherwise on unless set to a
+    false word (0, false, no, off, or empty, as git reads `key =`)."""
     if isinstance(value, bool):
         return value
-    # An empty value is false, as git reads `key =`.
-    return str(value).strip().lower() not in ("", "0", "false", "no", "off")
+    word = str(value).strip().lower()
+    if word == "auto":
+        return usable_cpus() >= 2
+    return word not in ("", "0", "false", "no", "off")
 
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

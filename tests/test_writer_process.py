@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures import git, make_repo, user_state
-from tests.recorder_helpers import find, pytest_env, records_by_name, run_data, run_pytest, show
+from tests.recorder_helpers import (BASE_ARGS, find, pytest_env, records_by_name, run_data,
+                                    run_pytest, show)
 
 # 150 tests: more than two batches of 64, with failures, errors, skips and RNG use.
 MANY = {"tests/test_many.py": '''\
@@ -58,9 +62,15 @@ def pytest_unconfigure(config):
 VOLATILE = ("timestamp_start", "timestamp_end", "duration_ms", "signature")
 
 
+def with_writer_process(repo: Path) -> Path:
+    """The writer process on whatever the machine (its default, auto, is off on one CPU)."""
+    git(repo, "config", "testlog.writer-process", "true")
+    return repo
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    return make_repo(tmp_path / "proj", {**MANY, **PROBE})
+    return with_writer_process(make_repo(tmp_path / "proj", {**MANY, **PROBE}))
 
 
 def loaded(tmp_path: Path) -> list[str]:
@@ -141,7 +151,7 @@ def test_kill_the_writer(request):
 
 
 def test_a_writer_process_killed_mid_run_loses_nothing(tmp_path: Path, sandbox: dict[str, str]):
-    repo = make_repo(tmp_path / "proj", {**MANY, **KILLER})
+    repo = with_writer_process(make_repo(tmp_path / "proj", {**MANY, **KILLER}))
     proc = run_pytest(repo, pytest_env(sandbox), "--testlog", "tests")
     assert proc.returncode == 1
     assert "testlog: the writer process ended with status -9 before answering" in proc.stdout
@@ -169,9 +179,31 @@ def test_writer_process_switch_reads_false_words(value: str):
 
 
 @pytest.mark.parametrize("value", [True, "1", "true", "yes", "on"])
-def test_writer_process_switch_defaults_on(value: object):
+def test_writer_process_switch_reads_true_words(value: object):
     from testlog.runwriter import writer_process_enabled
     assert writer_process_enabled(value) is True
+
+
+def test_writer_process_auto_follows_the_cpus_pytest_may_use():
+    from testlog.runwriter import usable_cpus, writer_process_enabled
+    assert usable_cpus() == len(os.sched_getaffinity(0))
+    assert writer_process_enabled("auto") is (len(os.sched_getaffinity(0)) >= 2)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2 or shutil.which("taskset") is None,
+                    reason="needs two CPUs and taskset")
+def test_on_one_cpu_pytest_writes_the_run_itself(repo: Path, sandbox: dict[str, str],
+                                                 tmp_path: Path):
+    git(repo, "config", "--unset", "testlog.writer-process")      # the default: auto
+    env = pytest_env(sandbox, LOADED_OUT=str(tmp_path / "loaded.json"))
+    pinned = subprocess.run(["taskset", "-c", "0", sys.executable, "-m", "pytest", *BASE_ARGS,
+                             "--testlog"], cwd=repo, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert "recorded as" in pinned.stdout, pinned.stdout + pinned.stderr
+    assert loaded(tmp_path) == ["dulwich", "gnupg"]         # no child: pytest wrote it
+    free = run_pytest(repo, env, "--testlog")
+    assert "recorded as" in free.stdout
+    assert loaded(tmp_path) == []                           # two CPUs: the child wrote it
 
 
 # -- pieces the writer process builds ahead -------------------------------------------------
@@ -244,7 +276,7 @@ def test_draw(n):
 
 
 def test_xdist_full_states_reach_the_writer_process(tmp_path: Path, sandbox: dict[str, str]):
-    repo = make_repo(tmp_path / "proj", XDIST_STATES)
+    repo = with_writer_process(make_repo(tmp_path / "proj", XDIST_STATES))
     env = pytest_env(sandbox, PYTHONHASHSEED="0")
     args = ("--testlog", "--testlog-seed=5", "--testlog-full-state", "-n", "2", "tests")
     child = run_pytest(repo, env, *args)
@@ -292,7 +324,7 @@ sys.path.insert(0, Path(__file__).parent / "lib")      # a Path, not a str: lega
 
 def test_a_path_object_on_sys_path_does_not_stop_the_writer_process(tmp_path: Path,
                                                                      sandbox: dict[str, str]):
-    repo = make_repo(tmp_path / "proj", PATH_ENTRY)
+    repo = with_writer_process(make_repo(tmp_path / "proj", PATH_ENTRY))
     proc = run_pytest(repo, pytest_env(sandbox), "--testlog", "tests")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "recorded as" in proc.stdout and "writer process" not in proc.stdout, proc.stdout
