@@ -209,9 +209,14 @@ class RecordWriter:
         self.source = InBackground(self._source)
         self.sent_outcomes = 0
         self.process: Any = None
-        if writer_process_enabled(settings["writer_process"].value) \
-                and not config.option.collectonly:
+        if self._writer_process(settings["writer_process"]) and not config.option.collectonly:
             self.process = self._start_process()
+
+    def _writer_process(self, setting: Any) -> bool:
+        try:
+            return writer_process_enabled(setting.value)
+        except ValueError as exc:
+            raise _usage(f"{exc} (from {setting.source})") from None
 
     def _start_process(self) -> Any:
         from testlog.writerproc import WriterProcess
@@ -369,7 +374,7 @@ class RecordWriter:
         harvest.finished_ns = time.time_ns()
         harvest.coverage = coverage_data(self.config)
         if self.process is not None and not self.process.alive:
-            self.process_failed(self.process.result())
+            self.process_failed(self.process.result(), self.process)
         elif self.process is not None:
             rest = dataclasses.replace(harvest, outcomes=harvest.outcomes[self.sent_outcomes:],
                                        captures=Harvest().captures,
@@ -420,9 +425,8 @@ class RecordWriter:
             self.process_failed(answer, process)
             self.write_here()
 
-    def process_failed(self, answer: tuple[str, Any] | None, process: Any = None) -> None:
+    def process_failed(self, answer: tuple[str, Any] | None, process: Any) -> None:
         """Say why the run is written by pytest's process after all (before its own lines)."""
-        process = process or self.process
         self.process = None
         process.close()                   # reaped: its exit status is known
         if answer is not None:

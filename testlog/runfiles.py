@@ -69,6 +69,9 @@ class Harvest:
         for capture in captures:
             self.captures[capture["nodeid"]].append(capture)
 
+    def all_captures(self) -> list[dict[str, Any]]:
+        return [capture for captures in self.captures.values() for capture in captures]
+
 
 @dataclass
 class RunBundle:
@@ -111,12 +114,6 @@ class RecordBook:
         # Per nodeid, outcomes and captures not paired yet (each in arrival order).
         self._outcomes: dict[str, deque[TestOutcome]] = defaultdict(deque)
         self._captures: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
-
-    @classmethod
-    def of(cls, ctx: RunContext, harvest: Harvest) -> "RecordBook":
-        book = cls(ctx)
-        book.add(harvest.outcomes, [c for caps in harvest.captures.values() for c in caps])
-        return book
 
     def add(self, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
         touched = set()
@@ -331,9 +328,10 @@ def run_json(run: dict[str, Any], encoded_records: list[bytes]) -> bytes:
 
 
 def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None) -> RunBundle:
-    """The run's files; `book` holds the records built so far (else all are built from the
-    harvest's outcomes and captures)."""
-    book = RecordBook.of(ctx, harvest) if book is None else book
+    """The run's files; `book` holds the records built so far, the harvest's outcomes and
+    captures are added to it (all of them, without a book)."""
+    book = RecordBook(ctx) if book is None else book
+    book.add(harvest.outcomes, harvest.all_captures())
     book.close()
     clock, p = book.clock, paths(ctx)
     triples, encoded = book.built, book.encoded

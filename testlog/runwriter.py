@@ -88,8 +88,6 @@ class RunWriter:
         `add`ed before (its outcomes and captures) and the session's totals; `source` is
         HEAD, its tree and the dirty diff as pytest read them when the session started."""
         assert self.book is not None, "start() first"
-        self.book.add(harvest.outcomes, [c for caps in harvest.captures.values() for c in caps])
-        harvest.outcomes, harvest.captures = [], {}
         self.ctx = dataclasses.replace(self.ctx, source=source)
         bundle = run_bundle(self.ctx, harvest, self.book)
         self.book = None
@@ -146,14 +144,18 @@ class RunWriter:
 
 def writer_process_enabled(value: Any) -> bool:
     """The `writer_process` setting: "auto" (the default) starts one when pytest may use two
-    CPUs or more (on one it would only take turns with the tests); otherwise on unless set to a
-    false word (0, false, no, off, or empty, as git reads `key =`)."""
+    CPUs or more (on one it would only take turns with the tests); a true or false word
+    decides outright (an empty value is false, as git reads `key =`). ValueError otherwise."""
     if isinstance(value, bool):
         return value
     word = str(value).strip().lower()
     if word == "auto":
         return usable_cpus() >= 2
-    return word not in ("", "0", "false", "no", "off")
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"writer_process must be auto, true or false, not {value!r}")
 
 
 def usable_cpus() -> int:

@@ -184,6 +184,18 @@ def test_writer_process_switch_reads_true_words(value: object):
     assert writer_process_enabled(value) is True
 
 
+def test_a_writer_process_setting_that_is_no_word_is_refused_before_any_test(
+        repo: Path, sandbox: dict[str, str], tmp_path: Path):
+    git(repo, "config", "testlog.writer-process", "sometimes")
+    proc = run_pytest(repo, pytest_env(sandbox, LOADED_OUT=str(tmp_path / "loaded.json")),
+                      "--testlog")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert ("testlog: writer_process must be auto, true or false, not 'sometimes' "
+            "(from git config testlog.*)") in proc.stderr
+    assert "passed" not in proc.stdout and "Traceback" not in proc.stderr
+    assert git(repo, "branch", "--list", "testlog") == ""
+
+
 def test_writer_process_auto_follows_the_cpus_pytest_may_use():
     from testlog.runwriter import usable_cpus, writer_process_enabled
     assert usable_cpus() == len(os.sched_getaffinity(0))
