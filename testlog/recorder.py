@@ -185,6 +185,7 @@ class RecordWriter:
         self.outcomes: dict[str, TestOutcome] = {}
         self.result: list[str] = []
         self.notes: list[str] = []
+        self.interrupted = ""       # the line saying a Ctrl-C stopped the wait for the answer
         root = str(config.rootpath)
         out = config.getoption("testlog_out")
         invoked = str(config.invocation_params.dir)
@@ -387,13 +388,14 @@ class RecordWriter:
             return
         self.write_here()
 
-    def write_here(self) -> None:
-        """Write the run in this process (the writer process is off, or failed)."""
+    def write_here(self, takes_over: bool = False) -> None:
+        """Write the run in this process (the writer process is off, or failed; `takes_over`:
+        it had been handed the whole run, see RunWriter)."""
         collecting = gc.isenabled()
         # Thousands of new containers, none of them garbage: skip the scans (one full scan of
         # a process with torch loaded costs ~0.1-0.2 s).
         gc.disable()
-        writer = RunWriter(self.setup)
+        writer = RunWriter(self.setup, takes_over)
         try:
             if self.runner is not None and self.runner.active:
                 self.runner.harvest_into(self.harvest, everything=True)
@@ -413,8 +415,8 @@ class RecordWriter:
         try:
             answer = process.result()
         except KeyboardInterrupt:
-            sys.stderr.write(f"\ntestlog: interrupted while the writer process (pid "
-                             f"{process.proc.pid}) writes the run; it finishes on its own\n")
+            self.interrupted = (f"testlog: interrupted while the writer process (pid "
+                                f"{process.proc.pid}) writes the run; it finishes on its own")
             raise
         process.close()
         if answer is not None and answer[0] == "done":
@@ -423,7 +425,7 @@ class RecordWriter:
             return
         if self.harvest.outcomes or self.harvest.collection_errors:
             self.process_failed(answer, process)
-            self.write_here()
+            self.write_here(takes_over=process.finish_sent)
 
     def process_failed(self, answer: tuple[str, Any] | None, process: Any) -> None:
         """Say why the run is written by pytest's process after all (before its own lines)."""
@@ -437,11 +439,19 @@ class RecordWriter:
         self.notes.append(f"testlog: the writer process {why}; pytest's process writes the run")
 
     def pytest_unconfigure(self) -> None:
-        self.collect_answer()     # without a terminal (-p no:terminal) it comes here
+        try:
+            self.collect_answer()     # without a terminal (-p no:terminal) it comes here
+        except KeyboardInterrupt:
+            sys.stderr.write(f"\n{self.interrupted}\n")
+            raise
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        self.collect_answer()
+        try:
+            self.collect_answer()
+        except KeyboardInterrupt:
+            # One line and pytest's "interrupted" status, not a traceback through pluggy.
+            pytest.exit(self.interrupted, returncode=pytest.ExitCode.INTERRUPTED)
         for line in self.notes + self.result:
             terminalreporter.write_line(line, bold=True,
                                         red="could not" in line,

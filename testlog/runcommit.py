@@ -59,6 +59,18 @@ def commit_run(store: LogStore, bundle: RunBundle,
                         verdict=bundle.verdict, summary=bundle.summary, trailers=bundle.trailers)
 
 
+def committed_at_tip(store: LogStore, bundle: RunBundle) -> str | None:
+    """The tip's sha when it already holds this very run: its run file, byte for byte (the
+    run file carries every test's timestamps, so no other session writes the same bytes)."""
+    tip = store.tip
+    if tip is None:
+        return None
+    try:
+        return tip if store.read(bundle.artifact) == bundle.files[bundle.artifact] else None
+    except GitStoreError:
+        return None
+
+
 def write_run_dir(directory: str, bundle: RunBundle) -> list[str]:
     """--testlog-out: the same files under `directory`, timing summary carried on from it."""
     summary_path = os.path.join(directory, layout.TIMING_SUMMARY)

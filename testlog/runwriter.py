@@ -39,10 +39,15 @@ class WriterSetup:
 class RunWriter:
     """Digests the environment and opens the store (`start`), builds records as tests finish
     (`add`), and writes the run (`finish`). `start` is apart from `__init__` because the
-    writer process runs it on a thread while it keeps reading batches."""
+    writer process runs it on a thread while it keeps reading batches.
 
-    def __init__(self, setup: WriterSetup) -> None:
+    `takes_over`: pytest's process writes a run its writer process was handed and did not
+    answer for. That process may have committed it before it stopped: then the tip holding
+    the same run file is the answer, not a second commit."""
+
+    def __init__(self, setup: WriterSetup, takes_over: bool = False) -> None:
         self.setup = setup
+        self.takes_over = takes_over
         self.ctx = setup.ctx
         self.book: RecordBook | None = None
         self.store: Any = None
@@ -116,9 +121,13 @@ class RunWriter:
                 f"{setup.branch} ({signer})"]
 
     def commit(self, bundle: RunBundle) -> tuple[str, str]:
-        from testlog.runcommit import commit_run
+        from testlog.runcommit import commit_run, committed_at_tip
         if self.store_error is not None:
             raise self.store_error
+        if self.takes_over:
+            sha = committed_at_tip(self.store, bundle)
+            if sha is not None:
+                return sha, "committed by the writer process before it stopped"
         sha = commit_run(self.store, bundle, self.read_ahead)
         signer = self.store.signer
         return sha, f"signed by {signer.fingerprint}" if signer else "unsigned"

@@ -7,7 +7,13 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from datetime import date
 from typing import Any
+
+from testlog.records import TestOutcome
+from testlog.runfiles import Harvest, RunContext
+from testlog.seeds import derive_seed
+from testlog.values import describe_value
 
 from tests.fixtures import GIT_LOCATION_VARS, git
 
@@ -79,3 +85,27 @@ def golden(name: str, actual: str) -> None:
     if os.environ.get("TESTLOG_UPDATE_GOLDEN"):
         path.write_text(actual, encoding="utf-8")
     assert actual == path.read_text(encoding="utf-8")
+
+
+def unit_context() -> RunContext:
+    """A run's context as a unit test states it (no source, a fixed day and seeds)."""
+    return RunContext(suite="unit", day=date(2025, 11, 1), base_seed=42, session_seed=7,
+                      started_ns=1_761_900_000_000_000_000, source=None, pythonhashseed="0",
+                      record_environment={"os": "Linux", "env_digest": "hmac-sha256:00"},
+                      run_environment={"os": "Linux"}, pytest_args=["-q"], pytest_version="9",
+                      reseed=True, full_state=False, randomly={"active": False, "seed": None})
+
+
+def unit_harvest() -> Harvest:
+    """Three passing tests with their captures, completed out of name order."""
+    harvest = Harvest(finished_ns=1_761_900_001_000_000_000)
+    passed = ("passed", False)
+    for order, name in enumerate(["t.py::b", "t.py::a", "t.py::c[ü]"]):
+        harvest.outcomes.append(TestOutcome(name, {"setup": passed, "call": passed,
+                                                   "teardown": passed}, order=order))
+        harvest.add_captures([{"nodeid": name, "seed": derive_seed(42, name), "worker": None,
+                               "before": {"python": "ab"}, "after": {"python": "cd"},
+                               "start_ns": 10, "end_ns": 2_345_678, "cpu_ns": 5,
+                               "wall_ns": 1_761_900_000_500_000_000, "rss": 2**20, "errors": [],
+                               "inputs": {}, "outputs": {"y": describe_value(1 / 7)}}])
+    return harvest

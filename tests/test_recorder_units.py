@@ -20,6 +20,8 @@ from testlog.suite import clean_suite, derive_suite
 from testlog.timing_summary import empty_summary, parse_summary, updated_summary
 from testlog.values import describe_value, result_hash
 
+from tests.recorder_helpers import unit_context, unit_harvest
+
 
 def test_seed_depends_only_on_base_seed_and_nodeid():
     a = derive_seed(42, "tests/test_x.py::test_a")
@@ -181,27 +183,6 @@ def test_result_hash_is_none_without_outputs_and_covers_every_output():
     assert result_hash(a) == result_hash({"x": describe_value(1.0)})
 
 
-def _context() -> RunContext:
-    return RunContext(suite="unit", day=date(2025, 11, 1), base_seed=42, session_seed=7,
-                      started_ns=1_761_900_000_000_000_000, source=None, pythonhashseed="0",
-                      record_environment={"os": "Linux", "env_digest": "hmac-sha256:00"},
-                      run_environment={"os": "Linux"}, pytest_args=["-q"], pytest_version="9",
-                      reseed=True, full_state=False, randomly={"active": False, "seed": None})
-
-
-def _harvest() -> Harvest:
-    harvest = Harvest(finished_ns=1_761_900_001_000_000_000)
-    for order, name in enumerate(["t.py::b", "t.py::a", "t.py::c[ü]"]):
-        harvest.outcomes.append(TestOutcome(name, {"setup": (P, False), "call": (P, False),
-                                                   "teardown": (P, False)}, order=order))
-        harvest.add_captures([{"nodeid": name, "seed": derive_seed(42, name), "worker": None,
-                               "before": {"python": "ab"}, "after": {"python": "cd"},
-                               "start_ns": 10, "end_ns": 2_345_678, "cpu_ns": 5,
-                               "wall_ns": 1_761_900_000_500_000_000, "rss": 2**20, "errors": [],
-                               "inputs": {}, "outputs": {"y": describe_value(1 / 7)}}])
-    return harvest
-
-
 def test_records_have_exactly_the_design_fields_and_the_canonical_signature():
     record, encoded = build_record(
         TestOutcome("t.py::a", {"setup": (P, False)}, order=3), None, base_seed=42,
@@ -216,7 +197,7 @@ def test_records_have_exactly_the_design_fields_and_the_canonical_signature():
 
 
 def test_run_json_is_canonical_sorted_and_signed():
-    bundle = run_bundle(_context(), _harvest())
+    bundle = run_bundle(unit_context(), unit_harvest())
     data = bundle.files["runs/20251101__unit__run.json"]
     parsed = json.loads(data)
     assert canonical_json(parsed) == data

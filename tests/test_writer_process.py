@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures import git, make_repo, user_state
+from testlog.runwriter import RunWriter, WriterSetup
+from testlog.writerproc import WriterProcess
+
 from tests.recorder_helpers import (BASE_ARGS, find, pytest_env, records_by_name, run_data,
-                                    run_pytest, show)
+                                    run_pytest, show, unit_context, unit_harvest)
 
 # 150 tests: more than two batches of 64, with failures, errors, skips and RNG use.
 MANY = {"tests/test_many.py": '''\
@@ -160,6 +166,70 @@ def test_a_writer_process_killed_mid_run_loses_nothing(tmp_path: Path, sandbox: 
     assert len(records) == 151
     assert records["tests/test_zz_kill.py::test_kill_the_writer"]["status"] == "PASS"
     assert writer_processes(repo) == []
+
+
+def unit_setup(repo: Path) -> WriterSetup:
+    """What pytest would settle for an unsigned run of `unit_harvest()` in `repo`."""
+    git_dir = str(repo / ".git")
+    return WriterSetup(common_dir=git_dir, git_dir=git_dir, work_tree=str(repo),
+                       branch="refs/heads/testlog", sign_key=None, no_sign=True, out_dir=None,
+                       env_key=b"k" * 32, env_key_source="test", environ={"LANG": "C"},
+                       sys_path=list(sys.path), ctx=unit_context())
+
+
+def test_a_writer_process_that_fails_answers_with_its_traceback(tmp_path: Path):
+    repo = make_repo(tmp_path / "proj", {"t.py": ""})
+    process = WriterProcess(unit_setup(repo))
+    assert process.send(("tests", ("no outcomes here", [])))     # the child cannot add these
+    process.finish((unit_harvest(), None))
+    answer = process.result()
+    process.close()
+    assert answer is not None and answer[0] == "failed", answer
+    assert answer[1].startswith("Traceback") and "AttributeError" in answer[1].splitlines()[-1]
+    assert process.proc.returncode == 0 and not process.alive
+    assert git(repo, "branch", "--list", "testlog") == ""
+
+
+def test_a_writer_process_answers_with_the_lines_to_print(tmp_path: Path):
+    repo = make_repo(tmp_path / "proj", {"t.py": ""})
+    process = WriterProcess(unit_setup(repo))
+    process.finish((unit_harvest(), None))
+    answer = process.result()
+    process.close()
+    tip = git(repo, "rev-parse", "testlog").strip()
+    assert answer == ("done", [f"testlog: unit PASS (3 passed 0 failed) recorded as {tip[:10]} "
+                               "on refs/heads/testlog (unsigned)"])
+    assert process.proc.returncode == 0
+
+
+def test_taking_over_a_run_the_writer_process_committed_makes_no_second_commit(tmp_path: Path):
+    """The writer process committed, then died before answering: pytest's process, taking the
+    run over, finds it at the tip instead of committing it again. Another run it commits."""
+    repo = make_repo(tmp_path / "proj", {"t.py": ""})
+    setup = unit_setup(repo)
+
+    def write(takes_over: bool, finished_ns: int = 1_761_900_001_000_000_000) -> list[str]:
+        harvest = unit_harvest()
+        harvest.finished_ns = finished_ns
+        writer = RunWriter(setup, takes_over)
+        try:
+            writer.start()
+            return writer.finish(harvest, None)
+        finally:
+            writer.close()
+
+    def commits() -> list[str]:
+        return git(repo, "rev-list", "testlog").split()
+
+    [first] = write(takes_over=False)
+    [taken_over] = write(takes_over=True)
+    [tip] = commits()
+    assert f"recorded as {tip[:10]} on refs/heads/testlog (unsigned)" in first
+    assert taken_over.endswith(f"recorded as {tip[:10]} on refs/heads/testlog (committed by the "
+                               "writer process before it stopped)"), taken_over
+    [other_run] = write(takes_over=True, finished_ns=1_761_900_002_000_000_000)
+    assert len(commits()) == 2 and "(unsigned)" in other_run
+    git(repo, "fsck", "--strict")
 
 
 def test_no_run_to_write_leaves_no_writer_process(repo: Path, sandbox: dict[str, str],
@@ -357,3 +427,93 @@ def test_an_out_dir_that_cannot_be_written_is_one_clear_line(tmp_path: Path,
     assert "INTERNALERROR" not in proc.stdout + proc.stderr
     assert "writer process" not in proc.stdout
     assert (tmp_path / "taken").read_text() == "a file, not a directory\n"
+
+
+# -- Ctrl-C while the writer process signs ---------------------------------------------------
+
+TWO_TESTS = {"tests/test_two.py": "def test_one():\n    pass\n\n\ndef test_two():\n    pass\n"}
+
+
+def slow_signing_repo(tmp_path: Path, gpg_key: str) -> tuple[Path, Path]:
+    """A repository whose gpg.program marks that signing started, then takes 3 s to sign."""
+    repo = with_writer_process(make_repo(tmp_path / "proj", TWO_TESTS))
+    mark = tmp_path / "signing-started"
+    slow_gpg = tmp_path / "slow-gpg"
+    slow_gpg.write_text("#!/bin/sh\ncase \"$*\" in *--detach-sign*|*-sb*)\n"
+                        f"    : > '{mark}'\n    sleep 3\nesac\nexec gpg \"$@\"\n")
+    slow_gpg.chmod(0o755)
+    git(repo, "config", "gpg.program", str(slow_gpg))
+    git(repo, "config", "user.signingkey", gpg_key)
+    return repo, mark
+
+
+def interrupt_while_signing(repo: Path, mark: Path, env: dict[str, str],
+                            whole_group: bool) -> tuple[subprocess.Popen[str], str, int]:
+    """Run pytest; once the writer process signs, send SIGINT to pytest alone or to its
+    process group (a Ctrl-C in a terminal). (pytest, its stderr, the writer's pid)."""
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", *BASE_ARGS, "--testlog"], cwd=repo,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=whole_group)
+    try:
+        for _ in range(600):
+            if mark.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert mark.exists(), "the writer process never started signing"
+        time.sleep(0.5)       # pytest has long been waiting for the answer by now
+        if whole_group:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    found = re.search(r"interrupted while the writer process \(pid (\d+)\) writes the run; "
+                      r"it finishes on its own", err)
+    assert found, err
+    return proc, err, int(found.group(1))
+
+
+def wait_gone(pid: int) -> None:
+    for _ in range(600):
+        if not os.path.exists(f"/proc/{pid}"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"writer process {pid} still running")
+
+
+def test_ctrl_c_to_pytest_while_the_writer_process_signs_leaves_it_to_commit(
+        tmp_path: Path, sandbox: dict[str, str], gpg_key: str):
+    repo, mark = slow_signing_repo(tmp_path, gpg_key)
+    before = user_state(repo)
+    proc, err, writer_pid = interrupt_while_signing(repo, mark, pytest_env(sandbox), False)
+    assert proc.returncode == 2 and "Traceback" not in err, err     # pytest's "interrupted"
+    wait_gone(writer_pid)
+    git(repo, "verify-commit", "testlog")
+    assert sorted(records_by_name(repo)) == ["tests/test_two.py::test_one",
+                                             "tests/test_two.py::test_two"]
+    assert len(git(repo, "rev-list", "testlog").split()) == 1
+    assert not (repo / ".git" / "testlog" / "pending").exists()
+    assert user_state(repo) == before
+
+
+def test_ctrl_c_in_the_terminal_while_signing_keeps_the_run_in_pending(
+        tmp_path: Path, sandbox: dict[str, str], gpg_key: str):
+    """A terminal's Ctrl-C reaches the whole process group: gpg stops, the commit fails, the
+    writer process saves the run to pending, and commit-pending commits it."""
+    repo, mark = slow_signing_repo(tmp_path, gpg_key)
+    before = user_state(repo)
+    proc, _err, writer_pid = interrupt_while_signing(repo, mark, pytest_env(sandbox), True)
+    assert proc.returncode == 2
+    wait_gone(writer_pid)
+    assert git(repo, "branch", "--list", "testlog") == ""
+    [entry] = (repo / ".git" / "testlog" / "pending").iterdir()
+    git(repo, "config", "--unset", "gpg.program")
+    done = subprocess.run([sys.executable, "-c", "from testlog.cli import entry; entry()", "commit-pending"], cwd=repo,
+                          env=pytest_env(sandbox), capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith(f"committed {entry.name} as "), \
+        done.stdout + done.stderr
+    git(repo, "verify-commit", "testlog")
+    assert len(records_by_name(repo)) == 2
+    assert user_state(repo) == before
