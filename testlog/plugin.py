@@ -56,6 +56,21 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     if config.getoption("testlog_replay"):     # after xdist's own option handling (tryfirst)
         from testlog.replay_plugin import prepare
         prepare(config)
+    elif enabled(config):
+        # Registered before any plugin is configured, so it runs after every other plugin's
+        # clean-up (they run last-in, first-out): the writer process finishes the run while
+        # pytest ends (its garbage collections take ~0.1 s each with torch loaded).
+        config.add_cleanup(lambda: report_run(config))
+        config.stash[REPORT_AT_EXIT] = True
+
+
+REPORT_AT_EXIT: pytest.StashKey[bool] = pytest.StashKey()
+
+
+def report_run(config: pytest.Config) -> None:
+    writer = config.pluginmanager.get_plugin("testlog-writer")
+    if writer is not None:
+        writer.report()
 
 
 @pytest.hookimpl(trylast=True)   # after pytest-randomly has resolved its seed

@@ -29,6 +29,7 @@ from testlog.capture import BATCH_TESTS, Capturer
 from testlog.config import load_settings
 from testlog.envinfo import resolve_key
 from testlog.fixtures import RUNNER_KEY
+from testlog.plugin import REPORT_AT_EXIT
 from testlog.records import Failure, TestOutcome
 from testlog.rng import REGISTRY
 from testlog.rng.imports import SeedOnImport
@@ -60,6 +61,8 @@ def install(config: pytest.Config) -> None:
         config.pluginmanager.register(runner, "testlog-runner")
         return
     writer = RecordWriter(config)
+    if not config.stash.get(REPORT_AT_EXIT, False):     # plugin.py's clean-up is not there
+        config.add_cleanup(writer.report)
     runner = TestRunner(config, writer.ctx.base_seed, None)
     writer.runner = runner
     if writer.process is not None:
@@ -186,6 +189,8 @@ class RecordWriter:
         self.result: list[str] = []
         self.notes: list[str] = []
         self.interrupted = ""       # the line saying a Ctrl-C stopped the wait for the answer
+        self.reporter: Any = None   # pytest's terminal reporter, when there is a terminal
+        self.session: pytest.Session | None = None
         root = str(config.rootpath)
         out = config.getoption("testlog_out")
         invoked = str(config.invocation_params.dir)
@@ -363,6 +368,7 @@ class RecordWriter:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.session = session
         for outcome in list(self.outcomes.values()):      # never torn down: interrupted
             self._complete(None, outcome)
         if self.config.option.collectonly:
@@ -383,7 +389,7 @@ class RecordWriter:
                                        session_states=dict(harvest.session_states))
             if self.runner is not None and self.runner.active:
                 self.runner.harvest_into(rest, everything=False)
-            # Answered in pytest_terminal_summary: the writing overlaps pytest's own end.
+            # Answered in report(), pytest's last clean-up: the writing overlaps pytest's end.
             self.process.finish((rest, self.source.get()))
             return
         self.write_here()
@@ -438,24 +444,26 @@ class RecordWriter:
             why = f"ended with status {process.proc.returncode} before answering"
         self.notes.append(f"testlog: the writer process {why}; pytest's process writes the run")
 
-    def pytest_unconfigure(self) -> None:
-        try:
-            self.collect_answer()     # without a terminal (-p no:terminal) it comes here
-        except KeyboardInterrupt:
-            sys.stderr.write(f"\n{self.interrupted}\n")
-            raise
-
-    @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        self.reporter = terminalreporter
+
+    def report(self) -> None:
+        """Collect the run's answer and print it: the last thing pytest does (a clean-up), so
+        that the writer process works while pytest ends. A Ctrl-C during the wait gives one
+        line and pytest's "interrupted" status."""
         try:
             self.collect_answer()
         except KeyboardInterrupt:
-            # One line and pytest's "interrupted" status, not a traceback through pluggy.
-            pytest.exit(self.interrupted, returncode=pytest.ExitCode.INTERRUPTED)
+            self.notes, self.result = [], [self.interrupted]
+            if self.session is not None:
+                self.session.exitstatus = pytest.ExitCode.INTERRUPTED
+        if self.reporter is None:
+            return               # no terminal (-p no:terminal): nothing to print on
         for line in self.notes + self.result:
-            terminalreporter.write_line(line, bold=True,
-                                        red="could not" in line,
-                                        yellow="nothing" in line or "writer process" in line)
+            self.reporter.write_line(line, bold=True,
+                                     red="could not" in line or "interrupted" in line,
+                                     yellow="nothing" in line or "writer process" in line)
+        self.notes, self.result = [], []
 
 
 def coverage_data(config: pytest.Config) -> dict[str, Any] | None:

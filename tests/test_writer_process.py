@@ -120,6 +120,24 @@ def test_the_writer_process_commits_and_pytest_never_loads_dulwich(
     git(repo, "fsck", "--strict")
 
 
+@pytest.mark.parametrize("writer_process", ["true", "false"])
+def test_the_run_line_is_the_last_line_after_pytests_summary(repo: Path, sandbox: dict[str, str],
+                                                              writer_process: str):
+    git(repo, "config", "testlog.writer-process", writer_process)
+    proc = run_pytest(repo, pytest_env(sandbox, LOADED_OUT=os.devnull), "--testlog")
+    lines = proc.stdout.rstrip("\n").splitlines()
+    assert re.fullmatch(r"testlog: proj FAIL \(138 passed 4 failed\) recorded as [0-9a-f]{10} on "
+                        r"refs/heads/testlog \(unsigned\)", lines[-1]), proc.stdout
+    assert lines[-2].startswith("3 failed, 138 passed, 8 skipped, 1 error in "), proc.stdout
+
+
+def test_without_a_terminal_the_run_is_still_written(repo: Path, sandbox: dict[str, str]):
+    proc = run_pytest(repo, pytest_env(sandbox, LOADED_OUT=os.devnull), "--testlog",
+                      base=("-p", "no:terminal", "-p", "no:randomly", "-p", "no:cacheprovider"))
+    assert proc.returncode == 1 and "testlog" not in proc.stdout + proc.stderr
+    assert len(records_by_name(repo)) == 150
+
+
 def test_the_in_process_writer_writes_the_same_run(repo: Path, sandbox: dict[str, str],
                                                    tmp_path: Path):
     # LANG=C without coercion: a `python -I` child would add LC_CTYPE to its own environment;
@@ -450,7 +468,7 @@ def slow_signing_repo(tmp_path: Path, gpg_key: str) -> tuple[Path, Path]:
 def interrupt_while_signing(repo: Path, mark: Path, env: dict[str, str],
                             whole_group: bool) -> tuple[subprocess.Popen[str], str, int]:
     """Run pytest; once the writer process signs, send SIGINT to pytest alone or to its
-    process group (a Ctrl-C in a terminal). (pytest, its stderr, the writer's pid)."""
+    process group (a Ctrl-C in a terminal). (pytest, its output, the writer's pid)."""
     proc = subprocess.Popen([sys.executable, "-m", "pytest", *BASE_ARGS, "--testlog"], cwd=repo,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=whole_group)
@@ -465,14 +483,14 @@ def interrupt_while_signing(repo: Path, mark: Path, env: dict[str, str],
             os.killpg(proc.pid, signal.SIGINT)
         else:
             proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    found = re.search(r"interrupted while the writer process \(pid (\d+)\) writes the run; "
-                      r"it finishes on its own", err)
-    assert found, err
-    return proc, err, int(found.group(1))
+    found = re.search(r"\ntestlog: interrupted while the writer process \(pid (\d+)\) writes "
+                      r"the run; it finishes on its own\n", out)
+    assert found, out + err
+    return proc, out + err, int(found.group(1))
 
 
 def wait_gone(pid: int) -> None:
