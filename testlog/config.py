@@ -4,7 +4,6 @@ Each value remembers where it came from, so errors and `--help` can say so.
 """
 from __future__ import annotations
 
-import configparser
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,9 @@ class Setting:
 
 def _from_setup_cfg(root: str) -> dict[str, str]:
     path = os.path.join(root, "setup.cfg")
+    if not os.path.exists(path):      # configparser and tomllib load only for a file to read
+        return {}
+    import configparser
     parser = configparser.ConfigParser(interpolation=None)   # a '%' in a path is just a '%'
     try:
         parser.read(path, encoding="utf-8")
@@ -46,11 +48,11 @@ def _from_setup_cfg(root: str) -> dict[str, str]:
 
 def _from_pyproject(root: str) -> dict[str, Any]:
     path = os.path.join(root, "pyproject.toml")
+    if not os.path.exists(path):
+        return {}
     try:
         import tomllib
     except ImportError:      # Python 3.10: pyproject settings need 3.11's tomllib
-        return {}
-    if not os.path.exists(path):
         return {}
     with open(path, "rb") as handle:
         try:
