@@ -170,13 +170,13 @@ class Capturer:
         """Fill in every state digest still pending (each capture's before/after is complete)."""
         self.states.flush()
 
-    def export(self, start: int = 0) -> list[dict[str, Any]]:
-        """Captures from the `start`-th on as plain data, times in ns since this process's
-        session start (every state digest filled in first)."""
+    def export(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+        """Captures `start` to `stop` (default: the last) as plain data, times in ns since this
+        process's session start (every state digest filled in first)."""
         self.flush()
         origin = self.origin_ns
         out = []
-        for capture in self.captures[start:]:
+        for capture in self.captures[start:stop]:
             data = capture.as_dict()
             data["start_ns"] -= origin
             data["end_ns"] -= origin
@@ -184,8 +184,10 @@ class Capturer:
         return out
 
     def finish(self) -> list[dict[str, Any]]:
-        """Every capture as plain data (see `export`); full_states is complete after this."""
+        """Every capture as plain data (see `export`), handed over: the capturer keeps none.
+        full_states is complete after this."""
         out = self.export()
+        self.captures = []
         self.rss.close()
         return out
 

@@ -121,9 +121,23 @@ class TestRunner:
             current.errors = (current.errors or []) + [{"when": call.when,
                                                         "type": call.excinfo.typename}]
 
-    def harvest_into(self, harvest: Harvest, everything: bool) -> None:
-        """This process's captures (every one, or those not handed out yet) and states."""
-        harvest.add_captures(self.capturer.finish() if everything else self.unexported())
+    def harvest_into(self, harvest: Harvest) -> None:
+        """This process's captures not handed out yet, and its RNG states."""
+        harvest.add_captures(self.unexported())
+        self._states_into(harvest)
+
+    def hand_over(self, add: Callable[[list[TestOutcome], list[dict[str, Any]]], None],
+                  harvest: Harvest) -> None:
+        """Every capture of this process to `add`, a batch at a time (a record is built from
+        each and the batch let go: never all of a run's captures as dicts at once), then the
+        RNG states into `harvest`. The capturer holds no capture after this."""
+        capturer = self.capturer
+        for start in range(0, len(capturer.captures), BATCH_TESTS):
+            add([], capturer.export(start, start + BATCH_TESTS))
+        capturer.captures = []
+        self._states_into(harvest)
+
+    def _states_into(self, harvest: Harvest) -> None:
         self.capturer.rss.close()
         harvest.full_states.update(self.capturer.states.full_states)
         harvest.session_states.update(self.capturer.session_states)
@@ -388,7 +402,7 @@ class RecordWriter:
                                        full_states=dict(harvest.full_states),
                                        session_states=dict(harvest.session_states))
             if self.runner is not None and self.runner.active:
-                self.runner.harvest_into(rest, everything=False)
+                self.runner.harvest_into(rest)
             # Answered in report(), pytest's last clean-up: the writing overlaps pytest's end.
             self.process.finish((rest, self.source.get()))
             return
@@ -403,11 +417,16 @@ class RecordWriter:
         gc.disable()
         writer = RunWriter(self.setup, takes_over)
         try:
-            if self.runner is not None and self.runner.active:
-                self.runner.harvest_into(self.harvest, everything=True)
             writer.start()
             harvest, self.harvest = self.harvest, Harvest()
-            self.result = writer.finish(harvest, self.source.get())
+            # As the writer process gets them: outcomes and captures added as they come (here
+            # all at once but the captures in batches), the rest with the session's end.
+            writer.add(harvest.outcomes, harvest.all_captures())
+            harvest.captures.clear()
+            if self.runner is not None and self.runner.active:
+                self.runner.hand_over(writer.add, harvest)
+            rest = dataclasses.replace(harvest, outcomes=[])
+            self.result = writer.finish(rest, self.source.get())
         finally:
             writer.close()
             if collecting:

@@ -97,19 +97,29 @@ def paths(ctx: RunContext) -> dict[str, str]:
             "coverage": at("coverage", "json")}
 
 
+# What the run's other files read from a record once it is encoded (run.log, the errors and the
+# summary); the rest of it lives on in its canonical JSON only.
+KEPT_KEYS = ("test_name", "timestamp_start", "timestamp_end", "duration_ms", "status", "seed",
+             "order")
+FAILING = ("FAIL", "ERROR")
+
+
 class RecordBook:
     """Each test's signed record and its canonical JSON, built as soon as both its outcome and
     its capture are known: a writer process builds them while the tests still run. The k-th
     outcome of a test takes its k-th capture (a re-run test); one whose capture never came (its
-    xdist worker died) is built without one when the book closes."""
+    xdist worker died) is built without one when the book closes.
+
+    `built` holds each record slimmed to KEPT_KEYS (plus its inputs when it failed), with its
+    capture only when it failed: a run's records as dicts would take ~5 KB a test."""
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self.clock = IsoClock()
         self.built: list[tuple[dict[str, Any], dict[str, Any] | None, TestOutcome]] = []
         self.encoded: dict[int, bytes] = {}          # id(record) -> its canonical JSON
-        # id(record) -> (timing row, its JSON, its CSV line, its determinism entry's JSON)
-        self.pieces: dict[int, tuple[dict[str, Any], bytes, str, bytes]] = {}
+        # id(record) -> ((name, duration_ms), timing row JSON, CSV line, determinism entry JSON)
+        self.pieces: dict[int, tuple[tuple[str, float], bytes, str, bytes]] = {}
         self._environment_json = dumps_normal(ctx.record_environment)
         # Per nodeid, outcomes and captures not paired yet (each in arrival order).
         self._outcomes: dict[str, deque[TestOutcome]] = defaultdict(deque)
@@ -142,12 +152,16 @@ class RecordBook:
                                     determinism="seeded" if ctx.reseed else "state-stored",
                                     clock=self.clock, redact=ctx.redact,
                                     environment_json=self._environment_json)
-        self.built.append((record, capture, outcome))
-        self.encoded[id(record)] = data
         # Its lines of the timing and determinism files, encoded now rather than at the end.
         row = _timing_row(record, capture)
-        self.pieces[id(record)] = (row, dumps_normal(row), timing_csv_line(row),
-                                   dumps_normal(_determinism_entry(record)))
+        pieces = ((row["test_name"], row["duration_ms"]), dumps_normal(row), timing_csv_line(row),
+                  dumps_normal(_determinism_entry(record)))
+        kept = {key: record[key] for key in KEPT_KEYS}
+        failed = kept["status"] in FAILING
+        kept["inputs"] = record["inputs"] if failed else {}
+        self.built.append((kept, capture if failed else None, outcome))
+        self.encoded[id(kept)] = data
+        self.pieces[id(kept)] = pieces
 
 
 def _timing_row(record: dict[str, Any], capture: dict[str, Any] | None) -> dict[str, Any]:
@@ -210,7 +224,7 @@ def error_entries(ctx: RunContext, harvest: Harvest,
         entries.append(_error(ctx, name, "ERROR", failure, errorinfo.error_type_from_message(
             failure.message), clock(ctx.started_ns), []))
     for record, capture, outcome in pairs:
-        if record["status"] not in ("FAIL", "ERROR"):
+        if record["status"] not in FAILING:
             continue
         fixtures = [{"name": n, "hash": d["hash"]} for n, d in record["inputs"].items()]
         stamp = record["timestamp_end"] or clock(harvest.finished_ns)
@@ -329,9 +343,11 @@ def run_json(run: dict[str, Any], encoded_records: list[bytes]) -> bytes:
 
 def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None) -> RunBundle:
     """The run's files; `book` holds the records built so far, the harvest's outcomes and
-    captures are added to it (all of them, without a book)."""
+    captures are added to it (all of them, without a book): the harvest's captures are
+    consumed."""
     book = RecordBook(ctx) if book is None else book
     book.add(harvest.outcomes, harvest.all_captures())
+    harvest.captures.clear()       # in the book now, which lets go of each once it is built
     book.close()
     clock, p = book.clock, paths(ctx)
     triples, encoded = book.built, book.encoded
@@ -341,7 +357,6 @@ def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None
     errors = error_entries(ctx, harvest, triples, clock)
     summary = summary_data(ctx, harvest, records, errors, clock)
     pieces = [book.pieces[id(r)] for r in records]
-    timing = [piece[0] for piece in pieces]
     run = run_block(ctx, harvest, p, summary, nodeids)
     source = ctx.source
     run_file = run_json(run, [encoded[id(r)] for r in records])
@@ -368,4 +383,4 @@ def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None
     return RunBundle(files=files, artifact=p["run_json"], verdict=summary["verdict"],
                      summary=commit_summary(ctx.suite, summary["verdict"], summary["totals"]),
                      trailers=trailers, timing_path=p["timing_json"],
-                     durations=[(r["test_name"], r["duration_ms"]) for r in timing])
+                     durations=[piece[0] for piece in pieces])
