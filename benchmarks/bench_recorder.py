@@ -3,6 +3,7 @@ pytest-reportlog when installed, on a generated suite of 2,000 tests (70% trivia
 random/numpy, 10% torch), in interleaved runs; prints median ratios and peak RSS.
 
     python benchmarks/bench_recorder.py [--pairs N] [--mix 70,20,10] [--keep DIR]
+                                        [--variants testlog-here,reportlog]
 
 Whole-process wall time of each pytest run, with a warm bytecode cache (PYTHONDONTWRITEBYTECODE
 unset) and the same installed plugins in every variant. Read the ratios, not the absolute times:
@@ -182,9 +183,13 @@ def signed_suite(keep: str | None, mix: tuple[int, int, int],
             shutil.rmtree(work, ignore_errors=True)
 
 
-def run(pairs: int, mix: tuple[int, int, int], keep: str | None) -> int:
+def run(pairs: int, mix: tuple[int, int, int], keep: str | None,
+        only: list[str] | None = None) -> int:
     with signed_suite(keep, mix, "bench-recorder-") as (work, env, suite):
         commands = variants(work)
+        if only is not None:
+            commands = {name: commands[name] for name in ["bare", "testlog", *only]
+                        if name in commands}
         env = probed_env(work, env)
         for name, (cmd, extra) in commands.items():     # warm-up: bytecode cache, page cache
             wall, _cpu, _rss, code = timed(cmd, suite, {**env, **extra})
@@ -210,9 +215,16 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=int(os.environ.get("BENCH_PAIRS", 10)))
     parser.add_argument("--mix", default="70,20,10")
     parser.add_argument("--keep", default=None, help="reuse/keep this work directory")
+    parser.add_argument("--variants", default=None, metavar="NAME,...",
+                        help="run only bare, testlog and these (testlog-here, reportlog); more "
+                             "rounds in the same time")
     args = parser.parse_args()
     mix = tuple(int(x) for x in args.mix.split(","))
-    return run(args.pairs, mix, args.keep)  # type: ignore[arg-type]
+    only = [] if args.variants == "" else args.variants.split(",") if args.variants else None
+    if only and not set(only) <= {"testlog-here", "reportlog", "bare", "testlog"}:
+        parser.error(f"--variants: unknown name in {args.variants!r} "
+                     "(known: testlog-here, reportlog; bare and testlog always run)")
+    return run(args.pairs, mix, args.keep, only)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -39,6 +39,10 @@ from testlog.seeds import random_base_seed, session_seed
 from testlog.suite import derive_suite
 
 WORKER_SEED = "testlog_seed"
+INTERRUPTED_WRITING = "testlog: interrupted while pytest's process wrote the run"
+# Statuses a Ctrl-C while waiting for the writer process turns into "interrupted" (2).
+_OVERRIDABLE = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
+                pytest.ExitCode.NO_TESTS_COLLECTED)
 _PHASES = frozenset({"setup", "call", "teardown"})
 
 
@@ -203,7 +207,6 @@ class RecordWriter:
         self.result: list[str] = []
         self.notes: list[str] = []
         self.interrupted = ""       # the line saying a Ctrl-C stopped the wait for the answer
-        self.reporter: Any = None   # pytest's terminal reporter, when there is a terminal
         self.session: pytest.Session | None = None
         root = str(config.rootpath)
         out = config.getoption("testlog_out")
@@ -406,7 +409,12 @@ class RecordWriter:
             # Answered in report(), pytest's last clean-up: the writing overlaps pytest's end.
             self.process.finish((rest, self.source.get()))
             return
-        self.write_here()
+        try:
+            self.write_here()
+        except KeyboardInterrupt:
+            self.result = [INTERRUPTED_WRITING] + self.result
+            # pytest's "interrupted" status, without a traceback through pluggy.
+            pytest.exit("interrupted", returncode=pytest.ExitCode.INTERRUPTED)
 
     def write_here(self, takes_over: bool = False) -> None:
         """Write the run in this process (the writer process is off, or failed; `takes_over`:
@@ -427,6 +435,9 @@ class RecordWriter:
                 self.runner.hand_over(writer.add, harvest)
             rest = dataclasses.replace(harvest, outcomes=[])
             self.result = writer.finish(rest, self.source.get())
+        except KeyboardInterrupt:
+            self.result = writer.result      # where the run was saved, if it could be
+            raise
         finally:
             writer.close()
             if collecting:
@@ -461,27 +472,28 @@ class RecordWriter:
             why = f"failed: {lines[-1].strip() if lines else answer[0]}"
         else:
             why = f"ended with status {process.proc.returncode} before answering"
-        self.notes.append(f"testlog: the writer process {why}; pytest's process writes the run")
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        self.reporter = terminalreporter
+        self.notes.append(f"testlog: the writer process {why}; pytest's process takes the run "
+                          "over")
 
     def report(self) -> None:
         """Collect the run's answer and print it: the last thing pytest does (a clean-up), so
-        that the writer process works while pytest ends. A Ctrl-C during the wait gives one
-        line and pytest's "interrupted" status."""
+        that the writer process works while pytest ends. A Ctrl-C meanwhile gives one line
+        (and where the run went, when it was saved to pending) and pytest's "interrupted"
+        status."""
         try:
             self.collect_answer()
         except KeyboardInterrupt:
-            self.notes, self.result = [], [self.interrupted]
-            if self.session is not None:
+            self.result = [self.interrupted or INTERRUPTED_WRITING] + self.result
+            if self.session is not None and self.session.exitstatus in _OVERRIDABLE:
                 self.session.exitstatus = pytest.ExitCode.INTERRUPTED
-        if self.reporter is None:
+        # Not the terminal_summary hook: pytest skips it on an internal error.
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
             return               # no terminal (-p no:terminal): nothing to print on
         for line in self.notes + self.result:
-            self.reporter.write_line(line, bold=True,
-                                     red="could not" in line or "interrupted" in line,
-                                     yellow="nothing" in line or "writer process" in line)
+            red = "could not" in line or "interrupted" in line
+            reporter.write_line(line, bold=True, red=red,
+                                yellow=not red and ("nothing" in line or "writer process" in line))
         self.notes, self.result = [], []
 
 

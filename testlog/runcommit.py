@@ -59,16 +59,41 @@ def commit_run(store: LogStore, bundle: RunBundle,
                         verdict=bundle.verdict, summary=bundle.summary, trailers=bundle.trailers)
 
 
-def committed_at_tip(store: LogStore, bundle: RunBundle) -> str | None:
-    """The tip's sha when it already holds this very run: its run file, byte for byte (the
-    run file carries every test's timestamps, so no other session writes the same bytes)."""
-    tip = store.tip
-    if tip is None:
+def committed_already(store: LogStore, bundle: RunBundle, since_s: int,
+                      limit: int = 50) -> str | None:
+    """The commit that added this very run to the branch (its run file, byte for byte: it
+    holds every test's timestamps, so no other session writes the same bytes), looking back
+    from the tip over the commits made since `since_s` (the session's start, in epoch
+    seconds); None when there is none. Later commits of other runs may sit on top of it."""
+    if store.tip is None:
         return None
-    try:
-        return tip if store.read(bundle.artifact) == bundle.files[bundle.artifact] else None
-    except GitStoreError:
-        return None
+    data, found = bundle.files[bundle.artifact], None
+    for entry in store.history(limit=limit):
+        if entry.timestamp < since_s:
+            break
+        try:
+            holds = store.read(bundle.artifact, entry.sha) == data
+        except GitStoreError:
+            holds = False
+        if holds:
+            found = entry.sha
+        elif found is not None:
+            break                 # the commit before it did not hold it: found added it
+    return found
+
+
+def run_dir_holds(directory: str, bundle: RunBundle) -> bool:
+    """Whether `directory` already holds every file of the run, byte for byte."""
+    for path, data in bundle.files.items():
+        target = os.path.join(directory, *path.split("/"))
+        try:
+            with open(target, "rb") as handle:
+                if data is None or handle.read() != data:
+                    return False
+        except OSError:
+            if data is not None:
+                return False
+    return True
 
 
 def write_run_dir(directory: str, bundle: RunBundle) -> list[str]:

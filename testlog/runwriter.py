@@ -42,12 +42,13 @@ class RunWriter:
     writer process runs it on a thread while it keeps reading batches.
 
     `takes_over`: pytest's process writes a run its writer process was handed and did not
-    answer for. That process may have committed it before it stopped: then the tip holding
-    the same run file is the answer, not a second commit."""
+    answer for. That process may have committed it (or written --testlog-out) before it
+    stopped: then that commit, found by the same run file, is the answer, not a second one."""
 
     def __init__(self, setup: WriterSetup, takes_over: bool = False) -> None:
         self.setup = setup
         self.takes_over = takes_over
+        self.result: list[str] = []      # where the run went when a Ctrl-C stopped `write`
         self.ctx = setup.ctx
         self.book: RecordBook | None = None
         self.store: Any = None
@@ -103,6 +104,10 @@ class RunWriter:
         suite, setup = self.ctx.suite, self.setup
         counts = bundle.summary.split(" ", 3)[3]
         if setup.out_dir is not None:
+            from testlog.runcommit import run_dir_holds
+            if self.takes_over and run_dir_holds(setup.out_dir, bundle):
+                return [f"testlog: {suite} {bundle.verdict} ({counts}): files written to "
+                        f"{setup.out_dir} (by the writer process before it stopped)"]
             try:
                 write_run_dir(setup.out_dir, bundle)
             except OSError as exc:     # not a directory, no permission, full disk
@@ -113,7 +118,7 @@ class RunWriter:
         try:
             sha, signer = self.commit(bundle)
         except KeyboardInterrupt:
-            self.save_pending(bundle, "interrupted while committing")
+            self.result = self.save_pending(bundle, "interrupted while committing")
             raise
         except Exception as exc:   # noqa: BLE001 -- whatever broke the commit, keep the run
             return self.save_pending(bundle, str(exc) or type(exc).__name__)
@@ -121,11 +126,11 @@ class RunWriter:
                 f"{setup.branch} ({signer})"]
 
     def commit(self, bundle: RunBundle) -> tuple[str, str]:
-        from testlog.runcommit import commit_run, committed_at_tip
+        from testlog.runcommit import commit_run, committed_already
         if self.store_error is not None:
             raise self.store_error
         if self.takes_over:
-            sha = committed_at_tip(self.store, bundle)
+            sha = committed_already(self.store, bundle, self.ctx.started_ns // 10**9)
             if sha is not None:
                 return sha, "committed by the writer process before it stopped"
         sha = commit_run(self.store, bundle, self.read_ahead)

@@ -11,8 +11,8 @@ Messages are length-prefixed pickles on two pipes. The child shares pytest's std
 decides from it whether it may prompt); its stderr goes to .git/testlog/writer.log. It loads
 testlog and gitstore from where pytest loaded them, and digests the environment pytest saw.
 A Ctrl-C in the terminal interrupts pytest but not the child's commit (git and gpg, started
-by the child, still get it). Should the child fail or vanish, pytest's process writes the run
-itself (recorder.RecordWriter).
+by the child, still get it). Should the child fail or vanish, pytest's process takes the run
+over (recorder.RecordWriter).
 """
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from testlog.records import TestOutcome

@@ -3,6 +3,7 @@ records and commits the run. Real pytest subprocesses, real child processes, the
 back with git; the in-process writer (TESTLOG_WRITER_PROCESS=0) as the reference."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -53,17 +54,23 @@ def test_skipped(n):
 def test_last(testlog_rng):
     assert testlog_rng.random() < 1.0
 '''}
-# Records whether pytest's own process loaded dulwich or gnupg, into $LOADED_OUT.
+# Records whether pytest's own process loaded dulwich or gnupg, into $LOADED_OUT, as it exits
+# (after the clean-up that collects the writer process's answer).
 PROBE = {"conftest.py": '''\
+import atexit
 import json
 import os
 import sys
 
 
-def pytest_unconfigure(config):
+def _loaded():
     loaded = sorted({m.split(".")[0] for m in sys.modules} & {"dulwich", "gnupg"})
     with open(os.environ["LOADED_OUT"], "w") as handle:
         json.dump(loaded, handle)
+
+
+def pytest_configure(config):
+    atexit.register(_loaded)
 '''}
 VOLATILE = ("timestamp_start", "timestamp_end", "duration_ms", "signature")
 
@@ -135,6 +142,7 @@ def test_without_a_terminal_the_run_is_still_written(repo: Path, sandbox: dict[s
     proc = run_pytest(repo, pytest_env(sandbox, LOADED_OUT=os.devnull), "--testlog",
                       base=("-p", "no:terminal", "-p", "no:randomly", "-p", "no:cacheprovider"))
     assert proc.returncode == 1 and "testlog" not in proc.stdout + proc.stderr
+    assert writer_processes(repo) == []          # the answer was waited for, not left behind
     assert len(records_by_name(repo)) == 150
 
 
@@ -191,7 +199,8 @@ def unit_setup(repo: Path) -> WriterSetup:
     git_dir = str(repo / ".git")
     return WriterSetup(common_dir=git_dir, git_dir=git_dir, work_tree=str(repo),
                        branch="refs/heads/testlog", sign_key=None, no_sign=True, out_dir=None,
-                       env_key=b"k" * 32, env_key_source="test", environ={"LANG": "C"},
+                       env_key=b"k" * 32, env_key_source="test",
+                       environ={**os.environ, "LANG": "C"},     # the sandbox's HOME and git
                        sys_path=list(sys.path), ctx=unit_context())
 
 
@@ -247,6 +256,55 @@ def test_taking_over_a_run_the_writer_process_committed_makes_no_second_commit(t
                                "writer process before it stopped)"), taken_over
     [other_run] = write(takes_over=True, finished_ns=1_761_900_002_000_000_000)
     assert len(commits()) == 2 and "(unsigned)" in other_run
+    git(repo, "fsck", "--strict")
+
+
+def test_taking_over_files_the_writer_process_wrote_leaves_them_as_they_are(tmp_path: Path):
+    out = tmp_path / "out"
+    setup = dataclasses.replace(unit_setup(make_repo(tmp_path / "proj", {"t.py": ""})),
+                                out_dir=str(out))
+
+    def write(takes_over: bool) -> list[str]:
+        writer = RunWriter(setup, takes_over)
+        writer.start()
+        return writer.finish(unit_harvest(), None)
+
+    [first] = write(takes_over=False)
+    summary = (out / "timing" / "timing_summary.json").read_bytes()
+    [taken_over] = write(takes_over=True)
+    assert first.endswith(f"files written to {out}")
+    assert taken_over.endswith(f"files written to {out} (by the writer process before it "
+                               "stopped)"), taken_over
+    assert (out / "timing" / "timing_summary.json").read_bytes() == summary   # counted once
+    assert json.loads(summary)["tests"]["t.py::a"]["runs"] == 1
+
+
+# A git that kills its caller, the writer process, when asked to pack: packing comes after the
+# commit and before the answer (packing in the same process, as the sandbox configures it).
+KILLING_GIT = """#!/bin/sh
+case " $* " in *" pack-objects "*) kill -9 $PPID; exit 1;; esac
+exec {git} "$@"
+"""
+
+
+def test_a_writer_process_that_dies_after_committing_leaves_one_commit(
+        tmp_path: Path, sandbox: dict[str, str]):
+    repo = with_writer_process(make_repo(tmp_path / "proj", TWO_TESTS))
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "git").write_text(KILLING_GIT.format(git=shutil.which("git")))
+    (tools / "git").chmod(0o755)
+    (repo / ".git" / "testlog").mkdir()
+    (repo / ".git" / "testlog" / "writes-since-pack").write_text("999 0\n")   # packing is due
+    env = pytest_env(sandbox, PATH=f"{tools}{os.pathsep}{os.environ['PATH']}")
+    proc = run_pytest(repo, env, "--testlog")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [tip] = git(repo, "rev-list", "testlog").split()
+    assert ("testlog: the writer process ended with status -9 before answering; pytest's "
+            "process takes the run over\n") in proc.stdout, proc.stdout
+    assert proc.stdout.endswith(f"recorded as {tip[:10]} on refs/heads/testlog (committed by "
+                                "the writer process before it stopped)\n"), proc.stdout
+    assert len(records_by_name(repo)) == 2
     git(repo, "fsck", "--strict")
 
 
@@ -466,9 +524,9 @@ def slow_signing_repo(tmp_path: Path, gpg_key: str) -> tuple[Path, Path]:
 
 
 def interrupt_while_signing(repo: Path, mark: Path, env: dict[str, str],
-                            whole_group: bool) -> tuple[subprocess.Popen[str], str, int]:
-    """Run pytest; once the writer process signs, send SIGINT to pytest alone or to its
-    process group (a Ctrl-C in a terminal). (pytest, its output, the writer's pid)."""
+                            whole_group: bool) -> tuple[subprocess.Popen[str], str, str]:
+    """Run pytest; once the run is being signed, send SIGINT to pytest alone or to its
+    process group (a Ctrl-C in a terminal). (pytest, its stdout, its stderr)."""
     proc = subprocess.Popen([sys.executable, "-m", "pytest", *BASE_ARGS, "--testlog"], cwd=repo,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=whole_group)
@@ -487,10 +545,15 @@ def interrupt_while_signing(repo: Path, mark: Path, env: dict[str, str],
     finally:
         if proc.poll() is None:
             proc.kill()
+    return proc, out, err
+
+
+def writer_pid(out: str) -> int:
+    """The pid in the line pytest prints when a Ctrl-C stops its wait for the writer."""
     found = re.search(r"\ntestlog: interrupted while the writer process \(pid (\d+)\) writes "
                       r"the run; it finishes on its own\n", out)
-    assert found, out + err
-    return proc, out + err, int(found.group(1))
+    assert found, out
+    return int(found.group(1))
 
 
 def wait_gone(pid: int) -> None:
@@ -505,9 +568,9 @@ def test_ctrl_c_to_pytest_while_the_writer_process_signs_leaves_it_to_commit(
         tmp_path: Path, sandbox: dict[str, str], gpg_key: str):
     repo, mark = slow_signing_repo(tmp_path, gpg_key)
     before = user_state(repo)
-    proc, err, writer_pid = interrupt_while_signing(repo, mark, pytest_env(sandbox), False)
+    proc, out, err = interrupt_while_signing(repo, mark, pytest_env(sandbox), False)
     assert proc.returncode == 2 and "Traceback" not in err, err     # pytest's "interrupted"
-    wait_gone(writer_pid)
+    wait_gone(writer_pid(out))
     git(repo, "verify-commit", "testlog")
     assert sorted(records_by_name(repo)) == ["tests/test_two.py::test_one",
                                              "tests/test_two.py::test_two"]
@@ -522,9 +585,9 @@ def test_ctrl_c_in_the_terminal_while_signing_keeps_the_run_in_pending(
     writer process saves the run to pending, and commit-pending commits it."""
     repo, mark = slow_signing_repo(tmp_path, gpg_key)
     before = user_state(repo)
-    proc, _err, writer_pid = interrupt_while_signing(repo, mark, pytest_env(sandbox), True)
+    proc, out, _err = interrupt_while_signing(repo, mark, pytest_env(sandbox), True)
     assert proc.returncode == 2
-    wait_gone(writer_pid)
+    wait_gone(writer_pid(out))
     assert git(repo, "branch", "--list", "testlog") == ""
     [entry] = (repo / ".git" / "testlog" / "pending").iterdir()
     git(repo, "config", "--unset", "gpg.program")
@@ -534,4 +597,21 @@ def test_ctrl_c_in_the_terminal_while_signing_keeps_the_run_in_pending(
         done.stdout + done.stderr
     git(repo, "verify-commit", "testlog")
     assert len(records_by_name(repo)) == 2
+    assert user_state(repo) == before
+
+
+def test_ctrl_c_while_pytests_own_process_signs_says_where_the_run_went(
+        tmp_path: Path, sandbox: dict[str, str], gpg_key: str):
+    repo, mark = slow_signing_repo(tmp_path, gpg_key)
+    git(repo, "config", "testlog.writer-process", "false")
+    before = user_state(repo)
+    proc, out, err = interrupt_while_signing(repo, mark, pytest_env(sandbox), False)
+    assert proc.returncode == 2 and "Traceback" not in err, err
+    [entry] = (repo / ".git" / "testlog" / "pending").iterdir()
+    assert out.endswith("testlog: interrupted while pytest's process wrote the run\n"
+                        "testlog: could not commit the run to refs/heads/testlog: interrupted "
+                        "while committing\n"
+                        f"testlog: saved to {entry}; run `git testlog commit-pending` to commit "
+                        "it\n"), out
+    assert git(repo, "branch", "--list", "testlog") == ""
     assert user_state(repo) == before
