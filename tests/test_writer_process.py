@@ -138,6 +138,19 @@ def test_the_run_line_is_the_last_line_after_pytests_summary(repo: Path, sandbox
     assert lines[-2].startswith("3 failed, 138 passed, 8 skipped, 1 error in "), proc.stdout
 
 
+def test_the_run_line_is_printed_even_when_pytest_ends_in_an_internal_error(
+        tmp_path: Path, sandbox: dict[str, str]):
+    """pytest skips its terminal-summary hook on an internal error (status 3)."""
+    repo = with_writer_process(make_repo(tmp_path / "proj", {
+        **TWO_TESTS, "conftest.py": "def pytest_runtest_logfinish(nodeid, location):\n"
+                                    "    raise RuntimeError('a broken plugin')\n"}))
+    proc = run_pytest(repo, pytest_env(sandbox), "--testlog")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert re.search(r"\ntestlog: proj FAIL \(\d passed 0 failed\) recorded as [0-9a-f]{10} ",
+                     proc.stdout), proc.stdout
+    assert writer_processes(repo) == []
+
+
 def test_without_a_terminal_the_run_is_still_written(repo: Path, sandbox: dict[str, str]):
     proc = run_pytest(repo, pytest_env(sandbox, LOADED_OUT=os.devnull), "--testlog",
                       base=("-p", "no:terminal", "-p", "no:randomly", "-p", "no:cacheprovider"))
