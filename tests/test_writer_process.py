@@ -217,6 +217,19 @@ def unit_setup(repo: Path) -> WriterSetup:
                        sys_path=list(sys.path), ctx=unit_context())
 
 
+def write_unit_run(setup: WriterSetup, takes_over: bool,
+                   finished_ns: int = 1_761_900_001_000_000_000) -> list[str]:
+    """`unit_harvest()` (finished at `finished_ns`) written by a RunWriter in this process."""
+    harvest = unit_harvest()
+    harvest.finished_ns = finished_ns
+    writer = RunWriter(setup, takes_over)
+    try:
+        writer.start()
+        return writer.finish(harvest, None)
+    finally:
+        writer.close()
+
+
 def test_a_writer_process_that_fails_answers_with_its_traceback(tmp_path: Path):
     repo = make_repo(tmp_path / "proj", {"t.py": ""})
     process = WriterProcess(unit_setup(repo))
@@ -248,26 +261,16 @@ def test_taking_over_a_run_the_writer_process_committed_makes_no_second_commit(t
     repo = make_repo(tmp_path / "proj", {"t.py": ""})
     setup = unit_setup(repo)
 
-    def write(takes_over: bool, finished_ns: int = 1_761_900_001_000_000_000) -> list[str]:
-        harvest = unit_harvest()
-        harvest.finished_ns = finished_ns
-        writer = RunWriter(setup, takes_over)
-        try:
-            writer.start()
-            return writer.finish(harvest, None)
-        finally:
-            writer.close()
-
     def commits() -> list[str]:
         return git(repo, "rev-list", "testlog").split()
 
-    [first] = write(takes_over=False)
-    [taken_over] = write(takes_over=True)
+    [first] = write_unit_run(setup, takes_over=False)
+    [taken_over] = write_unit_run(setup, takes_over=True)
     [tip] = commits()
     assert f"recorded as {tip[:10]} on refs/heads/testlog (unsigned)" in first
     assert taken_over.endswith(f"recorded as {tip[:10]} on refs/heads/testlog (committed by the "
                                "writer process before it stopped)"), taken_over
-    [other_run] = write(takes_over=True, finished_ns=1_761_900_002_000_000_000)
+    [other_run] = write_unit_run(setup, takes_over=True, finished_ns=1_761_900_002_000_000_000)
     assert len(commits()) == 2 and "(unsigned)" in other_run
     git(repo, "fsck", "--strict")
 
@@ -277,14 +280,9 @@ def test_taking_over_files_the_writer_process_wrote_leaves_them_as_they_are(tmp_
     setup = dataclasses.replace(unit_setup(make_repo(tmp_path / "proj", {"t.py": ""})),
                                 out_dir=str(out))
 
-    def write(takes_over: bool) -> list[str]:
-        writer = RunWriter(setup, takes_over)
-        writer.start()
-        return writer.finish(unit_harvest(), None)
-
-    [first] = write(takes_over=False)
+    [first] = write_unit_run(setup, takes_over=False)
     summary = (out / "timing" / "timing_summary.json").read_bytes()
-    [taken_over] = write(takes_over=True)
+    [taken_over] = write_unit_run(setup, takes_over=True)
     assert first.endswith(f"files written to {out}")
     assert taken_over.endswith(f"files written to {out} (by the writer process before it "
                                "stopped)"), taken_over
