@@ -12,7 +12,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitstore.source import SourceInfo
 
@@ -104,22 +104,31 @@ KEPT_KEYS = ("test_name", "timestamp_start", "timestamp_end", "duration_ms", "st
 FAILING = ("FAIL", "ERROR")
 
 
+class BuiltRecord(NamedTuple):
+    """One test's record once encoded, with what the run's other files take from it."""
+    record: dict[str, Any]             # slimmed to KEPT_KEYS (and its inputs when it failed)
+    capture: dict[str, Any] | None     # only when it failed: its errors' types
+    outcome: TestOutcome
+    json: bytes                        # the signed record's canonical JSON
+    duration: tuple[str, float]        # (test_name, duration_ms) for the timing summary
+    timing_json: bytes
+    csv_line: str
+    determinism_json: bytes
+
+
 class RecordBook:
     """Each test's signed record and its canonical JSON, built as soon as both its outcome and
     its capture are known: a writer process builds them while the tests still run. The k-th
     outcome of a test takes its k-th capture (a re-run test); one whose capture never came (its
     xdist worker died) is built without one when the book closes.
 
-    `built` holds each record slimmed to KEPT_KEYS (plus its inputs when it failed), with its
-    capture only when it failed: a run's records as dicts would take ~5 KB a test."""
+    `built` holds each record slimmed to KEPT_KEYS (see BuiltRecord): a run's records as dicts
+    would take ~5 KB a test."""
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self.clock = IsoClock()
-        self.built: list[tuple[dict[str, Any], dict[str, Any] | None, TestOutcome]] = []
-        self.encoded: dict[int, bytes] = {}          # id(record) -> its canonical JSON
-        # id(record) -> ((name, duration_ms), timing row JSON, CSV line, determinism entry JSON)
-        self.pieces: dict[int, tuple[tuple[str, float], bytes, str, bytes]] = {}
+        self.built: list[BuiltRecord] = []
         self._environment_json = dumps_normal(ctx.record_environment)
         # Per nodeid, outcomes and captures not paired yet (each in arrival order).
         self._outcomes: dict[str, deque[TestOutcome]] = defaultdict(deque)
@@ -154,14 +163,13 @@ class RecordBook:
                                     environment_json=self._environment_json)
         # Its lines of the timing and determinism files, encoded now rather than at the end.
         row = _timing_row(record, capture)
-        pieces = ((row["test_name"], row["duration_ms"]), dumps_normal(row), timing_csv_line(row),
-                  dumps_normal(_determinism_entry(record)))
         kept = {key: record[key] for key in KEPT_KEYS}
         failed = kept["status"] in FAILING
         kept["inputs"] = record["inputs"] if failed else {}
-        self.built.append((kept, capture if failed else None, outcome))
-        self.encoded[id(kept)] = data
-        self.pieces[id(kept)] = pieces
+        self.built.append(BuiltRecord(
+            kept, capture if failed else None, outcome, data,
+            (row["test_name"], row["duration_ms"]), dumps_normal(row), timing_csv_line(row),
+            dumps_normal(_determinism_entry(record))))
 
 
 def _timing_row(record: dict[str, Any], capture: dict[str, Any] | None) -> dict[str, Any]:
@@ -216,14 +224,13 @@ def _error(ctx: RunContext, nodeid: str, status: str, failure: Failure, error_ty
             "traceback": ctx.redact(failure.text)}
 
 
-def error_entries(ctx: RunContext, harvest: Harvest,
-                  pairs: list[tuple[dict[str, Any], dict[str, Any] | None, TestOutcome]],
+def error_entries(ctx: RunContext, harvest: Harvest, built: list[BuiltRecord],
                   clock: IsoClock) -> list[dict[str, Any]]:
     entries = []
     for name, failure in harvest.collection_errors:
         entries.append(_error(ctx, name, "ERROR", failure, errorinfo.error_type_from_message(
             failure.message), clock(ctx.started_ns), []))
-    for record, capture, outcome in pairs:
+    for record, capture, outcome, *_encoded in built:
         if record["status"] not in FAILING:
             continue
         fixtures = [{"name": n, "hash": d["hash"]} for n, d in record["inputs"].items()]
@@ -350,26 +357,23 @@ def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None
     harvest.captures.clear()       # in the book now, which lets go of each once it is built
     book.close()
     clock, p = book.clock, paths(ctx)
-    triples, encoded = book.built, book.encoded
-    nodeids = [t[0]["test_name"] for t in sorted(triples, key=lambda t: t[0]["order"])]
-    triples.sort(key=lambda t: (t[0]["test_name"], t[0]["order"]))
-    records = [t[0] for t in triples]
-    errors = error_entries(ctx, harvest, triples, clock)
+    built, book.built = book.built, []
+    nodeids = [b.record["test_name"] for b in sorted(built, key=lambda b: b.record["order"])]
+    built.sort(key=lambda b: (b.record["test_name"], b.record["order"]))
+    records = [b.record for b in built]
+    errors = error_entries(ctx, harvest, built, clock)
     summary = summary_data(ctx, harvest, records, errors, clock)
-    pieces = [book.pieces[id(r)] for r in records]
-    run = run_block(ctx, harvest, p, summary, nodeids)
+    run_file = run_json(run_block(ctx, harvest, p, summary, nodeids), [b.json for b in built])
+    built = [b._replace(json=b"") for b in built]     # the records' bytes live on in run_file
     source = ctx.source
-    run_file = run_json(run, [encoded[id(r)] for r in records])
-    del encoded, triples                # the records' bytes live on in run_file only
-    book.built, book.encoded, book.pieces = [], {}, {}
     files: dict[str, bytes | None] = {
         p["run_json"]: run_file,
         p["run_log"]: render.run_log(records, errors).encode(),
         p["dirty_patch"]: source.diff if source and source.dirty else None,
-        p["determinism"]: determinism_file(ctx, harvest, [piece[3] for piece in pieces]),
-        p["timing_csv"]: timing_csv([piece[2] for piece in pieces]).encode(),
+        p["determinism"]: determinism_file(ctx, harvest, [b.determinism_json for b in built]),
+        p["timing_csv"]: timing_csv([b.csv_line for b in built]).encode(),
         p["timing_json"]: splice_list({"schema_version": SCHEMA_VERSION}, "tests",
-                                      [piece[1] for piece in pieces]),
+                                      [b.timing_json for b in built]),
         p["errors_log"]: render.errors_log(errors).encode(),
         p["errors_json"]: canonical_json({"schema_version": SCHEMA_VERSION, "errors": errors}),
         p["summary_md"]: render.summary_md(summary).encode(),
@@ -383,4 +387,4 @@ def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None
     return RunBundle(files=files, artifact=p["run_json"], verdict=summary["verdict"],
                      summary=commit_summary(ctx.suite, summary["verdict"], summary["totals"]),
                      trailers=trailers, timing_path=p["timing_json"],
-                     durations=[piece[0] for piece in pieces])
+                     durations=[b.duration for b in built])
