@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import dataclasses
 import gc
 import os
 import sys
@@ -400,10 +399,7 @@ class RecordWriter:
         if self.process is not None and not self.process.alive:
             self.process_failed(self.process.result(), self.process)
         elif self.process is not None:
-            rest = dataclasses.replace(harvest, outcomes=harvest.outcomes[self.sent_outcomes:],
-                                       captures=Harvest().captures,
-                                       full_states=dict(harvest.full_states),
-                                       session_states=dict(harvest.session_states))
+            rest = harvest.rest(self.sent_outcomes)
             if self.runner is not None and self.runner.active:
                 self.runner.harvest_into(rest)
             # Answered in report(), pytest's last clean-up: the writing overlaps pytest's end.
@@ -433,8 +429,7 @@ class RecordWriter:
             harvest.captures.clear()
             if self.runner is not None and self.runner.active:
                 self.runner.hand_over(writer.add, harvest)
-            rest = dataclasses.replace(harvest, outcomes=[])
-            self.result = writer.finish(rest, self.source.get())
+            self.result = writer.finish(harvest.rest(len(harvest.outcomes)), self.source.get())
         except KeyboardInterrupt:
             self.result = writer.result      # where the run was saved, if it could be
             raise

@@ -10,6 +10,7 @@ import csv
 import io
 from collections import defaultdict, deque
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
@@ -71,6 +72,14 @@ class Harvest:
 
     def all_captures(self) -> list[dict[str, Any]]:
         return [capture for captures in self.captures.values() for capture in captures]
+
+    def rest(self, sent_outcomes: int) -> "Harvest":
+        """What a writer still needs once the first `sent_outcomes` outcomes and every
+        capture so far were given to it: the other outcomes and the session's totals."""
+        return dataclasses.replace(self, outcomes=self.outcomes[sent_outcomes:],
+                                   captures=defaultdict(list),
+                                   full_states=dict(self.full_states),
+                                   session_states=dict(self.session_states))
 
 
 @dataclass
