@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from gitstore import LogStore
-from testlog.canonical import canonical_json, signed_record
-from testlog.layout import artifact_path
-from testlog.logbranch import commit_event
+from testlog.core.canonical import canonical_json, signed_record
+from testlog.core.layout import artifact_path
+from testlog.store.events import commit_event
 from tests.fixtures import gen_key, git
 
 SOURCE = {"source_commit": "a" * 40, "source_tree": "b" * 40}

@@ -10,10 +10,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from testlog.records import TestOutcome
-from testlog.runfiles import Harvest, RunContext
-from testlog.seeds import derive_seed
-from testlog.values import describe_value
+from testlog.core.records import TestOutcome
+from testlog.core.runfiles import Harvest, RunContext
+from testlog.core.seeds import derive_seed
+from testlog.core.hashing import describe_value
 
 from tests.fixtures import GIT_LOCATION_VARS, git
 

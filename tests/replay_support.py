@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from gitstore import LogStore
-from testlog.canonical import canonical_json
+from testlog.core.canonical import canonical_json
 from testlog.cli import main
-from testlog.logbranch import commit_event
+from testlog.store.events import commit_event
 from tests.fixtures import git, make_repo
 
 PY = sys.executable

@@ -18,7 +18,7 @@ from testlog.audit.retention import (epoch_record_problems, retention_boundary,
                                      rotation_candidates)
 from testlog.audit.sealcheck import seal_problems
 from testlog.audit.state import VerifiedState
-from testlog.canonical import canonical_json, sha256_hex, signed_record
+from testlog.core.canonical import canonical_json, sha256_hex, signed_record
 from testlog.config import Setting
 from testlog.errors import TestlogError
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from gitstore import LogStore
-from testlog.canonical import signed_record
+from testlog.core.canonical import signed_record
 from testlog.cli import build_parser, main, parse
-from testlog.logbranch import commit_event
+from testlog.store.events import commit_event
 from tests.fixtures import git, user_state
 
 

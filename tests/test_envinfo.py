@@ -6,7 +6,7 @@ import hmac
 import stat
 from pathlib import Path
 
-from testlog.envinfo import (KEY_ENV, env_digests, environment_blocks, key_id, overall_digest,
+from testlog.store.environment import (KEY_ENV, env_digests, environment_blocks, key_id, overall_digest,
                              redactor, repository_key, resolve_key)
 from tests.fixtures import git
 

@@ -6,16 +6,16 @@ import json
 
 import pytest
 
-from testlog import layout
+from testlog.core import layout
 from testlog.errors import TestlogError
-from testlog.gates import (CoverageResult, LatencyResult, coverage_problems, coverage_summary,
+from testlog.core.gates import (CoverageResult, LatencyResult, coverage_problems, coverage_summary,
                            coverage_violation, slo_summary, slo_violation)
-from testlog.ledger import cached_entries, ledger_line, parse_ledger
-from testlog.manifest import parse_manifest, with_observed_coverage, with_observed_latency
-from testlog.measures import (benchmark_samples, coverage_percent, env_fingerprint,
+from testlog.core.ledger import cached_entries, ledger_line, parse_ledger
+from testlog.core.manifest import parse_manifest, with_observed_coverage, with_observed_latency
+from testlog.core.measures import (benchmark_samples, coverage_percent, env_fingerprint,
                               latency_percentiles)
-from testlog.modules import affected_modules, module_roots, nested_roots, owning_module
-from testlog.prepush import (DELETE, LOG_BRANCH, NEW, UPDATE, PushedRef, classify,
+from testlog.core.modules import affected_modules, module_roots, nested_roots, owning_module
+from testlog.core.prepush import (DELETE, LOG_BRANCH, NEW, UPDATE, PushedRef, classify,
                              parse_push_lines)
 
 A, B, Z = "a" * 40, "b" * 40, "0" * 40
@@ -268,7 +268,7 @@ def test_interpreter_candidates_skip_a_pre_commit_hook_environment(monkeypatch):
     import sys
 
     from testlog.config import Setting
-    from testlog.interpreter import candidates
+    from testlog.gates.interpreter import candidates
     monkeypatch.setenv("VIRTUAL_ENV", "/venvs/project")
     monkeypatch.delenv("PRE_COMMIT", raising=False)
     assert candidates("/repo", Setting(None, "default")) == [

@@ -33,7 +33,7 @@ def test_full_ref_completes_short_names_and_refuses_bad_ones():
 
 
 def test_importing_location_loads_no_dulwich():
-    code = ("import sys, gitstore.location, gitstore.source, testlog.recorder; "
+    code = ("import sys, gitstore.location, gitstore.source, testlog.plugin.recorder; "
             "print(sorted(m for m in sys.modules if m.startswith('dulwich')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -17,7 +17,7 @@ import pytest
 from gitstore import LogStore
 from testlog.cli import main
 from testlog.rng import python_random
-from testlog.seeds import derive_seed
+from testlog.core.seeds import derive_seed
 from tests.fixtures import gen_key, git, make_repo, user_state
 from tests.recorder_helpers import (branch_files, find, pytest_env, records_by_name, run_data,
                                     run_pytest, show)
@@ -153,7 +153,7 @@ import sys
 
 
 def test_recorder_not_loaded(testlog, testlog_rng):
-    assert "testlog.recorder" not in sys.modules and "dulwich" not in sys.modules
+    assert "testlog.plugin.recorder" not in sys.modules and "dulwich" not in sys.modules
     assert not testlog.recording and len(testlog.output("x", 1.5)) == 64
     assert 0.0 <= testlog_rng.random() < 1.0
 '''}

@@ -11,9 +11,9 @@ from subprocess import CompletedProcess
 
 import pytest
 
-from testlog.canonical import canonical_json, record_signature
-from testlog.records import RECORD_KEYS
-from testlog.seeds import derive_seed
+from testlog.core.canonical import canonical_json, record_signature
+from testlog.core.records import RECORD_KEYS
+from testlog.core.seeds import derive_seed
 from tests.fixtures import git, make_repo, user_state
 from tests.recorder_helpers import (branch_files, golden, normalise_text, pytest_env,
                                     records_by_name, run_data, run_pytest, show)

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from testlog.canonical import canonical_json
+from testlog.core.canonical import canonical_json
 from tests.fixtures import git, user_state
 from tests.replay_support import (PY, cli, last_report, project, record, replay, run_json,
                                   sandboxed, leftovers, tip, verdicts)

@@ -17,7 +17,7 @@ from testlog.replay.interpreter import project_python
 from testlog.replay.judge import MISSING, Replayed, judge
 from testlog.replay.outputs import compare_outputs, drift_delta, output_diff
 from testlog.replay.plan import PlannedTest, replay_order, replayable_options, rng_leaks, files_of
-from testlog.values import describe_value
+from testlog.core.hashing import describe_value
 
 
 @pytest.mark.parametrize("args,kept", [
@@ -38,7 +38,7 @@ def test_test_files_in_first_seen_order():
 
 def planned(nodeid: str, order: int, before: dict, after: dict, worker: str | None = None,
             outputs: dict | None = None, status: str = "PASS") -> PlannedTest:
-    from testlog.values import result_hash
+    from testlog.core.hashing import result_hash
     return PlannedTest(nodeid, order, worker, 1, status, before, after,
                        result_hash(outputs or {}), outputs or {}, {}, 1.0)
 
@@ -124,7 +124,7 @@ def test_outputs_only_one_side_declared_are_mismatches():
 
 def test_recorded_outputs_compare_after_a_json_round_trip():
     import json
-    from testlog.canonical import canonical_json
+    from testlog.core.canonical import canonical_json
     stored = json.loads(canonical_json(d({"x": [0.1 + 1e-9, 2.5]})))   # shown values rounded
     diff = output_diff("v", stored, d({"x": [0.1, 2.5]}))
     assert diff.drift and diff.delta == pytest.approx(1e-9, rel=1e-3)
@@ -183,7 +183,7 @@ JUDGE_CASES = [   # replayed, same platform, leaks -> level
 
 def test_a_seed_that_is_not_the_derived_one_is_seed_corruption():
     from testlog.replay.plan import planned_test
-    from testlog.seeds import derive_seed
+    from testlog.core.seeds import derive_seed
     record = {"test_name": "t.py::x", "status": "PASS", "seed": derive_seed(9, "t.py::x"),
               "rng_state": {"python": "b"}, "rng_state_after": {"python": "a"}}
     assert planned_test(record, 9).seed_ok
@@ -297,6 +297,6 @@ def test_workspace_is_reused_with_bytecode_only(tmp_path: Path, monkeypatch: pyt
 ])
 def test_untracked_files_are_announced(untracked, expected):
     from testlog.replay.plan import ReplayPlan
-    from testlog.replay_plugin import untracked_note
+    from testlog.plugin.replay import untracked_note
     plan = ReplayPlan("s", 1, True, None, {}, {"untracked": untracked}, {}, (), None, None, ())
     assert untracked_note(plan) == expected

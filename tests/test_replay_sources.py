@@ -210,7 +210,7 @@ def test_run_recorded_outside_git_replays_from_its_directory(tmp_path, tmp):
 
 
 def test_hand_edited_record_is_refused_and_a_foreign_seed_is_seed_corruption(repo, tmp):
-    from testlog.canonical import record_signature as signature_of
+    from testlog.core.canonical import record_signature as signature_of
     sha = record(repo, "tests")
 
     def edit(data):

@@ -86,7 +86,7 @@ def test_registry_names_are_unique():
 
 IMPORT_PROBE = """
 import sys
-from testlog.capture import Capturer
+from testlog.plugin.capture import Capturer
 capturer = Capturer({seed})
 from testlog.rng.imports import SeedOnImport
 SeedOnImport({{"numpy.random"}}, capturer.on_import).install()
@@ -102,5 +102,5 @@ def test_numpy_imported_after_session_start_is_seeded_on_import():
             for seed in (7, 7, 8)]
     assert runs[0] == runs[1]
     assert runs[0][0] != runs[2][0]
-    np.random.seed(__import__("testlog.seeds", fromlist=["x"]).session_seed(7))
+    np.random.seed(__import__("testlog.core.seeds", fromlist=["x"]).session_seed(7))
     assert float(runs[0][0]) == np.random.rand()

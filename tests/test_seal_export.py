@@ -14,7 +14,7 @@ import pytest
 from gitstore import LogStore
 from testlog.audit.intoto import PREDICATE_TYPE
 from testlog.cli import main
-from testlog.layout import audit_paths
+from testlog.core.layout import audit_paths
 from tests.audit_helpers import export_key, record_run
 from tests.fixtures import git, user_state
 

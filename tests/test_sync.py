@@ -11,7 +11,7 @@ import pytest
 
 from gitstore import Append, GitStoreError, LogStore, fetch, push
 from testlog.cli import main
-from testlog.logbranch import commit_event
+from testlog.store.events import commit_event
 from tests.fixtures import git, make_repo, user_state
 
 

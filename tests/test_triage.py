@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from testlog.triage import (CRITICAL, MINOR, MODERATE, VERIFIED, VERIFIED_DRIFT, Observation,
+from testlog.core.triage import (CRITICAL, MINOR, MODERATE, VERIFIED, VERIFIED_DRIFT, Observation,
                             Verdict, triage, worst)
 
 CASES = [

@@ -10,7 +10,7 @@ import pytest
 
 from gitstore import LogStore
 from testlog.cli import main
-from testlog.layout import audit_paths
+from testlog.core.layout import audit_paths
 from tests.audit_helpers import (edited_tree, forge_commit, git_env, keys_file,  # noqa: F401
                                  message_of, move_branch, other_key, record_run)
 from tests.fixtures import git, user_state
@@ -303,7 +303,7 @@ def test_commits_without_the_event_digest_trailer_take_the_exact_slow_path(repo:
     """Older writers did not bind the line with Testlog-Event-SHA256: the chronicle blob of each
     such commit is then compared byte for byte with the tip's chronicle."""
     from gitstore import Append
-    from testlog.chronicle import event_line, make_event
+    from testlog.core.chronicle import event_line, make_event
     lines = []
     with LogStore.open(repo, sign_key=False) as store:
         for n in range(3):

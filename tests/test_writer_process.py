@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import git, make_repo, user_state
-from testlog.runwriter import RunWriter, WriterSetup
-from testlog.writerproc import WriterProcess
+from testlog.store.writer import RunWriter, WriterSetup
+from testlog.store.process import WriterProcess
 
 from tests.recorder_helpers import (BASE_ARGS, find, pytest_env, records_by_name, run_data,
                                     run_pytest, show, unit_context, unit_harvest)
@@ -103,7 +103,7 @@ def writer_processes(cwd: Path) -> list[int]:
             where = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue
-        if b"testlog.writerproc" in cmdline and Path(where) == cwd:
+        if b"testlog.store.process" in cmdline and Path(where) == cwd:
             found.append(int(pid))
     return found
 
@@ -331,13 +331,13 @@ def test_no_run_to_write_leaves_no_writer_process(repo: Path, sandbox: dict[str,
 
 @pytest.mark.parametrize("value", ["0", "false", "OFF", "no", ""])
 def test_writer_process_switch_reads_false_words(value: str):
-    from testlog.runwriter import writer_process_enabled
+    from testlog.store.writer import writer_process_enabled
     assert writer_process_enabled(value) is False
 
 
 @pytest.mark.parametrize("value", [True, "1", "true", "yes", "on"])
 def test_writer_process_switch_reads_true_words(value: object):
-    from testlog.runwriter import writer_process_enabled
+    from testlog.store.writer import writer_process_enabled
     assert writer_process_enabled(value) is True
 
 
@@ -354,7 +354,7 @@ def test_a_writer_process_setting_that_is_no_word_is_refused_before_any_test(
 
 
 def test_writer_process_auto_follows_the_cpus_pytest_may_use():
-    from testlog.runwriter import usable_cpus, writer_process_enabled
+    from testlog.store.writer import usable_cpus, writer_process_enabled
     assert usable_cpus() == len(os.sched_getaffinity(0))
     assert writer_process_enabled("auto") is (len(os.sched_getaffinity(0)) >= 2)
 
@@ -385,14 +385,14 @@ def test_on_one_cpu_pytest_writes_the_run_itself(repo: Path, sandbox: dict[str, 
      [{"test_name": "t::a", "rng_state": {}}]),
 ])
 def test_splice_list_gives_the_bytes_of_encoding_the_whole(outer: dict, items: list):
-    from testlog.canonical import dumps_normal
-    from testlog.runfiles import splice_list
+    from testlog.core.canonical import dumps_normal
+    from testlog.core.runfiles import splice_list
     assert splice_list(outer, "tests", [dumps_normal(i) for i in items]) == \
         dumps_normal({**outer, "tests": items})
 
 
 def test_splice_list_refuses_a_key_that_does_not_close_the_object():
-    from testlog.runfiles import splice_list
+    from testlog.core.runfiles import splice_list
     with pytest.raises(AssertionError):
         splice_list({"zzz": 1}, "tests", [])
 
@@ -400,9 +400,9 @@ def test_splice_list_refuses_a_key_that_does_not_close_the_object():
 def test_timing_summary_read_ahead_is_used_only_while_the_tip_stands(tmp_path: Path,
                                                                      sandbox: dict[str, str]):
     from gitstore import LogStore
-    from testlog import layout
-    from testlog.runcommit import commit_run, stored_timing_summary
-    from testlog.runfiles import RunBundle
+    from testlog.core import layout
+    from testlog.store.runs import commit_run, stored_timing_summary
+    from testlog.core.runfiles import RunBundle
 
     def bundle(ms: float) -> RunBundle:
         return RunBundle(files={"runs/r.json": b"{}"}, artifact="runs/r.json", verdict="PASS",

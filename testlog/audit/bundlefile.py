@@ -6,7 +6,7 @@ import re
 import zipfile
 from collections.abc import Mapping
 
-from testlog.canonical import sha256_hex
+from testlog.core.canonical import sha256_hex
 
 # The earliest time a zip can hold: entries carry no trace of when or where they were sealed.
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from testlog.canonical import record_signature, sha256_hex
+from testlog.core.canonical import record_signature, sha256_hex
 
 EVENT_KEYS = frozenset({"event", "timestamp", "artifact", "hash", "signature", "verdict"})
 RUN_SCHEMA = 1

@@ -12,12 +12,12 @@ from gitstore.batch import changes_per_commit, commits_in_range, object_contents
 from gitstore.bundle import create_bundle
 from gitstore.epoch import split_author
 
-from testlog import layout
+from testlog.core import layout
 from testlog.audit.retention import epoch_record, retention_boundary, rotation_candidates
-from testlog.canonical import sha256_hex
-from testlog.chronicle import make_event
+from testlog.core.canonical import sha256_hex
+from testlog.core.chronicle import make_event
 from testlog.errors import TestlogError
-from testlog.logbranch import (EVENT_DIGEST_TRAILER, EventCommit, commit_event, restart_branch,
+from testlog.store.events import (EVENT_DIGEST_TRAILER, EventCommit, commit_event, restart_branch,
                                signature_label)
 
 ROTATION_EVENT, EPOCH_EVENT = "ROTATION", "RETENTION_EPOCH"

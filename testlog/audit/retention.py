@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from testlog import layout
+from testlog.core import layout
 
 EPOCH_SCHEMA = 1
 _HEX = {"previous_tip": 40, "boundary": 40, "bundle_sha256": 64, "chronicle_sha256_before": 64}

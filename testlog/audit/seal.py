@@ -11,12 +11,12 @@ from datetime import date
 from gitstore import LogStore
 from gitstore.batch import object_contents, object_info
 
-from testlog import layout
+from testlog.core import layout
 from testlog.audit.bundlefile import INNER_MANIFEST, deterministic_zip, sha256sum_manifest
 from testlog.audit.intoto import run_statement, statement_name
 from testlog.errors import TestlogError
-from testlog.runread import check_run_data
-from testlog.logbranch import commit_event
+from testlog.store.runread import check_run_data
+from testlog.store.events import commit_event
 
 SEALED_EVENT = "AUDIT_SEALED"
 RUN_EVENT = "TEST_SUITE_EXECUTED"

@@ -6,7 +6,7 @@ import os
 from gitstore.verify import BAD, SignatureCheck
 
 from testlog.audit.bundlefile import parse_manifest, seal_contents_problems
-from testlog.canonical import sha256_hex
+from testlog.core.canonical import sha256_hex
 
 SEAL_FILES = {"zip": "the sealed zip", "sig": "the seal's detached signature",
               "manifest": "the seal's sha256sum manifest"}

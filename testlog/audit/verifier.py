@@ -17,15 +17,15 @@ from gitstore.batch import (changed_paths_between, commits_in_range, is_ancestor
 from gitstore.bundle import file_sha256
 from gitstore.verify import GOOD, UNSIGNED, UNTRUSTED, SignatureCheck, TrustedCerts
 
-from testlog import layout
+from testlog.core import layout
 from testlog.audit import checks, report as rp
 from testlog.audit.sealcheck import seal_problems
 from testlog.audit.retention import epoch_record_problems
 from testlog.audit.state import VerifiedState, load_state, save_state
-from testlog.canonical import sha256_hex
-from testlog.chronicle import utc_now
+from testlog.core.canonical import sha256_hex
+from testlog.core.chronicle import utc_now
 from testlog.errors import TestlogError
-from testlog.logbranch import EVENT_DIGEST_TRAILER
+from testlog.store.events import EVENT_DIGEST_TRAILER
 
 EPOCH_EVENT = "RETENTION_EPOCH"
 CHUNK = 256          # artifact blobs read per git process: bounded memory for large run files

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from testlog.benchpipe import run_bench
-from testlog.selection import add_selection_arguments, select
-from testlog.workspace import open_workspace
+from testlog.gates.bench import run_bench
+from testlog.gates.selection import add_selection_arguments, select
+from testlog.gates.workspace import open_workspace
 
 HELP = ("run the selected modules' benchmarks (tests/benchmarks/), append p50/p95/p99 to the "
         "ledger and check p95 against each module's SLA (exit 1 on a violation)")

@@ -8,9 +8,9 @@ import os
 from gitstore import GitStoreError, LogStore
 from gitstore.location import locate
 
-from testlog import pending
+from testlog.store import pending
 from testlog.errors import TestlogError
-from testlog.runcommit import commit_run
+from testlog.store.runs import commit_run
 
 HELP = "commit the runs saved in .git/testlog/pending/ when their commit failed"
 

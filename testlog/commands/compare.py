@@ -7,7 +7,7 @@ import json
 from gitstore import LogStore
 
 from testlog.config import load_settings
-from testlog.logbranch import add_branch_argument
+from testlog.store.events import add_branch_argument
 from testlog.replay.compare import TIMING_FACTOR, compare_runs, render_lines
 from testlog.replay.loading import load_from_branch
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from testlog.covpipe import run_coverage
-from testlog.selection import add_selection_arguments, select
-from testlog.workspace import open_workspace
+from testlog.gates.coverage import run_coverage
+from testlog.gates.selection import add_selection_arguments, select
+from testlog.gates.workspace import open_workspace
 
 HELP = "measure the coverage of modules with their own tests and append it to the ledger"
 

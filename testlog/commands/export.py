@@ -7,12 +7,12 @@ import os
 import shutil
 import tempfile
 
-from testlog import layout
+from testlog.core import layout
 from testlog.audit.bundlefile import sha256sum_manifest
 from testlog.audit.seal import SEALED_EVENT
 from testlog.config import repo_settings
 from testlog.errors import TestlogError
-from testlog.logbranch import add_branch_argument, open_configured
+from testlog.store.events import add_branch_argument, open_configured
 
 HELP = "write a run's files, or a seal's zip + manifest + signature, to a directory"
 RUN_EVENT = "TEST_SUITE_EXECUTED"

@@ -6,7 +6,7 @@ import argparse
 import gitstore
 
 from testlog.commands.push import add_arguments, open_for_sync, rebuilt_note  # noqa: F401
-from testlog.logbranch import refuse_rebuilding_epoch
+from testlog.store.events import refuse_rebuilding_epoch
 
 HELP = ("fetch the log branch from a remote (default origin) and integrate it: create, "
         "fast-forward, or rebuild local-only commits on the remote tip (re-signed)")

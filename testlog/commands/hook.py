@@ -7,15 +7,15 @@ import sys
 
 from gitstore import changeset
 
-from testlog.benchpipe import run_bench
-from testlog.covpipe import run_coverage, run_tests
+from testlog.gates.bench import run_bench
+from testlog.gates.coverage import run_coverage, run_tests
 from testlog.errors import TestlogError
-from testlog.hookrange import framework_range, pushed_files
-from testlog.logbranch import add_branch_argument
-from testlog.modules import affected_modules
-from testlog.prepush import branch_ref, parse_push_lines
-from testlog.selection import load_all
-from testlog.workspace import Workspace, open_workspace
+from testlog.gates.pushrange import framework_range, pushed_files
+from testlog.store.events import add_branch_argument
+from testlog.core.modules import affected_modules
+from testlog.core.prepush import branch_ref, parse_push_lines
+from testlog.gates.selection import load_all
+from testlog.gates.workspace import Workspace, open_workspace
 
 HELP = ("git hook entry point: `hook pre-push` gates the coverage of the modules the pushed "
         "commits touch; `hook pre-commit` runs the tests of the modules the staged files touch")

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 from gitstore import LogEntry
 
 from testlog.config import repo_settings
-from testlog.logbranch import add_branch_argument, open_configured
-from testlog.runread import run_info
+from testlog.store.events import add_branch_argument, open_configured
+from testlog.store.runread import run_info
 
 HELP = "list the log branch's commits, newest first"
 

@@ -8,7 +8,7 @@ import gitstore.sync  # is_ancestor: gitstore loads its modules lazily
 
 from testlog.audit.state import load_state
 from testlog.config import repo_settings
-from testlog.logbranch import add_branch_argument, open_configured, refuse_rebuilding_epoch
+from testlog.store.events import add_branch_argument, open_configured, refuse_rebuilding_epoch
 
 HELP = ("push the log branch to a remote (default origin); if another machine pushed first, "
         "rebuild the local-only commits on top (re-signed) and push again — never forced")

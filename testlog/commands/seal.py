@@ -11,7 +11,7 @@ from testlog.audit.seal import (already_sealed, build_seal, commit_seal, read_fi
                                 superseded_files)
 from testlog.config import repo_settings
 from testlog.errors import TestlogError
-from testlog.logbranch import add_branch_argument, open_configured
+from testlog.store.events import add_branch_argument, open_configured
 
 HELP = ("bundle a period's runs/, timing/, determinism/ and summaries/ (earlier runs of a "
         "suite that day under superseded/<commit>/) into audit/logs_audit_YYYY_MM_DD.zip with "

@@ -6,8 +6,8 @@ import json
 
 from testlog.commands.log import entry_dict, utc
 from testlog.config import repo_settings
-from testlog.logbranch import add_branch_argument, open_configured
-from testlog.runread import run_entry, run_info, run_summary
+from testlog.store.events import add_branch_argument, open_configured
+from testlog.store.runread import run_entry, run_info, run_summary
 
 HELP = "show one log commit: message, trailers, signature and files; a run's summary"
 

@@ -9,7 +9,7 @@ from testlog.audit.report import render
 from testlog.audit.trust import trusted_certs
 from testlog.audit.verifier import Policy, verify_branch
 from testlog.config import repo_settings
-from testlog.logbranch import add_branch_argument, open_configured
+from testlog.store.events import add_branch_argument, open_configured
 
 HELP = ("check every commit of the log branch: signed by a trusted key, one chronicle event "
         "matching its artifact, records, seals and epochs; flag rollbacks and forks")

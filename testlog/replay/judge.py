@@ -9,8 +9,8 @@ from typing import Any
 
 from testlog.replay.outputs import OutputDiff, compare_outputs, drift_delta, max_delta
 from testlog.replay.plan import PlannedTest
-from testlog.triage import Observation, Verdict, triage
-from testlog.values import result_hash
+from testlog.core.triage import Observation, Verdict, triage
+from testlog.core.hashing import result_hash
 
 MISSING = "MISSING"          # recorded, but this replay did not collect it
 NOT_RUN = "NOT-RUN"          # collected, but the session ended before it ran

@@ -9,9 +9,11 @@ from typing import Any
 
 from gitstore import GitStoreError, LogStore
 
-from testlog import layout, runread
+from testlog.core import layout
+
+from testlog.store import runread
 from testlog.errors import TestlogError
-from testlog.runfiles import SCHEMA_VERSION
+from testlog.core.runfiles import SCHEMA_VERSION
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from testlog.triage import TOLERANCE
+from testlog.core.triage import TOLERANCE
 
 DRIFT_RELATIVE = 1e-3
 _TORCH_FLOATS = {"torch.float64": "<f8", "torch.float32": "<f4", "torch.float16": "<f2"}

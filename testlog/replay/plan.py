@@ -9,8 +9,8 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from testlog.records import NOT_CAPTURED
-from testlog.seeds import derive_seed
+from testlog.core.records import NOT_CAPTURED
+from testlog.core.seeds import derive_seed
 
 GENERATOR = "testlog_rng"        # the per-test Generator of the testlog_rng fixture: never leaks
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from gitstore import LogStore
 
-from testlog import layout, render
-from testlog.canonical import canonical_json
-from testlog.logbranch import commit_event
-from testlog.records import dumps_normal
-from testlog.runcommit import write_files
+from testlog.core import layout, render
+from testlog.core.canonical import canonical_json
+from testlog.store.events import commit_event
+from testlog.core.records import dumps_normal
+from testlog.store.runs import write_files
 from testlog.replay.report import SCHEMA_VERSION, commit_summary, error_entries, event_of, report_md
 
 

@@ -7,11 +7,11 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from testlog.errorinfo import SEVERITY_MARKS
+from testlog.core.errorinfo import SEVERITY_MARKS
 from testlog.replay.environment import EnvComparison
 from testlog.replay.judge import Judgement
 from testlog.replay.plan import ReplayPlan
-from testlog.triage import CRITICAL, MINOR, MODERATE, PASSING, SEVERITY, SYMBOLS, VERIFIED, \
+from testlog.core.triage import CRITICAL, MINOR, MODERATE, PASSING, SEVERITY, SYMBOLS, VERIFIED, \
     VERIFIED_DRIFT
 
 SCHEMA_VERSION = 1

@@ -17,9 +17,9 @@ from typing import Any, NamedTuple
 
 from gitstore.source import SourceInfo
 
-from testlog import errorinfo, layout, render
-from testlog.canonical import canonical_json
-from testlog.records import Failure, IsoClock, TestOutcome, build_record, dumps_normal, ms
+from testlog.core import errorinfo, layout, render
+from testlog.core.canonical import canonical_json
+from testlog.core.records import Failure, IsoClock, TestOutcome, build_record, dumps_normal, ms
 
 SCHEMA_VERSION = 1
 EVENT = "TEST_SUITE_EXECUTED"

@@ -6,10 +6,10 @@ import argparse
 from gitstore import changeset
 
 from testlog.errors import TestlogError
-from testlog.logbranch import add_branch_argument
-from testlog.manifest import Manifest, load_manifest
-from testlog.modules import affected_modules
-from testlog.workspace import Workspace
+from testlog.store.events import add_branch_argument
+from testlog.core.manifest import Manifest, load_manifest
+from testlog.core.modules import affected_modules
+from testlog.gates.workspace import Workspace
 
 
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,19 +23,19 @@ from gitstore import GitStoreError
 from gitstore.location import full_ref, locate
 from gitstore.source import SourceInfo
 
-from testlog import layout
-from testlog.capture import BATCH_TESTS, Capturer
+from testlog.core import layout
+from testlog.plugin.capture import BATCH_TESTS, Capturer
 from testlog.config import load_settings
-from testlog.envinfo import resolve_key
-from testlog.fixtures import RUNNER_KEY
+from testlog.store.environment import resolve_key
+from testlog.plugin.fixtures import RUNNER_KEY
 from testlog.plugin import REPORT_AT_EXIT
-from testlog.records import Failure, TestOutcome
+from testlog.core.records import Failure, TestOutcome
 from testlog.rng import REGISTRY
 from testlog.rng.imports import SeedOnImport
-from testlog.runfiles import Harvest, RunContext
-from testlog.runwriter import RunWriter, WriterSetup, writer_process_enabled
-from testlog.seeds import random_base_seed, session_seed
-from testlog.suite import derive_suite
+from testlog.core.runfiles import Harvest, RunContext
+from testlog.store.writer import RunWriter, WriterSetup, writer_process_enabled
+from testlog.core.seeds import random_base_seed, session_seed
+from testlog.core.suite import derive_suite
 
 WORKER_SEED = "testlog_seed"
 INTERRUPTED_WRITING = "testlog: interrupted while pytest's process wrote the run"
@@ -195,7 +195,7 @@ class InBackground:
 
 class RecordWriter:
     """Settles the run's setup before any test runs, gathers reports and captures, and has
-    the run written: by a writer process (testlog.writerproc) fed while the tests run, or,
+    the run written: by a writer process (testlog.store.process) fed while the tests run, or,
     when that is off or fails, by a RunWriter in this process at the end."""
 
     def __init__(self, config: pytest.Config) -> None:
@@ -241,7 +241,7 @@ class RecordWriter:
             raise _usage(f"{exc} (from {setting.source})") from None
 
     def _start_process(self) -> Any:
-        from testlog.writerproc import WriterProcess
+        from testlog.store.process import WriterProcess
         try:
             return WriterProcess(self.setup)
         except Exception:      # noqa: BLE001 -- no process to be had: this one writes the run

@@ -13,14 +13,14 @@ from typing import Any, TypeVar
 
 from gitstore import Append, LogStore
 
-from testlog import layout
-from testlog.canonical import canonical_json, sha256_hex
-from testlog.chronicle import utc_now
-from testlog.interpreter import Interpreter
-from testlog.ledger import ledger_line, parse_ledger
-from testlog.logbranch import commit_event
-from testlog.manifest import Manifest, manifest_path, manifest_text
-from testlog.workspace import Workspace, dirty_roots, module_trees
+from testlog.core import layout
+from testlog.core.canonical import canonical_json, sha256_hex
+from testlog.core.chronicle import utc_now
+from testlog.gates.interpreter import Interpreter
+from testlog.core.ledger import ledger_line, parse_ledger
+from testlog.store.events import commit_event
+from testlog.core.manifest import Manifest, manifest_path, manifest_text
+from testlog.gates.workspace import Workspace, dirty_roots, module_trees
 
 T = TypeVar("T")
 REPORT_VERSION = "1"

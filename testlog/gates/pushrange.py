@@ -6,7 +6,7 @@ import os
 
 from gitstore import changeset
 
-from testlog.prepush import DELETE, LOG_BRANCH, NEW, PushedRef, classify
+from testlog.core.prepush import DELETE, LOG_BRANCH, NEW, PushedRef, classify
 
 
 def ref_base(root: str, remote: str | None, ref: PushedRef, kind: str) -> str | None:

@@ -9,15 +9,15 @@ from typing import Any
 
 from gitstore import LogStore
 
-from testlog import layout
-from testlog.gates import LatencyResult, slo_summary, slo_violation
-from testlog.ledger import cached_entries
-from testlog.manifest import Manifest, with_observed_latency
-from testlog.measures import benchmark_samples, latency_percentiles
-from testlog.measuring import (Invocation, announce, indent, open_log, record, run_all,
+from testlog.core import layout
+from testlog.core.gates import LatencyResult, slo_summary, slo_violation
+from testlog.core.ledger import cached_entries
+from testlog.core.manifest import Manifest, with_observed_latency
+from testlog.core.measures import benchmark_samples, latency_percentiles
+from testlog.gates.invocation import (Invocation, announce, indent, open_log, record, run_all,
                                report_recorded, scratch_for, start, write_back)
-from testlog.modrun import ERROR, FAILED, NO_TESTS, bench_argv, bench_dir, child_env, run_pytest
-from testlog.workspace import Workspace, interpreter
+from testlog.gates.pytest_run import ERROR, FAILED, NO_TESTS, bench_argv, bench_dir, child_env, run_pytest
+from testlog.gates.workspace import Workspace, interpreter
 
 EVENT = "BENCH_RECORDED"
 NO_BENCHMARKS = "no-benchmarks"

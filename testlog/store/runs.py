@@ -7,10 +7,10 @@ from typing import Any
 
 from gitstore import GitStoreError, LogStore
 
-from testlog import layout, timing_summary
-from testlog.records import dumps_normal
-from testlog.logbranch import commit_event
-from testlog.runfiles import EVENT, RunBundle
+from testlog.core import layout, timing_summary
+from testlog.core.records import dumps_normal
+from testlog.store.events import commit_event
+from testlog.core.runfiles import EVENT, RunBundle
 
 
 def run_durations(bundle: RunBundle) -> list[tuple[str, float]]:

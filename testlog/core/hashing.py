@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Any
 
-from testlog.canonical import canonical_json, normalise
+from testlog.core.canonical import canonical_json, normalise
 
 INLINE_BYTES = 64 * 1024      # raw data kept (base64) up to this size: replay can judge drift
 INLINE_ELEMENTS = 64          # rounded element values shown up to this many elements

@@ -14,8 +14,8 @@ from types import ModuleType
 from typing import Any
 
 from testlog.rng import REGISTRY, loaded_rngs
-from testlog.seeds import derive_seed, session_seed
-from testlog.sysstat import RssReader
+from testlog.core.seeds import derive_seed, session_seed
+from testlog.plugin.sysstat import RssReader
 
 SEEDED, STATE_STORED = "seeded", "state-stored"
 BATCH_TESTS = 64
@@ -194,5 +194,5 @@ class Capturer:
 
 def generator_digest(generator: Any) -> str:
     """SHA-256 of a numpy Generator's bit generator state (canonical JSON of its dict)."""
-    from testlog.canonical import canonical_json, sha256_hex
+    from testlog.core.canonical import canonical_json, sha256_hex
     return sha256_hex(canonical_json(generator.bit_generator.state))

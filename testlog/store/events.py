@@ -9,10 +9,10 @@ from gitstore import Append, GitStoreError, LogEntry, LogStore
 from gitstore.changes import Change
 from gitstore.epoch import Step, restart
 
-from testlog import layout
+from testlog.core import layout
 from testlog.config import Setting
-from testlog.canonical import canonical_json, sha256_hex
-from testlog.chronicle import event_line, make_event, parse_chronicle
+from testlog.core.canonical import canonical_json, sha256_hex
+from testlog.core.chronicle import event_line, make_event, parse_chronicle
 
 SCHEMA_VERSION = "1"
 EVENT_DIGEST_TRAILER = "Testlog-Event-SHA256"

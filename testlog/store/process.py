@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 import gitstore
 import testlog
-from testlog.runwriter import RunWriter, WriterSetup
+from testlog.store.writer import RunWriter, WriterSetup
 
 LOG_NAME = "writer.log"       # the last writer process's stderr, under .git/testlog/
 _HEADER = struct.Struct("<Q")
@@ -46,7 +46,7 @@ for name, where in packages.items():
         name, where + "/__init__.py", submodule_search_locations=[where])
     module = sys.modules[name] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-from testlog.writerproc import serve
+from testlog.store.process import serve
 serve(int(sys.argv[3]), int(sys.argv[4]))
 """
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from testlog.errorinfo import SEVERITY_MARKS, error_text
+from testlog.core.errorinfo import SEVERITY_MARKS, error_text
 
 SLOWEST = 10
 LOG_MESSAGE_CHARS = 120

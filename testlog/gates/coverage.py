@@ -8,17 +8,17 @@ from typing import Any
 
 from gitstore import LogStore
 
-from testlog import layout
-from testlog.gates import CoverageResult, coverage_problems, coverage_summary
-from testlog.ledger import cached_entries
-from testlog.manifest import Manifest, with_observed_coverage
-from testlog.measures import coverage_percent
-from testlog.measuring import (Invocation, announce, indent, open_log, record, run_all,
+from testlog.core import layout
+from testlog.core.gates import CoverageResult, coverage_problems, coverage_summary
+from testlog.core.ledger import cached_entries
+from testlog.core.manifest import Manifest, with_observed_coverage
+from testlog.core.measures import coverage_percent
+from testlog.gates.invocation import (Invocation, announce, indent, open_log, record, run_all,
                                report_recorded, scratch_for, start, write_back)
-from testlog.modrun import (ERROR, FAILED, NO_TESTS, NO_TESTS_DIR, child_env, coverage_argv,
+from testlog.gates.pytest_run import (ERROR, FAILED, NO_TESTS, NO_TESTS_DIR, child_env, coverage_argv,
                             run_pytest, tests_argv, tests_dir)
-from testlog.modules import nested_roots
-from testlog.workspace import Workspace, interpreter
+from testlog.core.modules import nested_roots
+from testlog.gates.workspace import Workspace, interpreter
 
 EVENT = "COVERAGE_RECORDED"
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from testlog.canonical import dumps_normal, sha256_hex  # noqa: F401  (dumps_normal: re-exported)
-from testlog.seeds import derive_seed
-from testlog.values import result_hash
+from testlog.core.canonical import dumps_normal, sha256_hex  # noqa: F401  (dumps_normal: re-exported)
+from testlog.core.seeds import derive_seed
+from testlog.core.hashing import result_hash
 
 RECORD_KEYS = ("test_name", "timestamp_start", "timestamp_end", "duration_ms", "status", "seed",
                "rng_state", "rng_state_after", "inputs", "outputs", "determinism_check",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from testlog.canonical import canonical_json
+from testlog.core.canonical import canonical_json
 from testlog.errors import TestlogError
 
 LEDGER_VERSION = "1"

@@ -9,7 +9,7 @@ import pytest
 
 
 def _seed(text: str) -> int:
-    from testlog.seeds import parse_seed
+    from testlog.core.seeds import parse_seed
     try:
         return parse_seed(text)
     except ValueError as exc:
@@ -42,7 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="do not reseed RNGs before each test (full states are stored instead)")
     parser.addini("testlog", type="bool", default=False,
                   help="record every run, as if --testlog were given")
-    from testlog.replay.options import add_options
+    from testlog.plugin.options import add_options
     add_options(group)
 
 
@@ -54,7 +54,7 @@ def enabled(config: pytest.Config) -> bool:
 
 def pytest_cmdline_main(config: pytest.Config) -> None:
     if config.getoption("testlog_replay"):     # after xdist's own option handling (tryfirst)
-        from testlog.replay_plugin import prepare
+        from testlog.plugin.replay import prepare
         prepare(config)
     elif enabled(config):
         # Registered before any plugin is configured, so it runs after every other plugin's
@@ -76,22 +76,22 @@ def report_run(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)   # after pytest-randomly has resolved its seed
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("testlog_replay"):     # replaying, not recording
-        from testlog.replay_plugin import install
+        from testlog.plugin.replay import install
         install(config)
     elif enabled(config):
-        from testlog.recorder import install
+        from testlog.plugin.recorder import install
         install(config)
 
 
 @pytest.fixture
 def testlog(request: pytest.FixtureRequest) -> Any:
     """Declare inputs and outputs: `testlog.input(path_or_value)`, `testlog.output(name, value)`."""
-    from testlog.fixtures import handle_for
+    from testlog.plugin.fixtures import handle_for
     return handle_for(request)
 
 
 @pytest.fixture
 def testlog_rng(request: pytest.FixtureRequest) -> Any:
     """A numpy.random.Generator seeded from this test's seed."""
-    from testlog.fixtures import generator_for
+    from testlog.plugin.fixtures import generator_for
     return generator_for(request)

@@ -5,7 +5,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from testlog.canonical import canonical_json, sha256_hex
+from testlog.core.canonical import canonical_json, sha256_hex
 from testlog.errors import TestlogError
 
 EVENTS = (

@@ -1,7 +1,7 @@
 """Writing one recorded session: its files committed to the log branch in one commit, or
 written to --testlog-out, or saved to pending when the commit cannot be made.
 
-No pytest here: this runs in the writer process (testlog.writerproc) or, when that process
+No pytest here: this runs in the writer process (testlog.store.process) or, when that process
 cannot be had, in pytest's own process at the end of the session.
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 from gitstore.source import SourceInfo
 
-from testlog.envinfo import environment_blocks, redactor
-from testlog.records import TestOutcome
-from testlog.runfiles import Harvest, RecordBook, RunBundle, RunContext, run_bundle
+from testlog.store.environment import environment_blocks, redactor
+from testlog.core.records import TestOutcome
+from testlog.core.runfiles import Harvest, RecordBook, RunBundle, RunContext, run_bundle
 
 
 @dataclass
@@ -71,7 +71,7 @@ class RunWriter:
         except Exception as exc:   # noqa: BLE001 -- reported when the run is written
             self.store_error = exc
             return
-        from testlog.runcommit import stored_timing_summary
+        from testlog.store.runs import stored_timing_summary
         try:
             self.read_ahead = stored_timing_summary(self.store)
         except Exception:          # noqa: BLE001 -- read again when committing
@@ -100,11 +100,11 @@ class RunWriter:
         return self.write(bundle)
 
     def write(self, bundle: RunBundle) -> list[str]:
-        from testlog.runcommit import write_run_dir
+        from testlog.store.runs import write_run_dir
         suite, setup = self.ctx.suite, self.setup
         counts = bundle.summary.split(" ", 3)[3]
         if setup.out_dir is not None:
-            from testlog.runcommit import run_dir_holds
+            from testlog.store.runs import run_dir_holds
             if self.takes_over and run_dir_holds(setup.out_dir, bundle):
                 return [f"testlog: {suite} {bundle.verdict} ({counts}): files written to "
                         f"{setup.out_dir} (by the writer process before it stopped)"]
@@ -126,7 +126,7 @@ class RunWriter:
                 f"{setup.branch} ({signer})"]
 
     def commit(self, bundle: RunBundle) -> tuple[str, str]:
-        from testlog.runcommit import commit_run, committed_already
+        from testlog.store.runs import commit_run, committed_already
         if self.store_error is not None:
             raise self.store_error
         if self.takes_over:
@@ -138,7 +138,7 @@ class RunWriter:
         return sha, f"signed by {signer.fingerprint}" if signer else "unsigned"
 
     def save_pending(self, bundle: RunBundle, error: str) -> list[str]:
-        from testlog import pending
+        from testlog.store import pending
         setup = self.setup
         settings = {"branch": setup.branch, "sign_key": setup.sign_key, "no_sign": setup.no_sign}
         first = error.strip().splitlines()[0] if error.strip() else error

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from testlog.errors import TestlogError
-from testlog.runfiles import RunBundle
+from testlog.core.runfiles import RunBundle
 
 SCHEMA_VERSION = 1
 _META = "meta.json"

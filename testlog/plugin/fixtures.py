@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from testlog.capture import TestCapture, generator_digest
-from testlog.seeds import derive_seed
-from testlog.values import describe_path, describe_value, is_path_input
+from testlog.plugin.capture import TestCapture, generator_digest
+from testlog.core.seeds import derive_seed
+from testlog.core.hashing import describe_path, describe_value, is_path_input
 
 RUNNER_KEY: pytest.StashKey[Any] = pytest.StashKey()
 UNRECORDED_BASE_SEED = 0

@@ -7,11 +7,11 @@ from typing import Any
 
 from gitstore import GitStoreError, LogEntry, LogStore
 
-from testlog import layout
-from testlog.canonical import record_signature
-from testlog.chronicle import parse_chronicle
+from testlog.core import layout
+from testlog.core.canonical import record_signature
+from testlog.core.chronicle import parse_chronicle
 from testlog.errors import TestlogError
-from testlog.runfiles import EVENT, SCHEMA_VERSION
+from testlog.core.runfiles import EVENT, SCHEMA_VERSION
 
 _SUMMARY = re.compile(rf"^{EVENT} (?P<suite>\S+) (?P<verdict>PASS|FAIL) (?P<passed>\d+) passed "
                       r"(?P<failed>\d+) failed$")

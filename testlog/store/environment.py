@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any
 
-from testlog.canonical import canonical_json
+from testlog.core.canonical import canonical_json
 
 KEY_ENV = "TESTLOG_ENV_KEY"
 KEY_FILE = ("testlog", "env-key")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from testlog.config import Setting
 from testlog.errors import TestlogError
-from testlog.measures import env_fingerprint
+from testlog.core.measures import env_fingerprint
 
 # Run by the project's interpreter: its version, platform and which pytest plugins it has.
 _PROBE = r"""

@@ -13,8 +13,8 @@ from gitstore import LogStore, changeset
 
 from testlog.config import Setting, load_settings
 from testlog.errors import TestlogError
-from testlog.interpreter import Interpreter, probe
-from testlog.modules import module_roots
+from testlog.gates.interpreter import Interpreter, probe
+from testlog.core.modules import module_roots
 
 
 @dataclass(frozen=True)

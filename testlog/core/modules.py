@@ -4,7 +4,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 
-from testlog.manifest import MANIFEST
+from testlog.core.manifest import MANIFEST
 
 
 def module_roots(paths: Iterable[str]) -> list[str]:

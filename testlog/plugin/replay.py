@@ -20,12 +20,12 @@ from gitstore import GitStoreError, LogStore
 from gitstore.source import source_info
 from gitstore.location import full_ref, locate
 
-from testlog import envinfo
-from testlog.capture import TestCapture
+from testlog.store import environment as envinfo
+from testlog.plugin.capture import TestCapture
 from testlog.config import load_settings
 from testlog.errors import TestlogError
-from testlog.records import Failure, TestOutcome
-from testlog.recorder import TestRunner, cooperate_with_randomly, crash_message
+from testlog.core.records import Failure, TestOutcome
+from testlog.plugin.recorder import TestRunner, cooperate_with_randomly, crash_message
 from testlog.replay import loading
 from testlog.replay.environment import compare_environments
 from testlog.replay.judge import MISSING, NOT_RUN, Judgement, Replayed, judge
