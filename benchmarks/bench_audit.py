@@ -37,10 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gitstore.commits import compose_message  # noqa: E402
+
 from testlog.core import layout  # noqa: E402
 from testlog.core.canonical import canonical_json, signed_record  # noqa: E402
 from testlog.core.chronicle import event_line, make_event  # noqa: E402
-from testlog.store.events import event_trailers, render_index, INDEX_EVENTS  # noqa: E402
+from testlog.store.events import INDEX_EVENTS, event_trailers, render_index  # noqa: E402
 
 N_FULL, N_NEW = 10_000, 100
 SUITES = ("unit", "integration", "e2e", "perf")

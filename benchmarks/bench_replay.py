@@ -22,7 +22,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_recorder import TESTS, git, signed_suite, timed  # noqa: E402
+from bench_recorder import TESTS, git, signed_suite, timed
 
 TARGET_RATIO = 1.3
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]

@@ -6,10 +6,10 @@ when packing is due, starts this module detached and returns. The packer runs at
 priority and writes its new packs beside the old ones while writers go on; it takes the
 writers' lock only to record them and delete what they replace (milliseconds). It quietly
 gives up when another packer is already at work; a pack that never happens stays due, and
-the next write starts it again. `git config testlog.packInBackground false` packs
-in the writing process instead.
+the next write starts it again. `git config <section>.packInBackground false` packs
+in the writing process instead (the section is the product's: gitstore.conventions).
 
-    python -m gitstore.backgroundpack COMMON_DIR REF EVERY   (started by spawn_packer)
+    python -m gitstore.backgroundpack COMMON_DIR STATE_DIR REF EVERY   (started by spawn_packer)
 """
 from __future__ import annotations
 
@@ -17,13 +17,12 @@ import os
 import subprocess
 import sys
 
-import gitstore
 from gitstore.errors import GitStoreError
 from gitstore.gitcmd import run_git
 from gitstore.locking import try_lock, write_lock
 from gitstore.packing import apply_packs, packed, prepare_packs, report_failure, still_due
 
-CONFIG_SECTION, CONFIG_NAME = b"testlog", b"packInBackground"
+CONFIG_NAME = b"packInBackground"
 LOCK_TIMEOUT = 300.0          # a packer waits this long for the writers to finish
 NICENESS = 10
 
@@ -39,33 +38,32 @@ _DETACH = ("import os, sys\n"
 _RUN = ("import runpy, sys\n"
         "sys.path.append(sys.argv.pop(1))\n"
         "runpy.run_module('gitstore.backgroundpack', run_name='__main__', alter_sys=True)\n")
-LOG_NAME = "pack.log"         # the last detached packer's errors, under .git/testlog/
+LOG_NAME = "pack.log"         # the last detached packer's errors, in the store's state folder
 
 
-def pack_in_background(config: object) -> bool:
-    """`testlog.packInBackground` from the repository's config stack (default true)."""
+def pack_in_background(config: object, section: str) -> bool:
+    """`<section>.packInBackground` from the repository's config stack (default true)."""
     try:
-        return bool(config.get_boolean((CONFIG_SECTION,), CONFIG_NAME, True))  # type: ignore[attr-defined]
+        return bool(config.get_boolean((section.encode(),), CONFIG_NAME, True))  # type: ignore[attr-defined]
     except (KeyError, ValueError):
         return True
 
 
-def spawn_packer(common_dir: str, ref: str, every: int) -> None:
+def spawn_packer(common_dir: str, state_dir: str, ref: str, every: int) -> None:
     """Start the detached packer; never raises (packing stays due if it cannot start)."""
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(gitstore.__file__)))
-    command = [sys.executable, "-I", "-S", "-c", _DETACH,
-               sys.executable, "-c", _RUN, package_root, common_dir, ref, str(every)]
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    command = [sys.executable, "-I", "-S", "-c", _DETACH, sys.executable, "-c", _RUN,
+               package_root, common_dir, state_dir, ref, str(every)]
     try:
-        os.makedirs(os.path.join(common_dir, "testlog"), exist_ok=True)
-        with open(os.path.join(common_dir, "testlog", LOG_NAME), "wb") as log:
+        os.makedirs(state_dir, exist_ok=True)
+        with open(os.path.join(state_dir, LOG_NAME), "wb") as log:
             subprocess.run(command, cwd=common_dir, stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=log, timeout=30)
     except (OSError, subprocess.SubprocessError):
         pass
 
 
-def run_packer(common_dir: str, ref: str, every: int) -> int:
-    state_dir = os.path.join(common_dir, "testlog")
+def run_packer(common_dir: str, state_dir: str, ref: str, every: int) -> int:
     os.makedirs(state_dir, exist_ok=True)
     runner = try_lock(os.path.join(state_dir, "pack.lock"))     # one packer at a time
     if runner is None:
@@ -95,4 +93,4 @@ def run_packer(common_dir: str, ref: str, every: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_packer(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    sys.exit(run_packer(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])))

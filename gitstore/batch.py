@@ -75,12 +75,6 @@ def commits_in_range(cwd: str | os.PathLike[str], tip: str,
     return parse_cat_file_batch(raw)
 
 
-def is_ancestor(cwd: str | os.PathLike[str], ancestor: str, descendant: str) -> bool:
-    """True when `ancestor` is `descendant` or in its history (False if either is unknown)."""
-    proc = run_git(["merge-base", "--is-ancestor", ancestor, descendant], cwd, check=False)
-    return proc.returncode == 0
-
-
 def changed_paths_between(cwd: str | os.PathLike[str], old: str, new: str) -> list[str]:
     """Paths whose content differs between two commits (added, modified or deleted)."""
     out = run_git(["diff-tree", "-r", "-z", "--name-only", "--no-renames", old, new], cwd).stdout

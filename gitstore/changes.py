@@ -4,7 +4,6 @@ from __future__ import annotations
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Union
 
 from dulwich.diff_tree import tree_changes
 from dulwich.object_store import BaseObjectStore
@@ -30,7 +29,7 @@ class Existing:
     sha: bytes
 
 
-Change = Union[bytes, Append, Existing, None]
+Change = bytes | Append | Existing | None
 
 
 def validated(changes: Mapping[str, Change]) -> dict[bytes, Change]:

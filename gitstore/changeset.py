@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Iterable
 
-from gitstore.gitcmd import run_git
+from gitstore.gitcmd import empty_tree, run_git
 
 Cwd = str | os.PathLike[str]
 
@@ -65,10 +65,6 @@ def commit_sha(cwd: Cwd, rev: str) -> str | None:
                    cwd, check=False)
     sha = proc.stdout.decode().strip()
     return sha if proc.returncode == 0 and sha else None
-
-
-def empty_tree(cwd: Cwd) -> str:
-    return run_git(["hash-object", "-t", "tree", "--stdin"], cwd, input=b"").stdout.decode().strip()
 
 
 def merge_base(cwd: Cwd, a: str, b: str) -> str | None:

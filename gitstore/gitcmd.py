@@ -5,19 +5,24 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gitstore.errors import GitStoreError
 
 # Inherited from a hook or a wrapper, these would point git at another repository or index.
-_LOCATION_VARS = (
+GIT_LOCATION_VARS = (
     "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
     "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE",
 )
 
 
+def without_git_location(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` less the variables that would point git at another repository or index."""
+    return {k: v for k, v in environ.items() if k not in GIT_LOCATION_VARS}
+
+
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _LOCATION_VARS}
+    env = without_git_location(os.environ)
     env["LC_ALL"] = "C"
     env.update(extra or {})
     return env
@@ -86,3 +91,14 @@ def git_config_section(cwd: str | os.PathLike[str], section: str) -> dict[str, s
             name, _, value = item.partition("\n")
             values[name[len(section) + 1:]] = value
     return values
+
+
+def is_ancestor(cwd: str | os.PathLike[str], ancestor: str, descendant: str) -> bool:
+    """True when `ancestor` is `descendant` or in its history (False if either is unknown)."""
+    proc = run_git(["merge-base", "--is-ancestor", ancestor, descendant], cwd, check=False)
+    return proc.returncode == 0
+
+
+def empty_tree(cwd: str | os.PathLike[str]) -> str:
+    """The empty tree's id in this repository's hash (SHA-1 or SHA-256); nothing is written."""
+    return run_git(["hash-object", "-t", "tree", "--stdin"], cwd, input=b"").stdout.decode().strip()

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 from gitstore.errors import GitStoreError
-from gitstore.signing import SIGNED, UNSIGNED
+from gitstore.sigstatus import SIGNED, UNSIGNED
 
 _TRAILER = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*): (.*)$")
 _GPGSIG = re.compile(rb"\ngpgsig ([^\n]*(?:\n [^\n]*)*)")

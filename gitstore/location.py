@@ -22,7 +22,7 @@ def valid_ref_name(name: str) -> bool:
 
 
 def full_ref(ref: str) -> str:
-    """`testlog` → `refs/heads/testlog`; refuse names git would refuse."""
+    """`log` → `refs/heads/log`; refuse names git would refuse."""
     name = ref if ref.startswith("refs/") else f"refs/heads/{ref}"
     if not valid_ref_name(name):
         raise GitStoreError(f"invalid log branch name {ref!r}")

@@ -37,7 +37,7 @@ def write_lock(path: str, timeout: float) -> Iterator[None]:
                 if time.monotonic() > deadline:
                     raise GitStoreError(
                         f"timed out after {timeout:.0f}s waiting for the log branch lock {path} "
-                        "(another git-testlog writer is running)") from None
+                        "(another writer of this log branch is running)") from None
                 time.sleep(0.005)
         try:
             yield

@@ -33,7 +33,7 @@ def source_tree(common_dir: str, commit: str | None, tree: str | None) -> tuple[
 def checkout_tree(common_dir: str, tree: str, dest: str) -> None:
     """Write every file of `tree` under `dest` through a throwaway index."""
     os.makedirs(dest, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="testlog-index-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gitstore-index-") as tmp:
         env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
         base = ["--git-dir", common_dir, "--work-tree", dest]
         run_git([*base, "read-tree", tree], dest, env=env)

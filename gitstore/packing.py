@@ -114,7 +114,7 @@ def packed(state_dir: str) -> None:
 
 
 def report_failure(exc: GitStoreError) -> None:
-    warnings.warn(f"git-testlog: could not pack the log branch's objects: {exc}",
+    warnings.warn(f"could not pack the log branch's objects: {exc}",
                   RuntimeWarning, stacklevel=4)
 
 

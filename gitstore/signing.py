@@ -10,8 +10,7 @@ import tempfile
 import gnupg
 
 from gitstore.errors import GitStoreError
-
-GOOD, BAD, UNKNOWN_KEY, UNSIGNED, SIGNED = "good", "bad", "unknown-key", "unsigned", "signed"
+from gitstore.sigstatus import BAD, GOOD, UNKNOWN_KEY
 
 
 def _gpg(program: str | None) -> gnupg.GPG:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from gitstore.gitcmd import run_git
+from gitstore.gitcmd import empty_tree, run_git
 
 _READ_ONLY = ("--no-optional-locks",)
 # A patch that `git apply` takes back whatever the user's diff settings are.
@@ -39,11 +39,6 @@ def head_commit_and_tree(cwd: str) -> tuple[str | None, str | None]:
     out = _git(["rev-parse", "--quiet", "HEAD^{commit}", "HEAD^{tree}"], cwd, check=False)
     lines = out.decode().split()
     return (lines[0], lines[1]) if len(lines) == 2 else (None, None)
-
-
-def empty_tree(cwd: str) -> str:
-    """The empty tree's id in this repository's hash (SHA-1 or SHA-256)."""
-    return _git(["hash-object", "-t", "tree", os.devnull], cwd).strip().decode()
 
 
 def working_diff(cwd: str, base: str) -> bytes:

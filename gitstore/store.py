@@ -6,28 +6,31 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 
 from dulwich.diff_tree import tree_changes
+from dulwich.errors import NotGitRepository
 from dulwich.file import FileLocked
 from dulwich.objects import ShaFile
-from dulwich.errors import NotGitRepository
 from dulwich.repo import Repo, UnsupportedExtension, UnsupportedVersion, get_user_identity
 
 from gitstore import changes as ch
 from gitstore.backgroundpack import pack_in_background, spawn_packer
 from gitstore.commits import compose_message, new_commit
+from gitstore.conventions import GENERIC, Conventions
 from gitstore.errors import GitStoreError
-from gitstore.gitcmd import git_config, git_pipeline, run_git
+from gitstore.gitcmd import git_config, git_pipeline, is_ancestor, run_git
 from gitstore.history import LogEntry, parse_cat_file_batch
-from gitstore.location import full_ref, locate  # noqa: F401  (part of this module's API)
+from gitstore.location import full_ref, locate
 from gitstore.locking import add_object, clear_stale_ref_lock, write_lock
 from gitstore.objectfiles import bulk_pack_compression, loose_compression, write_pack
-from gitstore.packing import (PACK_EVERY_WRITES, adopt_pack, count_write, pack_now,
-                              retry_if_packed_meanwhile)
+from gitstore.packing import (
+    PACK_EVERY_WRITES,
+    adopt_pack,
+    count_write,
+    pack_now,
+    retry_if_packed_meanwhile,
+)
 from gitstore.signing import Signer, verify
 
-DEFAULT_REF = "refs/heads/testlog"
 CAS_ATTEMPTS = 8
-# Append-only line logs: when commits are rebuilt on another tip, both sides' lines are kept.
-UNION_SUFFIXES = (".ndjson",)
 # A write this big goes straight into one pack instead of loose files.
 BULK_OBJECTS = 500
 BULK_BYTES = 1024 * 1024
@@ -82,28 +85,34 @@ class LogStore:
     """The log branch of one repository. Open with `LogStore.open`."""
 
     def __init__(self, common_dir: str, git_dir: str, work_tree: str | None, ref: str,
-                 signer: Signer | None, lock_timeout: float) -> None:
+                 signer: Signer | None, lock_timeout: float,
+                 conventions: Conventions = GENERIC) -> None:
         self.common_dir, self.git_dir, self.work_tree = common_dir, git_dir, work_tree
         self.ref, self.signer, self.lock_timeout = ref, signer, lock_timeout
+        self.conventions = conventions
         self.repo = open_repo(common_dir)
-        self.state_dir = os.path.join(common_dir, "testlog")
-        self.union_suffixes = UNION_SUFFIXES
+        self.state_dir = os.path.join(common_dir, conventions.state_dir_name)
         self.identity = committer_identity(common_dir, self.repo.get_config_stack())
         self.pack_every = PACK_EVERY_WRITES
         self.loose_level = loose_compression(self.repo.get_config())
         self.pack_level = bulk_pack_compression(self.repo.get_config())
-        self.pack_in_background = pack_in_background(self.repo.get_config_stack())
+        self.pack_in_background = pack_in_background(self.repo.get_config_stack(),
+                                                     conventions.config_section)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] = ".", ref: str = DEFAULT_REF,
-             sign_key: str | bool | None = None, lock_timeout: float = 60.0) -> "LogStore":
+    def open(cls, path: str | os.PathLike[str] = ".", ref: str | None = None,
+             sign_key: str | bool | None = None, lock_timeout: float = 60.0,
+             conventions: Conventions = GENERIC) -> LogStore:
+        """The log branch `ref` (default: the conventions' default ref) of the repository
+        holding `path`; sign_key as for resolve_signer."""
         common, git_dir, top = locate(path)
-        return cls(common, git_dir, top, full_ref(ref), resolve_signer(common, sign_key), lock_timeout)
+        return cls(common, git_dir, top, full_ref(conventions.default_ref if ref is None else ref),
+                   resolve_signer(common, sign_key), lock_timeout, conventions)
 
     def close(self) -> None:
         self.repo.close()
 
-    def __enter__(self) -> "LogStore":
+    def __enter__(self) -> LogStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -122,12 +131,12 @@ class LogStore:
     def require_tip(self) -> str:
         tip = self.tip
         if tip is None:
-            raise GitStoreError(f"no log branch {self.ref} here (record a run first, or "
-                                "`git testlog fetch` it from a remote)")
+            raise GitStoreError(f"no log branch {self.ref} here "
+                                f"({self.conventions.no_branch_hint})")
         return tip
 
     def resolve(self, rev: str | None = None) -> str:
-        """Full sha of a commit on the log branch: a sha, an abbreviation, or `testlog~2`."""
+        """Full sha of a commit on the log branch: a sha, an abbreviation, or `<branch>~2`."""
         tip = self.require_tip()
         if rev is None:
             return tip
@@ -135,9 +144,8 @@ class LogStore:
                        self.common_dir, check=False)
         sha = proc.stdout.decode().strip()
         if proc.returncode != 0 or not sha:
-            raise GitStoreError(f"unknown revision {rev!r} (see `git testlog log`)")
-        if sha != tip and run_git(["merge-base", "--is-ancestor", sha, tip], self.common_dir,
-                                  check=False).returncode != 0:
+            raise GitStoreError(f"unknown revision {rev!r} ({self.conventions.revision_hint})")
+        if sha != tip and not is_ancestor(self.common_dir, sha, tip):
             raise GitStoreError(f"{rev} is not a commit on the log branch {self.ref}")
         return sha
 
@@ -223,7 +231,7 @@ class LogStore:
         if not count_write(self.common_dir, self.state_dir, self.pack_every, written):
             return
         if self.pack_in_background:
-            spawn_packer(self.common_dir, self.ref, self.pack_every)
+            spawn_packer(self.common_dir, self.state_dir, self.ref, self.pack_every)
         else:
             pack_now(self.common_dir, self.state_dir, tip)
 
@@ -261,7 +269,8 @@ class LogStore:
             raise GitStoreError(f"commit {sha[:10]} is signed: rebuilding it needs a signing key "
                                 "(set user.signingkey or pass a key)")
         old_tree = store[commit.parents[0]].tree if commit.parents else None
-        replayed = ch.replayed_changes(store, old_tree, commit.tree, self.union_suffixes)
+        replayed = ch.replayed_changes(store, old_tree, commit.tree,
+                                       self.conventions.append_only_suffixes)
         return self._build_commit(replayed, commit.message, parent, commit.author,
                                   commit.author_time)
 
@@ -285,8 +294,8 @@ class LogStore:
         refs = self.repo.refs
         try:
             if old is None:
-                return refs.add_if_new(self.ref.encode(), new, message=b"git-testlog: write")
+                return refs.add_if_new(self.ref.encode(), new, message=self.conventions.reflog_message)
             return refs.set_if_equals(self.ref.encode(), old.encode(), new,
-                                      message=b"git-testlog: write")
+                                      message=self.conventions.reflog_message)
         except FileLocked:
             return False

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gitstore.errors import GitStoreError
-from gitstore.gitcmd import run_git
+from gitstore.gitcmd import is_ancestor, run_git
 from gitstore.history import LogEntry
 from gitstore.store import LogStore
 
@@ -37,7 +37,8 @@ def tracking_ref(store: LogStore, remote: str) -> str:
     short = store.ref.removeprefix("refs/heads/")
     if is_named_remote(store, remote):
         return f"refs/remotes/{remote}/{short}"
-    return f"refs/testlog/fetched/{hashlib.sha256(remote.encode()).hexdigest()[:16]}/{short}"
+    digest = hashlib.sha256(remote.encode()).hexdigest()[:16]
+    return f"{store.conventions.fetched_ref_prefix}/{digest}/{short}"
 
 
 def check_remote(store: LogStore, remote: str) -> None:
@@ -70,11 +71,6 @@ def fetch_remote_tip(store: LogStore, remote: str) -> str | None:
     return run_git(["rev-parse", track], store.common_dir).stdout.decode().strip()
 
 
-def is_ancestor(store: LogStore, older: str, newer: str) -> bool:
-    return run_git(["merge-base", "--is-ancestor", older, newer], store.common_dir,
-                   check=False).returncode == 0
-
-
 def rebuild_on(store: LogStore, local: str, upstream: str,
                guard: RebuildGuard | None = None) -> SyncResult:
     """Rebuild the commits in upstream..local on top of upstream; move the ref (CAS)."""
@@ -103,11 +99,11 @@ def integrate(store: LogStore, remote_tip: str, guard: RebuildGuard | None = Non
         return SyncResult("created", remote_tip)
     if local == remote_tip:
         return SyncResult("up-to-date", local)
-    if is_ancestor(store, local, remote_tip):
+    if is_ancestor(store.common_dir, local, remote_tip):
         if not store.swap_tip(local, remote_tip.encode()):
             raise GitStoreError(f"{store.ref} moved while fetching; run the command again")
         return SyncResult("fast-forward", remote_tip)
-    if is_ancestor(store, remote_tip, local):
+    if is_ancestor(store.common_dir, remote_tip, local):
         return SyncResult("ahead", local)
     return rebuild_on(store, local, remote_tip, guard)
 
@@ -155,4 +151,4 @@ def push(store: LogStore, remote: str = "origin", attempts: int = PUSH_ATTEMPTS,
                 rebuilt += result.rebuilt
                 store.after_write(result.tip, result.written)
     raise GitStoreError(f"{remote} kept rejecting {store.ref} after {attempts} attempts "
-                        "(other machines are pushing); run `git testlog push` again")
+                        f"(other machines are pushing); {store.conventions.push_again_hint}")

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import pysequoia
 
 from gitstore.errors import GitStoreError
-
-GOOD, BAD, UNTRUSTED, UNSIGNED = "good", "bad", "untrusted", "unsigned"
+from gitstore.sigstatus import BAD, GOOD, UNSIGNED, UNTRUSTED
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class TrustedCerts:
 
     @classmethod
     def from_armored(cls, data: bytes, source: str = "key data",
-                     only: Iterable[str] | None = None) -> "TrustedCerts":
+                     only: Iterable[str] | None = None) -> TrustedCerts:
         """The public keys in an armored (or binary) key file, or just those in `only`."""
         try:
             certs = pysequoia.Cert.split_bytes(data)

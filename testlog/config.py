@@ -8,8 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from gitstore import GitStoreError, git_config_section
-from gitstore.location import locate
+from gitstore import GitStoreError, git_config_section, locate
 
 from testlog.errors import TestlogError
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gitstore import LogStore
+
 from testlog.core.canonical import canonical_json, signed_record
 from testlog.core.layout import artifact_path
 from testlog.store.events import commit_event

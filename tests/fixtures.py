@@ -6,12 +6,12 @@ import os
 import subprocess
 from pathlib import Path
 
-GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR")
+from gitstore import without_git_location
 
 
 def git(cwd: str | os.PathLike[str], *args: str, input: bytes | None = None,
         check: bool = True) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in GIT_LOCATION_VARS}
+    env = without_git_location(os.environ)
     proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr.decode()}")

@@ -10,12 +10,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from gitstore import GIT_LOCATION_VARS
+
+from testlog.core.hashing import describe_value
 from testlog.core.records import TestOutcome
 from testlog.core.runfiles import Harvest, RunContext
 from testlog.core.seeds import derive_seed
-from testlog.core.hashing import describe_value
-
-from tests.fixtures import GIT_LOCATION_VARS, git
+from tests.fixtures import git
 
 # The same things every recorded test run here leaves out: shuffling, the cache, bytecode.
 BASE_ARGS = ("-p", "no:randomly", "-p", "no:cacheprovider", "-q")

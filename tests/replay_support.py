@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from gitstore import LogStore
-from testlog.core.canonical import canonical_json
 from testlog.cli import main
+from testlog.core.canonical import canonical_json
 from testlog.store.events import commit_event
 from tests.fixtures import git, make_repo
+from tests.store_helpers import open_store
 
 PY = sys.executable
 
@@ -82,7 +82,7 @@ def forge_run(repo: Path, sha: str, change) -> str:
     event = json.loads(git(repo, "show", f"{sha}:chronicle.ndjson").splitlines()[-1])
     data = run_json(repo, sha)
     change(data)
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         return commit_event(store, {event["artifact"]: canonical_json(data)},
                             event="TEST_SUITE_EXECUTED", artifact=event["artifact"], verdict="PASS",
                             summary="TEST_SUITE_EXECUTED tests PASS 3 passed 0 failed",

@@ -7,7 +7,15 @@ import stat
 import subprocess
 from pathlib import Path
 
+from gitstore import LogStore
+
+from testlog.store.state import CONVENTIONS
 from tests.fixtures import git
+
+
+def open_store(path: str | os.PathLike[str] = ".", **kwargs: object) -> LogStore:
+    """LogStore.open with git-testlog's conventions (its ref, state folder, config section)."""
+    return LogStore.open(path, conventions=CONVENTIONS, **kwargs)  # type: ignore[arg-type]
 
 HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit", "reference-transaction",
          "post-rewrite", "pre-auto-gc", "post-checkout", "post-merge")
@@ -19,8 +27,7 @@ def common_dir(path: Path) -> Path:
 
 def ours(rel: str) -> bool:
     """Files of the git dir the log store may create or change."""
-    return (rel.startswith(("objects/", "testlog/"))
-            or rel.startswith(("refs/heads/testlog", "logs/refs/heads/testlog")))
+    return rel.startswith(("objects/", "testlog/", "refs/heads/testlog", "logs/refs/heads/testlog"))
 
 
 def git_dir_files(path: Path) -> dict[str, str]:

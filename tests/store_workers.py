@@ -8,13 +8,15 @@ from multiprocessing.synchronize import Event
 from dulwich.objects import Blob
 from dulwich.repo import Repo
 
-from gitstore import Append, LogStore
+from gitstore import Append
 from gitstore.locking import add_object
+
+from tests.store_helpers import open_store
 
 
 def write_many(repo: str, worker: int, count: int, sign_key: str | bool, start: Event) -> None:
     """`count` writes, each one new file and one ledger line, all begun at the same moment."""
-    with LogStore.open(repo, sign_key=sign_key) as store:
+    with open_store(repo, sign_key=sign_key) as store:
         start.wait()
         for i in range(count):
             line = f'{{"worker":{worker},"i":{i}}}\n'.encode()
@@ -33,7 +35,7 @@ def same_objects(common_dir: str, count: int, start: Event) -> None:
 
 def write_until_killed(repo: str, first: int, done_path: str, pack_every: int) -> None:
     """Write numbered runs forever; after each returns, record `<n> <sha>` in `done_path`."""
-    with LogStore.open(repo, sign_key=False) as store, open(done_path, "a") as done:
+    with open_store(repo, sign_key=False) as store, open(done_path, "a") as done:
         store.pack_every = pack_every
         n = first
         while True:
@@ -46,6 +48,6 @@ def write_until_killed(repo: str, first: int, done_path: str, pack_every: int) -
 
 
 if __name__ == "__main__":      # `python -m tests.store_workers <repo>`: one write, for SIGINT
-    with LogStore.open(sys.argv[1], sign_key=False, lock_timeout=600) as blocked:
+    with open_store(sys.argv[1], sign_key=False, lock_timeout=600) as blocked:
         print(os.getpid(), flush=True)
         blocked.write({"interrupted.txt": b"never\n"}, "must not be written")

@@ -8,18 +8,22 @@ from datetime import date, datetime, timezone
 
 import pytest
 
+from gitstore import verify as sigs
+
 from testlog.audit import checks
-from testlog.audit.bundlefile import (deterministic_zip, parse_manifest, seal_contents_problems,
-                                      sha256sum_manifest)
+from testlog.audit.bundlefile import (
+    deterministic_zip,
+    parse_manifest,
+    seal_contents_problems,
+    sha256sum_manifest,
+)
 from testlog.audit.intoto import PREDICATE_TYPE, outcome_lists, overall_result, run_statement
 from testlog.audit.options import parse_moment, whole_days
-from gitstore import verify as sigs
-from testlog.audit.retention import (epoch_record_problems, retention_boundary,
-                                     rotation_candidates)
+from testlog.audit.retention import epoch_record_problems, retention_boundary, rotation_candidates
 from testlog.audit.sealcheck import seal_problems
-from testlog.audit.state import VerifiedState
-from testlog.core.canonical import canonical_json, sha256_hex, signed_record
+from testlog.audit.verified import VerifiedState
 from testlog.config import Setting
+from testlog.core.canonical import canonical_json, sha256_hex, signed_record
 from testlog.errors import TestlogError
 
 LINES = [b'{"a":1}\n', b'{"b":22}\n', b'{"c":333}\n']

@@ -6,9 +6,10 @@ import random
 from pathlib import Path
 
 from gitstore import changeset
-from testlog.gates.pushrange import pushed_files
+
 from testlog.core.modules import affected_modules, module_roots
 from testlog.core.prepush import parse_push_lines
+from testlog.gates.pushrange import pushed_files
 from tests.fixtures import git, make_repo, user_state
 
 

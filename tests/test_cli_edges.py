@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from gitstore import LogStore
-from testlog.core.canonical import signed_record
 from testlog.cli import build_parser, main, parse
+from testlog.core.canonical import signed_record
 from testlog.store.events import commit_event
 from tests.fixtures import git, user_state
+from tests.store_helpers import open_store
 
 
 def one_error_line(capsys: pytest.CaptureFixture) -> str:
@@ -27,7 +27,7 @@ def test_show_without_a_log_branch(repo: Path, capsys):
 
 
 def test_log_into_a_closed_pipe_stops_quietly(repo: Path):
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         for i in range(400):
             store.write({"a": str(i).encode()}, f"commit {i} " + "x" * 200)
     script = Path(sys.executable).parent / "git-testlog"
@@ -53,7 +53,7 @@ def test_percent_in_setup_cfg_is_literal(repo: Path):
 
 def write_fake_run(repo: Path, run_json: bytes) -> str:
     path = "runs/20261101__unit__run.json"
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         return commit_event(store, {path: run_json}, event="TEST_SUITE_EXECUTED", artifact=path,
                             verdict="PASS", summary="TEST_SUITE_EXECUTED unit PASS 1 passed 0 failed",
                             trailers={"Testlog-Suite": "unit", "Testlog-Verdict": "PASS"})

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from testlog.replay.compare import compare_runs, render_lines, timing_changed
 from testlog.core.hashing import describe_value, result_hash
+from testlog.replay.compare import compare_runs, render_lines, timing_changed
 from tests.fixtures import git, user_state
 from tests.replay_support import cli, project, record, tip
 

@@ -9,8 +9,18 @@ import pytest
 
 from testlog.cli import main
 from tests.fixtures import git, user_state
-from tests.gate_repos import (BIN, FAILING_TEST, HALF_TEST, commit_all, example_repo, ledger,
-                              log_tip, manifest, module, mono_repo)
+from tests.gate_repos import (
+    BIN,
+    FAILING_TEST,
+    HALF_TEST,
+    commit_all,
+    example_repo,
+    ledger,
+    log_tip,
+    manifest,
+    module,
+    mono_repo,
+)
 
 
 @pytest.fixture(autouse=True)

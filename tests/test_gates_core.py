@@ -7,16 +7,34 @@ import json
 import pytest
 
 from testlog.core import layout
-from testlog.errors import TestlogError
-from testlog.core.gates import (CoverageResult, LatencyResult, coverage_problems, coverage_summary,
-                           coverage_violation, slo_summary, slo_violation)
+from testlog.core.gates import (
+    CoverageResult,
+    LatencyResult,
+    coverage_problems,
+    coverage_summary,
+    coverage_violation,
+    slo_summary,
+    slo_violation,
+)
 from testlog.core.ledger import cached_entries, ledger_line, parse_ledger
 from testlog.core.manifest import parse_manifest, with_observed_coverage, with_observed_latency
-from testlog.core.measures import (benchmark_samples, coverage_percent, env_fingerprint,
-                              latency_percentiles)
+from testlog.core.measures import (
+    benchmark_samples,
+    coverage_percent,
+    env_fingerprint,
+    latency_percentiles,
+)
 from testlog.core.modules import affected_modules, module_roots, nested_roots, owning_module
-from testlog.core.prepush import (DELETE, LOG_BRANCH, NEW, UPDATE, PushedRef, classify,
-                             parse_push_lines)
+from testlog.core.prepush import (
+    DELETE,
+    LOG_BRANCH,
+    NEW,
+    UPDATE,
+    PushedRef,
+    classify,
+    parse_push_lines,
+)
+from testlog.errors import TestlogError
 
 A, B, Z = "a" * 40, "b" * 40, "0" * 40
 
@@ -238,7 +256,7 @@ def test_ledger_lines_round_trip_and_bad_lines_are_named():
     assert parse_ledger(line + b"\n" + line, "ledger/coverage.ndjson")[1]["module"] == "m"
     with pytest.raises(TestlogError, match="ledger/coverage.ndjson line 2 is not a JSON object"):
         parse_ledger(line + b"[1]\n", "ledger/coverage.ndjson")
-    with pytest.raises(TestlogError, match="line 1 has schema_version 9: upgrade git-testlog"):
+    with pytest.raises(TestlogError, match=r"line 1 has schema version 9, newer than this git-testlog understands \(1\)"):
         parse_ledger(b'{"schema_version": "9"}\n', "ledger/coverage.ndjson")
 
 

@@ -7,15 +7,23 @@ from pathlib import Path
 import gnupg
 import pytest
 
-from gitstore import GitStoreError, LogStore
-from gitstore.batch import (changed_paths_between, changes_per_commit, commits_in_range,
-                            is_ancestor, last_change, object_contents, object_info)
+from gitstore import GitStoreError, is_ancestor
+from gitstore.batch import (
+    changed_paths_between,
+    changes_per_commit,
+    commits_in_range,
+    last_change,
+    object_contents,
+    object_info,
+)
 from gitstore.bundle import bundle_heads, bundle_is_complete, create_bundle, file_sha256
 from gitstore.epoch import Step, restart, split_author
 from gitstore.signing import export_public_keys
 from gitstore.verify import BAD, GOOD, UNSIGNED, UNTRUSTED, TrustedCerts
+
 from tests.audit_helpers import other_key  # noqa: F401  (fixture)
 from tests.fixtures import git
+from tests.store_helpers import open_store
 
 
 @pytest.fixture
@@ -50,7 +58,7 @@ def test_trust_comes_from_the_allowlist_not_the_keyring(sandbox, gpg_key, other_
 
 
 def _chain(repo: Path, key: str | None) -> list[str]:
-    with LogStore.open(repo, sign_key=key if key else False) as store:
+    with open_store(repo, sign_key=key if key else False) as store:
         return [store.write({"a.txt": b"1", "d/b.txt": b"2"}, "one"),
                 store.write({"a.txt": b"11", "d/b.txt": None, "c.txt": b"3"}, "two"),
                 store.write({"c.txt": b"33"}, "three")]
@@ -93,7 +101,7 @@ def test_bundle_holds_the_history_and_refuses_a_moved_ref(repo: Path, tmp_path: 
 
 def test_restart_builds_a_signed_root_chain_with_one_swap(repo: Path, gpg_key: str):
     one, two, three = _chain(repo, gpg_key)
-    with LogStore.open(repo, sign_key=gpg_key) as store:
+    with open_store(repo, sign_key=gpg_key) as store:
         base_tree = git(repo, "rev-parse", f"{two}^{{tree}}").strip()
         shas = restart(store, three, base_tree, [
             Step({"epoch.json": b"{}"}, "epoch", {"Testlog-Event": "RETENTION_EPOCH"}),
@@ -112,7 +120,7 @@ def test_restart_builds_a_signed_root_chain_with_one_swap(repo: Path, gpg_key: s
 
 def test_restart_refuses_when_the_branch_moved(repo: Path):
     one, two, three = _chain(repo, None)
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         with pytest.raises(GitStoreError, match="moved"):
             restart(store, two, None, [Step({"x": b"1"}, "root")])
         assert store.tip == three

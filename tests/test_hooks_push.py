@@ -9,8 +9,17 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import git, user_state
-from tests.gate_repos import (BIN, FAILING_TEST, FULL_TEST, HALF_TEST, commit_all, ledger,
-                              log_tip, module, mono_repo)
+from tests.gate_repos import (
+    BIN,
+    FAILING_TEST,
+    FULL_TEST,
+    HALF_TEST,
+    commit_all,
+    ledger,
+    log_tip,
+    module,
+    mono_repo,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOKS = ROOT / "hooks"

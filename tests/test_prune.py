@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from gitstore import LogStore
 from testlog.cli import main
 from tests.audit_helpers import export_key, keys_file, other_key, record_run  # noqa: F401
 from tests.fixtures import git, user_state
+from tests.store_helpers import open_store
 
 OLD, MID, NEW = date(2025, 9, 1), date(2025, 10, 20), date(2025, 11, 1)
 
@@ -33,7 +33,7 @@ def branch_commits(repo: Path) -> list[str]:
 
 
 def test_rotation_takes_old_files_off_the_tip_in_one_signed_commit(repo, gpg_key, keys_file, capsys):
-    with LogStore.open(repo, sign_key=gpg_key) as store:
+    with open_store(repo, sign_key=gpg_key) as store:
         record_run(store, OLD)
         record_run(store, MID)
         record_run(store, NEW)
@@ -57,7 +57,7 @@ def test_rotation_takes_old_files_off_the_tip_in_one_signed_commit(repo, gpg_key
 @pytest.fixture
 def aged(repo: Path, gpg_key: str) -> tuple[Path, list[str], datetime]:
     """Two runs, then (one second later) a run and a seal: the split retention will cut at."""
-    with LogStore.open(repo, sign_key=gpg_key) as store:
+    with open_store(repo, sign_key=gpg_key) as store:
         shas = [record_run(store, OLD), record_run(store, MID)]
         split = int(time.time()) + 1
         while time.time() < split:
@@ -135,7 +135,7 @@ def test_an_unsigned_epoch_is_refused_even_without_require_signed(aged, gpg_key,
     repo, shas, split = aged
     from testlog.audit.prune import retain, retention_plan
     as_of = split + timedelta(days=90)
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         plan = retention_plan(store, as_of, 90)
         retain(store, plan, str(repo / ".git" / "testlog" / "archive"), as_of, 90)
     epoch = branch_commits(repo)[0]
@@ -155,7 +155,7 @@ def test_an_edited_archive_is_reported(aged, gpg_key, keys_file, capsys):
 
 
 def test_an_epoch_does_not_excuse_a_rollback_before_it(repo, gpg_key, keys_file, capsys):
-    with LogStore.open(repo, sign_key=gpg_key) as store:
+    with open_store(repo, sign_key=gpg_key) as store:
         record_run(store, OLD)
         record_run(store, NEW)
     assert verify(repo, keys_file) == 0
@@ -191,7 +191,7 @@ def test_settings_from_config_dry_run_and_archive_dir(aged, gpg_key, tmp_path, c
     (["--branch", "nothing"], "no log branch refs/heads/nothing"),
 ])
 def test_prune_bad_input_writes_nothing(repo, gpg_key, capsys, args, message):
-    with LogStore.open(repo, sign_key=gpg_key) as store:
+    with open_store(repo, sign_key=gpg_key) as store:
         record_run(store, OLD)
     tip, before = git(repo, "rev-parse", "testlog"), user_state(repo)
     assert prune(repo, *args, "--sign-key", gpg_key) == 1
@@ -201,7 +201,7 @@ def test_prune_bad_input_writes_nothing(repo, gpg_key, capsys, args, message):
 
 
 def test_prune_without_a_key_is_refused(repo, gpg_key, capsys):
-    with LogStore.open(repo, sign_key=gpg_key) as store:
+    with open_store(repo, sign_key=gpg_key) as store:
         record_run(store, OLD)
     tip = git(repo, "rev-parse", "testlog")
     assert prune(repo, "--as-of", "2026-01-01") == 1

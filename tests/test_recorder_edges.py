@@ -14,13 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from gitstore import LogStore
 from testlog.cli import main
-from testlog.rng import python_random
 from testlog.core.seeds import derive_seed
+from testlog.rng import python_random
 from tests.fixtures import gen_key, git, make_repo, user_state
-from tests.recorder_helpers import (branch_files, find, pytest_env, records_by_name, run_data,
-                                    run_pytest, show)
+from tests.recorder_helpers import (
+    branch_files,
+    find,
+    pytest_env,
+    records_by_name,
+    run_data,
+    run_pytest,
+    show,
+)
+from tests.store_helpers import open_store
 
 TRIVIAL = {"test_trivial.py": '''\
 import random
@@ -326,7 +333,7 @@ def test_with_pytest_randomly_its_seed_is_used_and_tests_are_seeded_once(
 # -- show and log on commits that are not runs ------------------------------------------------------
 
 def test_show_and_log_keep_their_output_for_other_commits(repo: Path):
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         sha = store.write({"ledger/x.ndjson": b"{}\n"}, "something else", {"Testlog-Suite": "x"})
     code, text = cli(repo, "log")
     assert code == 0 and text.startswith(f"{sha[:10]}  ") and text.rstrip().endswith(

@@ -15,8 +15,16 @@ from testlog.core.canonical import canonical_json, record_signature
 from testlog.core.records import RECORD_KEYS
 from testlog.core.seeds import derive_seed
 from tests.fixtures import git, make_repo, user_state
-from tests.recorder_helpers import (branch_files, golden, normalise_text, pytest_env,
-                                    records_by_name, run_data, run_pytest, show)
+from tests.recorder_helpers import (
+    branch_files,
+    golden,
+    normalise_text,
+    pytest_env,
+    records_by_name,
+    run_data,
+    run_pytest,
+    show,
+)
 
 SAMPLE = {
     "data/input.txt": "fixture data\n",
@@ -288,9 +296,10 @@ def test_user_head_index_and_tree_are_unchanged(recorded: Recorded):
 
 
 def _cli(repo: Path, *args: str) -> str:
-    from testlog.cli import main
     import contextlib
     import io
+
+    from testlog.cli import main
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["-C", str(repo), *args]) == 0

@@ -6,20 +6,23 @@ import hashlib
 import json
 import math
 import statistics
-from datetime import date
 
 import pytest
 
 from testlog.core import errorinfo, layout
 from testlog.core.canonical import canonical_json, record_signature
-from testlog.core.records import IsoClock, TestOutcome, build_record, status_of
-from testlog.core.runfiles import Harvest, RunContext, commit_summary, pass_rate, run_bundle, \
-    verdict_of
+from testlog.core.hashing import describe_value, result_hash
+from testlog.core.records import TestOutcome, build_record, status_of
+from testlog.core.runfiles import (
+    commit_summary,
+    pass_rate,
+    run_bundle,
+    verdict_of,
+)
 from testlog.core.seeds import derive_seed, parse_seed, session_seed
 from testlog.core.suite import clean_suite, derive_suite
+from testlog.core.timefmt import IsoClock
 from testlog.core.timing_summary import empty_summary, parse_summary, updated_summary
-from testlog.core.hashing import describe_value, result_hash
-
 from tests.recorder_helpers import unit_context, unit_harvest
 
 

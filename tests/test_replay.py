@@ -11,8 +11,19 @@ import pytest
 
 from testlog.core.canonical import canonical_json
 from tests.fixtures import git, user_state
-from tests.replay_support import (PY, cli, last_report, project, record, replay, run_json,
-                                  sandboxed, leftovers, tip, verdicts)
+from tests.replay_support import (
+    PY,
+    cli,
+    last_report,
+    leftovers,
+    project,
+    record,
+    replay,
+    run_json,
+    sandboxed,
+    tip,
+    verdicts,
+)
 
 BASIC = '''\
 import random

@@ -4,8 +4,16 @@ from __future__ import annotations
 import pytest
 
 from tests.fixtures import git, user_state
-from tests.replay_support import (forge_run, last_report, project, record, replay, sandboxed,
-                                  tip, verdicts)
+from tests.replay_support import (
+    forge_run,
+    last_report,
+    project,
+    record,
+    replay,
+    sandboxed,
+    tip,
+    verdicts,
+)
 
 PROBES = '''\
 import os

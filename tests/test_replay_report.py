@@ -8,14 +8,20 @@ import pytest
 
 from testlog.core import render
 from testlog.core.canonical import canonical_json
+from testlog.core.hashing import describe_value, result_hash
 from testlog.core.records import dumps_normal
 from testlog.core.seeds import derive_seed
 from testlog.replay.environment import compare_environments
 from testlog.replay.judge import Replayed, judge
 from testlog.replay.plan import build_plan
-from testlog.replay.report import (ReplayMeta, commit_summary, error_entries, report_data,
-                                   report_md, terminal_lines)
-from testlog.core.hashing import describe_value, result_hash
+from testlog.replay.report import (
+    ReplayMeta,
+    commit_summary,
+    error_entries,
+    report_data,
+    report_md,
+    terminal_lines,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 ENV = {"os": "Linux", "arch": "x86_64", "python_implementation": "CPython",

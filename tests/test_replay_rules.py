@@ -9,15 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from testlog.config import Setting
+from testlog.core.hashing import describe_value
 from testlog.errors import TestlogError
+from testlog.gates.interpreter import project_python
 from testlog.replay import loading
 from testlog.replay.checkout import find_rootdir
 from testlog.replay.environment import compare_environments
-from testlog.replay.interpreter import project_python
 from testlog.replay.judge import MISSING, Replayed, judge
 from testlog.replay.outputs import compare_outputs, drift_delta, output_diff
-from testlog.replay.plan import PlannedTest, replay_order, replayable_options, rng_leaks, files_of
-from testlog.core.hashing import describe_value
+from testlog.replay.plan import PlannedTest, files_of, replay_order, replayable_options, rng_leaks
 
 
 @pytest.mark.parametrize("args,kept", [
@@ -124,6 +125,7 @@ def test_outputs_only_one_side_declared_are_mismatches():
 
 def test_recorded_outputs_compare_after_a_json_round_trip():
     import json
+
     from testlog.core.canonical import canonical_json
     stored = json.loads(canonical_json(d({"x": [0.1 + 1e-9, 2.5]})))   # shown values rounded
     diff = output_diff("v", stored, d({"x": [0.1, 2.5]}))
@@ -182,8 +184,8 @@ JUDGE_CASES = [   # replayed, same platform, leaks -> level
 
 
 def test_a_seed_that_is_not_the_derived_one_is_seed_corruption():
-    from testlog.replay.plan import planned_test
     from testlog.core.seeds import derive_seed
+    from testlog.replay.plan import planned_test
     record = {"test_name": "t.py::x", "status": "PASS", "seed": derive_seed(9, "t.py::x"),
               "rng_state": {"python": "b"}, "rng_state_after": {"python": "a"}}
     assert planned_test(record, 9).seed_ok
@@ -207,12 +209,19 @@ def test_project_python_order(tmp_path: Path):
     (project / ".venv" / "bin").mkdir(parents=True)
     (project / ".venv" / "bin" / "python").symlink_to(venv / "python")
     explicit = str(venv / "python")
-    assert project_python(explicit, None, {}, None) == explicit
-    assert project_python(None, None, {"VIRTUAL_ENV": str(tmp_path / "venv")}, str(project)) == explicit
-    assert project_python(None, None, {}, str(project)) == str(project / ".venv" / "bin" / "python")
-    assert project_python(None, None, {}, str(tmp_path)) == sys.executable
+    unset = Setting(None, "default")
+    assert project_python(None, unset, explicit, {}) == (explicit, "--python")
+    assert project_python(str(project), unset, None, {"VIRTUAL_ENV": str(tmp_path / "venv")}) \
+        == (explicit, "$VIRTUAL_ENV")
+    assert project_python(str(project), unset, None, {}) \
+        == (str(project / ".venv" / "bin" / "python"), ".venv")
+    assert project_python(str(tmp_path), unset, None, {})[0] == sys.executable
+    configured = Setting("venv/bin/python", "setup.cfg [testlog]")
+    assert project_python(str(tmp_path), configured, None, {}) \
+        == (explicit, "python in setup.cfg [testlog]")
     with pytest.raises(TestlogError, match="--python .*no such executable"):
-        project_python(str(tmp_path / "missing"), None, {}, None)
+        project_python(None, unset, str(tmp_path / "missing"), {})
+
 
 
 def test_find_rootdir(tmp_path: Path):
@@ -263,6 +272,7 @@ def test_state_restore_roundtrip_numpy():
 
 def test_workspace_is_reused_with_bytecode_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import tempfile
+
     from testlog.replay import checkout
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     ws = checkout.open_workspace("k1", keep=False)
@@ -296,7 +306,7 @@ def test_workspace_is_reused_with_bytecode_only(tmp_path: Path, monkeypatch: pyt
                             "(a, b, c, …): `git add -N` them before recording to include them",)),
 ])
 def test_untracked_files_are_announced(untracked, expected):
-    from testlog.replay.plan import ReplayPlan
     from testlog.plugin.replay import untracked_note
+    from testlog.replay.plan import ReplayPlan
     plan = ReplayPlan("s", 1, True, None, {}, {"untracked": untracked}, {}, (), None, None, ())
     assert untracked_note(plan) == expected

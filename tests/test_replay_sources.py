@@ -9,8 +9,19 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import git, user_state
-from tests.replay_support import (cli, forge_run, last_report, leftovers, project, record,
-                                  replay, run_json, temp_entries, tip, verdicts)
+from tests.replay_support import (
+    cli,
+    forge_run,
+    last_report,
+    leftovers,
+    project,
+    record,
+    replay,
+    run_json,
+    temp_entries,
+    tip,
+    verdicts,
+)
 
 SIMPLE = '''\
 import random

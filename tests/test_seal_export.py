@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from gitstore import LogStore
 from testlog.audit.intoto import PREDICATE_TYPE
 from testlog.cli import main
 from testlog.core.layout import audit_paths
 from tests.audit_helpers import export_key, record_run
 from tests.fixtures import git, user_state
+from tests.store_helpers import open_store
 
 DAY1, DAY2 = date(2025, 11, 1), date(2025, 11, 2)
 
 
 @pytest.fixture
 def runs(repo: Path, gpg_key: str) -> Path:
-    with LogStore.open(repo, sign_key=gpg_key) as store:
+    with open_store(repo, sign_key=gpg_key) as store:
         record_run(store, DAY1)
         record_run(store, DAY1, "integration", {"t.py::bad": "FAIL", "t.py::skipped": "SKIP"})
         record_run(store, DAY2)
@@ -181,7 +181,7 @@ def test_a_suite_run_twice_in_a_day_is_sealed_with_both_runs(repo: Path, gpg_key
                                                              tmp_path: Path, capsys):
     """The second run of a suite on one day replaces the first at the tip (same file names);
     the day's seal still holds the first, under superseded/<its log commit>/."""
-    with LogStore.open(repo, sign_key=gpg_key) as store:      # the same seed: the same
+    with open_store(repo, sign_key=gpg_key) as store:      # the same seed: the same
         first = record_run(store, DAY1, statuses={"t.py::a": "FAIL"})   # determinism file
         record_run(store, DAY1, statuses={"t.py::a": "PASS"})
     assert seal(repo, "--date", "2025-11-01", "--sign-key", gpg_key) == 0

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from gitstore import GitStoreError, LogStore
+from gitstore import GitStoreError
+
 from tests.fixtures import gen_key, git
-from tests.store_helpers import fsck, object_files
+from tests.store_helpers import fsck, object_files, open_store
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def other_keyring(tmp_path: Path):
 
 
 def test_signature_is_byte_compatible_with_git(repo: Path, gpg_key: str):
-    with LogStore.open(repo, sign_key=gpg_key) as store:
+    with open_store(repo, sign_key=gpg_key) as store:
         sha = store.write({"a": b"1"}, "one", {"Testlog-Suite": "unit"})
     raw = git(repo, "cat-file", "commit", sha)
     header = raw.split("\n\n", 1)[0]
@@ -44,7 +45,7 @@ def test_every_usual_way_to_name_the_key(repo: Path, gpg_key: str, form: str):
     key = {"fingerprint": gpg_key, "lowercase": gpg_key.lower(), "long id": gpg_key[-16:],
            "short id": gpg_key[-8:], "0x long id": "0x" + gpg_key[-16:],
            "email": "test@example.com", "name": "Testlog Test"}[form]
-    with LogStore.open(repo, sign_key=key) as store:
+    with open_store(repo, sign_key=key) as store:
         assert store.signer.fingerprint == gpg_key
         sha = store.write({"a": b"1"}, "one")
     assert git(repo, "log", "-1", "--format=%GF", sha).strip() == gpg_key
@@ -58,7 +59,7 @@ def test_signing_key_from_a_conditional_include(repo: Path, gpg_key: str, tmp_pa
     original = global_config.read_text()
     try:
         global_config.write_text(original + f'[includeIf "gitdir:{repo}/"]\n\tpath = {included}\n')
-        with LogStore.open(repo) as store:
+        with open_store(repo) as store:
             sha = store.write({"a": b"1"}, "one")
     finally:
         global_config.write_text(original)
@@ -69,7 +70,7 @@ def test_signing_key_from_a_conditional_include(repo: Path, gpg_key: str, tmp_pa
 def test_committer_from_the_environment(repo: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("GIT_COMMITTER_NAME", "CI Runner")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "ci@example.com")
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         sha = store.write({"a": b"1"}, "one")
     assert git(repo, "log", "-1", "--format=%cn <%ce>", sha).strip() == "CI Runner <ci@example.com>"
 
@@ -80,7 +81,7 @@ def test_gpg_program_is_honoured(repo: Path, gpg_key: str, tmp_path: Path):
     wrapper.write_text(f"#!/bin/sh\necho \"$@\" >> '{calls}'\nexec gpg \"$@\"\n")
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     git(repo, "config", "gpg.program", str(wrapper))
-    with LogStore.open(repo, sign_key=gpg_key) as store:
+    with open_store(repo, sign_key=gpg_key) as store:
         sha = store.write({"a": b"1"}, "one")
     assert "--detach-sign" in calls.read_text() or "-sb" in calls.read_text()
     git(repo, "verify-commit", sha)
@@ -88,18 +89,18 @@ def test_gpg_program_is_honoured(repo: Path, gpg_key: str, tmp_path: Path):
 
 def test_verify_reports_good_unknown_key_and_bad(repo: Path, gpg_key: str, other_keyring: Path,
                                                  monkeypatch: pytest.MonkeyPatch):
-    with LogStore.open(repo, sign_key=gpg_key) as store:
+    with open_store(repo, sign_key=gpg_key) as store:
         good = store.write({"a": b"1"}, "signed here")
     our_keyring = os.environ["GNUPGHOME"]
     stranger = gen_key(str(other_keyring), name="Stranger", email="stranger@example.com")
     monkeypatch.setenv("GNUPGHOME", str(other_keyring))
-    with LogStore.open(repo, sign_key=stranger) as store:
+    with open_store(repo, sign_key=stranger) as store:
         unknown = store.write({"b": b"2"}, "signed by a key we do not have")
     monkeypatch.setenv("GNUPGHOME", our_keyring)
     raw = git(repo, "cat-file", "commit", unknown).replace("signed by a key", "forged by a key")
     forged = git(repo, "hash-object", "-t", "commit", "-w", "--stdin", input=raw.encode()).strip()
     git(repo, "update-ref", "refs/heads/testlog", forged, unknown)
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         entries = store.history(verify_signatures=True)
     assert [(e.summary, e.signature) for e in entries] == [
         ("forged by a key we do not have", "unknown-key"), ("signed here", "good")]
@@ -108,7 +109,7 @@ def test_verify_reports_good_unknown_key_and_bad(repo: Path, gpg_key: str, other
     raw = git(repo, "cat-file", "commit", good).replace("signed here", "signed there")
     tampered = git(repo, "hash-object", "-t", "commit", "-w", "--stdin", input=raw.encode()).strip()
     git(repo, "update-ref", "refs/heads/testlog", tampered)
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         assert store.history(verify_signatures=True)[0].signature == "bad"
     assert subprocess.run(["git", "verify-commit", tampered], cwd=repo,
                           capture_output=True).returncode != 0
@@ -136,10 +137,10 @@ def passphrase_key(locked_keyring: tuple[Path, str], monkeypatch: pytest.MonkeyP
 
 
 def test_passphrase_key_fails_at_once_and_writes_nothing(repo: Path, passphrase_key: str):
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         store.write({"a": b"1"}, "unsigned first")
     objects, tip = object_files(repo), git(repo, "rev-parse", "testlog")
-    with LogStore.open(repo, sign_key=passphrase_key) as store:
+    with open_store(repo, sign_key=passphrase_key) as store:
         with pytest.raises(GitStoreError, match="could not sign with key .*No pinentry.*cached"):
             store.write({"b": b"2", "c/d": b"3"}, "must not appear")
     assert object_files(repo) == objects
@@ -148,9 +149,10 @@ def test_passphrase_key_fails_at_once_and_writes_nothing(repo: Path, passphrase_
 
 SIGN_ONCE = """
 import sys
-from gitstore import GitStoreError, LogStore
+from gitstore import GitStoreError
+from tests.store_helpers import open_store
 try:
-    with LogStore.open(sys.argv[1], sign_key=sys.argv[2]) as store:
+    with open_store(sys.argv[1], sign_key=sys.argv[2]) as store:
         store.write({"a": b"1"}, "one")
 except GitStoreError as exc:
     print(exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gitstore.source import source_info
+
 from tests.fixtures import git, make_repo, user_state
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gitstore import Append, GitStoreError, LogStore
+from gitstore import Append, GitStoreError
+
 from tests.fixtures import git, make_repo
-from tests.store_helpers import git_dir_files, object_files
+from tests.store_helpers import git_dir_files, object_files, open_store
 
 
 def written(repo: Path) -> tuple:
@@ -22,7 +23,7 @@ def written(repo: Path) -> tuple:
 @pytest.fixture
 def logged(repo: Path) -> Path:
     """A repo whose log branch holds a file and a directory."""
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         store.write({"existing.txt": b"1\n", "dir/inner.txt": b"2\n"}, "setup")
     return repo
 
@@ -55,7 +56,7 @@ BAD_WRITES = [
 @pytest.mark.parametrize("changes, error", BAD_WRITES, ids=[repr(c)[:40] for c, _ in BAD_WRITES])
 def test_bad_write_is_refused_and_nothing_is_written(logged: Path, changes: dict, error: str):
     before = written(logged)
-    with LogStore.open(logged, sign_key=False) as store:
+    with open_store(logged, sign_key=False) as store:
         with pytest.raises(GitStoreError, match=error.replace("(", r"\(")) as caught:
             store.write({"fine.txt": b"fine", **changes}, "bad")
     assert "\n" not in str(caught.value)
@@ -72,7 +73,7 @@ def test_bad_write_is_refused_and_nothing_is_written(logged: Path, changes: dict
 ])
 def test_bad_message_or_trailer_is_refused(logged: Path, message: str, trailers, error: str):
     before = written(logged)
-    with LogStore.open(logged, sign_key=False) as store, pytest.raises(GitStoreError, match=error):
+    with open_store(logged, sign_key=False) as store, pytest.raises(GitStoreError, match=error):
         store.write({"fine.txt": b"fine"}, message, trailers)
     assert written(logged) == before
 
@@ -84,13 +85,13 @@ def test_not_a_repository_missing_directory_and_a_file(tmp_path: Path):
                         (tmp_path / "missing", "not a directory: "),
                         (tmp_path / "file.txt", "not a directory: ")]:
         with pytest.raises(GitStoreError, match=error):
-            LogStore.open(path)
+            open_store(path)
 
 
 @pytest.mark.parametrize("ref", ["bad..name", "refs/heads/x.lock", "", "a b", "refs/heads/x~1"])
 def test_invalid_branch_name(repo: Path, ref: str):
     with pytest.raises(GitStoreError, match="invalid log branch name"):
-        LogStore.open(repo, ref=ref, sign_key=False)
+        open_store(repo, ref=ref, sign_key=False)
 
 
 def test_sha256_repository_is_refused_before_anything_is_written(tmp_path: Path):
@@ -98,7 +99,7 @@ def test_sha256_repository_is_refused_before_anything_is_written(tmp_path: Path)
     git(tmp_path, "init", "-q", "--object-format=sha256", str(repo))
     before = written(repo)
     with pytest.raises(GitStoreError, match="sha256 object names; the log branch supports SHA-1"):
-        LogStore.open(repo, sign_key=False)
+        open_store(repo, sign_key=False)
     assert written(repo) == before
 
 
@@ -107,7 +108,7 @@ def test_repository_git_itself_refuses(tmp_path: Path):
     git(repo, "config", "core.repositoryformatversion", "1")
     git(repo, "config", "extensions.frobnicate", "yes")
     with pytest.raises(GitStoreError, match="git cannot use the repository at .*frobnicate"):
-        LogStore.open(repo, sign_key=False)
+        open_store(repo, sign_key=False)
 
 
 @pytest.mark.parametrize("rev, error", [
@@ -119,7 +120,7 @@ def test_repository_git_itself_refuses(tmp_path: Path):
     ("HEAD", "is not a commit on the log branch"),
 ])
 def test_unknown_or_foreign_revision(logged: Path, rev: str, error: str):
-    with LogStore.open(logged, sign_key=False) as store:
+    with open_store(logged, sign_key=False) as store:
         with pytest.raises(GitStoreError, match=error):
             store.read("existing.txt", rev=rev)
         with pytest.raises(GitStoreError, match=error):
@@ -127,7 +128,7 @@ def test_unknown_or_foreign_revision(logged: Path, rev: str, error: str):
 
 
 def test_reading_what_is_not_there(logged: Path, repo: Path):
-    with LogStore.open(logged, sign_key=False) as store:
+    with open_store(logged, sign_key=False) as store:
         with pytest.raises(GitStoreError, match="no file nope.txt at the tip"):
             store.read("nope.txt")
         with pytest.raises(GitStoreError, match="no file dir at"):
@@ -138,7 +139,7 @@ def test_reading_what_is_not_there(logged: Path, repo: Path):
 
 
 def test_no_log_branch_yet(repo: Path):
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         assert store.history() == []
         with pytest.raises(GitStoreError, match="no log branch refs/heads/testlog here"):
             store.read("a.txt")
@@ -148,10 +149,10 @@ def test_no_log_branch_yet(repo: Path):
 
 def test_missing_key_given_or_configured(repo: Path, gpg_key: str):
     with pytest.raises(GitStoreError, match="no secret key 'nobody@nowhere' in the gpg keyring"):
-        LogStore.open(repo, sign_key="nobody@nowhere")
+        open_store(repo, sign_key="nobody@nowhere")
     git(repo, "config", "user.signingkey", "DEADBEEFDEADBEEF")
     with pytest.raises(GitStoreError, match="no secret key 'DEADBEEFDEADBEEF'"):
-        LogStore.open(repo)
+        open_store(repo)
 
 
 def test_gpg_not_on_path(repo: Path, gpg_key: str, tmp_path: Path,
@@ -161,8 +162,8 @@ def test_gpg_not_on_path(repo: Path, gpg_key: str, tmp_path: Path,
     (only_git / "git").symlink_to(subprocess.check_output(["which", "git"], text=True).strip())
     monkeypatch.setenv("PATH", str(only_git))
     with pytest.raises(GitStoreError, match="gpg program 'gpg' not found .install gnupg"):
-        LogStore.open(repo, sign_key=gpg_key)
-    with LogStore.open(repo, sign_key=False) as store:      # unsigned writes need no gpg
+        open_store(repo, sign_key=gpg_key)
+    with open_store(repo, sign_key=False) as store:      # unsigned writes need no gpg
         store.write({"a": b"1"}, "unsigned")
 
 
@@ -175,7 +176,7 @@ def test_gpg_program_that_is_missing_or_not_gpg(repo: Path, gpg_key: str, progra
     git(repo, "config", "gpg.program", program)
     before = written(repo)
     with pytest.raises(GitStoreError, match=error):
-        LogStore.open(repo, sign_key=gpg_key)
+        open_store(repo, sign_key=gpg_key)
     assert written(repo) == before
 
 
@@ -206,7 +207,7 @@ def test_cli_bad_input_is_one_line_and_exit_1(repo: Path, tmp_path: Path, args: 
                                               error: str):
     (tmp_path / "plain").mkdir()
     if args[:1] in (["show"], ["log"]) and "no log branch" not in error:
-        with LogStore.open(repo, sign_key=False) as store:
+        with open_store(repo, sign_key=False) as store:
             store.write({"a.txt": b"1"}, "one")
     before = written(repo)
     proc = run_cli(*[a.format(tmp=tmp_path) for a in args], cwd=repo)
@@ -267,7 +268,7 @@ def test_ctrl_c_exits_130(repo: Path):
 def test_unwritable_state_directory_is_one_line(repo: Path):
     (repo / ".git" / "testlog").write_text("a file where the store keeps its lock\n")
     before = written(repo)
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         with pytest.raises(GitStoreError, match="cannot write to the repository"):
             store.write({"a.txt": b"1"}, "one")
     assert written(repo) == before

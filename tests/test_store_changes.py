@@ -7,10 +7,11 @@ import pytest
 from dulwich.object_store import MemoryObjectStore
 from dulwich.objects import Blob, Tree
 
-from gitstore import Append, GitStoreError, LogStore
+from gitstore import Append, GitStoreError
 from gitstore.changes import Existing, apply_changes, validated
+
 from tests.fixtures import git
-from tests.store_helpers import fsck
+from tests.store_helpers import fsck, open_store
 
 
 def files_of(store: MemoryObjectStore, tree_id: bytes) -> dict[str, bytes]:
@@ -73,7 +74,7 @@ def test_apply_changes_deletes_puts_and_appends_on_a_stored_tree():
 
 
 def test_existing_objects_can_be_written_by_path(repo: Path):
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         store.write({"src.txt": b"shared"}, "one")
         blob = Blob.from_string(b"shared")
         store.write({"copy/of/src.txt": Existing(0o100644, blob.id)}, "two")

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from dulwich.objects import Blob
 
-from gitstore import GitStoreError, LogStore
+from gitstore import GitStoreError
+
 from tests import store_workers
 from tests.fixtures import git
-from tests.store_helpers import assert_linear, common_dir, fsck, object_files
+from tests.store_helpers import assert_linear, common_dir, fsck, object_files, open_store
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -43,7 +44,7 @@ def test_eight_processes_fifty_writes_each_lose_nothing(repo: Path):
     loose_before = loose_count(repo)
     run_processes(store_workers.write_many,
                   [(str(repo), w, 50, False) for w in range(8)])
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         files = store.paths("w")
         ledger = store.read("ledger/all.ndjson").decode().splitlines()
         assert len(store.history()) == 400
@@ -85,7 +86,7 @@ def test_leftover_object_lock_neither_blocks_a_write_nor_survives_packing(repo: 
     lock.parent.mkdir(parents=True, exist_ok=True)
     lock.write_bytes(b"")
     os.utime(lock, (time.time() - 7200, time.time() - 7200))
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         store.pack_every = 1
         store.write({"a.txt": b"payload\n"}, "one")
         assert store.read("a.txt") == b"payload\n"
@@ -94,7 +95,7 @@ def test_leftover_object_lock_neither_blocks_a_write_nor_survives_packing(repo: 
 
 
 def test_stale_ref_lock_left_by_a_killed_writer_is_broken(repo: Path):
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         first = store.write({"a.txt": b"1"}, "one")
         lock = common_dir(repo) / "refs" / "heads" / "testlog.lock"
         lock.write_text("0" * 40 + "\n")
@@ -105,7 +106,7 @@ def test_stale_ref_lock_left_by_a_killed_writer_is_broken(repo: Path):
 
 
 def test_a_foreign_update_of_the_branch_is_built_upon_not_lost(repo: Path):
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         first = store.write({"a.txt": b"1"}, "one")
         tree = git(repo, "rev-parse", f"{first}^{{tree}}").strip()
         foreign = git(repo, "commit-tree", tree, "-p", first, "-m", "by git").strip()
@@ -116,19 +117,19 @@ def test_a_foreign_update_of_the_branch_is_built_upon_not_lost(repo: Path):
 
 
 def test_waiting_for_the_write_lock_times_out_with_nothing_written(repo: Path):
-    with LogStore.open(repo, sign_key=False, lock_timeout=0.2) as store:
+    with open_store(repo, sign_key=False, lock_timeout=0.2) as store:
         store.write({"a.txt": b"1"}, "one")
         tip, objects = store.tip, object_files(repo)
         with open(os.path.join(store.state_dir, "write.lock"), "a") as held:
             fcntl.flock(held, fcntl.LOCK_EX)       # another writer of ours, mid-write
-            with pytest.raises(GitStoreError, match="another git-testlog writer is running"):
+            with pytest.raises(GitStoreError, match="another writer of this log branch is running"):
                 store.write({"b.txt": b"2"}, "two")
         assert store.tip == tip
     assert object_files(repo) == objects
 
 
 def test_sigint_while_waiting_for_the_lock_writes_nothing(repo: Path):
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         tip = store.write({"a.txt": b"1"}, "one")
         lock_path = os.path.join(store.state_dir, "write.lock")
         with open(lock_path, "a") as held:

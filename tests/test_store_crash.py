@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from gitstore import Append, LogStore
+from gitstore import Append
+
 from tests import store_workers
 from tests.fixtures import git
-from tests.store_helpers import assert_linear, fsck
+from tests.store_helpers import assert_linear, fsck, open_store
 
 FORK = multiprocessing.get_context("fork")     # starts in microseconds: the kill lands mid-write
 KILLS = 50
@@ -35,7 +36,7 @@ def check_branch(repo: Path, reported: dict[int, str]) -> int:
     tip = git(repo, "rev-parse", "--verify", "testlog^{commit}").strip()
     on_branch = set(git(repo, "rev-list", tip).split())
     assert set(reported.values()) <= on_branch, "a write the writer saw succeed was lost"
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         assert store.tip == tip
         ledger = store.read("ledger/runs.ndjson").splitlines()
         files = set(store.paths("runs/"))
@@ -47,7 +48,7 @@ def check_branch(repo: Path, reported: dict[int, str]) -> int:
 @pytest.mark.slow
 def test_writer_killed_at_random_points(repo: Path, tmp_path: Path):
     rng = random.Random(SEED)
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         store.write({"ledger/runs.ndjson": Append(b'{"start":true}\n')}, "start")
     reported: dict[int, str] = {}
     for kill in range(KILLS):
@@ -62,7 +63,7 @@ def test_writer_killed_at_random_points(repo: Path, tmp_path: Path):
         assert child.exitcode == -signal.SIGKILL
         reported.update(committed_by_child(done))
         count = check_branch(repo, reported)
-        with LogStore.open(repo, sign_key=False) as store:     # the next write succeeds
+        with open_store(repo, sign_key=False) as store:     # the next write succeeds
             store.write({"ledger/runs.ndjson": Append(f'{{"after_kill":{kill}}}\n'.encode())},
                         f"after kill {kill}")
         assert check_branch(repo, reported) == count + 1

@@ -6,9 +6,11 @@ from pathlib import Path
 import pytest
 from dulwich.objects import Commit
 
-from gitstore import GitStoreError, LogStore
+from gitstore import GitStoreError
 from gitstore.history import parse_cat_file_batch, parse_raw_commit, parse_trailers
+
 from tests.fixtures import git
+from tests.store_helpers import open_store
 
 TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 P1, P2 = "1" * 40, "2" * 40
@@ -75,7 +77,7 @@ def test_trailers(message: str, trailers: dict[str, str]):
 
 
 def test_history_limit_rev_and_order(repo: Path):
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         shas = [store.write({f"{n}.txt": b"x"}, f"write {n}", {"N": str(n)}) for n in range(5)]
         assert [e.sha for e in store.history()] == shas[::-1]
         assert [e.summary for e in store.history(limit=2)] == ["write 4", "write 3"]
@@ -87,7 +89,7 @@ def test_history_limit_rev_and_order(repo: Path):
 
 
 def test_history_starting_at_a_commit_fetched_but_not_yet_on_the_branch_is_refused(repo: Path):
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         first = store.write({"a": b"1"}, "one")
         tree = git(repo, "rev-parse", f"{first}^{{tree}}").strip()
         elsewhere = git(repo, "commit-tree", tree, "-p", first, "-m", "not on the branch").strip()

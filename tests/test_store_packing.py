@@ -9,15 +9,21 @@ import time
 from pathlib import Path
 
 import pytest
-
 from dulwich.objects import Blob
 
 from gitstore import Append, LogStore
-from gitstore.packing import (GEOMETRIC_FACTOR, MERGE_WINDOW_BYTES, MIN_LOOSE_BYTES,
-                              PACK_EVERY_WRITES, _pack_objects,
-                              pack_object_count, packs_to_merge)
+from gitstore.packing import (
+    GEOMETRIC_FACTOR,
+    MERGE_WINDOW_BYTES,
+    MIN_LOOSE_BYTES,
+    PACK_EVERY_WRITES,
+    _pack_objects,
+    pack_object_count,
+    packs_to_merge,
+)
+
 from tests.fixtures import git
-from tests.store_helpers import assert_linear, common_dir, fsck
+from tests.store_helpers import assert_linear, common_dir, fsck, open_store
 
 
 def loose_count(repo: Path) -> int:
@@ -61,7 +67,7 @@ def test_which_packs_merge(sizes: dict[str, int], merged: list[str]):
 
 def test_writes_are_packed_and_packs_merged(repo: Path):
     loose_before = loose_count(repo)
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         store.pack_every = 2
         shas = write_runs(store, 0, 40)                     # 20 packs made along the way
         assert store.read("runs/0000.json", rev=shas[0]) == b'{"n":0}\n' * 30
@@ -74,8 +80,8 @@ def test_writes_are_packed_and_packs_merged(repo: Path):
 
 
 def test_a_reader_opened_before_packs_were_merged_away_still_reads(repo: Path):
-    with LogStore.open(repo, sign_key=False) as writer, \
-            LogStore.open(repo, sign_key=False) as reader:
+    with open_store(repo, sign_key=False) as writer, \
+            open_store(repo, sign_key=False) as reader:
         writer.pack_every = 2
         first = write_runs(writer, 0, 4)
         assert reader.read("runs/0001.json", rev=first[1]).startswith(b'{"n":1}')   # packs cached
@@ -88,7 +94,7 @@ def test_a_reader_opened_before_packs_were_merged_away_still_reads(repo: Path):
 
 
 def test_users_own_gc_and_our_packing_coexist(repo: Path):
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         store.pack_every = 2
         write_runs(store, 0, 4)
         git(repo, "gc", "-q", "--prune=now")             # the user's gc repacks everything
@@ -101,7 +107,7 @@ def test_users_own_gc_and_our_packing_coexist(repo: Path):
 def test_a_bulk_write_goes_into_one_pack(repo: Path):
     loose_before = loose_count(repo)
     files = {f"bulk/{i // 100:02d}/{i:04d}.txt": f"file {i}\n".encode() for i in range(1200)}
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         store.write(files, "bulk")
         assert store.read("bulk/11/1199.txt") == b"file 1199\n"
     assert loose_count(repo) == loose_before + 1           # only the commit is loose
@@ -114,7 +120,7 @@ def test_a_bulk_write_goes_into_one_pack(repo: Path):
 def test_a_big_file_goes_straight_into_a_pack(repo: Path):
     loose_before = loose_count(repo)
     big = b"".join(b'{"line":%d}\n' % i for i in range(200_000))      # 2.6 MB
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         store.write({"big.ndjson": big, "small.txt": b"s"}, "big")
         assert store.read("big.ndjson") == big
     assert loose_count(repo) == loose_before + 1
@@ -124,7 +130,7 @@ def test_a_big_file_goes_straight_into_a_pack(repo: Path):
 
 def test_packing_failure_does_not_fail_the_write(repo: Path):
     git(repo, "config", "pack.window", "not-a-number")     # makes git pack-objects fail
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         store.pack_every = 1
         with pytest.warns(RuntimeWarning, match="could not pack the log branch's objects"):
             sha = store.write({"a.txt": b"1"}, "one")
@@ -139,7 +145,7 @@ def test_big_loose_objects_are_packed_before_the_write_count_is_reached(repo: Pa
     """Rewriting a large file on every write (an append-only log) must not pile up copies."""
     loose_before = loose_count(repo)
     incompressible = os.urandom(200 * 1024)
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         for n in range(3):                                  # 3 x 200 KiB > MIN_LOOSE_BYTES
             store.write({f"blobs/{n}.bin": incompressible[n:] + incompressible[:n]}, f"big {n}")
     assert tracked_packs(repo), "the loose bytes, not the write count, triggered packing"
@@ -158,7 +164,7 @@ def test_leftovers_of_killed_writers_are_swept_once_old(repo: Path):
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(b"partial")
         os.utime(path, (stamp, stamp))
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         store.pack_every = 1
         store.write({"a.txt": b"1"}, "one")                # packing sweeps
     assert [p.name for p in leftovers if p.exists()] == ["tmp_pack_new.pack"]
@@ -178,7 +184,7 @@ def test_packing_is_detached_when_configured_and_one_packer_runs_at_a_time(repo:
     state = common_dir(repo) / "testlog"
     state.mkdir(parents=True, exist_ok=True)
     loose_before = loose_count(repo)
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         assert store.pack_in_background
         store.pack_every = 3
         with open(state / "pack.lock", "a") as busy:        # "another packer is at work"
@@ -191,7 +197,7 @@ def test_packing_is_detached_when_configured_and_one_packer_runs_at_a_time(repo:
     wait_until_packed(repo)
     assert loose_count(repo) == loose_before
     assert tracked_packs(repo) and pack_files(repo) == set(tracked_packs(repo))
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         assert store.tip == last and len(store.paths("runs/")) == 4
     fsck(repo)
 
@@ -199,8 +205,8 @@ def test_packing_is_detached_when_configured_and_one_packer_runs_at_a_time(repo:
 def test_the_detached_packer_leaves_no_warning_or_zombie_in_the_writer(repo: Path):
     git(repo, "config", "testlog.packInBackground", "true")
     script = ("import gc, os, sys\n"
-              "from gitstore import LogStore\n"
-              "with LogStore.open(sys.argv[1], sign_key=False) as store:\n"
+              "from tests.store_helpers import open_store\n"
+              "with open_store(sys.argv[1], sign_key=False) as store:\n"
               "    store.pack_every = 1\n"
               "    store.write({'a.txt': b'1'}, 'one')\n"
               "gc.collect()\n"
@@ -215,7 +221,7 @@ def test_the_detached_packer_leaves_no_warning_or_zombie_in_the_writer(repo: Pat
 
 def test_repository_config_can_keep_packing_in_the_writer(repo: Path):
     git(repo, "config", "testlog.packInBackground", "false")
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         assert not store.pack_in_background
         store.pack_every = 1
         store.write({"a.txt": b"1"}, "one")
@@ -226,7 +232,7 @@ def test_merges_pass_their_git_config_to_pack_objects(repo: Path):
     """Merges bound git's delta window (MERGE_WINDOW_BYTES) with `git -c`: here the same
     plumbing carries pack.compression=0, which shows in the pack."""
     text = b"".join(b"line %d of a compressible file\n" % i for i in range(2000))
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         store.write({"a.txt": text}, "one")
     common = str(common_dir(repo))
     name = _pack_objects(common, ["--all"], "", {"pack.compression": "0"})
@@ -242,7 +248,7 @@ def test_a_failing_detached_packer_leaves_its_error_in_pack_log(repo: Path):
     git(repo, "config", "testlog.packInBackground", "true")
     git(repo, "config", "pack.window", "not-a-number")     # makes git pack-objects fail
     log = common_dir(repo) / "testlog" / "pack.log"
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         store.pack_every = 1
         store.write({"a.txt": b"1"}, "one")
     deadline = time.monotonic() + 120
@@ -259,7 +265,7 @@ def test_a_failing_detached_packer_leaves_its_error_in_pack_log(repo: Path):
 def test_the_detached_packer_writes_its_packs_while_a_writer_holds_the_lock(repo: Path):
     git(repo, "config", "testlog.packInBackground", "true")
     loose_before = loose_count(repo)
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         store.pack_every = 3
         write_runs(store, 0, 2)
         before = pack_files(repo)

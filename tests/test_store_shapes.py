@@ -7,9 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from gitstore import Append, LogStore
+from gitstore import Append
+
 from tests.fixtures import git, make_repo, user_state
-from tests.store_helpers import (assert_linear, fsck, git_dir_files, install_hooks, settle)
+from tests.store_helpers import (
+    assert_linear,
+    fsck,
+    git_dir_files,
+    install_hooks,
+    open_store,
+    settle,
+)
 
 
 @dataclass
@@ -127,7 +135,7 @@ SHAPES = {f.__name__: f for f in (plain, bare, linked_worktree, detached_head, m
 
 
 def write_three(at: Path, key: str) -> list[str]:
-    with LogStore.open(at, sign_key=key) as store:
+    with open_store(at, sign_key=key) as store:
         shas = [
             store.write({"runs/one.json": b'{"n":1}\n', "ledger/c.ndjson": Append(b"1\n")},
                         "first", {"Testlog-Suite": "unit"}),
@@ -181,7 +189,7 @@ def test_git_variables_inherited_from_a_hook_do_not_redirect_the_store(
     monkeypatch.setenv("GIT_DIR", str(other / ".git"))
     monkeypatch.setenv("GIT_INDEX_FILE", str(other / ".git" / "index"))
     monkeypatch.setenv("GIT_WORK_TREE", str(other))
-    with LogStore.open(target, sign_key=False) as store:
+    with open_store(target, sign_key=False) as store:
         sha = store.write({"a.txt": b"1"}, "one")
         assert store.work_tree == str(target)
     for name in ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE"):

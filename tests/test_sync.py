@@ -9,10 +9,12 @@ from pathlib import Path
 import gnupg
 import pytest
 
-from gitstore import Append, GitStoreError, LogStore, fetch, push
+from gitstore import Append, GitStoreError, fetch, push
+
 from testlog.cli import main
 from testlog.store.events import commit_event
 from tests.fixtures import git, make_repo, user_state
+from tests.store_helpers import open_store
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def remote_and_clones(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 def write_run(clone: Path, key: str | bool, name: str) -> str:
-    with LogStore.open(clone, sign_key=key) as store:
+    with open_store(clone, sign_key=key) as store:
         return store.write({f"runs/{name}.json": name.encode(),
                             "ledger/coverage.ndjson": Append(json.dumps({"n": name}).encode() + b"\n")},
                            f"run {name}")
@@ -39,16 +41,16 @@ def write_run(clone: Path, key: str | bool, name: str) -> str:
 def test_push_then_fetch_into_a_fresh_clone(remote_and_clones, gpg_key):
     remote, a, b = remote_and_clones
     write_run(a, gpg_key, "a1")
-    with LogStore.open(a, sign_key=gpg_key) as store:
+    with open_store(a, sign_key=gpg_key) as store:
         assert push(store).status == "pushed"
         assert push(store).status == "pushed"          # nothing new: still fine, no force
-    with LogStore.open(b, sign_key=False) as store:
+    with open_store(b, sign_key=False) as store:
         assert fetch(store).status == "created"
         assert store.read("runs/a1.json") == b"a1"
     write_run(a, gpg_key, "a2")
-    with LogStore.open(a, sign_key=gpg_key) as store:
+    with open_store(a, sign_key=gpg_key) as store:
         push(store)
-    with LogStore.open(b, sign_key=False) as store:
+    with open_store(b, sign_key=False) as store:
         assert fetch(store).status == "fast-forward"
         assert fetch(store).status == "up-to-date"
 
@@ -56,17 +58,17 @@ def test_push_then_fetch_into_a_fresh_clone(remote_and_clones, gpg_key):
 def test_rejected_push_rebuilds_local_commits_on_the_remote_tip(remote_and_clones, gpg_key):
     remote, a, b = remote_and_clones
     write_run(a, gpg_key, "a1")
-    with LogStore.open(a, sign_key=gpg_key) as store:
+    with open_store(a, sign_key=gpg_key) as store:
         push(store)
-    with LogStore.open(b, sign_key=gpg_key) as store:
+    with open_store(b, sign_key=gpg_key) as store:
         fetch(store)
     write_run(a, gpg_key, "a2")
     write_run(b, gpg_key, "b1")
     write_run(b, gpg_key, "b2")
     before = user_state(b)
-    with LogStore.open(a, sign_key=gpg_key) as store:
+    with open_store(a, sign_key=gpg_key) as store:
         push(store)
-    with LogStore.open(b, sign_key=gpg_key) as store:
+    with open_store(b, sign_key=gpg_key) as store:
         result = push(store)
     assert (result.status, result.rebuilt) == ("pushed", 2)
     assert user_state(b) == before
@@ -84,10 +86,11 @@ def test_rejected_push_rebuilds_local_commits_on_the_remote_tip(remote_and_clone
 
 PUSHER = """
 import sys
-from gitstore import Append, LogStore, push
+from gitstore import Append, push
+from tests.store_helpers import open_store
 clone, key, name = sys.argv[1], sys.argv[2], sys.argv[3]
 for i in range(5):
-    with LogStore.open(clone, sign_key=key) as store:
+    with open_store(clone, sign_key=key) as store:
         store.write({f"runs/{name}{i}.json": b"x", "ledger/l.ndjson": Append(f"{name}{i}\\n".encode())},
                     f"run {name}{i}")
         push(store, attempts=20)
@@ -125,9 +128,9 @@ def test_rebuilding_signed_commits_without_a_key_refuses(remote_and_clones, gpg_
     remote, a, b = remote_and_clones
     write_run(a, gpg_key, "a1")
     write_run(b, gpg_key, "b1")
-    with LogStore.open(a, sign_key=gpg_key) as store:
+    with open_store(a, sign_key=gpg_key) as store:
         push(store)
-    with LogStore.open(b, sign_key=False) as store:
+    with open_store(b, sign_key=False) as store:
         tip = store.tip
         with pytest.raises(GitStoreError, match="needs a signing key"):
             fetch(store)
@@ -153,7 +156,7 @@ def test_fetch_and_push_by_path_and_relative_remote(remote_and_clones, gpg_key, 
 def test_configured_branch_is_what_push_and_fetch_move(remote_and_clones, gpg_key):
     remote, a, b = remote_and_clones
     git(a, "config", "testlog.branch", "refs/heads/tl")
-    with LogStore.open(a, ref="refs/heads/tl", sign_key=gpg_key) as store:
+    with open_store(a, ref="refs/heads/tl", sign_key=gpg_key) as store:
         store.write({"x": b"1"}, "one")
     assert main(["-C", str(a), "push"]) == 0
     assert git(remote, "rev-parse", "tl") == git(a, "rev-parse", "tl")
@@ -163,9 +166,9 @@ def test_a_retention_epoch_is_never_rebuilt_on_the_remote_history(remote_and_clo
                                                                   capsys):
     remote, a, b = remote_and_clones
     write_run(a, gpg_key, "a1")
-    with LogStore.open(a, sign_key=gpg_key) as store:
+    with open_store(a, sign_key=gpg_key) as store:
         push(store)
-    with LogStore.open(b, sign_key=gpg_key) as store:
+    with open_store(b, sign_key=gpg_key) as store:
         store.write({"retention/epoch.json": b"{}"}, "RETENTION_EPOCH",
                     {"Testlog-Event": "RETENTION_EPOCH"})
         tip = store.tip
@@ -179,7 +182,7 @@ def test_a_retention_epoch_is_never_rebuilt_on_the_remote_history(remote_and_clo
 
 def event(clone: Path, key: str, name: str) -> None:
     """A commit `verify` accepts: its artifact and one chronicle event."""
-    with LogStore.open(clone, sign_key=key) as store:
+    with open_store(clone, sign_key=key) as store:
         commit_event(store, {f"runs/{name}.json": name.encode()}, event="COVERAGE_RECORDED",
                      artifact=f"runs/{name}.json", verdict="PASS", summary=f"event {name}")
 

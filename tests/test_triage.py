@@ -3,8 +3,17 @@ from __future__ import annotations
 
 import pytest
 
-from testlog.core.triage import (CRITICAL, MINOR, MODERATE, VERIFIED, VERIFIED_DRIFT, Observation,
-                            Verdict, triage, worst)
+from testlog.core.triage import (
+    CRITICAL,
+    MINOR,
+    MODERATE,
+    VERIFIED,
+    VERIFIED_DRIFT,
+    Observation,
+    Verdict,
+    triage,
+    worst,
+)
 
 CASES = [
     (Observation("PASS", "PASS"), VERIFIED, False),

@@ -8,12 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from gitstore import LogStore
 from testlog.cli import main
 from testlog.core.layout import audit_paths
-from tests.audit_helpers import (edited_tree, forge_commit, git_env, keys_file,  # noqa: F401
-                                 message_of, move_branch, other_key, record_run)
+from tests.audit_helpers import (  # noqa: F401
+    edited_tree,
+    forge_commit,
+    git_env,
+    keys_file,
+    message_of,
+    move_branch,
+    other_key,
+    record_run,
+)
 from tests.fixtures import git, user_state
+from tests.store_helpers import open_store
 
 DAY1, DAY2 = date(2025, 11, 1), date(2025, 11, 2)
 RUN1 = "runs/20251101__unit__run.json"
@@ -35,17 +43,17 @@ class Log:
 
     def write(self, changes: dict, message: str = "hand edit") -> str:
         """A commit signed by the trusted key that bypasses the chronicle (an insider's edit)."""
-        with LogStore.open(self.repo, sign_key=self.key) as store:
+        with open_store(self.repo, sign_key=self.key) as store:
             return store.write(changes, message)
 
 
 @pytest.fixture
-def log(repo: Path, gpg_key: str, keys_file: Path) -> Log:  # noqa: F811
-    with LogStore.open(repo, sign_key=gpg_key) as store:
+def log(repo: Path, gpg_key: str, keys_file: Path) -> Log:
+    with open_store(repo, sign_key=gpg_key) as store:
         shas = [record_run(store, DAY1), record_run(store, DAY1, "integration")]
     assert main(["-C", str(repo), "seal", "--date", DAY1.isoformat(), "--sign-key", gpg_key]) == 0
     shas.append(git(repo, "rev-parse", "testlog").strip())
-    with LogStore.open(repo, sign_key=gpg_key) as store:
+    with open_store(repo, sign_key=gpg_key) as store:
         shas.append(record_run(store, DAY2))
     return Log(repo, keys_file, gpg_key, shas)
 
@@ -87,7 +95,7 @@ def test_clean_branch_verifies_and_prints_the_table(log: Log, capsys):
 
 def test_incremental_verify_checks_only_new_commits(log: Log, capsys):
     assert log.verify(capsys)[0] == 0
-    with LogStore.open(log.repo, sign_key=log.key) as store:
+    with open_store(log.repo, sign_key=log.key) as store:
         record_run(store, DAY2, "integration")
     code, out = log.verify(capsys, "--since", "last")
     assert code == 0, out
@@ -210,7 +218,7 @@ def test_rollback_after_a_verify_is_flagged(log: Log, capsys):
     code, out = log.verify(capsys)
     assert code == 1
     assert_named(out, log.shas[1], "-", f"rollback or fork: the last verified tip {log.shas[-1][:12]}")
-    with LogStore.open(log.repo, sign_key=log.key) as store:   # and a fork grown on it
+    with open_store(log.repo, sign_key=log.key) as store:   # and a fork grown on it
         fork = record_run(store, DAY2, "other")
     code, out = log.verify(capsys)
     assert code == 1 and "rollback or fork" in out and fork[:12] in out
@@ -290,7 +298,7 @@ def test_signed_branch_without_any_trusted_key_is_an_error(log: Log, capsys):
 
 
 def test_unsigned_branch_verifies_without_keys_unless_signatures_are_required(repo: Path, capsys):
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         record_run(store, DAY1)
         record_run(store, DAY2)
     assert main(["-C", str(repo), "verify"]) == 0
@@ -303,9 +311,10 @@ def test_commits_without_the_event_digest_trailer_take_the_exact_slow_path(repo:
     """Older writers did not bind the line with Testlog-Event-SHA256: the chronicle blob of each
     such commit is then compared byte for byte with the tip's chronicle."""
     from gitstore import Append
+
     from testlog.core.chronicle import event_line, make_event
     lines = []
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_store(repo, sign_key=False) as store:
         for n in range(3):
             data = f"artifact {n}".encode()
             line = event_line(make_event("BENCH_RECORDED", f"bench/{n}.txt", data, "PASS",
@@ -330,9 +339,10 @@ def test_exit_status_through_the_console_entry_point(log: Log):
     import subprocess
     import sys
     move_branch(log.repo, log.shas[1])
-    run = lambda: subprocess.run([sys.executable, "-c", "from testlog.cli import entry; entry()",
-                                  "-C", str(log.repo), "verify", "--trusted-keys", str(log.keys)],
-                                 capture_output=True, text=True)
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", "from testlog.cli import entry; entry()",
+                               "-C", str(log.repo), "verify", "--trusted-keys", str(log.keys)],
+                              capture_output=True, text=True)
     assert run().returncode == 0
     move_branch(log.repo, log.shas[-1])
     _sig_deleted(log)

@@ -16,12 +16,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures import git, make_repo, user_state
-from testlog.store.writer import RunWriter, WriterSetup
 from testlog.store.process import WriterProcess
-
-from tests.recorder_helpers import (BASE_ARGS, find, pytest_env, records_by_name, run_data,
-                                    run_pytest, show, unit_context, unit_harvest)
+from testlog.store.writer import RunWriter, WriterSetup
+from tests.fixtures import git, make_repo, user_state
+from tests.recorder_helpers import (
+    BASE_ARGS,
+    find,
+    pytest_env,
+    records_by_name,
+    run_data,
+    run_pytest,
+    show,
+    unit_context,
+    unit_harvest,
+)
+from tests.store_helpers import open_store
 
 # 150 tests: more than two batches of 64, with failures, errors, skips and RNG use.
 MANY = {"tests/test_many.py": '''\
@@ -400,9 +409,10 @@ def test_splice_list_refuses_a_key_that_does_not_close_the_object():
 def test_timing_summary_read_ahead_is_used_only_while_the_tip_stands(tmp_path: Path,
                                                                      sandbox: dict[str, str]):
     from gitstore import LogStore
+
     from testlog.core import layout
-    from testlog.store.runs import commit_run, stored_timing_summary
     from testlog.core.runfiles import RunBundle
+    from testlog.store.runs import commit_run, stored_timing_summary
 
     def bundle(ms: float) -> RunBundle:
         return RunBundle(files={"runs/r.json": b"{}"}, artifact="runs/r.json", verdict="PASS",
@@ -416,7 +426,7 @@ def test_timing_summary_read_ahead_is_used_only_while_the_tip_stands(tmp_path: P
     with pytest.MonkeyPatch.context() as mp:
         for key, value in sandbox.items():
             mp.setenv(key, value)
-        with LogStore.open(repo, sign_key=False) as store:
+        with open_store(repo, sign_key=False) as store:
             ahead = stored_timing_summary(store)          # the branch does not exist yet
             commit_run(store, bundle(2.0), ahead)
             assert summary(store)["runs"] == 1

@@ -6,10 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from testlog.core import schema
 from testlog.core.canonical import record_signature, sha256_hex
+from testlog.core.layout import TRAILER_EVENT
 
 EVENT_KEYS = frozenset({"event", "timestamp", "artifact", "hash", "signature", "verdict"})
-RUN_SCHEMA = 1
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def event_problems(line: bytes, event: Mapping[str, Any], trailers: Mapping[str,
     if claimed is not None and claimed != sha256_hex(line.rstrip(b"\n")):
         problems.append("chronicle line differs from the event this commit signed "
                         f"({digest_trailer})")
-    if trailers.get("Testlog-Event") not in (None, event["event"]):
+    if trailers.get(TRAILER_EVENT) not in (None, event["event"]):
         problems.append(f"event {event['event']} but the commit says "
                         f"Testlog-Event: {trailers['Testlog-Event']}")
     if signer_label is not None and str(event["signature"]).upper() != signer_label.upper():
@@ -104,10 +105,9 @@ def run_file_problems(data: bytes) -> tuple[int, list[str]]:
         return 0, ["run file is not JSON"]
     if not isinstance(run, dict) or not isinstance(run.get("records"), list):
         return 0, ["run file has no records list"]
-    version = run.get("schema_version")
-    if isinstance(version, int) and version > RUN_SCHEMA:
-        return 0, [f"run file schema_version {version} is newer than this git-testlog "
-                   f"({RUN_SCHEMA}): upgrade git-testlog"]
+    problem = schema.version_problem(run.get("schema_version"), schema.RUN, missing=0)
+    if problem is not None:
+        return 0, [f"run file has {problem}"]
     records = run["records"]
     return len(records), [p for i, r in enumerate(records) for p in _record_problem(i, r)]
 

@@ -6,6 +6,7 @@ from datetime import date, datetime, timezone
 
 from testlog.config import Setting
 from testlog.errors import TestlogError
+from testlog.store.state import ARCHIVE, state_path
 
 
 def whole_days(setting: Setting, name: str) -> int:
@@ -42,5 +43,5 @@ def archive_dir(values: dict[str, Setting], root: str, common_dir: str) -> str:
     """Where retention bundles go: config/CLI `archive_dir`, else <git dir>/testlog/archive."""
     chosen = values["archive_dir"].value
     if not chosen:
-        return os.path.join(common_dir, "testlog", "archive")
+        return state_path(common_dir, ARCHIVE)
     return str(chosen) if os.path.isabs(str(chosen)) else os.path.join(root, str(chosen))

@@ -5,32 +5,41 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-from gitstore import LogEntry, LogStore
-from gitstore.batch import changes_per_commit, commits_in_range, object_contents, object_info
-from gitstore.bundle import create_bundle
-from gitstore.epoch import split_author
+from gitstore import (
+    LogEntry,
+    LogStore,
+    changes_per_commit,
+    commits_in_range,
+    create_bundle,
+    object_contents,
+    object_info,
+    split_author,
+)
 
-from testlog.core import layout
 from testlog.audit.retention import epoch_record, retention_boundary, rotation_candidates
+from testlog.core import layout, schema
 from testlog.core.canonical import sha256_hex
-from testlog.core.chronicle import make_event
+from testlog.core.chronicle import RETENTION_EPOCH, ROTATION, make_event
+from testlog.core.layout import (
+    TRAILER_ARCHIVE_SHA256,
+    TRAILER_EVENT,
+    TRAILER_EVENT_SHA256,
+    TRAILER_PREVIOUS_TIP,
+    TRAILER_REBUILT_FROM,
+    TRAILER_SCHEMA,
+)
+from testlog.core.timefmt import utc_text
 from testlog.errors import TestlogError
-from testlog.store.events import (EVENT_DIGEST_TRAILER, EventCommit, commit_event, restart_branch,
-                               signature_label)
+from testlog.store.events import EventCommit, commit_event, restart_branch, signature_label
 
-ROTATION_EVENT, EPOCH_EVENT = "ROTATION", "RETENTION_EPOCH"
-_OWN_TRAILERS = {"Testlog-Event", "Testlog-Schema", EVENT_DIGEST_TRAILER}
+_OWN_TRAILERS = {TRAILER_EVENT, TRAILER_SCHEMA, TRAILER_EVENT_SHA256}
 _BOOKKEEPING = {layout.CHRONICLE, layout.INDEX}
 
 
 def pretty(value: object) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- rotation ---------------------------------------------------------------------------------
@@ -45,14 +54,14 @@ def rotate(store: LogStore, as_of: datetime, rotate_days: int, old: list[str]) -
     tip = store.require_tip()
     infos = object_info(store.common_dir, [f"{tip}:{p}" for p in old])
     cutoff = as_of.date() - timedelta(days=rotate_days)
-    record = {"schema_version": 1, "as_of": iso(as_of), "rotate_days": rotate_days,
+    record = {"schema_version": schema.ROTATION, "as_of": utc_text(as_of), "rotate_days": rotate_days,
               "cutoff": cutoff.isoformat(), "from_tip": tip,
               "removed": [{"path": p, "blob": i.sha if i else None} for p, i in zip(old, infos)]}
     path = layout.rotation_record_path(as_of.date())
     files: dict = {p: None for p in old}
     files[path] = pretty(record)
-    return commit_event(store, files, event=ROTATION_EVENT, artifact=path, verdict="ROTATED",
-                        summary=f"{ROTATION_EVENT} {len(old)} files dated before {cutoff}")
+    return commit_event(store, files, event=ROTATION, artifact=path, verdict="ROTATED",
+                        summary=f"{ROTATION} {len(old)} files dated before {cutoff}")
 
 
 # -- retention --------------------------------------------------------------------------------
@@ -81,7 +90,7 @@ def retention_plan(store: LogStore, as_of: datetime, retain_days: int) -> Retent
     cutoff = as_of - timedelta(days=retain_days)
     boundary = retention_boundary([split_author(e.author)[1] for e in entries],
                                   int(cutoff.timestamp()))
-    only_the_epoch = boundary == 0 and entries[0].trailers.get("Testlog-Event") == EPOCH_EVENT
+    only_the_epoch = boundary == 0 and entries[0].trailers.get(TRAILER_EVENT) == RETENTION_EPOCH
     if boundary is None or only_the_epoch:
         return None
     lines = store.read(layout.CHRONICLE, tip).splitlines(keepends=True)
@@ -113,15 +122,15 @@ def epoch_commit(store: LogStore, plan: RetentionPlan, bundle: str, digest: str,
     record = epoch_record(
         previous_tip=plan.tip, boundary=plan.entries[plan.boundary].sha, bundle=bundle,
         bundle_sha256=digest, archived_commits=plan.archived, rebuilt_commits=len(plan.rebuilt),
-        retain_days=retain_days, cutoff=iso(plan.cutoff), as_of=iso(as_of),
+        retain_days=retain_days, cutoff=utc_text(plan.cutoff), as_of=utc_text(as_of),
         chronicle_lines_before=len(plan.lines), chronicle_sha256_before=sha256_hex(chronicle))
     path = layout.epoch_record_path(as_of.date())
     data = pretty(record)
-    event = make_event(EPOCH_EVENT, path, data, "ARCHIVED", signature_label(store))
-    summary = (f"{EPOCH_EVENT} {plan.archived} commits before {iso(plan.cutoff)} archived "
+    event = make_event(RETENTION_EPOCH, path, data, "ARCHIVED", signature_label(store))
+    summary = (f"{RETENTION_EPOCH} {plan.archived} commits before {utc_text(plan.cutoff)} archived "
                f"to {bundle}")
     return EventCommit({path: data}, event, summary,
-                       {"Testlog-Previous-Tip": plan.tip, "Testlog-Archive-SHA256": digest})
+                       {TRAILER_PREVIOUS_TIP: plan.tip, TRAILER_ARCHIVE_SHA256: digest})
 
 
 def rebuilt_commits(store: LogStore, plan: RetentionPlan) -> list[EventCommit]:
@@ -142,13 +151,13 @@ def rebuilt_commits(store: LogStore, plan: RetentionPlan) -> list[EventCommit]:
 
 def rebuilt_commit(store: LogStore, entry: LogEntry, line: bytes, files: dict) -> EventCommit:
     event = json.loads(line)
-    claimed = entry.trailers.get(EVENT_DIGEST_TRAILER)
-    if event.get("event") != entry.trailers.get("Testlog-Event", event.get("event")) or (
+    claimed = entry.trailers.get(TRAILER_EVENT_SHA256)
+    if event.get("event") != entry.trailers.get(TRAILER_EVENT, event.get("event")) or (
             claimed is not None and claimed != sha256_hex(line.rstrip(b"\n"))):
         raise TestlogError(f"commit {entry.sha[:12]} does not match its chronicle event: run "
                            "`git testlog verify` and repair the branch before pruning")
     event["signature"] = signature_label(store)
     trailers = {k: v for k, v in entry.trailers.items() if k not in _OWN_TRAILERS}
-    trailers["Testlog-Rebuilt-From"] = entry.sha
+    trailers[TRAILER_REBUILT_FROM] = entry.sha
     author, author_time = split_author(entry.author)
     return EventCommit(files, event, entry.summary, trailers, author, author_time)

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from testlog.core import layout
+from testlog.core import layout, schema
 
-EPOCH_SCHEMA = 1
 _HEX = {"previous_tip": 40, "boundary": 40, "bundle_sha256": 64, "chronicle_sha256_before": 64}
 
 
@@ -34,7 +33,7 @@ def retention_boundary(author_times: Sequence[int], cutoff: int) -> int | None:
 
 
 def epoch_record(**fields: Any) -> dict[str, Any]:
-    return {"schema_version": EPOCH_SCHEMA, **fields}
+    return {"schema_version": schema.EPOCH, **fields}
 
 
 def epoch_record_problems(data: bytes) -> tuple[dict[str, Any] | None, list[str]]:

@@ -8,18 +8,17 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from gitstore import LogStore
-from gitstore.batch import object_contents, object_info
+from gitstore import LogStore, object_contents, object_info
 
-from testlog.core import layout
 from testlog.audit.bundlefile import INNER_MANIFEST, deterministic_zip, sha256sum_manifest
 from testlog.audit.intoto import run_statement, statement_name
+from testlog.core import layout
+from testlog.core.chronicle import AUDIT_SEALED, TEST_SUITE_EXECUTED
+from testlog.core.layout import TRAILER_EVENT, TRAILER_SEAL_DATE
 from testlog.errors import TestlogError
-from testlog.store.runread import check_run_data
 from testlog.store.events import commit_event
+from testlog.store.runs import check_run_data
 
-SEALED_EVENT = "AUDIT_SEALED"
-RUN_EVENT = "TEST_SUITE_EXECUTED"
 SUPERSEDED_DIR = "superseded"        # superseded/<log commit, 12 hex>/<the file's own path>
 
 
@@ -82,7 +81,7 @@ def superseded_files(store: LogStore, tip: str, paths: Sequence[str],
     for entry in store.history(tip):                 # newest first
         if entry.sha == after:
             break
-        if entry.trailers.get("Testlog-Event") == RUN_EVENT:
+        if entry.trailers.get(TRAILER_EVENT) == TEST_SUITE_EXECUTED:
             commits.append(entry.sha)
     commits.reverse()
     run_paths = [p for p in paths if layout.is_run_file(p)]
@@ -159,7 +158,7 @@ def commit_seal(store: LogStore, seal: Seal) -> str:
     manifest = sha256sum_manifest({os.path.basename(seal.paths["zip"]): seal.zip_bytes})
     files = {seal.paths["zip"]: seal.zip_bytes, seal.paths["sig"]: signature,
              seal.paths["manifest"]: manifest}
-    summary = f"{SEALED_EVENT} {seal.day.isoformat()} {seal.runs} runs {seal.members} files"
-    return commit_event(store, files, event=SEALED_EVENT, artifact=seal.paths["zip"],
+    summary = f"{AUDIT_SEALED} {seal.day.isoformat()} {seal.runs} runs {seal.members} files"
+    return commit_event(store, files, event=AUDIT_SEALED, artifact=seal.paths["zip"],
                         verdict="SEALED", summary=summary,
-                        trailers={"Testlog-Seal-Date": seal.day.isoformat()})
+                        trailers={TRAILER_SEAL_DATE: seal.day.isoformat()})

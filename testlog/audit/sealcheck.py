@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from gitstore.verify import BAD, SignatureCheck
+from gitstore import BAD, SignatureCheck
 
 from testlog.audit.bundlefile import parse_manifest, seal_contents_problems
 from testlog.core.canonical import sha256_hex

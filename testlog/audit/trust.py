@@ -5,10 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from gitstore import GitStoreError
-from gitstore.gitcmd import git_config
-from gitstore.signing import export_public_keys
-from gitstore.verify import TrustedCerts
+from gitstore import GitStoreError, TrustedCerts, export_public_keys, git_config
 
 from testlog.config import Setting
 from testlog.errors import TestlogError

@@ -11,23 +11,35 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gitstore import LogEntry, LogStore
-from gitstore.batch import (changed_paths_between, commits_in_range, is_ancestor, last_change,
-                            object_contents, object_info)
-from gitstore.bundle import file_sha256
-from gitstore.verify import GOOD, UNSIGNED, UNTRUSTED, SignatureCheck, TrustedCerts
+from gitstore import (
+    GOOD,
+    UNSIGNED,
+    UNTRUSTED,
+    LogEntry,
+    LogStore,
+    SignatureCheck,
+    TrustedCerts,
+    changed_paths_between,
+    commits_in_range,
+    file_sha256,
+    is_ancestor,
+    last_change,
+    object_contents,
+    object_info,
+)
 
-from testlog.core import layout
-from testlog.audit import checks, report as rp
-from testlog.audit.sealcheck import seal_problems
+from testlog.audit import checks
+from testlog.audit import report as rp
 from testlog.audit.retention import epoch_record_problems
-from testlog.audit.state import VerifiedState, load_state, save_state
+from testlog.audit.sealcheck import seal_problems
+from testlog.audit.verified import VerifiedState, load_state, save_state
+from testlog.core import layout
 from testlog.core.canonical import sha256_hex
-from testlog.core.chronicle import utc_now
+from testlog.core.chronicle import RETENTION_EPOCH
+from testlog.core.layout import TRAILER_EVENT_SHA256
+from testlog.core.timefmt import utc_now
 from testlog.errors import TestlogError
-from testlog.store.events import EVENT_DIGEST_TRAILER
 
-EPOCH_EVENT = "RETENTION_EPOCH"
 CHUNK = 256          # artifact blobs read per git process: bounded memory for large run files
 
 
@@ -219,8 +231,8 @@ def event_of(branch: Branch, entry: LogEntry, blob: str, position: int,
         report.fail(rp.EVENTS, entry.sha, layout.CHRONICLE, f"line {position}: {problem}")
         return None
     problems = checks.event_problems(line, event, entry.trailers,
-                                     signer_label(branch.sigs[entry.sha]), EVENT_DIGEST_TRAILER)
-    if EVENT_DIGEST_TRAILER not in entry.trailers and blob != git_blob_id(branch.lines[:position]):
+                                     signer_label(branch.sigs[entry.sha]), TRAILER_EVENT_SHA256)
+    if TRAILER_EVENT_SHA256 not in entry.trailers and blob != git_blob_id(branch.lines[:position]):
         problems.append("chronicle.ndjson at this commit is not the tip's first "
                         f"{position} lines")
     for problem in problems:
@@ -326,7 +338,7 @@ def check_seal(branch: Branch, policy: Policy, paths: dict[str, str], report: rp
 
 def check_epochs(branch: Branch, policy: Policy, events: list[Event], report: rp.Report) -> None:
     for event in events:
-        if event.data["event"] != EPOCH_EVENT:
+        if event.data["event"] != RETENTION_EPOCH:
             continue
         report.count(rp.EPOCHS)
         entry = event.entry
@@ -385,7 +397,7 @@ def check_continuity(branch: Branch, policy: Policy, events: list[Event],
 def continues_through_epoch(branch: Branch, events: list[Event]) -> bool:
     """A trusted epoch whose previous tip is, or descends from, the last verified tip."""
     for event in events:
-        if event.data["event"] != EPOCH_EVENT or not branch.sigs[event.entry.sha].ok:
+        if event.data["event"] != RETENTION_EPOCH or not branch.sigs[event.entry.sha].ok:
             continue
         record, _ = epoch_record_of(branch, event)
         if record and (record["previous_tip"] == branch.state.tip or

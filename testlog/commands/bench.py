@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 
+from testlog.commands.arguments import add_selection_arguments, selection_of
 from testlog.gates.bench import run_bench
-from testlog.gates.selection import add_selection_arguments, select
+from testlog.gates.selection import select
 from testlog.gates.workspace import open_workspace
 
 HELP = ("run the selected modules' benchmarks (tests/benchmarks/), append p50/p95/p99 to the "
@@ -18,6 +19,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     cli = {"branch": args.branch, "sign_key": args.sign_key}
     with open_workspace(args.repo, cli) as ws:
-        manifests, selection = select(ws, args)
+        manifests, selection = select(ws, selection_of(args))
         return run_bench(ws, manifests, selection, jobs=args.jobs, use_cache=not args.no_cache,
                          update=args.update_manifests)

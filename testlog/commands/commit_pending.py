@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 
-from gitstore import GitStoreError, LogStore
-from gitstore.location import locate
+from gitstore import GitStoreError, locate
 
-from testlog.store import pending
 from testlog.errors import TestlogError
+from testlog.store import pending
 from testlog.store.runs import commit_run
+from testlog.store.state import open_log
 
 HELP = "commit the runs saved in .git/testlog/pending/ when their commit failed"
 
@@ -36,7 +36,7 @@ def commit_entry(repo: str, entry: str, args: argparse.Namespace) -> str:
     bundle, meta = pending.load(entry)
     settings = meta.get("settings", {})
     branch = args.branch or settings.get("branch") or "refs/heads/testlog"
-    with LogStore.open(repo, ref=branch, sign_key=sign_choice(args, settings)) as store:
+    with open_log(repo, branch, sign_choice(args, settings)) as store:
         sha = commit_run(store, bundle)
     pending.remove(entry)
     return f"committed {os.path.basename(entry)} as {sha[:10]} on {branch}: {bundle.summary}"

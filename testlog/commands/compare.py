@@ -4,12 +4,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from gitstore import LogStore
-
+from testlog.commands.arguments import add_branch_argument
 from testlog.config import load_settings
-from testlog.store.events import add_branch_argument
 from testlog.replay.compare import TIMING_FACTOR, compare_runs, render_lines
 from testlog.replay.loading import load_from_branch
+from testlog.store.state import open_log
 
 HELP = ("compare two recorded runs without re-executing them: tests whose status, result "
         "hash, RNG after-state or timing changed, and tests only one run has")
@@ -28,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     branch = load_settings(args.repo, {"branch": args.branch})["branch"].value
-    with LogStore.open(args.repo, ref=branch, sign_key=False) as store:
+    with open_log(args.repo, branch, False) as store:
         store.require_tip()
         a = load_from_branch(store, args.rev_a)
         b = load_from_branch(store, args.rev_b)

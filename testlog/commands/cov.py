@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 
+from testlog.commands.arguments import add_selection_arguments, selection_of
 from testlog.gates.coverage import run_coverage
-from testlog.gates.selection import add_selection_arguments, select
+from testlog.gates.selection import select
 from testlog.gates.workspace import open_workspace
 
 HELP = "measure the coverage of modules with their own tests and append it to the ledger"
@@ -17,6 +18,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, gate: bool = False) -> int:
     cli = {"branch": args.branch, "sign_key": args.sign_key}
     with open_workspace(args.repo, cli) as ws:
-        manifests, selection = select(ws, args)
+        manifests, selection = select(ws, selection_of(args))
         return run_coverage(ws, manifests, selection, jobs=args.jobs, use_cache=not args.no_cache,
                             update=args.update_manifests, gate=gate)

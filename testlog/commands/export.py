@@ -7,15 +7,16 @@ import os
 import shutil
 import tempfile
 
-from testlog.core import layout
 from testlog.audit.bundlefile import sha256sum_manifest
-from testlog.audit.seal import SEALED_EVENT
+from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
+from testlog.core import layout
+from testlog.core.chronicle import AUDIT_SEALED, TEST_SUITE_EXECUTED
+from testlog.core.layout import TRAILER_EVENT
 from testlog.errors import TestlogError
-from testlog.store.events import add_branch_argument, open_configured
+from testlog.store.state import open_configured
 
 HELP = "write a run's files, or a seal's zip + manifest + signature, to a directory"
-RUN_EVENT = "TEST_SUITE_EXECUTED"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,9 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def exported_files(event: str | None, files: dict[str, bytes], rev: str) -> dict[str, bytes]:
     """A seal's three files side by side (so `sha256sum -c` and `gpg --verify` work there), or
     a run's files under their branch paths plus a manifest.sha256 of them."""
-    if event == SEALED_EVENT:
+    if event == AUDIT_SEALED:
         return {os.path.basename(p): data for p, data in files.items() if p.startswith("audit/")}
-    if event == RUN_EVENT:
+    if event == TEST_SUITE_EXECUTED:
         return {**files, "manifest.sha256": sha256sum_manifest(files)}
     raise TestlogError(f"{rev} is a {event or 'non-testlog'} commit, not a run or a seal "
                        "(see `git testlog log`)")
@@ -64,12 +65,12 @@ def run(args: argparse.Namespace) -> int:
     values, _, _ = repo_settings(args.repo, {"branch": args.branch})
     with open_configured(args.repo, values, sign=False) as store:
         sha = store.resolve(args.rev)
-        event = store.history(rev=sha, limit=1)[0].trailers.get("Testlog-Event")
+        event = store.history(rev=sha, limit=1)[0].trailers.get(TRAILER_EVENT)
         paths = [p for s, p in store.changed_paths(sha)
                  if s != "D" and p not in (layout.CHRONICLE, layout.INDEX)]
         files = exported_files(event, {p: store.read(p, sha) for p in paths}, args.rev)
     write_directory(args.output, files)
     print(f"exported {len(files)} files of {sha[:12]} to {args.output}")
-    if event == SEALED_EVENT:
+    if event == AUDIT_SEALED:
         print("check them with: sha256sum -c *.manifest.sha256 && gpg --verify *.zip.sig *.zip")
     return 0

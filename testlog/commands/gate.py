@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from testlog.commands import cov
-from testlog.gates.selection import add_selection_arguments
+from testlog.commands.arguments import add_selection_arguments
 
 HELP = "check the selected modules' coverage against their targets (exit 1 on a violation)"
 

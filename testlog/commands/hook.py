@@ -5,15 +5,15 @@ import argparse
 import os
 import sys
 
-from gitstore import changeset
+from gitstore import changed_files, staged_files
 
-from testlog.gates.bench import run_bench
-from testlog.gates.coverage import run_coverage, run_tests
-from testlog.errors import TestlogError
-from testlog.gates.pushrange import framework_range, pushed_files
-from testlog.store.events import add_branch_argument
+from testlog.commands.arguments import add_branch_argument
 from testlog.core.modules import affected_modules
 from testlog.core.prepush import branch_ref, parse_push_lines
+from testlog.errors import TestlogError
+from testlog.gates.bench import run_bench
+from testlog.gates.coverage import run_coverage, run_tests
+from testlog.gates.pushrange import framework_range, pushed_files
 from testlog.gates.selection import load_all
 from testlog.gates.workspace import Workspace, open_workspace
 
@@ -53,7 +53,7 @@ def push_changes(ws: Workspace, remote: str | None) -> tuple[list[str], str] | N
         if remote_branch and branch_ref(remote_branch) == branch_ref(ws.settings["branch"].value):
             print("git-testlog: pushing the log branch: nothing to gate")
             return [], "the log branch"
-        return changeset.changed_files(ws.root, *span), f"{span[0][:10]}..{span[1][:10]}"
+        return changed_files(ws.root, *span), f"{span[0][:10]}..{span[1][:10]}"
     refs = parse_push_lines(stdin_text())
     if not refs:
         return None
@@ -65,7 +65,7 @@ def push_changes(ws: Workspace, remote: str | None) -> tuple[list[str], str] | N
 
 def stage_changes(ws: Workspace, args: argparse.Namespace) -> tuple[list[str], str] | None:
     if args.stage == "pre-commit":
-        return changeset.staged_files(ws.root, os.environ.get("GIT_INDEX_FILE")), "the staged files"
+        return staged_files(ws.root, os.environ.get("GIT_INDEX_FILE")), "the staged files"
     return push_changes(ws, args.hook_args[0] if args.hook_args else None)
 
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timezone
 
 from gitstore import LogEntry
 
+from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
-from testlog.store.events import add_branch_argument, open_configured
-from testlog.store.runread import run_info
+from testlog.core.timefmt import utc_iso
+from testlog.store.runs import run_info
+from testlog.store.state import open_configured
 
 HELP = "list the log branch's commits, newest first"
 
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def entry_dict(entry: LogEntry) -> dict:
     """The JSON of one commit; a run also gets "run": suite, verdict, counts, source."""
     out = {"sha": entry.sha, "parents": list(entry.parents), "summary": entry.summary,
-           "trailers": entry.trailers, "timestamp": utc(entry.timestamp),
+           "trailers": entry.trailers, "timestamp": utc_iso(entry.timestamp),
            "signature": entry.signature, "signer": entry.signer}
     info = run_info(entry)
     if info is not None:
@@ -35,17 +36,13 @@ def entry_dict(entry: LogEntry) -> dict:
 
 
 def entry_line(entry: LogEntry) -> str:
-    head = f"{entry.sha[:10]}  {utc(entry.timestamp)}  {entry.signature:<11}  "
+    head = f"{entry.sha[:10]}  {utc_iso(entry.timestamp)}  {entry.signature:<11}  "
     info = run_info(entry)
     if info is None:
         return head + entry.summary
     source = (info["source_commit"] or "none")[:10]
     return (head + f"run  {info['suite']}  {info['verdict']}  {info['passed']} passed  "
             f"{info['failed']} failed  source {source}")
-
-
-def utc(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,9 +7,10 @@ import os
 
 from testlog.audit import options
 from testlog.audit.prune import retain, retention_plan, rotate, rotation_plan
+from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
 from testlog.errors import TestlogError
-from testlog.store.events import add_branch_argument, open_configured
+from testlog.store.state import open_configured
 
 HELP = ("rotate old run files off the tip (history keeps them) and archive history older than "
         "the retention window to a git bundle, restarting the branch at a signed epoch")

@@ -4,11 +4,13 @@ from __future__ import annotations
 import argparse
 
 import gitstore
-import gitstore.sync  # is_ancestor: gitstore loads its modules lazily
+from gitstore import is_ancestor
 
-from testlog.audit.state import load_state
+from testlog.audit.verified import load_state
+from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
-from testlog.store.events import add_branch_argument, open_configured, refuse_rebuilding_epoch
+from testlog.store.events import refuse_rebuilding_epoch
+from testlog.store.state import open_configured
 
 HELP = ("push the log branch to a remote (default origin); if another machine pushed first, "
         "rebuild the local-only commits on top (re-signed) and push again — never forced")
@@ -31,7 +33,7 @@ def open_for_sync(args: argparse.Namespace) -> gitstore.LogStore:
 def rebuilt_note(store: gitstore.LogStore, result: gitstore.SyncResult) -> str:
     """When rebuilding replaced the tip `verify` last checked, say what the next verify shows."""
     state = load_state(store.common_dir, store.ref) if result.rebuilt else None
-    if state is None or gitstore.sync.is_ancestor(store, state.tip, result.tip):
+    if state is None or is_ancestor(store.common_dir, state.tip, result.tip):
         return ""
     return ("\nnote: the last verified tip was rebuilt on the remote's; the next `git testlog "
             "verify` reports that rewrite: check it once with `--accept-rewrite`")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from testlog.store.events import add_branch_argument
+from testlog.commands.arguments import add_branch_argument
 from testlog.replay.launch import ReplayFailed, ReplayRequest, replay
 
 HELP = ("re-execute a recorded run in a temporary checkout of its source (recorded order, "

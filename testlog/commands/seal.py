@@ -4,14 +4,21 @@ from __future__ import annotations
 import argparse
 from datetime import datetime, timezone
 
-from gitstore.batch import changed_paths_between
+from gitstore import changed_paths_between
 
 from testlog.audit import options
-from testlog.audit.seal import (already_sealed, build_seal, commit_seal, read_files, sealed_paths,
-                                superseded_files)
+from testlog.audit.seal import (
+    already_sealed,
+    build_seal,
+    commit_seal,
+    read_files,
+    sealed_paths,
+    superseded_files,
+)
+from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
 from testlog.errors import TestlogError
-from testlog.store.events import add_branch_argument, open_configured
+from testlog.store.state import open_configured
 
 HELP = ("bundle a period's runs/, timing/, determinism/ and summaries/ (earlier runs of a "
         "suite that day under superseded/<commit>/) into audit/logs_audit_YYYY_MM_DD.zip with "

@@ -4,10 +4,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from testlog.commands.log import entry_dict, utc
+from testlog.commands.arguments import add_branch_argument
+from testlog.commands.log import entry_dict
 from testlog.config import repo_settings
-from testlog.store.events import add_branch_argument, open_configured
-from testlog.store.runread import run_entry, run_info, run_summary
+from testlog.core.timefmt import utc_iso
+from testlog.store.runs import run_entry, run_info, run_summary
+from testlog.store.state import open_configured
 
 HELP = "show one log commit: message, trailers, signature and files; a run's summary"
 
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
             out["run"] = {**out["run"], "artifact": artifact, "summary": summary}
         print(json.dumps(out, sort_keys=True, indent=2))
         return 0
-    print(f"commit {entry.sha}\nDate:      {utc(entry.timestamp)}\n"
+    print(f"commit {entry.sha}\nDate:      {utc_iso(entry.timestamp)}\n"
           f"Signature: {entry.signature}{' by ' + entry.signer if entry.signer else ''}\n")
     print("    " + entry.message.rstrip("\n").replace("\n", "\n    ") + "\n")
     if summary_md is not None:

@@ -8,8 +8,9 @@ from testlog.audit import options
 from testlog.audit.report import render
 from testlog.audit.trust import trusted_certs
 from testlog.audit.verifier import Policy, verify_branch
+from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
-from testlog.store.events import add_branch_argument, open_configured
+from testlog.store.state import ARCHIVE, open_configured, state_path
 
 HELP = ("check every commit of the log branch: signed by a trusted key, one chronicle event "
         "matching its artifact, records, seals and epochs; flag rollbacks and forks")
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     values, root, common = repo_settings(args.repo, cli)
     trusted = trusted_certs(args.trusted_keys, values["trusted_keys"], root, common)
     with open_configured(args.repo, values, sign=False) as store:
-        default_archive = os.path.join(store.common_dir, "testlog", "archive")
+        default_archive = state_path(store.common_dir, ARCHIVE)
         dirs = tuple(dict.fromkeys([options.archive_dir(values, root, common), default_archive]))
         policy = Policy(trusted, args.require_signed, dirs, args.accept_rewrite)
         report = verify_branch(store, policy, args.since)

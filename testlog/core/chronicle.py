@@ -2,21 +2,23 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Any
 
 from testlog.core.canonical import canonical_json, sha256_hex
+from testlog.core.timefmt import utc_now
 from testlog.errors import TestlogError
 
-EVENTS = (
-    "TEST_SUITE_EXECUTED", "COVERAGE_RECORDED", "BENCH_RECORDED", "REPLAY_VERIFIED",
-    "REPLAY_FAILED", "AUDIT_SEALED", "RETENTION_EPOCH", "ROTATION",
-)
-
-
-def utc_now() -> str:
-    """UTC, ISO 8601, second precision, `Z` suffix (spec IV)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+# Every event a log commit records (its chronicle line and its Testlog-Event trailer).
+TEST_SUITE_EXECUTED = "TEST_SUITE_EXECUTED"
+COVERAGE_RECORDED = "COVERAGE_RECORDED"
+BENCH_RECORDED = "BENCH_RECORDED"
+REPLAY_VERIFIED = "REPLAY_VERIFIED"
+REPLAY_FAILED = "REPLAY_FAILED"
+AUDIT_SEALED = "AUDIT_SEALED"
+RETENTION_EPOCH = "RETENTION_EPOCH"
+ROTATION = "ROTATION"
+EVENTS = (TEST_SUITE_EXECUTED, COVERAGE_RECORDED, BENCH_RECORDED, REPLAY_VERIFIED,
+          REPLAY_FAILED, AUDIT_SEALED, RETENTION_EPOCH, ROTATION)
 
 
 def make_event(event: str, artifact: str, artifact_bytes: bytes, verdict: str,

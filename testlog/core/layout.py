@@ -11,6 +11,20 @@ BENCH_LEDGER = "ledger/bench.ndjson"
 TIMING_SUMMARY = "timing/timing_summary.json"
 AUDIT_DIR = "audit"
 
+# Commit trailers: git's `Key: value` lines under a log commit's message.
+TRAILER_EVENT_SHA256 = "Testlog-Event-SHA256"
+TRAILER_EVENT = "Testlog-Event"
+TRAILER_SCHEMA = "Testlog-Schema"
+TRAILER_SUITE = "Testlog-Suite"
+TRAILER_VERDICT = "Testlog-Verdict"
+TRAILER_SOURCE_COMMIT = "Testlog-Source-Commit"
+TRAILER_SOURCE_TREE = "Testlog-Source-Tree"
+TRAILER_REPLAY_OF = "Testlog-Replay-Of"
+TRAILER_PREVIOUS_TIP = "Testlog-Previous-Tip"
+TRAILER_ARCHIVE_SHA256 = "Testlog-Archive-SHA256"
+TRAILER_REBUILT_FROM = "Testlog-Rebuilt-From"
+TRAILER_SEAL_DATE = "Testlog-Seal-Date"
+
 # category -> directory on the branch
 DIRECTORIES = {
     "run": "runs", "summary": "summaries", "timing": "timing", "determinism": "determinism",

@@ -4,14 +4,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from testlog.core import schema
 from testlog.core.canonical import canonical_json
 from testlog.errors import TestlogError
 
-LEDGER_VERSION = "1"
-
 
 def ledger_line(entry: dict[str, Any]) -> bytes:
-    return canonical_json({**entry, "schema_version": LEDGER_VERSION}) + b"\n"
+    return canonical_json({**entry, "schema_version": str(schema.LEDGER)}) + b"\n"
 
 
 def parse_ledger(data: bytes, name: str) -> list[dict[str, Any]]:
@@ -27,9 +26,7 @@ def parse_ledger(data: bytes, name: str) -> list[dict[str, Any]]:
         if not isinstance(entry, dict):
             raise TestlogError(f"{name} line {number} is not a JSON object "
                                "(the log branch was edited by hand?)")
-        if str(entry.get("schema_version", "1")) > LEDGER_VERSION:
-            raise TestlogError(f"{name} line {number} has schema_version "
-                               f"{entry['schema_version']}: upgrade git-testlog to read it")
+        schema.check_version(entry.get("schema_version"), schema.LEDGER, f"{name} line {number}")
         entries.append(entry)
     return entries
 

@@ -1,6 +1,6 @@
 """`module.manifest.json`: parsing, validation, lane targets and the observed values written back.
 
-Pure functions over text; `load_manifest` is the one reader of the file.
+Pure functions over text (gates.selection.load_manifest reads the file).
 """
 from __future__ import annotations
 
@@ -105,16 +105,6 @@ def parse_manifest(text: str, root: str) -> Manifest:
     return Manifest(name=module_name(data, root), root=root, lane=lane,
                     coverage_target=coverage_target(data, root, lane),
                     latency_p95_ms=latency_sla(data, root), raw=data)
-
-
-def load_manifest(repo_root: str, root: str) -> Manifest:
-    path = os.path.join(repo_root, manifest_path(root))
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TestlogError(f"{manifest_path(root)}: cannot be read ({exc})") from None
-    return parse_manifest(text, root)
 
 
 def with_observed_coverage(data: dict[str, Any], coverage: float, observed_at: str) -> dict[str, Any]:

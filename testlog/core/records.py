@@ -6,14 +6,14 @@ order, worker, signature.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from testlog.core.canonical import dumps_normal, sha256_hex  # noqa: F401  (dumps_normal: re-exported)
-from testlog.core.seeds import derive_seed
+from testlog.core.canonical import dumps_normal, sha256_hex
 from testlog.core.hashing import result_hash
+from testlog.core.seeds import derive_seed
+from testlog.core.timefmt import IsoClock
 
 RECORD_KEYS = ("test_name", "timestamp_start", "timestamp_end", "duration_ms", "status", "seed",
                "rng_state", "rng_state_after", "inputs", "outputs", "determinism_check",
@@ -70,20 +70,6 @@ def status_of(phases: dict[str, tuple[str, bool]]) -> str:
     if call[0] == "skipped":
         return "XFAIL" if call[1] else "SKIP"
     return "XPASS" if call[1] else "PASS"
-
-
-class IsoClock:
-    """UTC ISO 8601 with milliseconds and `Z`; the seconds part cached (most tests share it)."""
-
-    def __init__(self) -> None:
-        self._second, self._text = -1, ""
-
-    def __call__(self, wall_ns: int) -> str:
-        second, rest = divmod(wall_ns, 1_000_000_000)
-        if second != self._second:
-            self._second = second
-            self._text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._text}.{rest // 1_000_000:03d}Z"
 
 
 def redact_display(descriptions: dict[str, dict[str, Any]],

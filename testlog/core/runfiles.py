@@ -7,25 +7,43 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import io
 from collections import defaultdict, deque
 from collections.abc import Callable
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
-from gitstore.source import SourceInfo
-
-from testlog.core import errorinfo, layout, render
+from testlog.core import errorinfo, layout, render, schema
 from testlog.core.canonical import canonical_json
-from testlog.core.records import Failure, IsoClock, TestOutcome, build_record, dumps_normal, ms
+from testlog.core.chronicle import TEST_SUITE_EXECUTED
+from testlog.core.layout import (
+    TRAILER_SOURCE_COMMIT,
+    TRAILER_SOURCE_TREE,
+    TRAILER_SUITE,
+    TRAILER_VERDICT,
+)
+from testlog.core.records import Failure, TestOutcome, build_record, dumps_normal, ms
+from testlog.core.timefmt import IsoClock
 
-SCHEMA_VERSION = 1
-EVENT = "TEST_SUITE_EXECUTED"
 TIMING_COLUMNS = ("test_name", "start_ns", "end_ns", "duration_ns", "duration_ms", "memory_mb",
                   "cpu_util")
 FAILING_EXIT_STATUSES = (2, 3, 4)       # interrupted, internal error, usage error
+
+
+class Source(Protocol):
+    """The recorded source: HEAD's commit and tree, and the diff that made the tree dirty."""
+    @property
+    def commit(self) -> str | None: ...
+    @property
+    def tree(self) -> str | None: ...
+    @property
+    def diff(self) -> bytes: ...
+    @property
+    def untracked(self) -> tuple[str, ...]: ...
+    @property
+    def dirty(self) -> bool: ...
 
 
 def no_redaction(text: str) -> str:
@@ -40,7 +58,7 @@ class RunContext:
     base_seed: int
     session_seed: int
     started_ns: int
-    source: SourceInfo | None
+    source: Source | None
     pythonhashseed: str | None
     record_environment: dict[str, Any]
     run_environment: dict[str, Any]
@@ -73,7 +91,7 @@ class Harvest:
     def all_captures(self) -> list[dict[str, Any]]:
         return [capture for captures in self.captures.values() for capture in captures]
 
-    def rest(self, sent_outcomes: int) -> "Harvest":
+    def rest(self, sent_outcomes: int) -> Harvest:
         """What a writer still needs once the first `sent_outcomes` outcomes and every
         capture so far were given to it: the other outcomes and the session's totals."""
         return dataclasses.replace(self, outcomes=self.outcomes[sent_outcomes:],
@@ -282,7 +300,7 @@ def summary_data(ctx: RunContext, harvest: Harvest, records: list[dict[str, Any]
                  "error": errorinfo.error_text(e["error_type"], e["message"], e["expected_got"])}
                 for name, e in sorted(first.items())]
     source = ctx.source
-    return {"schema_version": SCHEMA_VERSION, "suite": ctx.suite,
+    return {"schema_version": schema.RUN, "suite": ctx.suite,
             "verdict": verdict_of(t, harvest.exit_status), "day": layout.day_stamp(ctx.day),
             "started": clock(ctx.started_ns), "finished": clock(harvest.finished_ns),
             "duration_s": (harvest.finished_ns - ctx.started_ns) / 1e9, "totals": t,
@@ -305,7 +323,7 @@ def _determinism_entry(record: dict[str, Any]) -> dict[str, Any]:
 
 def determinism_file(ctx: RunContext, harvest: Harvest, entries: list[bytes]) -> bytes:
     """The determinism file, from each test's entry already encoded (in record order)."""
-    return splice_list({"schema_version": SCHEMA_VERSION, "base_seed": ctx.base_seed,
+    return splice_list({"schema_version": schema.RUN, "base_seed": ctx.base_seed,
                         "session_seed": ctx.session_seed,
                         "session_states": harvest.session_states,
                         "seed_derivation": "first 4 bytes (big-endian) of "
@@ -319,7 +337,7 @@ def determinism_file(ctx: RunContext, harvest: Harvest, entries: list[bytes]) ->
 def run_block(ctx: RunContext, harvest: Harvest, p: dict[str, str],
               summary: dict[str, Any], nodeids: list[str]) -> dict[str, Any]:
     source = ctx.source
-    return {"schema_version": SCHEMA_VERSION, "suite": ctx.suite, "day": layout.day_stamp(ctx.day),
+    return {"schema_version": schema.RUN, "suite": ctx.suite, "day": layout.day_stamp(ctx.day),
             "started": summary["started"], "finished": summary["finished"],
             "base_seed": ctx.base_seed, "session_seed": ctx.session_seed,
             "session_states": harvest.session_states,
@@ -343,7 +361,7 @@ def run_block(ctx: RunContext, harvest: Harvest, p: dict[str, str],
 def commit_summary(suite: str, verdict: str, t: dict[str, int]) -> str:
     """`TEST_SUITE_EXECUTED <suite> <verdict> <n> passed <m> failed` (XPASS counts as passed,
     ERROR as failed)."""
-    return (f"{EVENT} {suite} {verdict} {t['passed'] + t['xpassed']} passed "
+    return (f"{TEST_SUITE_EXECUTED} {suite} {verdict} {t['passed'] + t['xpassed']} passed "
             f"{t['failed'] + t['errors']} failed")
 
 
@@ -353,7 +371,7 @@ def run_json(run: dict[str, Any], encoded_records: list[bytes]) -> bytes:
     for i, record in enumerate(encoded_records):     # one join: no intermediate copy of MBs
         parts += [b",", record] if i else [record]
     parts += [b'],"run":', canonical_json(run), b',"schema_version":',
-              str(SCHEMA_VERSION).encode(), b"}"]
+              str(schema.RUN).encode(), b"}"]
     return b"".join(parts)
 
 
@@ -381,18 +399,18 @@ def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None
         p["dirty_patch"]: source.diff if source and source.dirty else None,
         p["determinism"]: determinism_file(ctx, harvest, [b.determinism_json for b in built]),
         p["timing_csv"]: timing_csv([b.csv_line for b in built]).encode(),
-        p["timing_json"]: splice_list({"schema_version": SCHEMA_VERSION}, "tests",
+        p["timing_json"]: splice_list({"schema_version": schema.RUN}, "tests",
                                       [b.timing_json for b in built]),
         p["errors_log"]: render.errors_log(errors).encode(),
-        p["errors_json"]: canonical_json({"schema_version": SCHEMA_VERSION, "errors": errors}),
+        p["errors_json"]: canonical_json({"schema_version": schema.RUN, "errors": errors}),
         p["summary_md"]: render.summary_md(summary).encode(),
         p["summary_json"]: canonical_json(summary),
-        p["coverage"]: canonical_json({"schema_version": SCHEMA_VERSION, **harvest.coverage})
+        p["coverage"]: canonical_json({"schema_version": schema.RUN, **harvest.coverage})
         if harvest.coverage else None,
     }
-    trailers = {"Testlog-Source-Commit": (source.commit if source else None) or "none",
-                "Testlog-Source-Tree": (source.tree if source else None) or "none",
-                "Testlog-Suite": ctx.suite, "Testlog-Verdict": summary["verdict"]}
+    trailers = {TRAILER_SOURCE_COMMIT: (source.commit if source else None) or "none",
+                TRAILER_SOURCE_TREE: (source.tree if source else None) or "none",
+                TRAILER_SUITE: ctx.suite, TRAILER_VERDICT: summary["verdict"]}
     return RunBundle(files=files, artifact=p["run_json"], verdict=summary["verdict"],
                      summary=commit_summary(ctx.suite, summary["verdict"], summary["totals"]),
                      trailers=trailers, timing_path=p["timing_json"],

@@ -9,11 +9,11 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-SCHEMA_VERSION = 1
+from testlog.core import schema
 
 
 def empty_summary() -> dict[str, Any]:
-    return {"schema_version": SCHEMA_VERSION, "tests": {}}
+    return {"schema_version": schema.TIMING_SUMMARY, "tests": {}}
 
 
 def parse_summary(data: bytes | None) -> dict[str, Any]:
@@ -47,4 +47,4 @@ def updated_summary(previous: dict[str, Any],
     tests = dict(previous.get("tests", {}))
     for name, duration_ms in durations:
         tests[name] = add_sample(tests.get(name), duration_ms)
-    return {"schema_version": SCHEMA_VERSION, "tests": tests}
+    return {"schema_version": schema.TIMING_SUMMARY, "tests": tests}

@@ -3,23 +3,41 @@ ledger; the SLO gate compares each benchmark's p95 with the module's latency SLA
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from gitstore import LogStore
 
 from testlog.core import layout
+from testlog.core.chronicle import BENCH_RECORDED
 from testlog.core.gates import LatencyResult, slo_summary, slo_violation
 from testlog.core.ledger import cached_entries
 from testlog.core.manifest import Manifest, with_observed_latency
 from testlog.core.measures import benchmark_samples, latency_percentiles
-from testlog.gates.invocation import (Invocation, announce, indent, open_log, record, run_all,
-                               report_recorded, scratch_for, start, write_back)
-from testlog.gates.pytest_run import ERROR, FAILED, NO_TESTS, bench_argv, bench_dir, child_env, run_pytest
+from testlog.gates.invocation import (
+    Invocation,
+    announce,
+    indent,
+    open_ledger_log,
+    record,
+    report_recorded,
+    run_all,
+    scratch_for,
+    start,
+    write_back,
+)
+from testlog.gates.pytest_run import (
+    ERROR,
+    FAILED,
+    NO_TESTS,
+    bench_argv,
+    bench_dir,
+    child_env,
+    run_pytest,
+)
 from testlog.gates.workspace import Workspace, interpreter
 
-EVENT = "BENCH_RECORDED"
 NO_BENCHMARKS = "no-benchmarks"
 
 
@@ -108,8 +126,8 @@ def record_bench(store: LogStore, inv: Invocation, outcomes: list[BenchOutcome],
                            "status": o.status, "cached": bool(o.cached_at),
                            "tree": inv.tree(o.manifest), "sla_p95_ms": o.manifest.latency_p95_ms,
                            "benchmarks": o.benchmarks} for o in outcomes]}
-    summary = f"{EVENT} {len(lines)} benchmark{'s' if len(lines) != 1 else ''} {verdict}"
-    return record(store, inv, category="bench", ledger=layout.BENCH_LEDGER, event=EVENT,
+    summary = f"{BENCH_RECORDED} {len(lines)} benchmark{'s' if len(lines) != 1 else ''} {verdict}"
+    return record(store, inv, category="bench", ledger=layout.BENCH_LEDGER, event=BENCH_RECORDED,
                   lines=lines, report=report, verdict=verdict, summary=summary)
 
 
@@ -145,7 +163,7 @@ def run_bench(ws: Workspace, manifests: list[Manifest], selection: str, *, jobs:
     interp = interpreter(ws)
     interp.require("pytest_benchmark")
     announce("Benchmarks", manifests, selection, interp)
-    with open_log(ws) as store:
+    with open_ledger_log(ws) as store:
         inv = start(ws, interp, manifests, store, layout.BENCH_LEDGER, use_cache, "bench")
         outcomes = run_all(manifests, jobs, lambda m: measure(inv, m), describe)
         problems = bench_problems(outcomes)

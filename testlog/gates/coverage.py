@@ -2,25 +2,43 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from gitstore import LogStore
 
 from testlog.core import layout
+from testlog.core.chronicle import COVERAGE_RECORDED
 from testlog.core.gates import CoverageResult, coverage_problems, coverage_summary
 from testlog.core.ledger import cached_entries
 from testlog.core.manifest import Manifest, with_observed_coverage
 from testlog.core.measures import coverage_percent
-from testlog.gates.invocation import (Invocation, announce, indent, open_log, record, run_all,
-                               report_recorded, scratch_for, start, write_back)
-from testlog.gates.pytest_run import (ERROR, FAILED, NO_TESTS, NO_TESTS_DIR, child_env, coverage_argv,
-                            run_pytest, tests_argv, tests_dir)
 from testlog.core.modules import nested_roots
+from testlog.gates.invocation import (
+    Invocation,
+    announce,
+    indent,
+    open_ledger_log,
+    record,
+    report_recorded,
+    run_all,
+    scratch_for,
+    start,
+    write_back,
+)
+from testlog.gates.pytest_run import (
+    ERROR,
+    FAILED,
+    NO_TESTS,
+    NO_TESTS_DIR,
+    child_env,
+    coverage_argv,
+    run_pytest,
+    tests_argv,
+    tests_dir,
+)
 from testlog.gates.workspace import Workspace, interpreter
-
-EVENT = "COVERAGE_RECORDED"
 
 
 @dataclass(frozen=True)
@@ -132,8 +150,8 @@ def record_coverage(store: LogStore, inv: Invocation, outcomes: list[CovOutcome]
     verdict = "FAIL" if problems else "PASS"
     report = {"kind": "coverage", "selection": selection, "problems": problems,
               "modules": report_modules(inv, outcomes)}
-    summary = (f"{EVENT} {len(lines)} module{'s' if len(lines) != 1 else ''} {verdict}")
-    return record(store, inv, category="coverage", ledger=layout.COVERAGE_LEDGER, event=EVENT,
+    summary = (f"{COVERAGE_RECORDED} {len(lines)} module{'s' if len(lines) != 1 else ''} {verdict}")
+    return record(store, inv, category="coverage", ledger=layout.COVERAGE_LEDGER, event=COVERAGE_RECORDED,
                   lines=lines, report=report, verdict=verdict, summary=summary)
 
 
@@ -154,7 +172,7 @@ def run_coverage(ws: Workspace, manifests: list[Manifest], selection: str, *, jo
     interp = interpreter(ws)
     interp.require("pytest_cov")
     announce("Coverage", manifests, selection, interp)
-    with open_log(ws) as store:
+    with open_ledger_log(ws) as store:
         inv = start(ws, interp, manifests, store, layout.COVERAGE_LEDGER, use_cache, "cov")
         outcomes = measure_all(inv, manifests, jobs)
         sha = record_coverage(store, inv, outcomes, selection)

@@ -1,15 +1,17 @@
-"""The project's Python: where its tests run (never the hook's own isolated virtualenv)."""
+"""The project's Python: where its tests run, for the gates and for replay (never a hook's own
+isolated virtualenv), and what that interpreter is (version, platform, pytest plugins)."""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from testlog.config import Setting
-from testlog.errors import TestlogError
 from testlog.core.measures import env_fingerprint
+from testlog.errors import TestlogError
 
 # Run by the project's interpreter: its version, platform and which pytest plugins it has.
 _PROBE = r"""
@@ -57,35 +59,48 @@ def venv_python(venv: str) -> str:
         else os.path.join(venv, "bin", "python")
 
 
-def in_hook_env() -> bool:
+def in_hook_env(environ: Mapping[str, str]) -> bool:
     """True inside a virtualenv the pre-commit framework made for a `language: python` hook
     (named `py_env-*` in its cache): it lacks the project's dependencies."""
-    return bool(os.environ.get("PRE_COMMIT")) and sys.prefix != sys.base_prefix \
+    return bool(environ.get("PRE_COMMIT")) and sys.prefix != sys.base_prefix \
         and os.path.basename(sys.prefix).startswith("py_env-")
 
 
-def candidates(repo_root: str, configured: Setting) -> list[tuple[str, str]]:
-    """(path, where it came from), in order: configuration, $VIRTUAL_ENV, .venv, the current one."""
-    found = []
+def candidates(repo_root: str | None, configured: Setting,
+               environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(path, where it came from), in order: configuration, $VIRTUAL_ENV, the project's .venv,
+    the interpreter running git-testlog (these two not from inside a hook's own virtualenv)."""
+    environ = os.environ if environ is None else environ
     if configured.value:
         path = os.path.expanduser(str(configured.value))
-        found.append((path if os.path.isabs(path) else os.path.join(repo_root, path),
-                      f"python in {configured.source}"))
-        return found
-    hook_env = in_hook_env()
-    if os.environ.get("VIRTUAL_ENV") and not hook_env:
-        found.append((venv_python(os.environ["VIRTUAL_ENV"]), "$VIRTUAL_ENV"))
-    found.append((venv_python(os.path.join(repo_root, ".venv")), ".venv"))
+        where = path if os.path.isabs(path) or repo_root is None else os.path.join(repo_root, path)
+        return [(where, f"python in {configured.source}")]
+    hook_env = in_hook_env(environ)
+    found = []
+    if environ.get("VIRTUAL_ENV") and not hook_env:
+        found.append((venv_python(environ["VIRTUAL_ENV"]), "$VIRTUAL_ENV"))
+    if repo_root is not None:
+        found.append((venv_python(os.path.join(repo_root, ".venv")), ".venv"))
     if not hook_env:
         found.append((sys.executable, "the interpreter running git-testlog"))
     return found
 
 
-def project_python(repo_root: str, configured: Setting) -> tuple[str, str]:
-    """(interpreter path, where it came from)."""
-    options = candidates(repo_root, configured)
-    for path, source in options:
-        if os.path.isfile(path) and os.access(path, os.X_OK):
+def executable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def project_python(repo_root: str | None, configured: Setting, explicit: str | None = None,
+                   environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(interpreter path, where it came from): `explicit` (--python) when given, else the first
+    candidate that is an executable. The one rule for the gates and for replay."""
+    if explicit:
+        if not executable(explicit):
+            raise TestlogError(f"--python {explicit}: no such executable (give the project's "
+                               "Python, e.g. .venv/bin/python)")
+        return os.path.abspath(explicit), "--python"
+    for path, source in candidates(repo_root, configured, environ):
+        if executable(path):
             return path, source
     if configured.value:
         raise TestlogError(f"python = {configured.value} (from {configured.source}) is not an "

@@ -13,17 +13,18 @@ from typing import Any, TypeVar
 
 from gitstore import Append, LogStore
 
-from testlog.core import layout
+from testlog.core import layout, schema
 from testlog.core.canonical import canonical_json, sha256_hex
-from testlog.core.chronicle import utc_now
-from testlog.gates.interpreter import Interpreter
+from testlog.core.layout import TRAILER_SOURCE_COMMIT, TRAILER_VERDICT
 from testlog.core.ledger import ledger_line, parse_ledger
-from testlog.store.events import commit_event
 from testlog.core.manifest import Manifest, manifest_path, manifest_text
+from testlog.core.timefmt import utc_now
+from testlog.gates.interpreter import Interpreter
 from testlog.gates.workspace import Workspace, dirty_roots, module_trees
+from testlog.store.events import commit_event
+from testlog.store.state import open_log
 
 T = TypeVar("T")
-REPORT_VERSION = "1"
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,9 @@ class Invocation:
                 "source_commit": self.ws.head, "env_fingerprint": self.interp.fingerprint}
 
 
-def open_log(ws: Workspace, sign: bool = True) -> LogStore:
+def open_ledger_log(ws: Workspace, sign: bool = True) -> LogStore:
     key = ws.settings["sign_key"].value if sign else False
-    return LogStore.open(ws.root, ref=ws.settings["branch"].value, sign_key=key)
+    return open_log(ws.root, ws.settings["branch"].value, key)
 
 
 def read_ledger(store: LogStore, path: str) -> list[dict[str, Any]]:
@@ -100,11 +101,11 @@ def record(store: LogStore, inv: Invocation, *, category: str, ledger: str, even
            lines: list[dict[str, Any]], report: dict[str, Any], verdict: str, summary: str) -> str:
     """One commit: the ledger lines appended, the invocation's report as the chronicle artifact."""
     artifact = layout.measurement_path(category, datetime.now(timezone.utc), inv.run_id)
-    body = {"schema_version": REPORT_VERSION, "run": inv.run_id, "ts": inv.ts,
+    body = {"schema_version": str(schema.MEASUREMENT), "run": inv.run_id, "ts": inv.ts,
             "source_commit": inv.ws.head, "environment": environment(inv.interp), **report}
     files = {ledger: Append(b"".join(ledger_line(line) for line in lines)),
              artifact: canonical_json(body) + b"\n"}
-    trailers = {"Testlog-Source-Commit": inv.ws.head or "none", "Testlog-Verdict": verdict}
+    trailers = {TRAILER_SOURCE_COMMIT: inv.ws.head or "none", TRAILER_VERDICT: verdict}
     return commit_event(store, files, event=event, artifact=artifact, verdict=verdict,
                         summary=summary, trailers=trailers)
 

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import os
 
-from gitstore import changeset
+from gitstore import (
+    changed_files,
+    commit_sha,
+    files_at,
+    merge_base,
+    new_commits_base,
+    remote_default_branch,
+)
 
 from testlog.core.prepush import DELETE, LOG_BRANCH, NEW, PushedRef, classify
 
 
 def ref_base(root: str, remote: str | None, ref: PushedRef, kind: str) -> str | None:
     """Where the pushed range starts; None when every file of the pushed commit is new."""
-    if kind != NEW and changeset.commit_sha(root, ref.remote_sha):
+    if kind != NEW and commit_sha(root, ref.remote_sha):
         return ref.remote_sha
     # A new branch (or a remote sha we have not fetched): from the merge-base with the
     # remote's default branch, else from the first commit no ref of that remote has.
-    default = changeset.remote_default_branch(root, remote) if remote else None
-    if default and (base := changeset.merge_base(root, default, ref.local_sha)):
+    default = remote_default_branch(root, remote) if remote else None
+    if default and (base := merge_base(root, default, ref.local_sha)):
         return base
-    return changeset.new_commits_base(root, ref.local_sha, remote) if remote else None
+    return new_commits_base(root, ref.local_sha, remote) if remote else None
 
 
 def pushed_files(root: str, remote: str | None, refs: list[PushedRef], log_branch: str,
@@ -35,8 +42,8 @@ def pushed_files(root: str, remote: str | None, refs: list[PushedRef], log_branc
             notes.append(f"{ref.remote_ref}: the log branch, never gated")
             continue
         base = ref_base(root, remote, ref, kind)
-        files = changeset.changed_files(root, base, ref.local_sha) if base \
-            else changeset.files_at(root, ref.local_sha)
+        files = changed_files(root, base, ref.local_sha) if base \
+            else files_at(root, ref.local_sha)
         changed.update(files)
         what = f"{len(files)} file(s) changed since {base[:10]}" if base \
             else f"all {len(files)} files (no history in common with the remote)"

@@ -9,9 +9,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-# A hook or wrapper may export these; the project's tests must see their own repository.
-_GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-                      "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX")
+from gitstore import without_git_location
+
 TAIL_LINES = 25
 
 PASSED, FAILED, NO_TESTS, NO_TESTS_DIR, ERROR = "passed", "failed", "no-tests", "no-tests-dir", "error"
@@ -58,7 +57,9 @@ def child_env(scratch: str) -> dict[str, str]:
     """The caller's environment minus git's location variables; nothing left in the working
     tree: the coverage data file goes to scratch space and no __pycache__ is written
     (PYTHONPYCACHEPREFIX would recompile the whole interpreter's imports into a cold cache)."""
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+    # A hook or wrapper may export git's location variables; the project's tests must see
+    # their own repository.
+    env = without_git_location(os.environ)
     env["COVERAGE_FILE"] = os.path.join(scratch, ".coverage")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env

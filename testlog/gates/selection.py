@@ -1,69 +1,65 @@
-"""Which modules a command works on: `--module M ...`, `--all` or `--affected [...]`."""
+"""Which modules a command works on: named modules, all of them, or those a change touches."""
 from __future__ import annotations
 
-import argparse
+import os
+from dataclasses import dataclass
 
-from gitstore import changeset
+from gitstore import changed_files, commit_sha, staged_files, worktree_changes
 
-from testlog.errors import TestlogError
-from testlog.store.events import add_branch_argument
-from testlog.core.manifest import Manifest, load_manifest
+from testlog.core.manifest import Manifest, manifest_path, parse_manifest
 from testlog.core.modules import affected_modules
+from testlog.errors import TestlogError
 from testlog.gates.workspace import Workspace
 
 
-def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
-    pick = parser.add_mutually_exclusive_group(required=True)
-    pick.add_argument("--module", nargs="+", metavar="M",
-                      help="these modules (the manifest's `module` name or the folder)")
-    pick.add_argument("--all", action="store_true", help="every module of the repository")
-    pick.add_argument("--affected", action="store_true",
-                      help="the modules that own a changed file: --from/--to, --staged, or by "
-                           "default the uncommitted changes (staged, unstaged, untracked)")
-    parser.add_argument("--from", dest="from_rev", metavar="REV",
-                        help="with --affected: files changed from REV ...")
-    parser.add_argument("--to", dest="to_rev", metavar="REV", help="... to REV (default HEAD)")
-    parser.add_argument("--staged", action="store_true", help="with --affected: the staged files")
-    parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
-                        help="run N modules at once (default 1)")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="re-run modules already measured at the same tree in the same "
-                             "environment")
-    parser.add_argument("--update-manifests", action="store_true",
-                        help="write the observed values back into each module.manifest.json")
-    add_branch_argument(parser)
-    parser.add_argument("--sign-key", default=None, metavar="KEY",
-                        help="sign the ledger commit with KEY (default: git's user.signingkey)")
+@dataclass(frozen=True)
+class Selection:
+    """`--module M ...`, `--all` or `--affected` (from `--from`/`--to`, `--staged`, or the
+    uncommitted changes)."""
+    modules: tuple[str, ...] = ()
+    all: bool = False
+    affected: bool = False
+    from_rev: str | None = None
+    to_rev: str | None = None
+    staged: bool = False
 
 
-def check_options(args: argparse.Namespace) -> None:
-    if (args.from_rev or args.to_rev or args.staged) and not args.affected:
+def check_selection(sel: Selection) -> None:
+    if (sel.from_rev or sel.to_rev or sel.staged) and not sel.affected:
         raise TestlogError("--from, --to and --staged go with --affected")
-    if args.staged and (args.from_rev or args.to_rev):
+    if sel.staged and (sel.from_rev or sel.to_rev):
         raise TestlogError("use either --staged or --from/--to, not both")
-    if args.to_rev and not args.from_rev:
+    if sel.to_rev and not sel.from_rev:
         raise TestlogError("--to needs --from (the start of the range)")
-    if args.jobs < 1:
-        raise TestlogError(f"-j {args.jobs}: use a positive number of parallel modules")
 
 
-def changed_for(ws: Workspace, args: argparse.Namespace) -> list[str]:
-    if args.staged:
-        return changeset.staged_files(ws.root)
-    if args.from_rev:
-        revs = [args.from_rev, args.to_rev or "HEAD"]
+def changed_for(ws: Workspace, sel: Selection) -> list[str]:
+    if sel.staged:
+        return staged_files(ws.root)
+    if sel.from_rev:
+        revs = [sel.from_rev, sel.to_rev or "HEAD"]
         for rev in revs:
-            if changeset.commit_sha(ws.root, rev) is None:
+            if commit_sha(ws.root, rev) is None:
                 raise TestlogError(f"unknown revision {rev!r} (give a commit, branch or tag)")
-        return changeset.changed_files(ws.root, *revs)
-    return changeset.worktree_changes(ws.root)
+        return changed_files(ws.root, *revs)
+    return worktree_changes(ws.root)
+
+
+def load_manifest(repo_root: str, root: str) -> Manifest:
+    path = os.path.join(repo_root, manifest_path(root))
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TestlogError(f"{manifest_path(root)}: cannot be read ({exc})") from None
+    return parse_manifest(text, root)
 
 
 def load_all(ws: Workspace, roots: list[str]) -> list[Manifest]:
     return [load_manifest(ws.root, r) for r in roots]
 
 
-def by_name_or_folder(ws: Workspace, wanted: list[str]) -> list[Manifest]:
+def by_name_or_folder(ws: Workspace, wanted: tuple[str, ...]) -> list[Manifest]:
     manifests = load_all(ws, list(ws.all_roots))
     chosen: dict[str, Manifest] = {}
     for name in wanted:
@@ -80,14 +76,14 @@ def by_name_or_folder(ws: Workspace, wanted: list[str]) -> list[Manifest]:
     return [chosen[r] for r in sorted(chosen)]
 
 
-def select(ws: Workspace, args: argparse.Namespace) -> tuple[list[Manifest], str]:
+def select(ws: Workspace, sel: Selection) -> tuple[list[Manifest], str]:
     """(the selected modules' manifests, sorted by folder; a description of the selection)."""
-    check_options(args)
-    if args.module:
-        return by_name_or_folder(ws, args.module), "modules " + " ".join(args.module)
-    if args.all:
+    check_selection(sel)
+    if sel.modules:
+        return by_name_or_folder(ws, sel.modules), "modules " + " ".join(sel.modules)
+    if sel.all:
         return load_all(ws, list(ws.all_roots)), "all modules"
-    roots = affected_modules(changed_for(ws, args), ws.all_roots)
-    what = ("staged changes" if args.staged else f"{args.from_rev}..{args.to_rev or 'HEAD'}"
-            if args.from_rev else "uncommitted changes")
+    roots = affected_modules(changed_for(ws, sel), ws.all_roots)
+    what = ("staged changes" if sel.staged else f"{sel.from_rev}..{sel.to_rev or 'HEAD'}"
+            if sel.from_rev else "uncommitted changes")
     return load_all(ws, roots), f"modules affected by {what}"

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from gitstore import LogStore, changeset
+from gitstore import head_commit, listed_files, locate, tree_shas, worktree_changes
 
 from testlog.config import Setting, load_settings
+from testlog.core.modules import module_roots
 from testlog.errors import TestlogError
 from testlog.gates.interpreter import Interpreter, probe
-from testlog.core.modules import module_roots
+from testlog.store.state import state_path
 
 
 @dataclass(frozen=True)
@@ -29,22 +30,22 @@ class Workspace:
 
 def repo_top(path: str) -> tuple[str, str]:
     """(top of the working tree, git common dir); a bare repository has no modules to test."""
-    with LogStore.open(path, sign_key=False) as store:
-        if store.work_tree is None:
-            raise TestlogError(f"{os.path.abspath(path)} is a bare repository: run this in a "
-                               "checkout (modules and their tests live in the working tree)")
-        return store.work_tree, store.common_dir
+    common, _git_dir, top = locate(path)
+    if top is None:
+        raise TestlogError(f"{os.path.abspath(path)} is a bare repository: run this in a "
+                           "checkout (modules and their tests live in the working tree)")
+    return top, common
 
 
 @contextmanager
 def open_workspace(path: str, cli: dict | None = None) -> Iterator[Workspace]:
     top, common = repo_top(path)
     settings = load_settings(top, cli)
-    roots = tuple(module_roots(changeset.listed_files(top)))
+    roots = tuple(module_roots(listed_files(top)))
     scratch = tempfile.mkdtemp(prefix="git-testlog-")
     try:
-        yield Workspace(top, os.path.join(common, "testlog"), settings, roots,
-                        changeset.head_commit(top), scratch)
+        yield Workspace(top, state_path(common), settings, roots,
+                        head_commit(top), scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -55,10 +56,10 @@ def interpreter(ws: Workspace) -> Interpreter:
 
 def module_trees(ws: Workspace, roots: list[str]) -> dict[str, str]:
     """Each module folder's tree sha at HEAD (absent for a folder HEAD does not have)."""
-    return changeset.tree_shas(ws.root, ws.head, roots) if ws.head else {}
+    return tree_shas(ws.root, ws.head, roots) if ws.head else {}
 
 
 def dirty_roots(ws: Workspace, roots: list[str]) -> set[str]:
     """Module folders with any uncommitted change inside (staged, unstaged or untracked)."""
-    changed = changeset.worktree_changes(ws.root)
+    changed = worktree_changes(ws.root)
     return {r for r in roots if any(p.startswith(f"{r}/") or not r for p in changed)}

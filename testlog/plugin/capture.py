@@ -13,9 +13,9 @@ import time
 from types import ModuleType
 from typing import Any
 
-from testlog.rng import REGISTRY, loaded_rngs
 from testlog.core.seeds import derive_seed, session_seed
 from testlog.plugin.sysstat import RssReader
+from testlog.rng import REGISTRY, loaded_rngs
 
 SEEDED, STATE_STORED = "seeded", "state-stored"
 BATCH_TESTS = 64

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from testlog.plugin.capture import TestCapture, generator_digest
-from testlog.core.seeds import derive_seed
 from testlog.core.hashing import describe_path, describe_value, is_path_input
+from testlog.core.seeds import derive_seed
+from testlog.plugin.capture import TestCapture, generator_digest
+from testlog.plugin.keys import RUNNER_KEY
 
-RUNNER_KEY: pytest.StashKey[Any] = pytest.StashKey()
 UNRECORDED_BASE_SEED = 0
 
 

@@ -1,10 +1,49 @@
-"""The pytest options of replay, declared by plugin.py (cheap: nothing else is imported)."""
+"""The plugin's command-line options and ini keys (cheap: nothing else is imported)."""
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 
-def add_options(group: Any) -> None:
+def _seed(text: str) -> int:
+    from testlog.core.seeds import parse_seed
+    try:
+        return parse_seed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_options(parser: Any) -> None:
+    """Every option and ini key of the plugin (pytest's `parser`)."""
+    group = parser.getgroup("testlog", "git-testlog: record this run to the log branch")
+    add = group.addoption
+    add("--testlog", action="store_true", default=False,
+        help="record every test (seed, RNG states, inputs, outputs, timing, errors) and commit "
+             "the run to the log branch")
+    add("--testlog-seed", type=_seed, default=None, metavar="N",
+        help="base seed; each test's seed derives from it and the nodeid (default: "
+             "pytest-randomly's seed when active, else random; always recorded)")
+    add("--testlog-suite", default=None, metavar="NAME",
+        help="suite name in file names (default: from the test paths, tests/unit -> unit)")
+    add("--testlog-branch", default=None, metavar="REF",
+        help="log branch (default: refs/heads/testlog)")
+    add("--testlog-sign-key", default=None, metavar="KEY",
+        help="GPG key to sign the commit with (default: git's user.signingkey, if set)")
+    add("--testlog-no-sign", action="store_true", default=False,
+        help="commit unsigned even when a signing key is configured")
+    add("--testlog-out", default=None, metavar="DIR",
+        help="write the files to DIR instead of committing (works outside git; implies "
+             "--testlog)")
+    add("--testlog-full-state", action="store_true", default=False,
+        help="store every test's full RNG states, not only their digests")
+    add("--testlog-no-reseed", action="store_true", default=False,
+        help="do not reseed RNGs before each test (full states are stored instead)")
+    parser.addini("testlog", type="bool", default=False,
+                  help="record every run, as if --testlog were given")
+    add_replay_options(group)
+
+
+def add_replay_options(group: Any) -> None:
     group.addoption(
         "--testlog-replay", default=None, metavar="REV",
         help="replay a recorded run instead of recording: REV is its log commit (sha, "

@@ -1,41 +1,39 @@
-"""The recorder, loaded by plugin.py only when recording is on. Two roles:
-
-- TestRunner, in every process that runs tests (the only process, or each xdist worker):
-  seeds and captures around each test; a worker sends its captures to the controller.
-- RecordWriter, in the process that owns the session (the only process, or the xdist
-  controller): checks the setup before any test runs, gathers the reports, and at the end
-  writes the run's files to the log branch in one commit (or to pending, or to --testlog-out).
+"""The recorder, loaded by the plugin only when recording is on: a TestRunner (runner.py) in
+every process that runs tests, and a RecordWriter in the process that owns the session (the
+only process, or the xdist controller), which checks the setup before any test runs, gathers
+the reports, and has the run written to the log branch in one commit (or to pending, or to
+--testlog-out).
 """
 from __future__ import annotations
 
 import gc
 import os
 import sys
-import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
-from gitstore import GitStoreError
-from gitstore.location import full_ref, locate
-from gitstore.source import SourceInfo
+from gitstore import GitStoreError, SourceInfo, full_ref, locate
 
-from testlog.core import layout
-from testlog.plugin.capture import BATCH_TESTS, Capturer
 from testlog.config import load_settings
-from testlog.store.environment import resolve_key
-from testlog.plugin.fixtures import RUNNER_KEY
-from testlog.plugin import REPORT_AT_EXIT
+from testlog.core import layout
 from testlog.core.records import Failure, TestOutcome
-from testlog.rng import REGISTRY
-from testlog.rng.imports import SeedOnImport
 from testlog.core.runfiles import Harvest, RunContext
-from testlog.store.writer import RunWriter, WriterSetup, writer_process_enabled
 from testlog.core.seeds import random_base_seed, session_seed
 from testlog.core.suite import derive_suite
+from testlog.plugin.capture import BATCH_TESTS
+from testlog.plugin.keys import REPORT_AT_EXIT
+from testlog.plugin.runner import (
+    TestRunner,
+    cooperate_with_randomly,
+    crash_message,
+    randomly_active,
+)
+from testlog.store.background import InBackground
+from testlog.store.environment import resolve_key
+from testlog.store.writer import RunWriter, WriterSetup, writer_process_enabled
 
 WORKER_SEED = "testlog_seed"
 INTERRUPTED_WRITING = "testlog: interrupted while pytest's process wrote the run"
@@ -43,16 +41,6 @@ INTERRUPTED_WRITING = "testlog: interrupted while pytest's process wrote the run
 _OVERRIDABLE = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                 pytest.ExitCode.NO_TESTS_COLLECTED)
 _PHASES = frozenset({"setup", "call", "teardown"})
-
-
-def randomly_active(config: pytest.Config) -> bool:
-    return config.pluginmanager.hasplugin("randomly")
-
-
-def cooperate_with_randomly(config: pytest.Config) -> None:
-    """pytest-randomly keeps shuffling; the reseeding before each test is ours alone."""
-    if randomly_active(config):
-        config.option.randomly_reset_seed = False
 
 
 def install(config: pytest.Config) -> None:
@@ -74,123 +62,8 @@ def install(config: pytest.Config) -> None:
     config.pluginmanager.register(runner, "testlog-runner")
 
 
-# -- the process that runs tests ----------------------------------------------------------
-
-class TestRunner:
-    __test__ = False
-
-    def __init__(self, config: pytest.Config, base_seed: int, worker: str | None) -> None:
-        self.config = config
-        self.capturer = Capturer(base_seed, reseed=not config.getoption("testlog_no_reseed"),
-                                 full_state=bool(config.getoption("testlog_full_state")),
-                                 worker=worker)
-        watched = {m.IMPORT_NAME for m in REGISTRY if m.IMPORT_NAME}
-        self.import_hook = SeedOnImport(watched, self.capturer.on_import).install()
-        self.active = True
-        # Called with each batch of complete captures (the session's writer streams them).
-        self.on_batch: Callable[[list[dict[str, Any]]], None] | None = None
-        self.exported = 0
-        config.stash[RUNNER_KEY] = self
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if self.config.pluginmanager.has_plugin("dsession"):   # xdist controller: runs no test
-            self.active = False
-            self.import_hook.uninstall()
-            return
-        self.capturer.seed_session()
-
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if self.active:
-            self.capturer.derive_seeds([item.nodeid for item in session.items])
-
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):
-        capture = self.capturer.begin(item.nodeid)
-        yield
-        if self.capturer.end(capture) and self.on_batch is not None:
-            self.on_batch(self.unexported())
-
-    def unexported(self) -> list[dict[str, Any]]:
-        """The captures not handed out yet, complete; they count as handed out now."""
-        captures = self.capturer.export(self.exported)
-        self.exported += len(captures)
-        return captures
-
-    def pytest_exception_interact(self, node: Any, call: pytest.CallInfo[Any],
-                                  report: Any) -> None:
-        current = self.capturer.current
-        if current is not None and call.excinfo is not None and node.nodeid == current.nodeid:
-            current.errors = (current.errors or []) + [{"when": call.when,
-                                                        "type": call.excinfo.typename}]
-
-    def harvest_into(self, harvest: Harvest) -> None:
-        """This process's captures not handed out yet, and its RNG states."""
-        harvest.add_captures(self.unexported())
-        self._states_into(harvest)
-
-    def hand_over(self, add: Callable[[list[TestOutcome], list[dict[str, Any]]], None],
-                  harvest: Harvest) -> None:
-        """Every capture of this process to `add`, a batch at a time (a record is built from
-        each and the batch let go: never all of a run's captures as dicts at once), then the
-        RNG states into `harvest`. The capturer holds no capture after this."""
-        capturer = self.capturer
-        for start in range(0, len(capturer.captures), BATCH_TESTS):
-            add([], capturer.export(start, start + BATCH_TESTS))
-        capturer.captures = []
-        self._states_into(harvest)
-
-    def _states_into(self, harvest: Harvest) -> None:
-        self.capturer.rss.close()
-        harvest.full_states.update(self.capturer.states.full_states)
-        harvest.session_states.update(self.capturer.session_states)
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        output = getattr(self.config, "workeroutput", None)
-        if output is not None:
-            output["testlog"] = {"captures": self.capturer.finish(),
-                                 "full_states": self.capturer.states.full_states,
-                                 "session_states": self.capturer.session_states}
-
-    def pytest_unconfigure(self) -> None:
-        self.import_hook.uninstall()
-
-
-# -- the process that owns the session ----------------------------------------------------
-
-def crash_message(report: Any) -> str:
-    crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None and getattr(crash, "message", ""):
-        return crash.message
-    lines = [line for line in report.longreprtext.splitlines() if line.strip()]
-    marked = [line[1:].strip() for line in lines if line.startswith("E ")]
-    return marked[0] if marked else (lines[-1].strip() if lines else "")
-
-
 def _usage(message: str) -> pytest.UsageError:
     return pytest.UsageError(f"testlog: {message}")
-
-
-class InBackground:
-    """Work that mostly waits on git, done in a thread while pytest goes on."""
-
-    def __init__(self, work: Callable[[], Any]) -> None:
-        self._result: Any = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
-        self._thread.start()
-
-    def _run(self, work: Callable[[], Any]) -> None:
-        try:
-            self._result = work()
-        except BaseException as exc:     # noqa: BLE001 -- re-raised in the caller by get()
-            self._error = exc
-
-    def get(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._result
 
 
 class RecordWriter:
@@ -244,13 +117,13 @@ class RecordWriter:
         from testlog.store.process import WriterProcess
         try:
             return WriterProcess(self.setup)
-        except Exception:      # noqa: BLE001 -- no process to be had: this one writes the run
+        except Exception:
             return None
 
     def _source(self) -> SourceInfo | None:
         if not self.work_tree:
             return None
-        from gitstore.source import source_info
+        from gitstore import source_info
         return source_info(self.work_tree)
 
     def _repository(self, root: str) -> tuple[str | None, str | None, str | None]:
@@ -509,6 +382,6 @@ def coverage_data(config: pytest.Config) -> dict[str, Any] | None:
             percent = 100.0 * covered / len(statements) if statements else 100.0
             data["files"][relative] = {"statements": len(statements), "covered": covered,
                                        "percent": round(percent, 6)}
-    except Exception:      # noqa: BLE001 -- the total alone is still worth recording
+    except Exception:
         pass
     return data

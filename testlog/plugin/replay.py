@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -16,16 +15,14 @@ from typing import Any
 
 import pytest
 
-from gitstore import GitStoreError, LogStore
-from gitstore.source import source_info
-from gitstore.location import full_ref, locate
+from gitstore import GitStoreError, full_ref, locate, source_info
 
-from testlog.store import environment as envinfo
-from testlog.plugin.capture import TestCapture
 from testlog.config import load_settings
-from testlog.errors import TestlogError
 from testlog.core.records import Failure, TestOutcome
-from testlog.plugin.recorder import TestRunner, cooperate_with_randomly, crash_message
+from testlog.core.timefmt import utc_iso
+from testlog.errors import TestlogError
+from testlog.plugin.capture import TestCapture
+from testlog.plugin.runner import TestRunner, cooperate_with_randomly, crash_message
 from testlog.replay import loading
 from testlog.replay.environment import compare_environments
 from testlog.replay.judge import MISSING, NOT_RUN, Judgement, Replayed, judge
@@ -33,6 +30,8 @@ from testlog.replay.plan import ReplayPlan, build_plan, rng_leaks
 from testlog.replay.publish import Destination, publish
 from testlog.replay.report import ReplayMeta, report_data, terminal_lines
 from testlog.rng import by_name
+from testlog.store.environment import current_environment
+from testlog.store.state import open_log
 
 INTERRUPTED = 2
 
@@ -92,7 +91,7 @@ def load_recorded(settings: Settings) -> loading.RecordedRun:
     try:
         if settings.from_dir is not None:
             return loading.load_from_dir(*settings.from_dir)
-        with LogStore.open(settings.repo or ".", ref=settings.branch, sign_key=False) as store:
+        with open_log(settings.repo or ".", settings.branch, False) as store:
             return loading.load_from_branch(store, settings.rev)
     except (TestlogError, GitStoreError) as exc:
         raise _usage(str(exc)) from None
@@ -117,16 +116,6 @@ def install(config: pytest.Config) -> None:
 
 
 # -- what this process is -------------------------------------------------------------------
-
-def current_environment(common_dir: str | None) -> dict[str, Any]:
-    """Platform facts, and environment-variable digests when this repository's key exists."""
-    environ = dict(os.environ)
-    key_file = os.path.join(common_dir, *envinfo.KEY_FILE) if common_dir else None
-    if environ.get(envinfo.KEY_ENV) or (key_file and os.path.exists(key_file)):
-        key, source = envinfo.resolve_key(environ, common_dir)
-        return envinfo.environment_blocks(environ, key, source)[1]
-    return {**envinfo.platform_facts(), "os_release": platform.release()}
-
 
 def checkout_note(settings: Settings, plan: ReplayPlan, rootdir: str) -> tuple[str, ...]:
     """In a checkout the user chose: say when it does not hold the recorded source."""
@@ -157,10 +146,6 @@ def untracked_note(plan: ReplayPlan) -> tuple[str, ...]:
             f"({shown}): `git add -N` them before recording to include them",)
 
 
-def utc_iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # -- the session --------------------------------------------------------------------------
 
 class ReplaySession:
@@ -183,7 +168,7 @@ class ReplaySession:
         except GitStoreError:
             pass
         self.env = compare_environments(
-            plan.environment, current_environment(common),
+            plan.environment, current_environment(os.environ, common),
             recorded_hashseed=plan.pythonhashseed, current_hashseed=os.environ.get("PYTHONHASHSEED"),
             extra_notes=checkout_note(settings, plan, str(config.rootpath)) + untracked_note(plan))
 

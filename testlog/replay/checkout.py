@@ -21,8 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from gitstore.locking import try_lock
-from gitstore.materialize import apply_patch, checkout_tree
+from gitstore import apply_patch, checkout_tree, try_lock
 
 SKIPPED_DIRS = (".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".tox", ".nox",
                 "node_modules", ".mypy_cache")

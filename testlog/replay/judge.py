@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from testlog.core.hashing import result_hash
+from testlog.core.triage import Observation, Verdict, triage
 from testlog.replay.outputs import OutputDiff, compare_outputs, drift_delta, max_delta
 from testlog.replay.plan import PlannedTest
-from testlog.core.triage import Observation, Verdict, triage
-from testlog.core.hashing import result_hash
 
 MISSING = "MISSING"          # recorded, but this replay did not collect it
 NOT_RUN = "NOT-RUN"          # collected, but the session ended before it ran

@@ -8,18 +8,24 @@ import os
 import subprocess
 from dataclasses import dataclass
 
-from gitstore import GitStoreError, LogStore
-from gitstore.materialize import source_tree
-from gitstore.location import full_ref, locate
+from gitstore import GitStoreError, full_ref, locate, source_tree
 
 from testlog.config import load_settings
 from testlog.errors import TestlogError
+from testlog.gates.interpreter import project_python
 from testlog.replay import loading
 from testlog.replay.bytecode import seed_bytecode
-from testlog.replay.checkout import (Workspace, checkout_source, close_workspace, copy_project,
-                                     find_rootdir, open_workspace, source_key)
-from testlog.replay.interpreter import project_python
-from testlog.replay.plan import ReplayPlan, build_plan, replayable_options, files_of
+from testlog.replay.checkout import (
+    Workspace,
+    checkout_source,
+    close_workspace,
+    copy_project,
+    find_rootdir,
+    open_workspace,
+    source_key,
+)
+from testlog.replay.plan import ReplayPlan, build_plan, files_of, replayable_options
+from testlog.store.state import open_log
 
 LOG_TAIL = 40
 
@@ -71,7 +77,7 @@ def locate_run(req: ReplayRequest) -> Located:
         if not req.rev:
             raise TestlogError("which run? give its log commit (see `git testlog log`), or "
                                "--from-dir DIR for a run recorded with --testlog-out")
-        with LogStore.open(top or req.repo, ref=branch, sign_key=False) as store:
+        with open_log(top or req.repo, branch, False) as store:
             store.require_tip()
             recorded = loading.load_from_branch(store, req.rev)
     try:
@@ -193,8 +199,8 @@ class ReplayFailed(TestlogError):
 def replay(req: ReplayRequest) -> tuple[int, list[str]]:
     """(exit status, lines to print). Every check happens before the temp directory exists."""
     found = locate_run(req)
-    python = project_python(req.python, load_settings(found.top or req.repo)["python"].value,
-                            os.environ, found.top)
+    python, _source = project_python(found.top, load_settings(found.top or req.repo)["python"],
+                                     req.python)
     tree = check_source(found)
     ws = open_workspace(source_key(tree[0], found.recorded.patch) if tree else None, req.keep)
     try:

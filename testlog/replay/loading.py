@@ -1,4 +1,4 @@
-"""Reading a recorded run back: from a log commit (through runread), or from a
+"""Reading a recorded run back: from a log commit (through store.runs), or from a
 `--testlog-out` directory."""
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from typing import Any
 
 from gitstore import GitStoreError, LogStore
 
-from testlog.core import layout
-
-from testlog.store import runread
+from testlog.core import layout, schema
+from testlog.core.schema import check_version
 from testlog.errors import TestlogError
-from testlog.core.runfiles import SCHEMA_VERSION
+from testlog.store import runs
 
 
 @dataclass(frozen=True)
@@ -45,10 +44,9 @@ def parse_json(raw: bytes, where: str) -> dict[str, Any]:
         data = json.loads(raw)
     except ValueError:
         raise TestlogError(f"{where} is not valid JSON (edited by hand?)") from None
-    version = data.get("schema_version", 0) if isinstance(data, dict) else None
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise TestlogError(f"{where} has schema version {version}, newer than this git-testlog "
-                           f"understands ({SCHEMA_VERSION}): upgrade git-testlog")
+    if not isinstance(data, dict):
+        raise TestlogError(f"{where} is not a JSON object (edited by hand?)")
+    check_version(data.get("schema_version"), schema.RUN, where, missing=0)
     return data
 
 
@@ -62,12 +60,12 @@ def _branch_file(store: LogStore, path: str | None, sha: str) -> bytes | None:
 
 
 def load_from_branch(store: LogStore, rev: str) -> RecordedRun:
-    entry, artifact = runread.run_entry(store, rev)
+    entry, artifact = runs.run_entry(store, rev)
     sha = entry.sha
-    data = runread.check_run_data(runread.read_json(store, artifact, sha), f"{artifact} at {sha[:10]}")
+    data = runs.check_run_data(runs.read_json(store, artifact, sha), f"{artifact} at {sha[:10]}")
     run = data["run"]
     det_path = run.get("files", {}).get("determinism")
-    determinism = runread.read_json(store, det_path, sha) \
+    determinism = runs.read_json(store, det_path, sha) \
         if det_path and store.exists(det_path, sha) else {}
     patch = _branch_file(store, run.get("source", {}).get("dirty_diff_path"), sha)
     if run.get("source", {}).get("dirty") and patch is None:
@@ -116,7 +114,7 @@ def load_from_dir(directory: str, name: str | None = None) -> RecordedRun:
                            "given to `pytest --testlog-out`)")
     artifact = pick_run(directory, name)
     where = os.path.join(directory, artifact)
-    data = runread.check_run_data(parse_json(_dir_file(directory, artifact) or b"", where), where)
+    data = runs.check_run_data(parse_json(_dir_file(directory, artifact) or b"", where), where)
     run = data["run"]
     det_path = run.get("files", {}).get("determinism")
     det_raw = _dir_file(directory, det_path)

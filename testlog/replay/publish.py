@@ -7,14 +7,20 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from gitstore import LogStore
-
-from testlog.core import layout, render
+from testlog.core import layout, render, schema
 from testlog.core.canonical import canonical_json
-from testlog.store.events import commit_event
+from testlog.core.layout import (
+    TRAILER_REPLAY_OF,
+    TRAILER_SOURCE_COMMIT,
+    TRAILER_SOURCE_TREE,
+    TRAILER_SUITE,
+    TRAILER_VERDICT,
+)
 from testlog.core.records import dumps_normal
+from testlog.replay.report import commit_summary, error_entries, event_of, report_md
+from testlog.store.events import commit_event
 from testlog.store.runs import write_files
-from testlog.replay.report import SCHEMA_VERSION, commit_summary, error_entries, event_of, report_md
+from testlog.store.state import open_log
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ def report_files(data: dict[str, Any], inputs: dict[str, dict[str, Any]],
         paths["json"]: dumps_normal(data),          # report_data keeps it normal: canonical
         paths["md"]: report_md(data).encode(),
         paths["errors_log"]: render.errors_log(entries).encode() if entries else None,
-        paths["errors_json"]: canonical_json({"schema_version": SCHEMA_VERSION,
+        paths["errors_json"]: canonical_json({"schema_version": schema.REPLAY_REPORT,
                                               "replay_of": data["run"]["sha"], "errors": entries})
         if entries else None}
     return files, paths
@@ -43,10 +49,10 @@ def report_files(data: dict[str, Any], inputs: dict[str, dict[str, Any]],
 
 def trailers(data: dict[str, Any]) -> dict[str, str]:
     run = data["run"]
-    return {"Testlog-Replay-Of": run["sha"] or "none", "Testlog-Suite": run["suite"],
-            "Testlog-Verdict": "PASS" if data["verdict"] == "VERIFIED" else "FAIL",
-            "Testlog-Source-Commit": run["source_commit"] or "none",
-            "Testlog-Source-Tree": run["source_tree"] or "none"}
+    return {TRAILER_REPLAY_OF: run["sha"] or "none", TRAILER_SUITE: run["suite"],
+            TRAILER_VERDICT: "PASS" if data["verdict"] == "VERIFIED" else "FAIL",
+            TRAILER_SOURCE_COMMIT: run["source_commit"] or "none",
+            TRAILER_SOURCE_TREE: run["source_tree"] or "none"}
 
 
 def publish(dest: Destination, data: dict[str, Any], inputs: dict[str, dict[str, Any]],
@@ -57,7 +63,7 @@ def publish(dest: Destination, data: dict[str, Any], inputs: dict[str, dict[str,
         write_files(dest.directory, files)
         return f"{os.path.join(dest.directory, paths['md'])}", None
     sign_key: str | bool | None = False if dest.no_sign else dest.sign_key
-    with LogStore.open(dest.repo or ".", ref=dest.branch, sign_key=sign_key) as store:
+    with open_log(dest.repo or ".", dest.branch, sign_key) as store:
         sha = commit_event(store, files, event=event_of(data), artifact=paths["json"],
                            verdict="PASS" if data["verdict"] == "VERIFIED" else "FAIL",
                            summary=commit_summary(data), trailers=trailers(data))

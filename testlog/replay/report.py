@@ -7,15 +7,23 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from testlog.core import schema
+from testlog.core.chronicle import REPLAY_FAILED, REPLAY_VERIFIED
 from testlog.core.errorinfo import SEVERITY_MARKS
+from testlog.core.triage import (
+    CRITICAL,
+    MINOR,
+    MODERATE,
+    PASSING,
+    SEVERITY,
+    SYMBOLS,
+    VERIFIED,
+    VERIFIED_DRIFT,
+)
 from testlog.replay.environment import EnvComparison
 from testlog.replay.judge import Judgement
 from testlog.replay.plan import ReplayPlan
-from testlog.core.triage import CRITICAL, MINOR, MODERATE, PASSING, SEVERITY, SYMBOLS, VERIFIED, \
-    VERIFIED_DRIFT
 
-SCHEMA_VERSION = 1
-VERIFIED_EVENT, FAILED_EVENT = "REPLAY_VERIFIED", "REPLAY_FAILED"
 LEVELS = (VERIFIED, VERIFIED_DRIFT, MINOR, MODERATE, CRITICAL)
 LABELS = {VERIFIED: "✓ verified", VERIFIED_DRIFT: "✓~ verified with drift",
           MINOR: SEVERITY_MARKS[MINOR], MODERATE: SEVERITY_MARKS[MODERATE],
@@ -96,7 +104,7 @@ def report_data(plan: ReplayPlan, judgements: list[Judgement], env: EnvCompariso
     passed = bool(judgements) and all(j.verdict.passed for j in judgements)
     source = plan.source
     return {
-        "schema_version": SCHEMA_VERSION, "verdict": "VERIFIED" if passed else "FAILED",
+        "schema_version": schema.REPLAY_REPORT, "verdict": "VERIFIED" if passed else "FAILED",
         "run": {"sha": meta.sha, "label": meta.label, "suite": plan.suite,
                 "recorded": plan.started, "base_seed": plan.base_seed, "reseed": plan.reseed,
                 "pythonhashseed": plan.pythonhashseed, "tests": len(plan.tests),
@@ -122,7 +130,7 @@ def flagged(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def event_of(data: dict[str, Any]) -> str:
-    return VERIFIED_EVENT if data["verdict"] == "VERIFIED" else FAILED_EVENT
+    return REPLAY_VERIFIED if data["verdict"] == "VERIFIED" else REPLAY_FAILED
 
 
 def commit_summary(data: dict[str, Any]) -> str:

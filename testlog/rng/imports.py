@@ -62,7 +62,7 @@ class SeedOnImport(importlib.abc.MetaPathFinder):
         spec.loader = _CallbackLoader(spec.loader, lambda: self.on_import(fullname))
         return spec
 
-    def install(self) -> "SeedOnImport":
+    def install(self) -> SeedOnImport:
         if self not in sys.meta_path:
             sys.meta_path.insert(0, self)
         return self

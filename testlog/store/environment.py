@@ -1,30 +1,20 @@
-"""The environment a run saw: platform facts in clear, environment variables only as keyed digests.
-
-A plain SHA-256 of `USER=alice` is reversed by guessing, so each variable is an HMAC-SHA256
-keyed by a per-repository secret (`<git common dir>/testlog/env-key`, mode 0600, never
-committed). CI machines share digests by passing the same key in TESTLOG_ENV_KEY.
+"""The environment a run saw: platform facts in clear, environment variables only as keyed
+digests (core.envdigest) under the repository's key: `<git common dir>/testlog/env-key`,
+mode 0600, never committed. CI machines share digests by passing the same key in
+TESTLOG_ENV_KEY.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import platform
-import re
 import secrets
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
-from testlog.core.canonical import canonical_json
-
-KEY_ENV = "TESTLOG_ENV_KEY"
-KEY_FILE = ("testlog", "env-key")
-# Set by pytest or xdist while a run is under way, or the key itself: not part of the environment.
-VOLATILE = frozenset({"PYTEST_CURRENT_TEST", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT",
-                      "PYTEST_XDIST_TESTRUNUID", KEY_ENV})
-REDACT_MIN_LENGTH = 6    # shorter values ("1", "true", "C") are everywhere in ordinary text
+from testlog.core.envdigest import KEY_ENV, env_digests, key_id, overall_digest
+from testlog.store.state import ENV_KEY, state_path
 
 
 def _read_key(path: str) -> bytes | None:
@@ -53,7 +43,7 @@ def _create_key(path: str) -> None:
 
 def repository_key(common_dir: str) -> bytes:
     """The repository's key, created on first use."""
-    path = os.path.join(common_dir, *KEY_FILE)
+    path = state_path(common_dir, ENV_KEY)
     key = _read_key(path)
     if key is None:
         _create_key(path)
@@ -70,25 +60,6 @@ def resolve_key(environ: Mapping[str, str], common_dir: str | None) -> tuple[byt
     if common_dir is not None:
         return repository_key(common_dir), "repository"
     return secrets.token_bytes(32), "ephemeral"
-
-
-def key_id(key: bytes) -> str:
-    """Names the key without revealing it: equal ids mean comparable digests."""
-    return hashlib.sha256(b"testlog env key id\0" + key).hexdigest()[:16]
-
-
-def _hmac(key: bytes, message: bytes) -> str:
-    return "hmac-sha256:" + hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
-def env_digests(environ: Mapping[str, str], key: bytes) -> dict[str, str]:
-    """{NAME: "hmac-sha256:<hex>"} over `NAME=value`, for every non-volatile variable."""
-    return {name: _hmac(key, f"{name}={value}".encode("utf-8", "surrogateescape"))
-            for name, value in sorted(environ.items()) if name not in VOLATILE}
-
-
-def overall_digest(digests: Mapping[str, str], key: bytes) -> str:
-    return _hmac(key, canonical_json(dict(digests)))
 
 
 def cpu_model() -> str:
@@ -150,16 +121,13 @@ def environment_blocks(environ: Mapping[str, str], key: bytes, key_source: str,
     return record_block, run_block
 
 
-def redactor(environ: Mapping[str, str]) -> Callable[[str], str]:
-    """Replaces each environment value (of REDACT_MIN_LENGTH chars or more) in a text by ${NAME}.
 
-    For free text that may quote a value: tracebacks, assertion messages, command lines.
-    """
-    values = {}
-    for name, value in sorted(environ.items()):
-        if (name not in VOLATILE or name == KEY_ENV) and len(value) >= REDACT_MIN_LENGTH:
-            values.setdefault(value, name)
-    if not values:
-        return lambda text: text
-    pattern = re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
-    return lambda text: pattern.sub(lambda m: "${" + values[m.group(0)] + "}", text)
+
+def current_environment(environ: Mapping[str, str], common_dir: str | None) -> dict[str, Any]:
+    """What a replay compares with the recorded environment: platform facts, and the
+    variables' digests when this repository's key exists (never creating one)."""
+    has_key = environ.get(KEY_ENV) or (common_dir and os.path.exists(state_path(common_dir, ENV_KEY)))
+    if has_key:
+        key, source = resolve_key(environ, common_dir)
+        return environment_blocks(environ, key, source)[1]
+    return {**platform_facts(), "os_release": platform.release()}

@@ -1,33 +1,17 @@
 """Every commit to the log branch goes through here: its files, one chronicle event, the index."""
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gitstore import Append, GitStoreError, LogEntry, LogStore
-from gitstore.changes import Change
-from gitstore.epoch import Step, restart
+from gitstore import Append, Change, GitStoreError, LogEntry, LogStore, Step, restart
 
-from testlog.core import layout
-from testlog.config import Setting
+from testlog.core import layout, schema
 from testlog.core.canonical import canonical_json, sha256_hex
-from testlog.core.chronicle import event_line, make_event, parse_chronicle
+from testlog.core.chronicle import RETENTION_EPOCH, event_line, make_event, parse_chronicle
+from testlog.core.layout import TRAILER_EVENT, TRAILER_EVENT_SHA256, TRAILER_SCHEMA
 
-SCHEMA_VERSION = "1"
-EVENT_DIGEST_TRAILER = "Testlog-Event-SHA256"
 INDEX_EVENTS = 20
-
-
-def add_branch_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--branch", default=None,
-                        help="the log branch (default: config `branch`, else refs/heads/testlog)")
-
-
-def open_configured(repo: str, values: dict[str, Setting], sign: bool) -> LogStore:
-    """The store of the configured branch; signing with the configured key when `sign`."""
-    key = values["sign_key"].value if sign else False
-    return LogStore.open(repo, ref=str(values["branch"].value), sign_key=key)
 
 
 def signature_label(store: LogStore) -> str:
@@ -65,8 +49,8 @@ def event_changes(files: Mapping[str, Change], record: dict, earlier: list[dict]
 
 def event_trailers(record: dict, trailers: Mapping[str, str] | None) -> dict[str, str]:
     """The event's trailers; Testlog-Event-SHA256 binds the chronicle line to the signed commit."""
-    return {"Testlog-Event": record["event"], **(trailers or {}), "Testlog-Schema": SCHEMA_VERSION,
-            EVENT_DIGEST_TRAILER: sha256_hex(canonical_json(record))}
+    return {TRAILER_EVENT: record["event"], **(trailers or {}), TRAILER_SCHEMA: str(schema.COMMIT),
+            TRAILER_EVENT_SHA256: sha256_hex(canonical_json(record))}
 
 
 @dataclass(frozen=True)
@@ -134,7 +118,7 @@ a coverage or benchmark measurement, a replay, a seal), signed with GPG when a k
 def refuse_rebuilding_epoch(entry: LogEntry) -> str | None:
     """Sync's guard: a retention epoch restarts the branch; rebuilding it on the remote's old
     history would bury the epoch under the history it replaced."""
-    if entry.trailers.get("Testlog-Event") != "RETENTION_EPOCH":
+    if entry.trailers.get(TRAILER_EVENT) != RETENTION_EPOCH:
         return None
     return (f"the local log branch restarts at retention epoch {entry.sha[:10]} (`git testlog "
             "prune`) but the remote still has the history before it: publish the epoch "

@@ -14,21 +14,24 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from testlog.errors import TestlogError
+from testlog.core import schema
 from testlog.core.runfiles import RunBundle
+from testlog.core.schema import check_version
+from testlog.core.timefmt import utc_compact
+from testlog.errors import TestlogError
+from testlog.store.state import PENDING, state_path
 
-SCHEMA_VERSION = 1
 _META = "meta.json"
 _FILES = "files"
 
 
 def pending_root(common_dir: str) -> str:
-    return os.path.join(common_dir, "testlog", "pending")
+    return state_path(common_dir, PENDING)
 
 
 def new_id() -> str:
     """Sorts in creation order: UTC time, then pid and randomness against collisions."""
-    return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{time.time_ns() % 10**9:09d}-" \
+    return f"{utc_compact(time.time())}-{time.time_ns() % 10**9:09d}-" \
            f"{os.getpid()}-{secrets.token_hex(3)}"
 
 
@@ -38,7 +41,7 @@ def save(common_dir: str, bundle: RunBundle, settings: dict[str, Any], error: st
     os.makedirs(root, exist_ok=True)
     entry_id = new_id()
     temp = os.path.join(root, f".tmp-{entry_id}")
-    meta = {"schema_version": SCHEMA_VERSION, "id": entry_id, "error": error,
+    meta = {"schema_version": schema.PENDING, "id": entry_id, "error": error,
             "settings": settings,
             **{k: v for k, v in asdict(bundle).items() if k not in ("files", "durations")},
             "deleted": sorted(p for p, data in bundle.files.items() if data is None)}
@@ -72,9 +75,9 @@ def load(entry: str) -> tuple[RunBundle, dict[str, Any]]:
             meta = json.load(handle)
     except (OSError, ValueError) as exc:
         raise TestlogError(f"pending run {entry} is unreadable ({exc}); move it aside") from None
-    if meta.get("schema_version", 0) > SCHEMA_VERSION:
-        raise TestlogError(f"pending run {entry} was written by a newer git-testlog "
-                           f"(schema {meta['schema_version']}); upgrade git-testlog")
+    if not isinstance(meta, dict):
+        raise TestlogError(f"pending run {entry} is unreadable (not a JSON object); move it aside")
+    check_version(meta.get("schema_version"), schema.PENDING, f"pending run {entry}", missing=0)
     files: dict[str, bytes | None] = {p: None for p in meta["deleted"]}
     base = os.path.join(entry, _FILES)
     for folder, _dirs, names in os.walk(base):

@@ -24,15 +24,16 @@ import signal
 import struct
 import subprocess
 import sys
-import threading
 import traceback
 from typing import Any, BinaryIO
 
 import gitstore
+
 import testlog
+from testlog.store.background import InBackground
+from testlog.store.state import WRITER_LOG, state_path
 from testlog.store.writer import RunWriter, WriterSetup
 
-LOG_NAME = "writer.log"       # the last writer process's stderr, under .git/testlog/
 _HEADER = struct.Struct("<Q")
 _PIPE_BYTES = 1 << 20      # ~20 batches of 64 tests in flight before pytest would wait
 # testlog and gitstore are loaded from the directories pytest loaded them from (never an older
@@ -84,8 +85,8 @@ def _log_file(common_dir: str | None) -> Any:
     if common_dir is None:
         return subprocess.DEVNULL
     try:
-        os.makedirs(os.path.join(common_dir, "testlog"), exist_ok=True)
-        return open(os.path.join(common_dir, "testlog", LOG_NAME), "wb")
+        os.makedirs(state_path(common_dir), exist_ok=True)
+        return open(state_path(common_dir, WRITER_LOG), "wb")
     except OSError:
         return subprocess.DEVNULL
 
@@ -190,7 +191,9 @@ def serve(inbox_fd: int, outbox_fd: int) -> None:
     if message is None or message[0] != "setup":
         os._exit(0)
     writer = RunWriter(message[1])
-    started = _Started(writer)
+    # The environment, the store and gpg are set up on a thread, so that the inbox is drained
+    # and end of input is seen meanwhile.
+    started = InBackground(writer.start)
     queued: list[tuple[str, Any]] = []
     while True:
         message = _receive(inbox)
@@ -200,7 +203,7 @@ def serve(inbox_fd: int, outbox_fd: int) -> None:
         if not started.done() and message[0] != "finish":
             continue             # keep reading: pytest must never wait on a full pipe
         try:
-            started.wait()
+            started.get()
             for kind, payload in queued:
                 if kind == "tests":
                     writer.add(*payload)
@@ -209,34 +212,10 @@ def serve(inbox_fd: int, outbox_fd: int) -> None:
             queued.clear()
             if message[0] == "finish":
                 break
-        except BaseException:     # noqa: BLE001 -- pytest's process takes over and reports it
+        except BaseException:
             answer = ("failed", traceback.format_exc())
             break
     try:
         _send(outbox_fd, answer)
     finally:
         os._exit(0)               # nothing left to flush: skip the interpreter's teardown
-
-
-class _Started:
-    """`writer.start()` (environment, store, gpg) on a thread, so that the inbox is drained
-    and end of input is seen while it runs."""
-
-    def __init__(self, writer: RunWriter) -> None:
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(writer,), daemon=True)
-        self._thread.start()
-
-    def _run(self, writer: RunWriter) -> None:
-        try:
-            writer.start()
-        except BaseException as exc:      # noqa: BLE001 -- raised again in wait()
-            self._error = exc
-
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
-    def wait(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error

@@ -11,11 +11,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from gitstore.source import SourceInfo
-
-from testlog.store.environment import environment_blocks, redactor
+from testlog.core.envdigest import redactor
 from testlog.core.records import TestOutcome
-from testlog.core.runfiles import Harvest, RecordBook, RunBundle, RunContext, run_bundle
+from testlog.core.runfiles import Harvest, RecordBook, RunBundle, RunContext, Source, run_bundle
+from testlog.store.environment import environment_blocks
+from testlog.store.state import CONVENTIONS
 
 
 @dataclass
@@ -68,28 +68,28 @@ class RunWriter:
             return
         try:
             self.store = self._open_store()
-        except Exception as exc:   # noqa: BLE001 -- reported when the run is written
+        except Exception as exc:
             self.store_error = exc
             return
         from testlog.store.runs import stored_timing_summary
         try:
             self.read_ahead = stored_timing_summary(self.store)
-        except Exception:          # noqa: BLE001 -- read again when committing
+        except Exception:
             self.read_ahead = None
 
     def _open_store(self) -> Any:
-        from gitstore import LogStore
-        from gitstore.store import resolve_signer
+        from gitstore import LogStore, resolve_signer  # loads dulwich: in the writer only
         setup = self.setup
         sign_key: str | bool | None = False if setup.no_sign else setup.sign_key
         return LogStore(setup.common_dir, setup.git_dir, setup.work_tree, setup.branch,
-                        resolve_signer(setup.common_dir, sign_key), lock_timeout=60.0)
+                        resolve_signer(setup.common_dir, sign_key), lock_timeout=60.0,
+                        conventions=CONVENTIONS)
 
     def add(self, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
         assert self.book is not None, "start() first"
         self.book.add(outcomes, captures)
 
-    def finish(self, harvest: Harvest, source: SourceInfo | None) -> list[str]:
+    def finish(self, harvest: Harvest, source: Source | None) -> list[str]:
         """Write the run; the lines pytest prints about it. `harvest` holds what was not
         `add`ed before (its outcomes and captures) and the session's totals; `source` is
         HEAD, its tree and the dirty diff as pytest read them when the session started."""
@@ -120,7 +120,7 @@ class RunWriter:
         except KeyboardInterrupt:
             self.result = self.save_pending(bundle, "interrupted while committing")
             raise
-        except Exception as exc:   # noqa: BLE001 -- whatever broke the commit, keep the run
+        except Exception as exc:
             return self.save_pending(bundle, str(exc) or type(exc).__name__)
         return [f"testlog: {suite} {bundle.verdict} ({counts}) recorded as {sha[:10]} on "
                 f"{setup.branch} ({signer})"]

@@ -11,7 +11,8 @@ import os
 from dataclasses import asdict, dataclass
 from urllib.parse import quote
 
-STATE_VERSION = 1
+from testlog.core import schema
+from testlog.store.state import VERIFIED, state_path
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,15 @@ class VerifiedState:
         return set(self.trusted) <= trusted and (self.require_signed or not require_signed)
 
 
-def state_path(common_dir: str, ref: str) -> str:
-    return os.path.join(common_dir, "testlog", "verified", quote(ref, safe="") + ".json")
+def verified_path(common_dir: str, ref: str) -> str:
+    return state_path(common_dir, VERIFIED, quote(ref, safe="") + ".json")
 
 
 def load_state(common_dir: str, ref: str) -> VerifiedState | None:
     try:
-        with open(state_path(common_dir, ref), encoding="utf-8") as handle:
+        with open(verified_path(common_dir, ref), encoding="utf-8") as handle:
             data = json.load(handle)
-        if data.pop("version", None) != STATE_VERSION:
+        if data.pop("version", None) != schema.VERIFIED_STATE:
             return None
         data["trusted"] = tuple(data["trusted"])
         return VerifiedState(**data)
@@ -45,9 +46,9 @@ def load_state(common_dir: str, ref: str) -> VerifiedState | None:
 
 
 def save_state(common_dir: str, ref: str, state: VerifiedState) -> None:
-    path = state_path(common_dir, ref)
+    path = verified_path(common_dir, ref)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = path + ".partial"
     with open(partial, "w", encoding="utf-8") as handle:
-        json.dump({"version": STATE_VERSION, **asdict(state)}, handle, sort_keys=True, indent=1)
+        json.dump({"version": schema.VERIFIED_STATE, **asdict(state)}, handle, sort_keys=True, indent=1)
     os.replace(partial, path)

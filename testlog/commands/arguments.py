@@ -1,0 +1,43 @@
+"""Options several commands share, and turning them into what the lower layers take."""
+from __future__ import annotations
+
+import argparse
+
+from testlog.errors import TestlogError
+from testlog.gates.selection import Selection
+
+
+def add_branch_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--branch", default=None, metavar="REF",
+                        help="the log branch (default: config `branch`, else refs/heads/testlog)")
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    pick = parser.add_mutually_exclusive_group(required=True)
+    pick.add_argument("--module", nargs="+", metavar="M",
+                      help="these modules (the manifest's `module` name or the folder)")
+    pick.add_argument("--all", action="store_true", help="every module of the repository")
+    pick.add_argument("--affected", action="store_true",
+                      help="the modules that own a changed file: --from/--to, --staged, or by "
+                           "default the uncommitted changes (staged, unstaged, untracked)")
+    parser.add_argument("--from", dest="from_rev", metavar="REV",
+                        help="with --affected: files changed from REV ...")
+    parser.add_argument("--to", dest="to_rev", metavar="REV", help="... to REV (default HEAD)")
+    parser.add_argument("--staged", action="store_true", help="with --affected: the staged files")
+    parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                        help="run N modules at once (default 1)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="re-run modules already measured at the same tree in the same "
+                             "environment")
+    parser.add_argument("--update-manifests", action="store_true",
+                        help="write the observed values back into each module.manifest.json")
+    add_branch_argument(parser)
+    parser.add_argument("--sign-key", default=None, metavar="KEY",
+                        help="sign the ledger commit with KEY (default: git's user.signingkey)")
+
+
+def selection_of(args: argparse.Namespace) -> Selection:
+    if args.jobs < 1:
+        raise TestlogError(f"-j {args.jobs}: use a positive number of parallel modules")
+    return Selection(modules=tuple(args.module or ()), all=args.all, affected=args.affected,
+                     from_rev=args.from_rev, to_rev=args.to_rev, staged=args.staged)

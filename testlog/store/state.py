@@ -1,0 +1,65 @@
+"""The one owner of `<git common dir>/testlog/`: what lives there, and the conventions that tell
+gitstore where its own state goes, which git config section it reads and how to word hints.
+
+    <common dir>/testlog/
+        env-key              the environment digests' key (mode 0600, never committed)
+        pending/<id>/        runs whose commit failed, until `git testlog commit-pending`
+        verified/<ref>.json  the last verified tip of each log branch
+        archive/             retention bundles (default archive_dir)
+        writer.log           the last writer process's stderr
+        write.lock, pack.*   gitstore's writer lock and pack bookkeeping
+"""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import gitstore
+from gitstore import Conventions
+
+from testlog.config import Setting
+
+if TYPE_CHECKING:
+    from gitstore import LogStore
+
+DEFAULT_BRANCH = "refs/heads/testlog"
+STATE_DIR = "testlog"
+
+CONVENTIONS = Conventions(
+    default_ref=DEFAULT_BRANCH,
+    state_dir_name=STATE_DIR,
+    config_section="testlog",
+    append_only_suffixes=(".ndjson",),
+    fetched_ref_prefix="refs/testlog/fetched",
+    reflog_message=b"git-testlog: write",
+    no_branch_hint="record a run first, or `git testlog fetch` it from a remote",
+    revision_hint="see `git testlog log`",
+    push_again_hint="run `git testlog push` again",
+)
+
+ENV_KEY = "env-key"
+PENDING = "pending"
+VERIFIED = "verified"
+ARCHIVE = "archive"
+WRITER_LOG = "writer.log"
+
+
+def state_path(common_dir: str, *parts: str) -> str:
+    """A path under `<common dir>/testlog/` (the folder itself without `parts`)."""
+    return os.path.join(common_dir, STATE_DIR, *parts)
+
+
+def open_log(path: str | os.PathLike[str], branch: str | None = None,
+             sign_key: str | bool | None = None, lock_timeout: float = 60.0) -> LogStore:
+    """The log branch of the repository holding `path` (default refs/heads/testlog);
+    sign_key: a key, None (git's user.signingkey when set) or False (never sign)."""
+    # gitstore.LogStore loads dulwich: only when a store is really opened (never in pytest's
+    # process when a writer process commits for it).
+    return gitstore.LogStore.open(path, ref=branch, sign_key=sign_key, lock_timeout=lock_timeout,
+                         conventions=CONVENTIONS)
+
+
+def open_configured(repo: str, values: dict[str, Setting], sign: bool) -> LogStore:
+    """The store of the configured branch; signing with the configured key when `sign`."""
+    key = values["sign_key"].value if sign else False
+    return open_log(repo, str(values["branch"].value), key)
