@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test perf clean
+.PHONY: venv demo test lint perf clean
 
 venv: $(STAMP)
 
@@ -21,8 +21,13 @@ $(STAMP): setup.cfg pyproject.toml
 demo: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo.sh
 
-test: venv
+test: venv lint
 	$(PY) -m pytest -q
+
+# Lint and types: ruff (rules in pyproject.toml) and mypy (setup.cfg; strict on testlog/core).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy gitstore testlog
 
 perf: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) benchmarks/run_all.py

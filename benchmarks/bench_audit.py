@@ -35,6 +35,9 @@ from dulwich.pack import OFS_DELTA, pack_object_header, write_pack_index
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from targets import machine  # noqa: E402
 
 from gitstore.commits import compose_message  # noqa: E402
 
@@ -326,7 +329,7 @@ def main() -> int:
 
     gpg_full = per_commit * N_FULL / 1000
     gpg_incr = per_commit * N_NEW / 1000
-    print(f"  machine: {os.cpu_count()} cores, shared and loaded (figures are noisy)")
+    print(f"  machine: {machine()}")
     print(f"  baseline git log --format=%H walk of {N_FULL} commits: {walk:.2f} s")
     print(f"  baseline git verify-commit: {per_commit:.1f} ms/commit on {len(sample)} commits "
           f"-> {gpg_full:.1f} s for {N_FULL}, {gpg_incr:.2f} s for {N_NEW} (extrapolated)")

@@ -21,6 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from targets import Targets, machine
+
+GATE_TARGET = 1.3
 BIN = os.path.dirname(sys.executable)
 MODULES = 150
 CODE = "".join(f"def f{i}(x):\n    if x > {i}:\n        return x - {i}\n    return x + {i}\n\n\n"
@@ -81,6 +85,8 @@ def main() -> int:
     parser.add_argument("--tested", type=int, default=24,
                         help="modules (of 150) with tests: cov --all runs each of them")
     opts = parser.parse_args()
+    targets = Targets()
+    print(f"gates benchmark on {machine()}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="bench-gates-"))
     env_home = work / "home"
     env_home.mkdir()
@@ -102,16 +108,18 @@ def main() -> int:
         gate = ["git", "testlog", "hook", "pre-push", "origin", "--no-cache"]
         by_hand = [sys.executable, "-m", "pytest", "-q", f"--cov={target}", f"{target}/tests"]
         a, b, ratios = pairs(gate, by_hand, repo, opts.pairs, stdin)
+        ratio = statistics.median(ratios)
+        verdict = targets.check("pre-push gate / by hand", ratio, GATE_TARGET)
         print(f"pre-push gate, 1 changed module of {MODULES}: {a:.2f}s vs by hand {b:.2f}s "
-              f"-> {statistics.median(ratios):.2f}x (pairs {min(ratios):.2f}-{max(ratios):.2f}, "
-              f"n={len(ratios)}; target <= 1.3x)")
+              f"-> {ratio:.2f}x (pairs {min(ratios):.2f}-{max(ratios):.2f}, "
+              f"n={len(ratios)}; target <= {GATE_TARGET}x) {verdict}")
         serial = sh(["git", "testlog", "cov", "--all", "-j", "1", "--no-cache"], repo)
         parallel = sh(["git", "testlog", "cov", "--all", "-j", "2", "--no-cache"], repo)
         print(f"cov --all over {len(tested)} tested modules of {MODULES}: -j 2 {parallel:.1f}s vs "
               f"-j 1 {serial:.1f}s -> {parallel / serial:.2f}x ({serial / parallel:.2f}x faster)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return targets.status()
 
 
 if __name__ == "__main__":

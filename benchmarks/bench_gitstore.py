@@ -22,11 +22,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dulwich.objects import Commit  # noqa: E402
 from dulwich.repo import Repo  # noqa: E402
+from targets import Targets, machine  # noqa: E402
 
 from gitstore import Append, LogStore  # noqa: E402
+
+from testlog.store.state import open_log  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 IDENT = b"Bench <bench@example.com>"
@@ -52,15 +56,15 @@ def fast_import_stream(files: dict[str, bytes], ref: str = "refs/heads/imported"
     return b"".join(parts)
 
 
-def verdict(ratio: float, target: float) -> str:
-    return "OK" if ratio <= target else "MISSED"
+TARGETS = Targets()
 
 
 def report(label: str, ours: float, theirs: float, baseline: str, target: float,
            unit: str = "s") -> None:
     ratio = ours / theirs
+    verdict = TARGETS.check(label.strip(), ratio, target)
     print(f"{label}: gitstore {ours:.3f} {unit}, {baseline} {theirs:.3f} {unit} -> "
-          f"ratio {ratio:.2f}x (target <= {target}x) {verdict(ratio, target)}", flush=True)
+          f"ratio {ratio:.2f}x (target <= {target}x) {verdict}", flush=True)
 
 
 def compare_one_commit(base: Path, label: str, files: dict[str, bytes]) -> None:
@@ -70,7 +74,7 @@ def compare_one_commit(base: Path, label: str, files: dict[str, bytes]) -> None:
         repo = fresh_repo(base, f"ours-{label[:3]}-{i}")
 
         def run() -> None:
-            with LogStore.open(repo, sign_key=False) as store:
+            with open_log(repo, sign_key=False) as store:
                 store.write(files, "bulk")
         return run
 
@@ -150,7 +154,7 @@ def history_repo(base: Path, commits: int, signature: bytes) -> Path:
 
 def real_signature(base: Path, key: str) -> bytes:
     repo = fresh_repo(base, "sig")
-    with LogStore.open(repo, sign_key=key) as store:
+    with open_log(repo, sign_key=key) as store:
         sha = store.write({"a": b"1"}, "signed")
         return store.history()[0].gpgsig if store.tip == sha else b""
 
@@ -158,7 +162,7 @@ def real_signature(base: Path, key: str) -> bytes:
 def compare_history(base: Path, key: str) -> None:
     repo = history_repo(base, 10_000, real_signature(base, key))
     ours_t, git_t = [], []
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_log(repo, sign_key=False) as store:
         for _ in range(RUNS):
             start = time.perf_counter()
             entries = store.history()
@@ -197,7 +201,7 @@ def compare_disk(base: Path) -> None:
     repo = fresh_repo(base, "disk")
     rng = random.Random(3)
     ratios, write_time = {}, 0.0
-    with LogStore.open(repo, sign_key=False) as store:
+    with open_log(repo, sign_key=False) as store:
         for checkpoint in range(1000, 1101, 20):
             start = time.perf_counter()
             for n in range(store_commits(repo), checkpoint):
@@ -253,8 +257,7 @@ def main() -> int:
         base = Path(tmp)
         key = sandbox(base)
         try:
-            print(f"gitstore benchmarks: median of {RUNS} runs; 2-core machine shared with "
-                  "other work, so expect noise", flush=True)
+            print(f"gitstore benchmarks: median of {RUNS} runs on {machine()}", flush=True)
             compare_one_commit(base, "(a) one commit of 10,000 small files", small_files(10_000))
             big = {"runs/big.json": big_file(10 * 1024 * 1024), **small_files(20)}
             compare_one_commit(base, "(b) one commit of a 10 MB file + 20 small files", big)
@@ -262,7 +265,7 @@ def main() -> int:
             compare_disk(base)
         finally:
             subprocess.run(["gpgconf", "--kill", "gpg-agent"], capture_output=True)
-    return 0
+    return TARGETS.status()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from targets import Targets, machine
+
 FILES = 20
 TESTS = 2000
 TARGET_RATIO = 1.10
@@ -203,11 +206,13 @@ def run(pairs: int, mix: tuple[int, int, int], keep: str | None,
                 wall, cpu, rss, _code = timed(cmd, suite, {**env, **extra})
                 results[name].append((wall, cpu, rss, *probed_rss(work)))
         print(f"{pairs} interleaved rounds, {TESTS} tests, mix {mix} "
-              "(trivial, random/numpy, torch), loaded shared machine:")
+              f"(trivial, random/numpy, torch), on {machine()}:")
         print("\n".join(summarise(results)))
         ratio = statistics.median(pair_ratios(results["testlog"], results["bare"], 0))
-        print(f"testlog/bare median ratio {ratio:.3f} (target <= {TARGET_RATIO})")
-        return 0
+        targets = Targets()
+        verdict = targets.check("testlog/bare wall time", ratio, TARGET_RATIO)
+        print(f"testlog/bare median ratio {ratio:.3f} (target <= {TARGET_RATIO}) {verdict}")
+        return targets.status()
 
 
 def main() -> int:

@@ -23,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_recorder import TESTS, git, signed_suite, timed
+from targets import Targets, machine
 
 TARGET_RATIO = 1.3
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
@@ -94,9 +95,13 @@ def run(rounds: int, mix: tuple[int, int, int], keep: str | None) -> int:
               flush=True)
         results = [one_round(suite, env, work) for _ in range(rounds)]
         print(f"{rounds} rounds, {TESTS} tests, mix {mix} (trivial, random/numpy, torch), "
-              "signed commits, every replay verified; loaded shared machine:")
+              f"signed commits, every replay verified; on {machine()}:")
         print("\n".join(summarise(results)))
-        return 0
+        targets = Targets()
+        net = statistics.median((r["replay"] - r["checkout"]) / r["record"] for r in results)
+        print(f"(replay - checkout) / record: {net:.3f} "
+              f"{targets.check('replay less its checkout / record', net, TARGET_RATIO)}")
+        return targets.status()
 
 
 def main() -> int:

@@ -49,51 +49,66 @@ _EXPORTS = {
     "try_lock": "locking",
 }
 
-if TYPE_CHECKING:      # what the names are, for type checkers (the layering test keeps both in step)
-    from gitstore.batch import (
-        ObjectInfo,
-        changed_paths_between,
-        changes_per_commit,
-        commits_in_range,
-        last_change,
-        object_contents,
-        object_info,
-    )
-    from gitstore.bundle import bundle_heads, bundle_is_complete, create_bundle, file_sha256
-    from gitstore.changes import Append, Change, Existing
-    from gitstore.changeset import (
-        changed_files,
-        commit_sha,
-        files_at,
-        head_commit,
-        listed_files,
-        merge_base,
-        new_commits_base,
-        remote_default_branch,
-        staged_files,
-        tree_shas,
-        worktree_changes,
-    )
-    from gitstore.conventions import Conventions
-    from gitstore.epoch import Step, restart, split_author
-    from gitstore.gitcmd import (
-        GIT_LOCATION_VARS,
-        empty_tree,
-        git_config,
-        git_config_section,
-        is_ancestor,
-        without_git_location,
-    )
-    from gitstore.history import LogEntry
-    from gitstore.location import full_ref, locate, valid_ref_name
-    from gitstore.locking import try_lock
-    from gitstore.materialize import apply_patch, checkout_tree, source_tree
-    from gitstore.signing import export_public_keys
-    from gitstore.sigstatus import BAD, GOOD, SIGNED, UNKNOWN_KEY, UNSIGNED, UNTRUSTED
-    from gitstore.source import SourceInfo, source_info
-    from gitstore.store import LogStore, resolve_signer
-    from gitstore.sync import SyncResult, fetch, push
-    from gitstore.verify import SignatureCheck, TrustedCerts
+if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layering keeps both in step)
+    from gitstore.batch import ObjectInfo as ObjectInfo
+    from gitstore.batch import changed_paths_between as changed_paths_between
+    from gitstore.batch import changes_per_commit as changes_per_commit
+    from gitstore.batch import commits_in_range as commits_in_range
+    from gitstore.batch import last_change as last_change
+    from gitstore.batch import object_contents as object_contents
+    from gitstore.batch import object_info as object_info
+    from gitstore.bundle import bundle_heads as bundle_heads
+    from gitstore.bundle import bundle_is_complete as bundle_is_complete
+    from gitstore.bundle import create_bundle as create_bundle
+    from gitstore.bundle import file_sha256 as file_sha256
+    from gitstore.changes import Append as Append
+    from gitstore.changes import Change as Change
+    from gitstore.changes import Existing as Existing
+    from gitstore.changeset import changed_files as changed_files
+    from gitstore.changeset import commit_sha as commit_sha
+    from gitstore.changeset import files_at as files_at
+    from gitstore.changeset import head_commit as head_commit
+    from gitstore.changeset import listed_files as listed_files
+    from gitstore.changeset import merge_base as merge_base
+    from gitstore.changeset import new_commits_base as new_commits_base
+    from gitstore.changeset import remote_default_branch as remote_default_branch
+    from gitstore.changeset import staged_files as staged_files
+    from gitstore.changeset import tree_shas as tree_shas
+    from gitstore.changeset import worktree_changes as worktree_changes
+    from gitstore.conventions import Conventions as Conventions
+    from gitstore.epoch import Step as Step
+    from gitstore.epoch import restart as restart
+    from gitstore.epoch import split_author as split_author
+    from gitstore.gitcmd import GIT_LOCATION_VARS as GIT_LOCATION_VARS
+    from gitstore.gitcmd import empty_tree as empty_tree
+    from gitstore.gitcmd import git_config as git_config
+    from gitstore.gitcmd import git_config_section as git_config_section
+    from gitstore.gitcmd import is_ancestor as is_ancestor
+    from gitstore.gitcmd import without_git_location as without_git_location
+    from gitstore.history import LogEntry as LogEntry
+    from gitstore.location import full_ref as full_ref
+    from gitstore.location import locate as locate
+    from gitstore.location import valid_ref_name as valid_ref_name
+    from gitstore.locking import try_lock as try_lock
+    from gitstore.materialize import apply_patch as apply_patch
+    from gitstore.materialize import checkout_tree as checkout_tree
+    from gitstore.materialize import source_tree as source_tree
+    from gitstore.signing import export_public_keys as export_public_keys
+    from gitstore.sigstatus import BAD as BAD
+    from gitstore.sigstatus import GOOD as GOOD
+    from gitstore.sigstatus import SIGNED as SIGNED
+    from gitstore.sigstatus import UNKNOWN_KEY as UNKNOWN_KEY
+    from gitstore.sigstatus import UNSIGNED as UNSIGNED
+    from gitstore.sigstatus import UNTRUSTED as UNTRUSTED
+    from gitstore.source import SourceInfo as SourceInfo
+    from gitstore.source import source_info as source_info
+    from gitstore.store import LogStore as LogStore
+    from gitstore.store import resolve_signer as resolve_signer
+    from gitstore.sync import SyncResult as SyncResult
+    from gitstore.sync import fetch as fetch
+    from gitstore.sync import push as push
+    from gitstore.verify import SignatureCheck as SignatureCheck
+    from gitstore.verify import TrustedCerts as TrustedCerts
 
 __all__ = ["GitStoreError", *sorted(_EXPORTS)]
 

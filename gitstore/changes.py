@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from dulwich.diff_tree import tree_changes
 from dulwich.object_store import BaseObjectStore
-from dulwich.objects import Blob, ShaFile, Tree
+from dulwich.objects import Blob, ObjectID, ShaFile, Tree
 
 from gitstore.errors import GitStoreError
 from gitstore.paths import validate_path
+from gitstore.reading import blob_data, read_tree
 
 FILE_MODE = 0o100644
 DIR_MODE = stat.S_IFDIR
@@ -60,7 +61,7 @@ def blob_at(store: BaseObjectStore, tree_id: bytes | None, path: bytes) -> Blob 
     """The blob at `path` in the tree, or None when absent (or a directory)."""
     if tree_id is None:
         return None
-    obj = store[tree_id]
+    obj: ShaFile = read_tree(store, tree_id)
     for part in path.split(b"/"):
         if not isinstance(obj, Tree) or part not in obj:
             return None
@@ -86,7 +87,7 @@ def _apply(store: BaseObjectStore, tree_id: bytes | None, changes: list[tuple[tu
            prefix: tuple, new: list[ShaFile]) -> Tree:
     tree = Tree()
     if tree_id is not None:
-        for entry in store[tree_id].iteritems():
+        for entry in read_tree(store, tree_id).iteritems():
             tree.add(entry.path, entry.mode, entry.sha)
     direct = {parts[0]: value for parts, value in changes if len(parts) == 1}
     nested: dict[bytes, list[tuple[tuple, Change]]] = {}
@@ -114,11 +115,12 @@ def _apply_file(store: BaseObjectStore, tree: Tree, name: bytes, value: Change, 
             del tree[name]
         return
     if isinstance(value, Existing):
-        tree[name] = (value.mode, value.sha)
+        tree[name] = (value.mode, ObjectID(value.sha))
         return
-    data = value
     if isinstance(value, Append):
-        data = (store[existing[1]].data if existing is not None else b"") + value.data
+        data = (blob_data(store, existing[1]) if existing is not None else b"") + value.data
+    else:
+        data = value
     blob = Blob.from_string(data)
     new.append(blob)
     tree[name] = (FILE_MODE, blob.id)
@@ -158,17 +160,20 @@ def replayed_changes(store: BaseObjectStore, old_tree: bytes | None, new_tree: b
     so rebuilding it on another tip unions both sides' lines instead of dropping one.
     """
     out: dict[bytes, Change] = {}
-    for change in tree_changes(store, old_tree, new_tree):
-        if change.type == "delete":
-            out[change.old.path] = None
+    old_id = ObjectID(old_tree) if old_tree is not None else None
+    for change in tree_changes(store, old_id, ObjectID(new_tree)):
+        before, after = change.old, change.new
+        if change.type == "delete" and before is not None:
+            out[before.path] = None
             continue
-        path = change.new.path
-        new = store[change.new.sha].data
-        old = store[change.old.sha].data if change.type == "modify" else None
+        if after is None:
+            continue
+        new = blob_data(store, after.sha)
+        old = blob_data(store, before.sha) if change.type == "modify" and before else None
         if old is not None and new.startswith(old):
-            out[path] = Append(new[len(old):])
-        elif old is None and path.decode().endswith(union_suffixes):
-            out[path] = Append(new)
+            out[after.path] = Append(new[len(old):])
+        elif old is None and after.path.decode().endswith(union_suffixes):
+            out[after.path] = Append(new)
         else:
-            out[path] = Existing(change.new.mode, change.new.sha)
+            out[after.path] = Existing(after.mode, after.sha)
     return out

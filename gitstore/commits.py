@@ -5,7 +5,7 @@ import re
 import time
 from collections.abc import Mapping
 
-from dulwich.objects import Commit
+from dulwich.objects import Commit, ObjectID
 
 from gitstore.errors import GitStoreError
 from gitstore.signing import Signer
@@ -34,8 +34,8 @@ def new_commit(tree: bytes, parents: list[bytes], message: bytes, committer: byt
     """A commit in UTC; `author`/`author_time` are kept when a commit is rebuilt elsewhere."""
     now = int(time.time())
     commit = Commit()
-    commit.tree = tree
-    commit.parents = parents
+    commit.tree = ObjectID(tree)
+    commit.parents = [ObjectID(p) for p in parents]
     commit.author = author or committer
     commit.committer = committer
     commit.author_time = author_time if author_time is not None else now

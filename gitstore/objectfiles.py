@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from dulwich.config import Config
 from dulwich.file import adjust_shared_perm
+from dulwich.object_format import ObjectFormat
 from dulwich.object_store import DiskObjectStore
 from dulwich.objects import ShaFile
 from dulwich.pack import pack_object_header, write_pack_index
@@ -139,10 +140,10 @@ def _compressed(raws: list[bytes], level: int) -> list[bytes]:
 
 
 def _write_pack_data(handle: BinaryIO, objects: list[ShaFile], level: int,
-                     object_format: object) -> tuple[dict[bytes, tuple[int, int]], bytes]:
+                     object_format: ObjectFormat) -> tuple[dict[bytes, tuple[int, int]], bytes]:
     """Pack version 2 of whole objects: ({binary sha: (offset, crc32)}, pack checksum)."""
     raws = [obj.as_raw_string() for obj in objects]
-    checksum = object_format.hash_func()  # type: ignore[attr-defined]
+    checksum = object_format.hash_func()
 
     def put(chunk: bytes) -> None:
         handle.write(chunk)

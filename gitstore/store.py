@@ -5,10 +5,12 @@ import os
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 
+from dulwich.config import StackedConfig
 from dulwich.diff_tree import tree_changes
 from dulwich.errors import NotGitRepository
 from dulwich.file import FileLocked
-from dulwich.objects import ShaFile
+from dulwich.objects import Commit, ObjectID, ShaFile
+from dulwich.refs import Ref
 from dulwich.repo import Repo, UnsupportedExtension, UnsupportedVersion, get_user_identity
 
 from gitstore import changes as ch
@@ -28,6 +30,7 @@ from gitstore.packing import (
     pack_now,
     retry_if_packed_meanwhile,
 )
+from gitstore.reading import read_commit
 from gitstore.signing import Signer, verify
 
 CAS_ATTEMPTS = 8
@@ -36,7 +39,7 @@ BULK_OBJECTS = 500
 BULK_BYTES = 1024 * 1024
 
 
-def committer_identity(cwd: str, config_stack: object) -> bytes:
+def committer_identity(cwd: str, config_stack: StackedConfig) -> bytes:
     """`Name <email>` as git would commit it (honours includeIf and GIT_COMMITTER_*)."""
     proc = run_git(["var", "GIT_COMMITTER_IDENT"], cwd, check=False)
     ident = proc.stdout.decode("utf-8", errors="replace").strip().rsplit(" ", 2)[0]
@@ -124,7 +127,7 @@ class LogStore:
     def tip(self) -> str | None:
         """The branch's current commit, or None before the first write."""
         try:
-            return self.repo.refs[self.ref.encode()].decode()
+            return self.repo.refs[Ref(self.ref.encode())].decode()
         except KeyError:
             return None
 
@@ -149,8 +152,11 @@ class LogStore:
             raise GitStoreError(f"{rev} is not a commit on the log branch {self.ref}")
         return sha
 
+    def _commit(self, sha: str) -> Commit:
+        return read_commit(self.repo.object_store, sha.encode())
+
     def _tree_of(self, rev: str | None) -> bytes:
-        return self.repo.object_store[self.resolve(rev).encode()].tree
+        return self._commit(self.resolve(rev)).tree
 
     @retry_if_packed_meanwhile
     def read(self, path: str, rev: str | None = None) -> bytes:
@@ -169,7 +175,7 @@ class LogStore:
     def paths(self, prefix: str = "", rev: str | None = None) -> list[str]:
         """Sorted file paths at `rev` that start with `prefix`."""
         store = self.repo.object_store
-        entries = store.iter_tree_contents(self._tree_of(rev))
+        entries = store.iter_tree_contents(ObjectID(self._tree_of(rev)))
         found = (e.path.decode() for e in entries)
         return sorted(p for p in found if p.startswith(prefix))
 
@@ -177,13 +183,14 @@ class LogStore:
     def changed_paths(self, rev: str | None = None) -> list[tuple[str, str]]:
         """(A|M|D, path) for each file the commit changed against its first parent."""
         store = self.repo.object_store
-        commit = store[self.resolve(rev).encode()]
-        old = store[commit.parents[0]].tree if commit.parents else None
+        commit = self._commit(self.resolve(rev))
+        old = read_commit(store, commit.parents[0]).tree if commit.parents else None
         kinds = {"add": "A", "modify": "M", "delete": "D"}
         out = []
         for change in tree_changes(store, old, commit.tree):
             entry = change.new if change.type != "delete" else change.old
-            out.append((kinds.get(change.type, "M"), entry.path.decode()))
+            if entry is not None:
+                out.append((kinds.get(change.type, "M"), entry.path.decode()))
         return sorted(out, key=lambda item: item[1])
 
     def history(self, rev: str | None = None, limit: int | None = None,
@@ -252,7 +259,7 @@ class LogStore:
                       author_time: int | None = None) -> tuple[bytes, int]:
         """Build and sign in memory, then store: a failed signature leaves no object behind."""
         store = self.repo.object_store
-        base_tree = store[parent.encode()].tree if parent else None
+        base_tree = self._commit(parent).tree if parent else None
         tree, objects = ch.apply_changes(store, base_tree, encoded)
         commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
                             self.signer, author=author, author_time=author_time)
@@ -264,11 +271,11 @@ class LogStore:
         """The commit `sha` re-applied on `parent`: its puts and deletes, its appends appended
         (a file whose old bytes prefix its new ones was appended to), author kept, re-signed."""
         store = self.repo.object_store
-        commit = store[sha.encode()]
+        commit = self._commit(sha)
         if commit.gpgsig and self.signer is None:
             raise GitStoreError(f"commit {sha[:10]} is signed: rebuilding it needs a signing key "
                                 "(set user.signingkey or pass a key)")
-        old_tree = store[commit.parents[0]].tree if commit.parents else None
+        old_tree = read_commit(store, commit.parents[0]).tree if commit.parents else None
         replayed = ch.replayed_changes(store, old_tree, commit.tree,
                                        self.conventions.append_only_suffixes)
         return self._build_commit(replayed, commit.message, parent, commit.author,
@@ -293,9 +300,9 @@ class LogStore:
         clear_stale_ref_lock(os.path.join(self.common_dir, self.ref))
         refs = self.repo.refs
         try:
+            name, message = Ref(self.ref.encode()), self.conventions.reflog_message
             if old is None:
-                return refs.add_if_new(self.ref.encode(), new, message=self.conventions.reflog_message)
-            return refs.set_if_equals(self.ref.encode(), old.encode(), new,
-                                      message=self.conventions.reflog_message)
+                return refs.add_if_new(name, ObjectID(new), message=message)
+            return refs.set_if_equals(name, ObjectID(old.encode()), ObjectID(new), message=message)
         except FileLocked:
             return False

@@ -50,7 +50,7 @@ def _from_pyproject(root: str) -> dict[str, Any]:
     if not os.path.exists(path):
         return {}
     try:
-        import tomllib
+        import tomllib  # type: ignore[import-not-found,unused-ignore]  # 3.11+
     except ImportError:      # Python 3.10: pyproject settings need 3.11's tomllib
         return {}
     with open(path, "rb") as handle:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from multiprocessing.synchronize import Event
 
@@ -33,8 +34,14 @@ def same_objects(common_dir: str, count: int, start: Event) -> None:
             add_object(repo.object_store, blob)
 
 
-def write_until_killed(repo: str, first: int, done_path: str, pack_every: int) -> None:
-    """Write numbered runs forever; after each returns, record `<n> <sha>` in `done_path`."""
+def write_until_killed(repo: str, first: int, done_path: str, pack_every: int,
+                       alarm_s: float) -> None:
+    """Write numbered runs forever; after each returns, record `<n> <sha>` in `done_path`.
+
+    `alarm_s` after the first write returned, SIGALRM ends the process wherever it is: its
+    default action kills at once, like SIGKILL (no handler, no clean-up), at a moment counted
+    from a condition (a write done), so that every kill lands after some writes however loaded
+    the machine is."""
     with open_store(repo, sign_key=False) as store, open(done_path, "a") as done:
         store.pack_every = pack_every
         n = first
@@ -44,6 +51,8 @@ def write_until_killed(repo: str, first: int, done_path: str, pack_every: int) -
                               f"run {n}")
             done.write(f"{n} {sha}\n")
             done.flush()
+            if n == first:
+                signal.setitimer(signal.ITIMER_REAL, alarm_s)
             n += 1
 
 

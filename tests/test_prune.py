@@ -12,6 +12,7 @@ from testlog.cli import main
 from tests.audit_helpers import export_key, keys_file, other_key, record_run  # noqa: F401
 from tests.fixtures import git, user_state
 from tests.store_helpers import open_store
+from tests.waiting import wait_until
 
 OLD, MID, NEW = date(2025, 9, 1), date(2025, 10, 20), date(2025, 11, 1)
 
@@ -60,8 +61,7 @@ def aged(repo: Path, gpg_key: str) -> tuple[Path, list[str], datetime]:
     with open_store(repo, sign_key=gpg_key) as store:
         shas = [record_run(store, OLD), record_run(store, MID)]
         split = int(time.time()) + 1
-        while time.time() < split:
-            time.sleep(0.02)
+        wait_until(lambda: time.time() >= split, "the next second of the clock")
         shas.append(record_run(store, NEW))
     assert main(["-C", str(repo), "seal", "--date", NEW.isoformat(), "--sign-key", gpg_key]) == 0
     shas.append(git(repo, "rev-parse", "testlog").strip())

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from gitstore import Append, GitStoreError
 
 from tests.fixtures import git, make_repo
 from tests.store_helpers import git_dir_files, object_files, open_store
+from tests.waiting import wait_until
 
 
 def written(repo: Path) -> tuple:
@@ -249,13 +249,17 @@ def test_ctrl_c_exits_130(repo: Path):
     os.mkfifo(fifo)
     child = subprocess.Popen([CLI, "log"], cwd=repo, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-    writer = None
-    while writer is None:                   # ENXIO until the child opens the FIFO to read it
+    opened: list[int] = []
+
+    def reader_opened() -> bool:            # ENXIO until the child opens the FIFO to read it
+        assert child.poll() is None, child.communicate()
         try:
-            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            opened.append(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         except OSError:
-            assert child.poll() is None, child.communicate()
-            time.sleep(0.01)
+            return False
+        return True
+    wait_until(reader_opened, "git testlog log opens the FIFO")
+    writer = opened[0]
     try:
         child.send_signal(2)
         out, err = child.communicate(timeout=60)

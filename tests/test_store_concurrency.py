@@ -19,6 +19,7 @@ from gitstore import GitStoreError
 from tests import store_workers
 from tests.fixtures import git
 from tests.store_helpers import assert_linear, common_dir, fsck, object_files, open_store
+from tests.waiting import wait_until
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -150,12 +151,13 @@ def test_sigint_while_waiting_for_the_lock_writes_nothing(repo: Path):
 def wait_until_open(pid: int, path: str) -> None:
     """Block until process `pid` has `path` open (it is then inside the lock's wait loop)."""
     fd_dir = f"/proc/{pid}/fd"
-    for _ in range(6000):
+
+    def has_it_open() -> bool:
         for fd in os.listdir(fd_dir):
             try:
                 if os.readlink(os.path.join(fd_dir, fd)) == path:
-                    return
+                    return True
             except FileNotFoundError:
                 pass
-        time.sleep(0.01)
-    raise AssertionError(f"process {pid} never opened {path}")
+        return False
+    wait_until(has_it_open, f"process {pid} opens {path}")

@@ -24,6 +24,7 @@ from gitstore.packing import (
 
 from tests.fixtures import git
 from tests.store_helpers import assert_linear, common_dir, fsck, open_store
+from tests.waiting import running, wait_until
 
 
 def loose_count(repo: Path) -> int:
@@ -171,12 +172,13 @@ def test_leftovers_of_killed_writers_are_swept_once_old(repo: Path):
     fsck(repo)
 
 
-def wait_until_packed(repo: Path, deadline_s: float = 120.0) -> None:
+def wait_until_packed(repo: Path) -> None:
     counter = common_dir(repo) / "testlog" / "writes-since-pack"
-    deadline = time.monotonic() + deadline_s
-    while counter.read_text().split() != ["0", "0"]:
-        assert time.monotonic() < deadline, f"the detached packer never packed: {counter.read_text()}"
-        time.sleep(0.05)
+    wait_until(lambda: counter.read_text().split() == ["0", "0"], "the detached packer packs")
+
+
+def packer_pattern(repo: Path) -> str:
+    return f"gitstore.backgroundpack.*{common_dir(repo)}"
 
 
 def test_packing_is_detached_when_configured_and_one_packer_runs_at_a_time(repo: Path):
@@ -190,7 +192,7 @@ def test_packing_is_detached_when_configured_and_one_packer_runs_at_a_time(repo:
         with open(state / "pack.lock", "a") as busy:        # "another packer is at work"
             fcntl.flock(busy, fcntl.LOCK_EX)
             write_runs(store, 0, 3)                         # due: the packer starts, sees busy
-            time.sleep(0.5)
+            wait_until(lambda: not running(packer_pattern(repo)), "the busy packer gives up")
             assert loose_count(repo) > loose_before, "the writer did not pack by itself"
             assert (state / "writes-since-pack").read_text().split()[0] == "3", "still due"
         last = write_runs(store, 3, 1)[-1]                  # due again: this packer runs
@@ -251,15 +253,10 @@ def test_a_failing_detached_packer_leaves_its_error_in_pack_log(repo: Path):
     with open_store(repo, sign_key=False) as store:
         store.pack_every = 1
         store.write({"a.txt": b"1"}, "one")
-    deadline = time.monotonic() + 120
-    while "could not pack the log branch's objects" not in (log.read_text() if log.exists() else ""):
-        assert time.monotonic() < deadline, "the packer's error never reached pack.log"
-        time.sleep(0.05)
+    wait_until(lambda: "could not pack the log branch's objects" in
+               (log.read_text() if log.exists() else ""), "the packer's error reaches pack.log")
     assert (common_dir(repo) / "testlog" / "writes-since-pack").read_text().split()[0] == "1"
-    while subprocess.run(["pgrep", "-f", f"gitstore.backgroundpack.*{common_dir(repo)}"],
-                         capture_output=True).returncode == 0:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: not running(packer_pattern(repo)), "the failed packer ends")
 
 
 def test_the_detached_packer_writes_its_packs_while_a_writer_holds_the_lock(repo: Path):
@@ -271,10 +268,8 @@ def test_the_detached_packer_writes_its_packs_while_a_writer_holds_the_lock(repo
         before = pack_files(repo)
         with store.locked():                            # a long write in another session
             store.after_write(store.tip)                # the third write: the packer starts
-            deadline = time.monotonic() + 120
-            while pack_files(repo) == before:           # its pack-objects ran regardless
-                assert time.monotonic() < deadline, "the packer waited for the writers' lock"
-                time.sleep(0.05)
+            # its pack-objects runs regardless of the lock
+            wait_until(lambda: pack_files(repo) != before, "the packer writes its pack")
             assert (common_dir(repo) / "testlog" / "writes-since-pack").read_text().split()[0] == "3"
     wait_until_packed(repo)                             # and it recorded them after the lock
     assert loose_count(repo) == loose_before and set(tracked_packs(repo)) == pack_files(repo)

@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,7 @@ from tests.recorder_helpers import (
     unit_harvest,
 )
 from tests.store_helpers import open_store
+from tests.waiting import blocked_reading_a_pipe, gone, wait_until
 
 # 150 tests: more than two batches of 64, with failures, errors, skips and RNG use.
 MANY = {"tests/test_many.py": '''\
@@ -544,20 +544,21 @@ def slow_signing_repo(tmp_path: Path, gpg_key: str) -> tuple[Path, Path]:
     return repo, mark
 
 
-def interrupt_while_signing(repo: Path, mark: Path, env: dict[str, str],
-                            whole_group: bool) -> tuple[subprocess.Popen[str], str, str]:
-    """Run pytest; once the run is being signed, send SIGINT to pytest alone or to its
-    process group (a Ctrl-C in a terminal). (pytest, its stdout, its stderr)."""
+def interrupt_while_signing(repo: Path, mark: Path, env: dict[str, str], whole_group: bool,
+                            writer_process: bool = True) -> tuple[subprocess.Popen[str], str, str]:
+    """Run pytest; once the run is being signed (and, with a writer process, pytest waits for
+    its answer), send SIGINT to pytest alone or to its process group (a Ctrl-C in a
+    terminal). (pytest, its stdout, its stderr)."""
     proc = subprocess.Popen([sys.executable, "-m", "pytest", *BASE_ARGS, "--testlog"], cwd=repo,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=whole_group)
     try:
-        for _ in range(600):
-            if mark.exists() or proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert mark.exists(), "the writer process never started signing"
-        time.sleep(0.5)       # pytest has long been waiting for the answer by now
+        wait_until(lambda: mark.exists() or proc.poll() is not None,
+                   "the writer process starts signing")
+        assert mark.exists(), "signing never started"
+        if writer_process:
+            wait_until(lambda: blocked_reading_a_pipe(proc.pid) or proc.poll() is not None,
+                       "pytest waits for the writer process's answer")
         if whole_group:
             os.killpg(proc.pid, signal.SIGINT)
         else:
@@ -578,11 +579,7 @@ def writer_pid(out: str) -> int:
 
 
 def wait_gone(pid: int) -> None:
-    for _ in range(600):
-        if not os.path.exists(f"/proc/{pid}"):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"writer process {pid} still running")
+    wait_until(lambda: gone(pid), f"writer process {pid} ends")
 
 
 def test_ctrl_c_to_pytest_while_the_writer_process_signs_leaves_it_to_commit(
@@ -626,7 +623,8 @@ def test_ctrl_c_while_pytests_own_process_signs_says_where_the_run_went(
     repo, mark = slow_signing_repo(tmp_path, gpg_key)
     git(repo, "config", "testlog.writer-process", "false")
     before = user_state(repo)
-    proc, out, err = interrupt_while_signing(repo, mark, pytest_env(sandbox), False)
+    proc, out, err = interrupt_while_signing(repo, mark, pytest_env(sandbox), False,
+                                             writer_process=False)
     assert proc.returncode == 2 and "Traceback" not in err, err
     [entry] = (repo / ".git" / "testlog" / "pending").iterdir()
     assert out.endswith("testlog: interrupted while pytest's process wrote the run\n"

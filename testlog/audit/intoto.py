@@ -39,7 +39,8 @@ def overall_result(lists: Mapping[str, list[str]]) -> str:
 
 def source_subject(run: Mapping[str, Any]) -> dict[str, Any] | None:
     """The tested source (commit and tree) when the run names it."""
-    nested = run.get("source") if isinstance(run.get("source"), dict) else {}
+    source = run.get("source")
+    nested: Mapping[str, Any] = source if isinstance(source, dict) else {}
     commit = run.get("source_commit") or nested.get("commit")
     tree = run.get("source_tree") or nested.get("tree")
     digest = {k: v for k, v in (("gitCommit", commit), ("gitTree", tree))

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from gitstore import (
     LogEntry,
     LogStore,
+    ObjectInfo,
     changes_per_commit,
     commits_in_range,
     create_bundle,
@@ -143,10 +144,17 @@ def rebuilt_commits(store: LogStore, plan: RetentionPlan) -> list[EventCommit]:
     blobs = object_contents(store.common_dir, sorted({i.sha for i in infos.values() if i}))
     out = []
     for index, entry in enumerate(plan.rebuilt, plan.boundary + 1):
-        files = {p: (None if s == "D" else blobs[infos[f"{entry.sha}:{p}"].sha])
+        files = {p: (None if s == "D" else blob_of(blobs, infos[f"{entry.sha}:{p}"], p))
                  for s, p in changes[entry.sha] if p not in _BOOKKEEPING}
         out.append(rebuilt_commit(store, entry, plan.lines[index], files))
     return out
+
+
+def blob_of(blobs: dict[str, bytes], info: ObjectInfo | None, path: str) -> bytes:
+    if info is None or info.sha not in blobs:
+        raise TestlogError(f"{path} vanished from the object store while pruning: run "
+                           "`git fsck`, then prune again")
+    return blobs[info.sha]
 
 
 def rebuilt_commit(store: LogStore, entry: LogEntry, line: bytes, files: dict) -> EventCommit:

@@ -91,7 +91,8 @@ def superseded_files(store: LogStore, tip: str, paths: Sequence[str],
     current = object_info(store.common_dir, [f"{tip}:{p}" for p in run_paths])
     earlier: list[tuple[str, str]] = []               # (commit, the run file it wrote)
     for i, run_path in enumerate(run_paths):
-        seen = {current[i].sha} if current[i] is not None else set()
+        now = current[i]
+        seen = {now.sha} if now is not None else set()
         for j, commit in enumerate(commits):
             info = infos[i * len(commits) + j]
             if info is not None and info.sha not in seen:

@@ -400,7 +400,8 @@ def continues_through_epoch(branch: Branch, events: list[Event]) -> bool:
         if event.data["event"] != RETENTION_EPOCH or not branch.sigs[event.entry.sha].ok:
             continue
         record, _ = epoch_record_of(branch, event)
-        if record and (record["previous_tip"] == branch.state.tip or
-                       is_ancestor(branch.cwd, branch.state.tip, record["previous_tip"])):
+        last = branch.state.tip if branch.state else None
+        if record and last and (record["previous_tip"] == last or
+                                is_ancestor(branch.cwd, last, record["previous_tip"])):
             return True
     return False

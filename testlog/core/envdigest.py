@@ -44,7 +44,7 @@ def redactor(environ: Mapping[str, str]) -> Callable[[str], str]:
 
     For free text that may quote a value: tracebacks, assertion messages, command lines.
     """
-    values = {}
+    values: dict[str, str] = {}
     for name, value in sorted(environ.items()):
         if (name not in VOLATILE or name == KEY_ENV) and len(value) >= REDACT_MIN_LENGTH:
             values.setdefault(value, name)

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import math
-import os
 import sys
 from typing import Any
 
@@ -22,7 +21,8 @@ INLINE_ELEMENTS = 64          # rounded element values shown up to this many ele
 INLINE_CHARS = 1000           # str values shown up to this length (always hashed)
 
 
-def _sha(*parts: bytes) -> str:
+def sha_of(*parts: bytes) -> str:
+    """SHA-256 hex of the parts, concatenated."""
     h = hashlib.sha256()
     for part in parts:
         h.update(part)
@@ -71,18 +71,19 @@ def _is_ndarray(value: Any) -> bool:
 
 def _is_tensor(value: Any) -> bool:
     torch = sys.modules.get("torch")
-    return hasattr(torch, "Tensor") and isinstance(value, torch.Tensor)
+    tensor = getattr(torch, "Tensor", None)
+    return tensor is not None and isinstance(value, tensor)
 
 
 def _scalar(kind: str, shown: Any, encoded: bytes, **extra: Any) -> dict[str, Any]:
-    return {"kind": kind, "value": shown, "hash": _sha(kind.encode(), b":", encoded), **extra}
+    return {"kind": kind, "value": shown, "hash": sha_of(kind.encode(), b":", encoded), **extra}
 
 
 def _array_fields(kind: str, dtype: str, shape: tuple[int, ...], data: bytes,
                   elements: Any) -> dict[str, Any]:
     shape_text = ",".join(map(str, shape)).encode()
     fields: dict[str, Any] = {"kind": kind, "dtype": dtype, "shape": list(shape),
-                              "hash": _sha(kind.encode(), b":", dtype.encode(), b":",
+                              "hash": sha_of(kind.encode(), b":", dtype.encode(), b":",
                                            shape_text, b":", data)}
     if len(data) <= INLINE_BYTES:
         fields["data"] = base64.b64encode(data).decode()
@@ -122,13 +123,14 @@ def _describe_json(value: Any) -> dict[str, Any]:
     exact = exact_form(plain)
     encoded = json.dumps(exact, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return {"kind": "json", "value": plain, "exact": exact,
-            "hash": _sha(b"json:", encoded.encode("utf-8", "surrogatepass"))}
+            "hash": sha_of(b"json:", encoded.encode("utf-8", "surrogatepass"))}
 
 
 def describe_value(value: Any) -> dict[str, Any]:
     """{"kind", "hash", ...} of one declared value, floats shown rounded to 1e-6 (canonical
     form); raises TypeError for unsupported types."""
-    return normalise(_describe(value))
+    described: dict[str, Any] = normalise(_describe(value))
+    return described
 
 
 def _describe(value: Any) -> dict[str, Any]:
@@ -146,10 +148,10 @@ def _describe(value: Any) -> dict[str, Any]:
         return _scalar("str", shown, value.encode("utf-8", "surrogatepass"), size=len(value))
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
-        fields = {"size": len(data)}
+        fields: dict[str, Any] = {"size": len(data)}
         if len(data) <= INLINE_BYTES:
             fields["data"] = base64.b64encode(data).decode()
-        return {"kind": "bytes", "hash": _sha(b"bytes:", data), **fields}
+        return {"kind": "bytes", "hash": sha_of(b"bytes:", data), **fields}
     if _is_ndarray(value):
         return _describe_ndarray(value)
     if _is_tensor(value):
@@ -159,47 +161,8 @@ def _describe(value: Any) -> dict[str, Any]:
     raise TypeError(_unsupported(value))
 
 
-def file_hash(path: str) -> tuple[str, int]:
-    """SHA-256 hex and size of a file's bytes."""
-    h, size = hashlib.sha256(), 0
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
-
-
-def _shown_path(path: str, rootdir: str) -> str:
-    absolute = os.path.abspath(path)
-    relative = os.path.relpath(absolute, rootdir)
-    return absolute if relative.startswith("..") else relative.replace(os.sep, "/")
-
-
-def describe_path(path: str, rootdir: str) -> dict[str, Any]:
-    """A file (its bytes) or a directory (each file's path and bytes, in sorted order)."""
-    shown = _shown_path(path, rootdir)
-    if os.path.isfile(path):
-        digest, size = file_hash(path)
-        return {"kind": "file", "path": shown, "size": size, "hash": digest}
-    entries = []
-    for folder, dirs, files in os.walk(path):
-        dirs.sort()
-        for name in sorted(files):
-            full = os.path.join(folder, name)
-            entries.append([os.path.relpath(full, path).replace(os.sep, "/"), file_hash(full)[0]])
-    return {"kind": "dir", "path": shown, "files": len(entries),
-            "hash": _sha(b"dir:", canonical_json(entries))}
-
-
-def is_path_input(value: Any) -> bool:
-    """A Path, or a str naming an existing file or directory, is hashed by content."""
-    if isinstance(value, os.PathLike):
-        return True
-    return isinstance(value, str) and len(value) < 4096 and "\0" not in value and os.path.exists(value)
-
-
 def result_hash(outputs: dict[str, dict[str, Any]]) -> str | None:
     """One hash over every declared output's hash; None when the test declared none."""
     if not outputs:
         return None
-    return _sha(canonical_json({name: desc["hash"] for name, desc in outputs.items()}))
+    return sha_of(canonical_json({name: desc["hash"] for name, desc in outputs.items()}))

@@ -3,6 +3,7 @@ from pytest-benchmark's per-round data, and the environment fingerprint. Pure.""
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,12 +34,19 @@ def coverage_percent(report: dict[str, Any], root: str, excluded: Iterable[str])
     return round(100.0 * covered / total, 2) if total else 100.0
 
 
-def latency_percentiles(samples_s: list[float]) -> dict[str, float]:
-    """p50/p95/p99 in milliseconds (numpy's default linear percentiles of per-round seconds)."""
-    import numpy  # lazily: the CLI's other commands should not pay for it
+def percentile(ordered: list[float], p: float) -> float:
+    """The p-th percentile of sorted values, interpolated linearly between the two nearest ranks
+    (numpy.percentile's default: the rank is (n - 1) * p / 100)."""
+    rank = (len(ordered) - 1) * p / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
-    values = numpy.percentile(numpy.asarray(samples_s, dtype=float) * 1000.0, PERCENTILES)
-    return {f"latency_p{p}_ms": round(float(v), 4) for p, v in zip(PERCENTILES, values)}
+
+def latency_percentiles(samples_s: list[float]) -> dict[str, float]:
+    """p50/p95/p99 in milliseconds of per-round seconds."""
+    ordered = sorted(s * 1000.0 for s in samples_s)
+    return {f"latency_p{p}_ms": round(percentile(ordered, p), 4) for p in PERCENTILES}
 
 
 def benchmark_samples(report: dict[str, Any], label: str) -> dict[str, list[float]]:

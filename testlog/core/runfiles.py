@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any, NamedTuple, Protocol
 
 from testlog.core import errorinfo, layout, render, schema
-from testlog.core.canonical import canonical_json
+from testlog.core.canonical import canonical_json, dumps_normal
 from testlog.core.chronicle import TEST_SUITE_EXECUTED
 from testlog.core.layout import (
     TRAILER_SOURCE_COMMIT,
@@ -24,7 +24,7 @@ from testlog.core.layout import (
     TRAILER_SUITE,
     TRAILER_VERDICT,
 )
-from testlog.core.records import Failure, TestOutcome, build_record, dumps_normal, ms
+from testlog.core.records import Failure, TestOutcome, build_record, ms
 from testlog.core.timefmt import IsoClock
 
 TIMING_COLUMNS = ("test_name", "start_ns", "end_ns", "duration_ns", "duration_ms", "memory_mb",
@@ -233,7 +233,7 @@ def splice_list(outer: dict[str, Any], key: str, encoded: list[bytes]) -> bytes:
 def _error_type(capture: dict[str, Any] | None, failure: Failure) -> str:
     for error in (capture or {}).get("errors", []):
         if error["when"] == failure.when:
-            return error["type"]
+            return str(error["type"])
     return failure.error_type or errorinfo.error_type_from_message(failure.message)
 
 
@@ -292,7 +292,7 @@ def summary_data(ctx: RunContext, harvest: Harvest, records: list[dict[str, Any]
                  errors: list[dict[str, Any]], clock: IsoClock) -> dict[str, Any]:
     t = totals(records, len(harvest.collection_errors))
     slowest = sorted(records, key=lambda r: (-r["duration_ms"], r["test_name"]))[:render.SLOWEST]
-    first = {}
+    first: dict[str, dict[str, Any]] = {}
     for e in errors:
         first.setdefault(e["test_name"], e)
     failures = [{"test_name": name, "status": e["status"], "severity": e["severity"],

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from gitstore import Append, LogStore
+from gitstore import Append, Change, LogStore
 
 from testlog.core import layout, schema
 from testlog.core.canonical import canonical_json, sha256_hex
@@ -103,8 +103,8 @@ def record(store: LogStore, inv: Invocation, *, category: str, ledger: str, even
     artifact = layout.measurement_path(category, datetime.now(timezone.utc), inv.run_id)
     body = {"schema_version": str(schema.MEASUREMENT), "run": inv.run_id, "ts": inv.ts,
             "source_commit": inv.ws.head, "environment": environment(inv.interp), **report}
-    files = {ledger: Append(b"".join(ledger_line(line) for line in lines)),
-             artifact: canonical_json(body) + b"\n"}
+    files: dict[str, Change] = {ledger: Append(b"".join(ledger_line(line) for line in lines)),
+                                artifact: canonical_json(body) + b"\n"}
     trailers = {TRAILER_SOURCE_COMMIT: inv.ws.head or "none", TRAILER_VERDICT: verdict}
     return commit_event(store, files, event=event, artifact=artifact, verdict=verdict,
                         summary=summary, trailers=trailers)

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from testlog.core.hashing import describe_path, describe_value, is_path_input
+from testlog.core.hashing import describe_value
 from testlog.core.seeds import derive_seed
 from testlog.plugin.capture import TestCapture, generator_digest
+from testlog.plugin.inputs import describe_path, is_path_input
 from testlog.plugin.keys import RUNNER_KEY
 
 UNRECORDED_BASE_SEED = 0

@@ -29,8 +29,9 @@ def cooperate_with_randomly(config: pytest.Config) -> None:
 
 def crash_message(report: Any) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None and getattr(crash, "message", ""):
-        return crash.message
+    message = getattr(crash, "message", None) if crash is not None else None
+    if message:
+        return str(message)
     lines = [line for line in report.longreprtext.splitlines() if line.strip()]
     marked = [line[1:].strip() for line in lines if line.startswith("E ")]
     return marked[0] if marked else (lines[-1].strip() if lines else "")

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from testlog.core import layout, render, schema
-from testlog.core.canonical import canonical_json
+from testlog.core.canonical import canonical_json, dumps_normal
 from testlog.core.layout import (
     TRAILER_REPLAY_OF,
     TRAILER_SOURCE_COMMIT,
@@ -16,7 +16,6 @@ from testlog.core.layout import (
     TRAILER_SUITE,
     TRAILER_VERDICT,
 )
-from testlog.core.records import dumps_normal
 from testlog.replay.report import commit_summary, error_entries, event_of, report_md
 from testlog.store.events import commit_event
 from testlog.store.runs import write_files

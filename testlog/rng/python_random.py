@@ -44,7 +44,7 @@ def _public_capture() -> bytes:
 
 def _find_raw_offset() -> int | None:
     """Where CPython keeps index+state in the object, checked against getstate()."""
-    inst = random._inst  # type: ignore[attr-defined]
+    inst = random._inst
     size = type(inst).__basicsize__
     if sys.implementation.name != "cpython" or sys.byteorder != "little" or size < _RAW:
         return None
@@ -59,7 +59,7 @@ def capture() -> bytes:
         _raw_offset, _checked = _find_raw_offset(), True
     if _raw_offset is None:
         return _public_capture()
-    return _raw_capture(random._inst)  # type: ignore[attr-defined]
+    return _raw_capture(random._inst)
 
 
 def _raw_capture(inst: random.Random) -> bytes:
@@ -68,8 +68,9 @@ def _raw_capture(inst: random.Random) -> bytes:
     if view is None or view[0] is not inst:
         # An array mapped once over the live object (which `view` keeps alive): reading it
         # costs a fifth of a ctypes.string_at call.
-        view = _view = (inst, (ctypes.c_char * _RAW).from_address(id(inst) + _raw_offset))
-    gauss = inst.gauss_next
+        offset = _raw_offset or 0      # capture() only comes here once the offset is known
+        view = _view = (inst, (ctypes.c_char * _RAW).from_address(id(inst) + offset))
+    gauss = inst.gauss_next  # type: ignore[attr-defined]  # CPython's, not in typeshed
     return view[1].raw + (_NO_GAUSS if gauss is None else b"\x01" + struct.pack("<d", gauss))
 
 

@@ -18,7 +18,7 @@ _available: bool | None = None
 def loaded() -> bool:
     global _available
     torch = sys.modules.get("torch")
-    if not hasattr(torch, "default_generator"):
+    if torch is None or not hasattr(torch, "default_generator"):
         return False
     if _available is None:
         _available = bool(torch.cuda.is_available())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from gitstore import Append, Change, GitStoreError, LogEntry, LogStore, Step, restart
 
@@ -68,7 +69,8 @@ def restart_branch(store: LogStore, expected_tip: str, base_tree: str,
                    commits: list[EventCommit]) -> list[str]:
     """Restart the branch at a new root on `base_tree` (its chronicle begins again with the
     first event), with `commits` on top, swapped in at once; their shas."""
-    steps, earlier = [], []
+    steps: list[Step] = []
+    earlier: list[dict[str, Any]] = []
     for index, item in enumerate(commits):
         changes = event_changes(item.files, item.record, earlier, restart=index == 0)
         steps.append(Step(changes, item.summary, event_trailers(item.record, item.trailers),

@@ -10,7 +10,7 @@ from typing import Any
 from gitstore import GitStoreError, LogEntry, LogStore
 
 from testlog.core import layout, schema, timing_summary
-from testlog.core.canonical import record_signature
+from testlog.core.canonical import dumps_normal, record_signature
 from testlog.core.chronicle import TEST_SUITE_EXECUTED, parse_chronicle
 from testlog.core.layout import (
     TRAILER_EVENT,
@@ -19,7 +19,6 @@ from testlog.core.layout import (
     TRAILER_SUITE,
     TRAILER_VERDICT,
 )
-from testlog.core.records import dumps_normal
 from testlog.core.runfiles import RunBundle
 from testlog.core.schema import check_version
 from testlog.errors import TestlogError

@@ -80,6 +80,7 @@ class RunWriter:
     def _open_store(self) -> Any:
         from gitstore import LogStore, resolve_signer  # loads dulwich: in the writer only
         setup = self.setup
+        assert setup.common_dir is not None and setup.git_dir is not None, "no repository"
         sign_key: str | bool | None = False if setup.no_sign else setup.sign_key
         return LogStore(setup.common_dir, setup.git_dir, setup.work_tree, setup.branch,
                         resolve_signer(setup.common_dir, sign_key), lock_timeout=60.0,
@@ -143,6 +144,8 @@ class RunWriter:
         settings = {"branch": setup.branch, "sign_key": setup.sign_key, "no_sign": setup.no_sign}
         first = error.strip().splitlines()[0] if error.strip() else error
         try:
+            if setup.common_dir is None:
+                raise OSError("there is no repository to keep it in")
             where = pending.save(setup.common_dir, bundle, settings, first)
         except OSError as exc:
             return [f"testlog: could not commit the run ({first}) NOR save it to pending "
