@@ -363,7 +363,47 @@ def longest_chain(modules: dict[str, Module]) -> list[str]:
     return max((chain(n) for n in sorted(graph)), key=len, default=[])
 
 
+# Texts with one home each: (what, test on a string constant, the one module that may hold it).
+EVENT_NAMES = ("TEST_SUITE_EXECUTED", "COVERAGE_RECORDED", "BENCH_RECORDED", "REPLAY_VERIFIED",
+               "REPLAY_FAILED", "AUDIT_SEALED", "RETENTION_EPOCH", "ROTATION")
+SINGLE_HOMES = (
+    ("a trailer name", lambda s: s.startswith("Testlog-"), "testlog.core.layout"),
+    ("an event name", lambda s: s in EVENT_NAMES, "testlog.core.chronicle"),
+    ("a UTC time format", lambda s: "%H:%M:%S" in s, "testlog.core.timefmt"),
+    ("git's location variables", lambda s: s == "GIT_DIR", "gitstore.gitcmd"),
+    ("git's ancestry test", lambda s: s == "--is-ancestor", "gitstore.gitcmd"),
+    ("the empty tree", lambda s: s == "hash-object", "gitstore.gitcmd"),
+    ("the state folder's name", lambda s: s == "testlog/", "testlog.store.state"),
+)
+
+
+def one_home_each(modules: dict[str, Module]) -> list[str]:
+    """A rule written twice drifts apart: each of these texts lives in one module only."""
+    out = []
+    for module in modules.values():
+        for node in ast.walk(module.tree):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            for what, matches, home in SINGLE_HOMES:
+                if matches(node.value) and module.name != home:
+                    out.append(f"{module.where(node.lineno)}: {what} outside {home}")
+    return out
+
+
+def _joins_state_folder(node: ast.Call) -> bool:
+    """os.path.join(..., "testlog", ...): the state folder built by hand."""
+    func = node.func
+    return isinstance(func, ast.Attribute) and func.attr == "join" and any(
+        isinstance(a, ast.Constant) and a.value == "testlog" for a in node.args)
+
+
+def state_folder_has_one_owner(modules: dict[str, Module]) -> list[str]:
+    return [f"{m.where(node.lineno)}: builds <git dir>/testlog by hand (use store.state)"
+            for m in modules.values() if m.name != "testlog.store.state"
+            for node in ast.walk(m.tree) if isinstance(node, ast.Call) and _joins_state_folder(node)]
+
+
 RULES = (core_is_pure, pytest_only_in_plugin, store_opened_only_by_store,
          testlog_uses_the_facade, facade_types_match, gitstore_is_independent,
          gitstore_names_no_product, gitstore_layers_go_down, testlog_layers_go_down,
-         no_import_circles)
+         no_import_circles, one_home_each, state_folder_has_one_owner)

@@ -29,6 +29,8 @@ PLANTED = {
     "testlog/gates/unknown.py": "from gitstore import no_such_name\n",
     "testlog/gates/tests.py": "import pytest\n",
     "testlog/plugin/__init__.py": "import pytest\n",
+    "testlog/plugin/again.py": ("import os\nSUITE = 'Testlog-Suite'\nSTAMP = '%Y-%m-%dT%H:%M:%SZ'\n"
+                                "KEY = os.path.join('.git', 'testlog', 'env-key')\n"),
     "gitstore/__init__.py": ("from typing import TYPE_CHECKING\n_EXPORTS = {'LogStore': 'store'}\n"
                              "if TYPE_CHECKING:\n    from gitstore.store import LogStore, Extra\n"),
     "gitstore/errors.py": "from gitstore.store import LogStore\n",
@@ -46,6 +48,8 @@ CAUGHT = {
     rules.gitstore_names_no_product: {"gitstore/store.py"},
     rules.gitstore_layers_go_down: {"gitstore/errors.py", "gitstore/newcomer.py"},
     rules.testlog_layers_go_down: {"testlog/core/upward.py"},
+    rules.one_home_each: {"testlog/plugin/again.py"},
+    rules.state_folder_has_one_owner: {"testlog/plugin/again.py"},
 }
 
 

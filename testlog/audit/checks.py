@@ -89,7 +89,7 @@ def event_problems(line: bytes, event: Mapping[str, Any], trailers: Mapping[str,
                         f"({digest_trailer})")
     if trailers.get(TRAILER_EVENT) not in (None, event["event"]):
         problems.append(f"event {event['event']} but the commit says "
-                        f"Testlog-Event: {trailers['Testlog-Event']}")
+                        f"{TRAILER_EVENT}: {trailers[TRAILER_EVENT]}")
     if signer_label is not None and str(event["signature"]).upper() != signer_label.upper():
         problems.append(f"event says signature {event['signature']!r} but the commit is "
                         f"{signer_label}")

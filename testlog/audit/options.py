@@ -5,6 +5,7 @@ import os
 from datetime import date, datetime, timezone
 
 from testlog.config import Setting
+from testlog.core.timefmt import UTC_SECONDS
 from testlog.errors import TestlogError
 from testlog.store.state import ARCHIVE, state_path
 
@@ -31,7 +32,7 @@ def parse_moment(text: str | None) -> datetime:
     """Now, or a date / UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ), timezone-aware."""
     if text is None:
         return datetime.now(timezone.utc)
-    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"):
+    for fmt in (UTC_SECONDS, "%Y-%m-%d"):
         try:
             return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc)
         except ValueError:

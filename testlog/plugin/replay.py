@@ -18,6 +18,7 @@ import pytest
 from gitstore import GitStoreError, full_ref, locate, source_info
 
 from testlog.config import load_settings
+from testlog.core.chronicle import REPLAY_FAILED, REPLAY_VERIFIED
 from testlog.core.records import Failure, TestOutcome
 from testlog.core.timefmt import utc_iso
 from testlog.errors import TestlogError
@@ -333,6 +334,6 @@ class ReplaySession:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         for line in self.lines:
-            terminalreporter.write_line(line, bold=line.startswith(("REPLAY_", "testlog:")),
+            terminalreporter.write_line(line, bold=line.startswith((REPLAY_VERIFIED, REPLAY_FAILED, "testlog:")),
                                         red="FAILED" in line or "🚫" in line or "❗" in line,
-                                        green=line.startswith("REPLAY_VERIFIED"))
+                                        green=line.startswith(REPLAY_VERIFIED))
