@@ -11,7 +11,7 @@ from typing import NoReturn
 from gitstore import GitStoreError
 
 from testlog import __version__
-from testlog.errors import TestlogError
+from testlog.errors import TestlogError, UsageError
 
 # One module per subcommand under testlog/commands/, each with HELP, add_arguments(), run().
 COMMANDS = (
@@ -34,10 +34,10 @@ COMMANDS = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """Usage mistakes are bad input too: one `git-testlog: error:` line and exit 1."""
+    """Usage mistakes are bad input too: one `git-testlog: error:` line, and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        raise TestlogError(f"{message} (see `{self.prog} -h`)")
+        raise UsageError(f"{message} (see `{self.prog} -h`)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except (TestlogError, GitStoreError) as exc:
         print(f"git-testlog: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_status if isinstance(exc, TestlogError) else 1
     except KeyboardInterrupt:
         print("git-testlog: interrupted", file=sys.stderr)
         return 130

@@ -103,7 +103,7 @@ def test_hook_takes_gits_arguments_after_its_options(repo: Path, capsys, monkeyp
     assert "nothing to check" in capsys.readouterr().out
     args = parse(build_parser(), ["hook", "pre-push", "--check", "bench", "origin", "URL"])
     assert (args.check, args.hook_args) == ("bench", ["origin", "URL"])
-    assert main(["-C", str(repo), "hook", "pre-push", "--check", "bench", "origin", "--bogus"]) == 1
+    assert main(["-C", str(repo), "hook", "pre-push", "--check", "bench", "origin", "--bogus"]) == 2
     assert "unrecognized arguments" in one_error_line(capsys)
-    assert main(["-C", str(repo), "log", "extra"]) == 1
+    assert main(["-C", str(repo), "log", "extra"]) == 2
     assert "unrecognized arguments: extra" in one_error_line(capsys)
