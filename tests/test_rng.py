@@ -9,7 +9,15 @@ import sys
 
 import pytest
 
-from testlog.rng import REGISTRY, by_name, loaded_rngs, numpy_legacy, python_random, torch_cpu
+from testlog.rng import (
+    REGISTRY,
+    by_name,
+    loaded_rngs,
+    numpy_legacy,
+    python_random,
+    seeded_digest,
+    torch_cpu,
+)
 
 np = pytest.importorskip("numpy")
 
@@ -104,3 +112,22 @@ def test_numpy_imported_after_session_start_is_seeded_on_import():
     assert runs[0][0] != runs[2][0]
     np.random.seed(__import__("testlog.core.seeds", fromlist=["x"]).session_seed(7))
     assert float(runs[0][0]) == np.random.rand()
+
+
+@pytest.mark.parametrize("module", [python_random, numpy_legacy, torch_cpu],
+                         ids=lambda m: m.NAME)
+@pytest.mark.parametrize("seed", [0, 1, 12345, 2**31, 2**32 - 1])
+def test_seeded_state_is_what_seeding_captures(module, seed):
+    """A run stores reseeded starting states as "the seeded ones": derivable without the library."""
+    if module is torch_cpu:
+        pytest.importorskip("torch")
+    module.seed(seed)
+    assert module.seeded_state(seed) == module.capture()
+    assert seeded_digest(module.NAME, seed) == module.digest(module.capture())
+
+
+def test_the_twister_words_do_not_need_numpy():
+    from testlog.rng.mt19937 import _init_genrand_python, init_genrand
+    for seed in (0, 7, 2**32 - 1):
+        assert _init_genrand_python(seed) == init_genrand(seed)
+    assert seeded_digest("torch_cuda", 1) is None and seeded_digest("testlog_rng", 1) is None

@@ -8,6 +8,8 @@ Each module in REGISTRY provides:
     capture() -> bytes         its full state, serialised canonically (see the module)
     restore(state: bytes)      set the state `capture()` returned
     digest(state: bytes) -> str  SHA-256 hex of a captured state
+    seeded_state(n) -> bytes | None  what capture() returns right after seed(n), computed
+                               without the library (None: not derivable)
 
 capture() reads the raw state bytes where the layout could be verified against the public API
 once per process, and falls back to the public API otherwise: same bytes either way.
@@ -20,7 +22,7 @@ from types import ModuleType
 from testlog.rng import numpy_legacy, python_random, torch_cpu, torch_cuda
 from testlog.rng.base import digest
 
-__all__ = ["REGISTRY", "by_name", "digest", "loaded_rngs"]
+__all__ = ["REGISTRY", "by_name", "digest", "loaded_rngs", "seeded_digest"]
 
 REGISTRY: tuple[ModuleType, ...] = (python_random, numpy_legacy, torch_cpu, torch_cuda)
 
@@ -30,6 +32,16 @@ def by_name(name: str) -> ModuleType:
         if module.NAME == name:
             return module
     raise KeyError(f"unknown RNG {name!r} (known: {', '.join(m.NAME for m in REGISTRY)})")
+
+
+def seeded_digest(name: str, seed: int) -> str | None:
+    """The digest of RNG `name`'s state right after seeding with `seed`; None when it cannot be
+    derived (an unknown RNG, or one whose seeded state depends on the hardware)."""
+    try:
+        state = by_name(name).seeded_state(seed)
+    except KeyError:
+        return None
+    return digest(state) if state is not None else None
 
 
 _cache: tuple[int, tuple[ModuleType, ...]] = (-1, ())

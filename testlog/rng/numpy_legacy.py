@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from testlog.rng.base import digest  # noqa: F401  (part of the protocol)
+from testlog.rng.mt19937 import init_genrand
 
 NAME = "numpy"
 IMPORT_NAME = "numpy.random"
@@ -90,6 +91,11 @@ def capture() -> bytes:
         _gauss_offset, _checked = _find_gauss_offset(), True
     rs = _global()
     return _public_state(rs) if _gauss_offset is None else _raw_state(rs, _gauss_offset)
+
+
+def seeded_state(seed: int) -> bytes:
+    """What capture() returns right after seed(seed), computed without NumPy (see mt19937)."""
+    return struct.pack("<624Ii", *init_genrand(seed), 624) + struct.pack("<Bd", 0, 0.0)
 
 
 def restore(state: bytes) -> None:

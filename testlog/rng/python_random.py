@@ -74,6 +74,12 @@ def _raw_capture(inst: random.Random) -> bytes:
     return view[1].raw + (_NO_GAUSS if gauss is None else b"\x01" + struct.pack("<d", gauss))
 
 
+def seeded_state(seed: int) -> bytes:
+    """What capture() returns right after seed(seed), computed without touching the global RNG."""
+    _version, internal, _gauss = random.Random(seed).getstate()
+    return struct.pack(f"<i{_WORDS}I", internal[-1], *internal[:-1]) + _NO_GAUSS
+
+
 def restore(state: bytes) -> None:
     index, *words = struct.unpack_from(f"<i{_WORDS}I", state)
     gauss = struct.unpack_from("<d", state, _RAW + 1)[0] if state[_RAW] else None

@@ -1,9 +1,11 @@
 """torch's default CPU generator. Canonical state: `get_state()` bytes, as torch serialises them."""
 from __future__ import annotations
 
+import struct
 import sys
 
 from testlog.rng.base import digest  # noqa: F401  (part of the protocol)
+from testlog.rng.mt19937 import init_genrand
 
 NAME = "torch"
 IMPORT_NAME = "torch"
@@ -20,6 +22,20 @@ def seed(n: int) -> None:
 
 def capture() -> bytes:
     return sys.modules["torch"].default_generator.get_state().numpy().tobytes()
+
+
+# torch's CPUGeneratorImplState after manual_seed(n): the seed (uint64), `left` = 1,
+# `seeded` = true, `next` = 0 and padding, the 624 key words widened to uint64, then the cached
+# normal samples (all zero: manual_seed clears them).
+_HEADER = struct.Struct("<QiIII")
+_TRAILER = bytes(40)
+
+
+def seeded_state(seed: int) -> bytes:
+    """What capture() returns right after seed(seed) (torch 2.x's layout), without torch.
+    Checked against the captured state when a run is written: a layout torch changes is
+    caught there and the digests are then stored as they were captured."""
+    return _HEADER.pack(seed, 1, 1, 0, 0) + struct.pack("<624Q", *init_genrand(seed)) + _TRAILER
 
 
 def restore(state: bytes) -> None:

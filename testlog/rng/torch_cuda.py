@@ -34,6 +34,11 @@ def capture() -> bytes:
     return b"".join(struct.pack("<I", len(b)) + b for b in (s.numpy().tobytes() for s in states))
 
 
+def seeded_state(seed: int) -> None:
+    """Not derivable: the devices' Philox states depend on the hardware; stored as captured."""
+    return None
+
+
 def restore(state: bytes) -> None:
     torch = sys.modules["torch"]
     states, pos = [], 0
