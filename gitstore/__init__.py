@@ -23,11 +23,14 @@ _EXPORTS = {
     "Append": "changes", "Existing": "changes", "Change": "changes",
     "LogEntry": "history",
     "Step": "epoch", "restart": "epoch", "split_author": "epoch",
-    "SyncResult": "sync", "fetch": "sync", "push": "sync",
+    "fetch_refs": "sync", "push_sha": "sync", "update_ref": "sync", "delete_ref": "sync",
+    "refs_under": "sync", "remote_key": "sync", "remote_refs": "sync", "PUSHED": "sync", "UP_TO_DATE": "sync",
+    "REJECTED": "sync", "parse_raw_commit": "history",
     # reading many objects at once
     "ObjectInfo": "batch", "object_info": "batch", "object_contents": "batch",
     "commits_in_range": "batch", "changed_paths_between": "batch", "last_change": "batch",
     "changes_per_commit": "batch",
+    "ObjectStream": "stream", "commit_ids": "stream",
     "create_bundle": "bundle", "bundle_heads": "bundle", "bundle_is_complete": "bundle",
     "file_sha256": "bundle",
     # signatures
@@ -86,6 +89,7 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.gitcmd import is_ancestor as is_ancestor
     from gitstore.gitcmd import without_git_location as without_git_location
     from gitstore.history import LogEntry as LogEntry
+    from gitstore.history import parse_raw_commit as parse_raw_commit
     from gitstore.location import full_ref as full_ref
     from gitstore.location import locate as locate
     from gitstore.location import valid_ref_name as valid_ref_name
@@ -104,9 +108,18 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.source import source_info as source_info
     from gitstore.store import LogStore as LogStore
     from gitstore.store import resolve_signer as resolve_signer
-    from gitstore.sync import SyncResult as SyncResult
-    from gitstore.sync import fetch as fetch
-    from gitstore.sync import push as push
+    from gitstore.stream import ObjectStream as ObjectStream
+    from gitstore.stream import commit_ids as commit_ids
+    from gitstore.sync import PUSHED as PUSHED
+    from gitstore.sync import REJECTED as REJECTED
+    from gitstore.sync import UP_TO_DATE as UP_TO_DATE
+    from gitstore.sync import delete_ref as delete_ref
+    from gitstore.sync import fetch_refs as fetch_refs
+    from gitstore.sync import push_sha as push_sha
+    from gitstore.sync import refs_under as refs_under
+    from gitstore.sync import remote_key as remote_key
+    from gitstore.sync import remote_refs as remote_refs
+    from gitstore.sync import update_ref as update_ref
     from gitstore.verify import SignatureCheck as SignatureCheck
     from gitstore.verify import TrustedCerts as TrustedCerts
 

@@ -5,7 +5,6 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dulwich.diff_tree import tree_changes
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Blob, ObjectID, ShaFile, Tree
 
@@ -149,31 +148,3 @@ def _apply_directory(store: BaseObjectStore, tree: Tree, name: bytes,
 
 def _join(prefix: tuple, name: bytes) -> str:
     return b"/".join(prefix + (name,)).decode("utf-8", errors="replace")
-
-
-def replayed_changes(store: BaseObjectStore, old_tree: bytes | None, new_tree: bytes,
-                     union_suffixes: tuple[str, ...]) -> dict[bytes, Change]:
-    """The changes from `old_tree` to `new_tree` (None: a root commit), as a write would make them.
-
-    A modified file whose old bytes prefix its new ones was appended to: Append the new bytes.
-    A file added to an append-only log (`union_suffixes`, e.g. NDJSON ledgers) is an Append too,
-    so rebuilding it on another tip unions both sides' lines instead of dropping one.
-    """
-    out: dict[bytes, Change] = {}
-    old_id = ObjectID(old_tree) if old_tree is not None else None
-    for change in tree_changes(store, old_id, ObjectID(new_tree)):
-        before, after = change.old, change.new
-        if change.type == "delete" and before is not None:
-            out[before.path] = None
-            continue
-        if after is None:
-            continue
-        new = blob_data(store, after.sha)
-        old = blob_data(store, before.sha) if change.type == "modify" and before else None
-        if old is not None and new.startswith(old):
-            out[after.path] = Append(new[len(old):])
-        elif old is None and after.path.decode().endswith(union_suffixes):
-            out[after.path] = Append(new)
-        else:
-            out[after.path] = Existing(after.mode, after.sha)
-    return out

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 
 from dulwich.config import StackedConfig
@@ -19,7 +19,7 @@ from gitstore.commits import compose_message, new_commit
 from gitstore.conventions import GENERIC, Conventions
 from gitstore.errors import GitStoreError
 from gitstore.gitcmd import git_config, git_pipeline, is_ancestor, run_git
-from gitstore.history import LogEntry, parse_cat_file_batch
+from gitstore.history import LogEntry, parse_cat_file_batch, parse_raw_commit
 from gitstore.location import full_ref, locate
 from gitstore.locking import add_object, clear_stale_ref_lock, write_lock
 from gitstore.objectfiles import bulk_pack_compression, loose_compression, write_pack
@@ -34,6 +34,8 @@ from gitstore.reading import read_commit
 from gitstore.signing import Signer, verify
 
 CAS_ATTEMPTS = 8
+# Trailers computed from the commit a write is built on (its sha, None for the first).
+ParentTrailers = Callable[[str | None], Mapping[str, str]]
 # A write this big goes straight into one pack instead of loose files.
 BULK_OBJECTS = 500
 BULK_BYTES = 1024 * 1024
@@ -138,22 +140,61 @@ class LogStore:
                                 f"({self.conventions.no_branch_hint})")
         return tip
 
+    def chains(self) -> dict[str, str]:
+        """{ref: tip} of every chain of the log: the store's own branch first (when it exists),
+        then the chains of other writers (refs under the conventions' chain prefixes), by name."""
+        found = {self.ref: self.tip} if self.tip else {}
+        out = run_git(["for-each-ref", "--format=%(objectname) %(refname)",
+                       *self.conventions.chain_prefixes], self.common_dir).stdout.decode()
+        for line in sorted(out.splitlines(), key=lambda item: item.split(" ", 1)[-1]):
+            sha, _, ref = line.partition(" ")
+            found.setdefault(ref, sha)
+        return found
+
+    def require_chains(self) -> dict[str, str]:
+        """The chains (see `chains`); an error naming the branch when there is none at all."""
+        found = self.chains()
+        if not found:
+            raise GitStoreError(f"no log branch {self.ref} here "
+                                f"({self.conventions.no_branch_hint})")
+        return found
+
     def resolve(self, rev: str | None = None) -> str:
-        """Full sha of a commit on the log branch: a sha, an abbreviation, or `<branch>~2`."""
-        tip = self.require_tip()
+        """Full sha of a commit on the log: a sha, an abbreviation, or `<branch>~2`; on the
+        store's own branch or on another writer's chain. None: the own branch's tip."""
         if rev is None:
-            return tip
+            return self.require_tip()
+        chains = self.require_chains()
         proc = run_git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
                        self.common_dir, check=False)
         sha = proc.stdout.decode().strip()
         if proc.returncode != 0 or not sha:
             raise GitStoreError(f"unknown revision {rev!r} ({self.conventions.revision_hint})")
-        if sha != tip and not is_ancestor(self.common_dir, sha, tip):
-            raise GitStoreError(f"{rev} is not a commit on the log branch {self.ref}")
+        if self.chain_of(sha, chains) is None:
+            raise GitStoreError(f"{rev} is not a commit on the log branch {self.ref} or on "
+                                "another writer's chain")
         return sha
+
+    def chain_of(self, sha: str, chains: Mapping[str, str] | None = None) -> str | None:
+        """The ref of the first chain (own branch first) that holds commit `sha`, or None."""
+        chains = self.chains() if chains is None else chains
+        if self.ref in chains and (sha == chains[self.ref]
+                                   or is_ancestor(self.common_dir, sha, chains[self.ref])):
+            return self.ref
+        others = [ref for ref in chains if ref != self.ref]
+        if not others:
+            return None
+        out = run_git(["for-each-ref", "--contains", sha, "--format=%(refname)", *others],
+                      self.common_dir, check=False).stdout.decode().split()
+        return next((ref for ref in others if ref in out), None)
 
     def _commit(self, sha: str) -> Commit:
         return read_commit(self.repo.object_store, sha.encode())
+
+    @retry_if_packed_meanwhile
+    def entry(self, sha: str) -> LogEntry:
+        """One commit, parsed (its message and trailers), read from the object store."""
+        return parse_raw_commit(sha, self._commit(sha).as_raw_string())
 
     def _tree_of(self, rev: str | None) -> bytes:
         return self._commit(self.resolve(rev)).tree
@@ -166,6 +207,12 @@ class LogStore:
         if blob is None:
             raise GitStoreError(f"no file {path} at {(rev or 'the tip')} of {self.ref}")
         return blob.data
+
+    @retry_if_packed_meanwhile
+    def blob_id(self, path: str, rev: str | None = None) -> str | None:
+        """The object id of the file at `path` (default: at the tip), None when absent."""
+        blob = ch.blob_at(self.repo.object_store, self._tree_of(rev), path.encode())
+        return blob.id.decode() if blob is not None else None
 
     @retry_if_packed_meanwhile
     def exists(self, path: str, rev: str | None = None) -> bool:
@@ -193,6 +240,33 @@ class LogStore:
                 out.append((kinds.get(change.type, "M"), entry.path.decode()))
         return sorted(out, key=lambda item: item[1])
 
+    def history_all(self, limit: int | None = None,
+                    verify_signatures: bool = False) -> list[tuple[LogEntry, str]]:
+        """Every chain's commits, newest first by commit time (clocks of different machines
+        disagree: this is an order for reading, each chain's own order is its parents), each
+        with the ref of the chain it was reached through."""
+        if limit is not None and limit < 0:
+            raise GitStoreError(f"cannot show {limit} commits: give a count of 0 or more")
+        chains = self.chains()
+        if not chains or limit == 0:
+            return []
+        walk = ["log", "--date-order", "--source", "--format=%H %S",
+                *([f"--max-count={limit}"] if limit else []), *chains, "--"]
+        listed = run_git(walk, self.common_dir).stdout.decode().splitlines()
+        pairs = [line.split(" ", 1) for line in listed if " " in line]
+        raw = run_git(["cat-file", "--batch"], self.common_dir,
+                      input="".join(f"{sha}\n" for sha, _ in pairs).encode()).stdout
+        entries = parse_cat_file_batch(raw)
+        if verify_signatures:
+            self._verify_signatures(entries)
+        return [(entry, source) for entry, (_sha, source) in zip(entries, pairs)]
+
+    def _verify_signatures(self, entries: list[LogEntry]) -> None:
+        program = git_config(self.common_dir, "gpg.program")
+        for entry in entries:
+            if entry.gpgsig:
+                entry.signature, entry.signer = verify(entry.payload, entry.gpgsig, program)
+
     def history(self, rev: str | None = None, limit: int | None = None,
                 verify_signatures: bool = False) -> list[LogEntry]:
         """Commits from `rev` (default the tip) back to the root, newest first."""
@@ -205,21 +279,23 @@ class LogStore:
         raw = git_pipeline(walk, ["cat-file", "--batch", "--buffer"], self.common_dir)
         entries = parse_cat_file_batch(raw)
         if verify_signatures:
-            program = git_config(self.common_dir, "gpg.program")
-            for entry in entries:
-                if entry.gpgsig:
-                    entry.signature, entry.signer = verify(entry.payload, entry.gpgsig, program)
+            self._verify_signatures(entries)
         return entries
 
     # -- writing -------------------------------------------------------------------------
 
     def write(self, changes: Mapping[str, ch.Change], message: str,
-              trailers: Mapping[str, str] | None = None) -> str:
-        """One commit: bytes put, Append(bytes) appended, None deleted. Returns its sha."""
+              trailers: Mapping[str, str] | None = None,
+              parent_trailers: ParentTrailers | None = None) -> str:
+        """One commit: bytes put, Append(bytes) appended, None deleted. Returns its sha.
+
+        `parent_trailers(parent sha or None)` adds trailers that depend on the commit the new
+        one is built on (it is called again when another writer moved the tip meanwhile): a
+        link to the previous commit that a dropped commit breaks."""
         encoded = ch.validated(changes)
-        text = compose_message(message, trailers)
+        compose_message(message, trailers)          # bad input refused before the lock
         with self.locked():
-            sha, written = self._commit_with_retry(encoded, text)
+            sha, written = self._commit_with_retry(encoded, message, trailers, parent_trailers)
             self.after_write(sha, written)
         return sha
 
@@ -242,13 +318,15 @@ class LogStore:
         else:
             pack_now(self.common_dir, self.state_dir, tip)
 
-    def _commit_with_retry(self, encoded: dict[bytes, ch.Change],
-                           message: bytes) -> tuple[str, int]:
+    def _commit_with_retry(self, encoded: dict[bytes, ch.Change], message: str,
+                           trailers: Mapping[str, str] | None,
+                           parent_trailers: ParentTrailers | None) -> tuple[str, int]:
         """(the new tip, disk bytes written, lost attempts included)."""
         total = 0
         for _ in range(CAS_ATTEMPTS):
             tip = self.tip
-            commit_id, written = self._build_commit(encoded, message, tip)
+            linked = {**(trailers or {}), **(parent_trailers(tip) if parent_trailers else {})}
+            commit_id, written = self._build_commit(encoded, compose_message(message, linked), tip)
             total += written
             if self.swap_tip(tip, commit_id):
                 return commit_id.decode(), total
@@ -266,20 +344,6 @@ class LogStore:
         written = self.add_objects(objects)
         written += add_object(store, commit, self.loose_level)   # last: nothing refers to it yet
         return commit.id, written
-
-    def rebuild_commit(self, sha: str, parent: str) -> tuple[bytes, int]:
-        """The commit `sha` re-applied on `parent`: its puts and deletes, its appends appended
-        (a file whose old bytes prefix its new ones was appended to), author kept, re-signed."""
-        store = self.repo.object_store
-        commit = self._commit(sha)
-        if commit.gpgsig and self.signer is None:
-            raise GitStoreError(f"commit {sha[:10]} is signed: rebuilding it needs a signing key "
-                                "(set user.signingkey or pass a key)")
-        old_tree = read_commit(store, commit.parents[0]).tree if commit.parents else None
-        replayed = ch.replayed_changes(store, old_tree, commit.tree,
-                                       self.conventions.append_only_suffixes)
-        return self._build_commit(replayed, commit.message, parent, commit.author,
-                                  commit.author_time)
 
     def add_objects(self, objects: list[ShaFile]) -> int:
         """Write new objects: one pack for a bulk write, loose objects otherwise.

@@ -1,44 +1,31 @@
-"""Moving the log branch through ordinary git remotes, never by force.
+"""Moving chains through ordinary git remotes, never by force.
 
-A push rejected because another machine pushed first is resolved as git users would: fetch,
-rebuild the local-only commits on the remote tip (appends re-appended, re-signed), push again.
+Each writer appends only to its own chain, so a push only ever fast-forwards that writer's
+ref on the remote: it never retries, never rebuilds and never re-signs anybody's commit. A
+rejected push means another clone writes under the same name, which only its owner can sort
+out. Fetching brings a remote's chains into a private namespace first: the caller checks them
+and decides which to accept (`update_ref`, a compare-and-swap).
 """
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from gitstore.errors import GitStoreError
-from gitstore.gitcmd import is_ancestor, run_git
-from gitstore.history import LogEntry
+from gitstore.gitcmd import run_git
 from gitstore.store import LogStore
 
-# Says why a local commit must not be rebuilt on another tip (None: it may be).
-RebuildGuard = Callable[[LogEntry], "str | None"]
-
-PUSH_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    status: str          # pushed | up-to-date | created | fast-forward | ahead | rebuilt
-    tip: str
-    rebuilt: int = 0     # local commits rebuilt on the remote tip
-    written: int = 0     # disk bytes the rebuilt commits added (they count towards packing)
+PUSHED, UP_TO_DATE, REJECTED = "pushed", "up-to-date", "rejected"
 
 
 def is_named_remote(store: LogStore, remote: str) -> bool:
     return run_git(["remote", "get-url", remote], store.common_dir, check=False).returncode == 0
 
 
-def tracking_ref(store: LogStore, remote: str) -> str:
-    """refs/remotes/<remote>/<branch> for a named remote; a private ref for a URL or path."""
-    short = store.ref.removeprefix("refs/heads/")
-    if is_named_remote(store, remote):
-        return f"refs/remotes/{remote}/{short}"
-    digest = hashlib.sha256(remote.encode()).hexdigest()[:16]
-    return f"{store.conventions.fetched_ref_prefix}/{digest}/{short}"
+def remote_key(store: LogStore, remote: str) -> str:
+    """A ref-safe name for a remote: its own name, or a digest of a URL or path."""
+    if is_named_remote(store, remote) and "/" not in remote:
+        return remote
+    return "url-" + hashlib.sha256(remote.encode()).hexdigest()[:16]
 
 
 def check_remote(store: LogStore, remote: str) -> None:
@@ -59,96 +46,56 @@ def git_failure(stderr: bytes) -> str:
     return "; ".join(reasons) if reasons else (lines[-1] if lines else "no output")
 
 
-def fetch_remote_tip(store: LogStore, remote: str) -> str | None:
-    """Fetch the remote's log branch into its tracking ref; None when the remote has none."""
-    track = tracking_ref(store, remote)
-    proc = run_git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote,
-                    f"+{store.ref}:{track}"], git_cwd(store), check=False)
+def refs_under(store: LogStore, prefix: str) -> dict[str, str]:
+    """{ref: sha} of the local refs under `prefix`."""
+    out = run_git(["for-each-ref", "--format=%(objectname) %(refname)", prefix],
+                  store.common_dir).stdout.decode()
+    return {ref: sha for sha, _, ref in (line.partition(" ") for line in out.splitlines())}
+
+
+def remote_refs(store: LogStore, remote: str, patterns: list[str]) -> dict[str, str]:
+    """{ref: sha} of the remote's refs matching `patterns` (git ls-remote's patterns)."""
+    check_remote(store, remote)
+    proc = run_git(["ls-remote", "--refs", remote, *patterns], git_cwd(store), check=False)
     if proc.returncode != 0:
-        if b"couldn't find remote ref" in proc.stderr:
-            return None
-        raise GitStoreError(f"cannot fetch {store.ref} from {remote}: {git_failure(proc.stderr)}")
-    return run_git(["rev-parse", track], store.common_dir).stdout.decode().strip()
+        raise GitStoreError(f"cannot list the refs of {remote}: {git_failure(proc.stderr)}")
+    found = {}
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        sha, _, ref = line.partition("\t")
+        found[ref] = sha
+    return found
 
 
-def rebuild_on(store: LogStore, local: str, upstream: str,
-               guard: RebuildGuard | None = None) -> SyncResult:
-    """Rebuild the commits in upstream..local on top of upstream; move the ref (CAS)."""
-    todo = run_git(["rev-list", "--reverse", "--first-parent", f"{upstream}..{local}"],
-                   store.common_dir).stdout.decode().split()
-    if guard is not None:
-        for entry in store.history(rev=local, limit=len(todo)):
-            reason = guard(entry)
-            if reason:
-                raise GitStoreError(reason)
-    base, written = upstream, 0
-    for sha in todo:
-        commit_id, size = store.rebuild_commit(sha, base)
-        base, written = commit_id.decode(), written + size
-    if not store.swap_tip(local, base.encode()):
-        raise GitStoreError(f"{store.ref} moved while rebuilding; run the command again")
-    return SyncResult("rebuilt", base, len(todo), written)
-
-
-def integrate(store: LogStore, remote_tip: str, guard: RebuildGuard | None = None) -> SyncResult:
-    """Bring the local branch up to `remote_tip`; call with the store's lock held."""
-    local = store.tip
-    if local is None:
-        if not store.swap_tip(None, remote_tip.encode()):
-            raise GitStoreError(f"{store.ref} appeared while fetching; run the command again")
-        return SyncResult("created", remote_tip)
-    if local == remote_tip:
-        return SyncResult("up-to-date", local)
-    if is_ancestor(store.common_dir, local, remote_tip):
-        if not store.swap_tip(local, remote_tip.encode()):
-            raise GitStoreError(f"{store.ref} moved while fetching; run the command again")
-        return SyncResult("fast-forward", remote_tip)
-    if is_ancestor(store.common_dir, remote_tip, local):
-        return SyncResult("ahead", local)
-    return rebuild_on(store, local, remote_tip, guard)
-
-
-def fetch(store: LogStore, remote: str = "origin", guard: RebuildGuard | None = None) -> SyncResult:
-    """Fetch the remote's log branch and integrate it with the local one.
-
-    `guard` may veto rebuilding a local-only commit on the remote tip (say why, or None)."""
+def fetch_refs(store: LogStore, remote: str, refspecs: list[str]) -> None:
+    """`git fetch` of `refspecs` (forced updates only into refs the caller owns)."""
     check_remote(store, remote)
-    with store.locked():
-        remote_tip = fetch_remote_tip(store, remote)
-        if remote_tip is None:
-            raise GitStoreError(f"remote {remote!r} has no log branch {store.ref}")
-        result = integrate(store, remote_tip, guard)
-        store.after_write(result.tip, result.written)
-    return result
+    proc = run_git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, *refspecs],
+                   git_cwd(store), check=False)
+    if proc.returncode != 0 and b"couldn't find remote ref" not in proc.stderr:
+        raise GitStoreError(f"cannot fetch from {remote}: {git_failure(proc.stderr)}")
 
 
-def _push_once(store: LogStore, remote: str, tip: str) -> bool:
-    """True when pushed; False when the remote rejected it as not a fast-forward."""
-    proc = run_git(["push", "--porcelain", remote, f"{tip}:{store.ref}"], git_cwd(store),
+def update_ref(store: LogStore, ref: str, new: str, old: str | None) -> bool:
+    """Move `ref` from `old` (None: it must not exist) to `new`; False when it was elsewhere."""
+    expected = old if old is not None else "0" * len(new)
+    return run_git(["update-ref", "-m", "fetch", ref, new, expected], store.common_dir,
+                   check=False).returncode == 0
+
+
+def delete_ref(store: LogStore, ref: str) -> None:
+    run_git(["update-ref", "-d", ref], store.common_dir, check=False)
+
+
+def push_sha(store: LogStore, remote: str, sha: str, remote_ref: str) -> str:
+    """Push commit `sha` to `remote_ref` as a fast-forward: PUSHED, UP_TO_DATE or REJECTED
+    (the remote's ref is not an ancestor of `sha`). Never forced."""
+    check_remote(store, remote)
+    proc = run_git(["push", "--porcelain", remote, f"{sha}:{remote_ref}"], git_cwd(store),
                    check=False)
-    out = proc.stdout.decode(errors="replace")
+    flags = [line[:1] for line in proc.stdout.decode(errors="replace").splitlines()
+             if "\t" in line and line[:1] in "=!* +-"]
     if proc.returncode == 0:
-        return True
-    if any(line.startswith("!") for line in out.splitlines()):
-        return False
-    raise GitStoreError(f"cannot push {store.ref} to {remote}: {git_failure(proc.stderr)}")
-
-
-def push(store: LogStore, remote: str = "origin", attempts: int = PUSH_ATTEMPTS,
-         guard: RebuildGuard | None = None) -> SyncResult:
-    """Push the log branch; on rejection fetch, rebuild local-only commits, retry. Never force."""
-    check_remote(store, remote)
-    rebuilt = 0
-    with store.locked():
-        for _ in range(attempts):
-            tip = store.require_tip()
-            if _push_once(store, remote, tip):
-                run_git(["update-ref", tracking_ref(store, remote), tip], store.common_dir)
-                return SyncResult("pushed", tip, rebuilt)
-            remote_tip = fetch_remote_tip(store, remote)
-            if remote_tip is not None:
-                result = integrate(store, remote_tip, guard)
-                rebuilt += result.rebuilt
-                store.after_write(result.tip, result.written)
-    raise GitStoreError(f"{remote} kept rejecting {store.ref} after {attempts} attempts "
-                        f"(other machines are pushing); {store.conventions.push_again_hint}")
+        return UP_TO_DATE if flags == ["="] else PUSHED
+    if "!" in flags:
+        return REJECTED
+    raise GitStoreError(f"cannot push to {remote}: {git_failure(proc.stderr)}")

@@ -1,0 +1,88 @@
+"""Reading objects one at a time from one long-lived `git cat-file --batch`: a check of a whole
+history holds one object in memory, never a batch of them (a run file can be 100 MB)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from types import TracebackType
+
+from gitstore.errors import GitStoreError
+from gitstore.gitcmd import git_env, run_git
+
+
+def _start(cwd: str | os.PathLike[str], mode: str) -> subprocess.Popen[bytes]:
+    if shutil.which("git") is None:
+        raise GitStoreError("git is not installed or not on PATH (install git)")
+    return subprocess.Popen(["git", "cat-file", mode], cwd=cwd, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=git_env())
+
+
+def _ask(proc: subprocess.Popen[bytes], name: str) -> list[str] | None:
+    """Send one name, read its header line: [sha, kind, size], or None when it is missing."""
+    if "\n" in name:
+        raise GitStoreError(f"object name with a newline: {name!r}")
+    stdin, stdout = proc.stdin, proc.stdout
+    assert stdin is not None and stdout is not None
+    try:
+        stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
+        stdin.flush()
+        header = stdout.readline().decode(errors="replace").split()
+    except (BrokenPipeError, OSError) as exc:
+        raise GitStoreError(f"git cat-file stopped answering ({exc})") from None
+    if not header:
+        raise GitStoreError("git cat-file stopped answering")
+    if len(header) != 3 or not header[2].isdigit():
+        return None                           # "<name> missing" or "ambiguous"
+    return header
+
+
+class ObjectStream:
+    """`read(name)`: the (sha, kind, bytes) of an object (a sha or `rev:path`), or None;
+    `info(name)`: its (sha, kind, size) without reading it."""
+
+    def __init__(self, cwd: str | os.PathLike[str]) -> None:
+        self._cwd = cwd
+        self._proc = _start(cwd, "--batch")
+        self._check: subprocess.Popen[bytes] | None = None
+
+    def read(self, name: str) -> tuple[str, str, bytes] | None:
+        header = _ask(self._proc, name)
+        if header is None:
+            return None
+        stdout = self._proc.stdout
+        assert stdout is not None
+        size = int(header[2])
+        data = stdout.read(size)
+        stdout.read(1)                        # the newline after the contents
+        if len(data) != size:
+            raise GitStoreError("git cat-file stopped in the middle of an object")
+        return header[0], header[1], data
+
+    def info(self, name: str) -> tuple[str, str, int] | None:
+        if self._check is None:
+            self._check = _start(self._cwd, "--batch-check")
+        header = _ask(self._check, name)
+        return (header[0], header[1], int(header[2])) if header else None
+
+    def close(self) -> None:
+        for proc in (self._proc, self._check):
+            if proc is not None:
+                for pipe in (proc.stdin, proc.stdout):
+                    if pipe is not None:
+                        pipe.close()
+                proc.wait()
+
+    def __enter__(self) -> ObjectStream:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def commit_ids(cwd: str | os.PathLike[str], tip: str, exclude: str | None = None) -> Iterator[str]:
+    """Commits reachable from `tip` but not from `exclude`, parents before children."""
+    args = ["rev-list", "--topo-order", "--reverse", tip] + ([f"^{exclude}"] if exclude else [])
+    yield from run_git(args, cwd).stdout.decode().split()
