@@ -16,6 +16,7 @@ from testlog.core.hashing import describe_value
 from testlog.core.records import TestOutcome
 from testlog.core.runfiles import Harvest, RunContext
 from testlog.core.seeds import derive_seed
+from testlog.store import runs
 from tests.fixtures import git
 
 # The same things every recorded test run here leaves out: shuffling, the cache, bytecode.
@@ -53,8 +54,35 @@ def find(repo: Path, suffix: str, rev: str = "testlog") -> str:
     return found[0]
 
 
+def event_at(repo: Path, rev: str = "testlog") -> dict[str, Any]:
+    """The event a log commit recorded, read with plain git: its Testlog-Event-Record trailer
+    (or, a commit of the first format, the last line of chronicle.ndjson)."""
+    raw = git(repo, "log", "-1", "--format=%(trailers:key=Testlog-Event-Record,valueonly)",
+              rev).strip()
+    if raw:
+        return json.loads(raw)
+    return json.loads(git(repo, "show", f"{rev}:chronicle.ndjson").splitlines()[-1])
+
+
+def events(repo: Path, rev: str = "testlog") -> list[dict[str, Any]]:
+    """Every event of the log branch, oldest first, read with plain git from the commits'
+    Testlog-Event-Record trailers."""
+    raw = git(repo, "log", "--reverse", "--format=%(trailers:key=Testlog-Event-Record,valueonly)",
+              rev)
+    return [json.loads(line) for line in raw.splitlines() if line.strip()]
+
+
 def run_data(repo: Path, rev: str = "testlog") -> dict[str, Any]:
-    return json.loads(show(repo, find(repo, "__run.json", rev), rev))
+    """{"schema_version", "run", "records"} of the run a commit recorded: its run file read with
+    plain git, its records rebuilt as `git testlog show --records` prints them."""
+    artifact = event_at(repo, rev)["artifact"]
+    return runs.run_data(git_bytes(repo, "show", f"{rev}:{artifact}"), artifact, artifact)
+
+
+def git_bytes(cwd: Path, *args: str) -> bytes:
+    env = {k: v for k, v in os.environ.items() if k not in GIT_LOCATION_VARS}
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True,
+                          env=env).stdout
 
 
 def records_by_name(repo: Path, rev: str = "testlog") -> dict[str, dict[str, Any]]:

@@ -13,6 +13,8 @@ AUDIT_DIR = "audit"
 
 # Commit trailers: git's `Key: value` lines under a log commit's message.
 TRAILER_EVENT_SHA256 = "Testlog-Event-SHA256"
+TRAILER_EVENT_RECORD = "Testlog-Event-Record"
+TRAILER_PREVIOUS_EVENT = "Testlog-Previous-Event"
 TRAILER_EVENT = "Testlog-Event"
 TRAILER_SCHEMA = "Testlog-Schema"
 TRAILER_SUITE = "Testlog-Suite"
@@ -108,10 +110,14 @@ def artifact_day(path: str) -> date | None:
         return None
 
 
+RUN_EXTENSIONS = ("json", "jsonl")     # the full format, the compact one (core/compact.py)
+
+
 def is_run_file(path: str) -> bool:
+    """A run's own file: runs/<day>__<suite>__run.json (full) or .jsonl (compact)."""
     parsed = parse_artifact(path)
     return bool(parsed and parsed["dir"] == "runs" and parsed["category"] == "run"
-                and parsed["ext"] == "json")
+                and parsed["ext"] in RUN_EXTENSIONS)
 
 
 def rotation_record_path(day: date) -> str:

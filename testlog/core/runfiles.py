@@ -18,13 +18,22 @@ from typing import Any, NamedTuple, Protocol
 from testlog.core import errorinfo, layout, render, schema
 from testlog.core.canonical import canonical_json, dumps_normal
 from testlog.core.chronicle import TEST_SUITE_EXECUTED
+from testlog.core.compact import (
+    Defaults,
+    Deriver,
+    compact_file,
+    compact_line,
+    header_line,
+    records_digest,
+    timing_row,
+)
 from testlog.core.layout import (
     TRAILER_SOURCE_COMMIT,
     TRAILER_SOURCE_TREE,
     TRAILER_SUITE,
     TRAILER_VERDICT,
 )
-from testlog.core.records import Failure, TestOutcome, build_record, ms
+from testlog.core.records import Failure, TestOutcome, build_record
 from testlog.core.timefmt import IsoClock
 
 TIMING_COLUMNS = ("test_name", "start_ns", "end_ns", "duration_ns", "duration_ms", "memory_mb",
@@ -69,6 +78,9 @@ class RunContext:
     randomly: dict[str, Any]
     redact: Callable[[str], str] = field(repr=False, default=no_redaction)
     rootdir: str | None = None      # pytest's rootdir, relative to the work tree ("." at its top)
+    # (RNG, seed) -> the digest of the state seeding gives, for the compact run file (see
+    # core/compact.py): the writer passes testlog.rng.seeded_digest; None derives nothing.
+    derive: Deriver | None = field(repr=False, default=None)
 
 
 @dataclass
@@ -116,12 +128,17 @@ class RunBundle:
 def paths(ctx: RunContext) -> dict[str, str]:
     def at(category: str, ext: str) -> str:
         return layout.artifact_path(category, ext, ctx.day, ctx.suite)
-    return {"run_json": at("run", "json"), "run_log": at("run", "log"),
+    return {"run": at("run", "jsonl"), "run_log": at("run", "log"),
             "dirty_patch": at("dirty", "patch"), "determinism": at("determinism", "json"),
-            "timing_csv": at("timing", "csv"), "timing_json": at("timing", "json"),
-            "errors_log": at("errors", "log"), "errors_json": at("errors", "json"),
-            "summary_md": at("summary", "md"), "summary_json": at("summary", "json"),
-            "coverage": at("coverage", "json")}
+            "timing_csv": at("timing", "csv"), "errors_log": at("errors", "log"),
+            "errors_json": at("errors", "json"), "summary_md": at("summary", "md"),
+            "summary_json": at("summary", "json"), "coverage": at("coverage", "json"),
+            # the full format's files, rendered from the compact run file on demand (export,
+            # seal): a run of the same suite and day in that format is replaced
+            "run_json": at("run", "json"), "timing_json": at("timing", "json")}
+
+
+RENDERED = ("run_json", "timing_json")
 
 
 # What the run's other files read from a record once it is encoded (run.log, the errors and the
@@ -136,11 +153,10 @@ class BuiltRecord(NamedTuple):
     record: dict[str, Any]             # slimmed to KEPT_KEYS (and its inputs when it failed)
     capture: dict[str, Any] | None     # only when it failed: its errors' types
     outcome: TestOutcome
-    json: bytes                        # the signed record's canonical JSON
-    duration: tuple[str, float]        # (test_name, duration_ms) for the timing summary
-    timing_json: bytes
+    line: bytes                        # its line of the compact run file (canonical JSON)
+    signature: str                     # the signed record's `signature`
+    duration: tuple[str, float]        # (test_name, duration_ms)
     csv_line: str
-    determinism_json: bytes
 
 
 class RecordBook:
@@ -157,6 +173,9 @@ class RecordBook:
         self.clock = IsoClock()
         self.built: list[BuiltRecord] = []
         self._environment_json = dumps_normal(ctx.record_environment)
+        self.determinism = "seeded" if ctx.reseed else "state-stored"
+        # RNG name -> whether its starting states are the seeded ones (decided once per run)
+        self.derivable: dict[str, bool] = {}
         # Per nodeid, outcomes and captures not paired yet (each in arrival order).
         self._outcomes: dict[str, deque[TestOutcome]] = defaultdict(deque)
         self._captures: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
@@ -181,32 +200,36 @@ class RecordBook:
             self._record(outcome, None)
         self._outcomes.clear()
 
+    def defaults(self) -> Defaults:
+        ctx = self.ctx
+        return Defaults(ctx.base_seed, ctx.record_environment, self.determinism,
+                        frozenset(n for n, ok in self.derivable.items() if ok), ctx.started_ns)
+
+    def _decide_derivable(self, record: dict[str, Any]) -> None:
+        """An RNG's starting states are stored as "the seeded ones" when reseeding is on and its
+        first state in this run is what seeding gives (the recorder seeds right before it
+        captures: checking one test per RNG proves the derivation matches this library)."""
+        for name, digest in record["rng_state"].items():
+            if name not in self.derivable:
+                derive = self.ctx.derive
+                self.derivable[name] = bool(self.ctx.reseed and derive is not None
+                                            and derive(name, record["seed"]) == digest)
+
     def _record(self, outcome: TestOutcome, capture: dict[str, Any] | None) -> None:
         ctx = self.ctx
-        record, data = build_record(outcome, capture, base_seed=ctx.base_seed,
-                                    environment=ctx.record_environment,
-                                    determinism="seeded" if ctx.reseed else "state-stored",
-                                    clock=self.clock, redact=ctx.redact,
-                                    environment_json=self._environment_json)
-        # Its lines of the timing and determinism files, encoded now rather than at the end.
-        row = _timing_row(record, capture)
+        record, _data = build_record(outcome, capture, base_seed=ctx.base_seed,
+                                     environment=ctx.record_environment,
+                                     determinism=self.determinism, clock=self.clock,
+                                     redact=ctx.redact, environment_json=self._environment_json)
+        self._decide_derivable(record)
+        line = compact_line(record, capture, self.defaults())
+        row = timing_row(line)
         kept = {key: record[key] for key in KEPT_KEYS}
         failed = kept["status"] in FAILING
         kept["inputs"] = record["inputs"] if failed else {}
         self.built.append(BuiltRecord(
-            kept, capture if failed else None, outcome, data,
-            (row["test_name"], row["duration_ms"]), dumps_normal(row), timing_csv_line(row),
-            dumps_normal(_determinism_entry(record))))
-
-
-def _timing_row(record: dict[str, Any], capture: dict[str, Any] | None) -> dict[str, Any]:
-    cap = capture or {}
-    duration_ns = cap.get("end_ns", 0) - cap.get("start_ns", 0)
-    cpu = 100.0 * cap.get("cpu_ns", 0) / duration_ns if duration_ns else 0.0
-    return {"test_name": record["test_name"], "start_ns": cap.get("start_ns", 0),
-            "end_ns": cap.get("end_ns", 0), "duration_ns": duration_ns,
-            "duration_ms": ms(duration_ns),
-            "memory_mb": round(cap.get("rss", 0) / 2**20, 6), "cpu_util": round(cpu, 6)}
+            kept, capture if failed else None, outcome, dumps_normal(line), record["signature"],
+            (row["test_name"], row["duration_ms"]), timing_csv_line(row)))
 
 
 def timing_csv_line(row: dict[str, Any]) -> str:
@@ -316,22 +339,15 @@ def summary_data(ctx: RunContext, harvest: Harvest, records: list[dict[str, Any]
             "exit_status": harvest.exit_status}
 
 
-def _determinism_entry(record: dict[str, Any]) -> dict[str, Any]:
-    return {"test_name": record["test_name"], "seed": record["seed"],
-            "rng_state": record["rng_state"], "rng_state_after": record["rng_state_after"]}
-
-
-def determinism_file(ctx: RunContext, harvest: Harvest, entries: list[bytes]) -> bytes:
-    """The determinism file, from each test's entry already encoded (in record order)."""
-    return splice_list({"schema_version": schema.RUN, "base_seed": ctx.base_seed,
-                        "session_seed": ctx.session_seed,
-                        "session_states": harvest.session_states,
-                        "seed_derivation": "first 4 bytes (big-endian) of "
-                                           "sha256(f'{base_seed}\\0{nodeid}')",
-                        "reseed": ctx.reseed, "pythonhashseed": ctx.pythonhashseed,
-                        "full_states": {d: base64.b64encode(raw).decode()
-                                        for d, raw in sorted(harvest.full_states.items())}},
-                       "tests", entries)
+def determinism_header(ctx: RunContext, harvest: Harvest) -> dict[str, Any]:
+    """What the determinism file says of the whole run; its per-test entries live in the
+    compact run file (export and seal render the full file: spec_files.py)."""
+    return {"schema_version": schema.RUN, "base_seed": ctx.base_seed,
+            "session_seed": ctx.session_seed, "session_states": harvest.session_states,
+            "seed_derivation": "first 4 bytes (big-endian) of sha256(f'{base_seed}\\0{nodeid}')",
+            "reseed": ctx.reseed, "pythonhashseed": ctx.pythonhashseed,
+            "full_states": {d: base64.b64encode(raw).decode()
+                            for d, raw in sorted(harvest.full_states.items())}}
 
 
 def run_block(ctx: RunContext, harvest: Harvest, p: dict[str, str],
@@ -355,7 +371,8 @@ def run_block(ctx: RunContext, harvest: Harvest, p: dict[str, str],
             "randomly": ctx.randomly, "xdist_workers": harvest.xdist_workers,
             "verdict": summary["verdict"], "totals": summary["totals"],
             "exit_status": harvest.exit_status,
-            "files": {k: v for k, v in p.items() if k not in ("dirty_patch", "coverage")}}
+            "files": {k: v for k, v in p.items()
+                      if k not in ("dirty_patch", "coverage", *RENDERED)}}
 
 
 def commit_summary(suite: str, verdict: str, t: dict[str, int]) -> str:
@@ -363,16 +380,6 @@ def commit_summary(suite: str, verdict: str, t: dict[str, int]) -> str:
     ERROR as failed)."""
     return (f"{TEST_SUITE_EXECUTED} {suite} {verdict} {t['passed'] + t['xpassed']} passed "
             f"{t['failed'] + t['errors']} failed")
-
-
-def run_json(run: dict[str, Any], encoded_records: list[bytes]) -> bytes:
-    """canonical_json({"schema_version", "run", "records"}) from each record's canonical JSON."""
-    parts = [b'{"records":[']
-    for i, record in enumerate(encoded_records):     # one join: no intermediate copy of MBs
-        parts += [b",", record] if i else [record]
-    parts += [b'],"run":', canonical_json(run), b',"schema_version":',
-              str(schema.RUN).encode(), b"}"]
-    return b"".join(parts)
 
 
 def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None) -> RunBundle:
@@ -390,17 +397,18 @@ def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None
     records = [b.record for b in built]
     errors = error_entries(ctx, harvest, built, clock)
     summary = summary_data(ctx, harvest, records, errors, clock)
-    run_file = run_json(run_block(ctx, harvest, p, summary, nodeids), [b.json for b in built])
-    built = [b._replace(json=b"") for b in built]     # the records' bytes live on in run_file
+    header = header_line(run_block(ctx, harvest, p, summary, nodeids), book.defaults(),
+                         len(built), records_digest([b.signature for b in built]))
+    run_file = compact_file(header, [b.line for b in built])
+    built = [b._replace(line=b"") for b in built]     # the lines' bytes live on in run_file
     source = ctx.source
     files: dict[str, bytes | None] = {
-        p["run_json"]: run_file,
+        p["run"]: run_file,
         p["run_log"]: render.run_log(records, errors).encode(),
         p["dirty_patch"]: source.diff if source and source.dirty else None,
-        p["determinism"]: determinism_file(ctx, harvest, [b.determinism_json for b in built]),
+        p["determinism"]: canonical_json(determinism_header(ctx, harvest)),
         p["timing_csv"]: timing_csv([b.csv_line for b in built]).encode(),
-        p["timing_json"]: splice_list({"schema_version": schema.RUN}, "tests",
-                                      [b.timing_json for b in built]),
+        **{p[name]: None for name in RENDERED},
         p["errors_log"]: render.errors_log(errors).encode(),
         p["errors_json"]: canonical_json({"schema_version": schema.RUN, "errors": errors}),
         p["summary_md"]: render.summary_md(summary).encode(),
@@ -411,7 +419,7 @@ def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None
     trailers = {TRAILER_SOURCE_COMMIT: (source.commit if source else None) or "none",
                 TRAILER_SOURCE_TREE: (source.tree if source else None) or "none",
                 TRAILER_SUITE: ctx.suite, TRAILER_VERDICT: summary["verdict"]}
-    return RunBundle(files=files, artifact=p["run_json"], verdict=summary["verdict"],
+    return RunBundle(files=files, artifact=p["run"], verdict=summary["verdict"],
                      summary=commit_summary(ctx.suite, summary["verdict"], summary["totals"]),
-                     trailers=trailers, timing_path=p["timing_json"],
+                     trailers=trailers, timing_path=p["timing_csv"],
                      durations=[b.duration for b in built])

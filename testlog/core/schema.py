@@ -11,13 +11,15 @@ from typing import Any
 from testlog.errors import TestlogError
 
 RUN = 1                 # a run's files: runs/, summaries/, timing/, determinism/, errors/, coverage/
+RUN_COMPACT = 1         # runs/…__run.jsonl: the compact run file (core/compact.py)
 TIMING_SUMMARY = 1      # timing/timing_summary.json
 LEDGER = 1              # ledger/*.ndjson lines (written as "1")
 MEASUREMENT = 1         # measurements/…json (written as "1")
 REPLAY_REPORT = 1       # replays/…json and its error log
 ROTATION = 1            # retention/rotation_*.json
 EPOCH = 1               # retention/epoch_*.json
-COMMIT = 1              # the Testlog-Schema trailer of every log commit (written as "1")
+COMMIT = 2              # the Testlog-Schema trailer of every log commit (written as "2"):
+                        # 1 appended its event to chronicle.ndjson, 2 carries it in a trailer
 PENDING = 1             # <git dir>/testlog/pending/<id>/meta.json
 VERIFIED_STATE = 1      # <git dir>/testlog/verified/<ref>.json
 
