@@ -26,7 +26,9 @@ from testlog.core.chronicle import RETENTION_EPOCH, ROTATION, make_event
 from testlog.core.layout import (
     TRAILER_ARCHIVE_SHA256,
     TRAILER_EVENT,
+    TRAILER_EVENT_RECORD,
     TRAILER_EVENT_SHA256,
+    TRAILER_PREVIOUS_EVENT,
     TRAILER_PREVIOUS_TIP,
     TRAILER_REBUILT_FROM,
     TRAILER_SCHEMA,
@@ -35,7 +37,8 @@ from testlog.core.timefmt import utc_text
 from testlog.errors import TestlogError
 from testlog.store.events import EventCommit, commit_event, restart_branch, signature_label
 
-_OWN_TRAILERS = {TRAILER_EVENT, TRAILER_SCHEMA, TRAILER_EVENT_SHA256}
+_OWN_TRAILERS = {TRAILER_EVENT, TRAILER_SCHEMA, TRAILER_EVENT_SHA256, TRAILER_EVENT_RECORD,
+                 TRAILER_PREVIOUS_EVENT}
 _BOOKKEEPING = {layout.CHRONICLE, layout.INDEX}
 
 
@@ -72,7 +75,7 @@ class RetentionPlan:
     tip: str
     entries: list[LogEntry]        # the whole chain, oldest first
     boundary: int                  # entries[:boundary + 1] are older than the window
-    lines: list[bytes]             # the tip's chronicle
+    lines: list[bytes]             # each commit's event as a chronicle line, oldest first
     cutoff: datetime
 
     @property
@@ -94,11 +97,26 @@ def retention_plan(store: LogStore, as_of: datetime, retain_days: int) -> Retent
     only_the_epoch = boundary == 0 and entries[0].trailers.get(TRAILER_EVENT) == RETENTION_EPOCH
     if boundary is None or only_the_epoch:
         return None
-    lines = store.read(layout.CHRONICLE, tip).splitlines(keepends=True)
+    lines = event_lines(store, tip, entries)
     if len(lines) != len(entries) or any(e.parents and len(e.parents) != 1 for e in entries):
         raise TestlogError(f"{store.ref} does not have one chronicle event per commit on one "
                            "linear chain: run `git testlog verify` and repair it before pruning")
     return RetentionPlan(tip, entries, boundary, lines, cutoff)
+
+
+def event_lines(store: LogStore, tip: str, entries: list[LogEntry]) -> list[bytes]:
+    """Each commit's event as a chronicle line: its Testlog-Event-Record trailer, or (commits of
+    the first format) the next line of the tip's chronicle.ndjson."""
+    legacy = iter(store.read(layout.CHRONICLE, tip).splitlines(keepends=True)
+                  if store.exists(layout.CHRONICLE, tip) else [])
+    lines = []
+    for entry in entries:
+        raw = entry.trailers.get(TRAILER_EVENT_RECORD)
+        line = raw.encode() + b"\n" if raw is not None else next(legacy, None)
+        if line is None:
+            break
+        lines.append(line)
+    return lines
 
 
 def retain(store: LogStore, plan: RetentionPlan, archive_dir: str, as_of: datetime,
@@ -130,7 +148,9 @@ def epoch_commit(store: LogStore, plan: RetentionPlan, bundle: str, digest: str,
     event = make_event(RETENTION_EPOCH, path, data, "ARCHIVED", signature_label(store))
     summary = (f"{RETENTION_EPOCH} {plan.archived} commits before {utc_text(plan.cutoff)} archived "
                f"to {bundle}")
-    return EventCommit({path: data}, event, summary,
+    # The restarted chain carries its events in its commits: the first format's chronicle
+    # file, from the base tree, leaves it (the epoch record names its lines and digest).
+    return EventCommit({path: data, layout.CHRONICLE: None}, event, summary,
                        {TRAILER_PREVIOUS_TIP: plan.tip, TRAILER_ARCHIVE_SHA256: digest})
 
 
@@ -160,7 +180,8 @@ def blob_of(blobs: dict[str, bytes], info: ObjectInfo | None, path: str) -> byte
 def rebuilt_commit(store: LogStore, entry: LogEntry, line: bytes, files: dict) -> EventCommit:
     event = json.loads(line)
     claimed = entry.trailers.get(TRAILER_EVENT_SHA256)
-    if event.get("event") != entry.trailers.get(TRAILER_EVENT, event.get("event")) or (
+    if not isinstance(event, dict) or event.get("event") != entry.trailers.get(
+            TRAILER_EVENT, event.get("event")) or (
             claimed is not None and claimed != sha256_hex(line.rstrip(b"\n"))):
         raise TestlogError(f"commit {entry.sha[:12]} does not match its chronicle event: run "
                            "`git testlog verify` and repair the branch before pruning")

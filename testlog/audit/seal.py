@@ -62,7 +62,9 @@ def determinism_for(run_path: str, files: Mapping[str, bytes]) -> dict[str, byte
 
 
 def is_sealed_run(path: str) -> bool:
-    return layout.is_run_file(split_superseded(path)[1])
+    """A full-format run file (a compact one is sealed beside the run.json rendered from it)."""
+    own = split_superseded(path)[1]
+    return layout.is_run_file(own) and own.endswith(".json")
 
 
 def member_statement_name(path: str) -> str:

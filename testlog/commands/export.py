@@ -14,6 +14,7 @@ from testlog.core import layout
 from testlog.core.chronicle import AUDIT_SEALED, TEST_SUITE_EXECUTED
 from testlog.core.layout import TRAILER_EVENT
 from testlog.errors import TestlogError
+from testlog.store.runs import with_spec_files
 from testlog.store.state import open_configured
 
 HELP = "write a run's files, or a seal's zip + manifest + signature, to a directory"
@@ -68,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         event = store.history(rev=sha, limit=1)[0].trailers.get(TRAILER_EVENT)
         paths = [p for s, p in store.changed_paths(sha)
                  if s != "D" and p not in (layout.CHRONICLE, layout.INDEX)]
-        files = exported_files(event, {p: store.read(p, sha) for p in paths}, args.rev)
+        files = exported_files(event, with_spec_files({p: store.read(p, sha) for p in paths}),
+                               args.rev)
     write_directory(args.output, files)
     print(f"exported {len(files)} files of {sha[:12]} to {args.output}")
     if event == AUDIT_SEALED:

@@ -17,7 +17,9 @@ from testlog.audit.seal import (
 )
 from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
+from testlog.core import layout
 from testlog.errors import TestlogError
+from testlog.store.runs import with_spec_files
 from testlog.store.state import open_configured
 
 HELP = ("bundle a period's runs/, timing/, determinism/ and summaries/ (earlier runs of a "
@@ -52,11 +54,12 @@ def run(args: argparse.Namespace) -> int:
             changed = set(changed_paths_between(store.common_dir, since, tip))
         paths = sealed_paths(store.paths(rev=tip), None if changed is not None else day, changed)
         period = f"after {args.since}" if args.since else day.isoformat()
-        if not any(p.startswith("runs/") and p.endswith("__run.json") for p in paths):
+        if not any(layout.is_run_file(p) for p in paths):
             raise TestlogError(f"no runs to seal for {period} on {store.ref} (nothing was "
                                "written; record a run first, or pick another --date)")
         files = read_files(store, tip, paths)
         files.update(superseded_files(store, tip, paths, after=since))
+        files = with_spec_files(files)
         seal = build_seal(day, files)
         if already_sealed(store, seal):
             print(f"{seal.paths['zip']} already seals exactly these files: nothing to do")

@@ -4,11 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from gitstore import LogStore
+
 from testlog.commands.arguments import add_branch_argument
 from testlog.commands.log import entry_dict
 from testlog.config import repo_settings
+from testlog.core.canonical import canonical_json
 from testlog.core.timefmt import utc_iso
-from testlog.store.runs import run_entry, run_info, run_summary
+from testlog.store.runs import read_run, run_entry, run_info, run_summary
 from testlog.store.state import open_configured
 
 HELP = "show one log commit: message, trailers, signature and files; a run's summary"
@@ -18,14 +21,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rev", nargs="?", default=None,
                         help="a log commit: sha, abbreviation or testlog~N (default: the tip)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--records", action="store_true",
+                        help="print a run's records, one JSON object per line, exactly as the "
+                             "spec's record (and the recorder's signature) has them")
     add_branch_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     values, _, _ = repo_settings(args.repo, {"branch": args.branch})
     with open_configured(args.repo, values, sign=False) as store:
-        store.require_tip()
-        entry = store.history(rev=args.rev, limit=1, verify_signatures=True)[0]
+        store.require_chains()
+        rev = args.rev or (store.tip or store.history_all(limit=1)[0][0].sha)
+        if args.records:
+            return print_records(store, rev)
+        entry = store.history(rev=rev, limit=1, verify_signatures=True)[0]
         files = store.changed_paths(entry.sha)
         summary_md, summary = None, None
         if run_info(entry) is not None:
@@ -44,4 +53,11 @@ def run(args: argparse.Namespace) -> int:
         print(summary_md)
     for status, path in files:
         print(f"{status}  {path}")
+    return 0
+
+
+def print_records(store: LogStore, rev: str) -> int:
+    _entry, data = read_run(store, rev)
+    for record in data["records"]:
+        print(canonical_json(record).decode())
     return 0

@@ -78,7 +78,7 @@ def locate_run(req: ReplayRequest) -> Located:
             raise TestlogError("which run? give its log commit (see `git testlog log`), or "
                                "--from-dir DIR for a run recorded with --testlog-out")
         with open_log(top or req.repo, branch, False) as store:
-            store.require_tip()
+            store.require_chains()
             recorded = loading.load_from_branch(store, req.rev)
     try:
         plan = build_plan(recorded.run, recorded.records, recorded.determinism)

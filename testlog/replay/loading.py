@@ -2,15 +2,13 @@
 `--testlog-out` directory."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Any
 
 from gitstore import GitStoreError, LogStore
 
-from testlog.core import layout, schema
-from testlog.core.schema import check_version
+from testlog.core import layout
 from testlog.errors import TestlogError
 from testlog.store import runs
 
@@ -38,18 +36,6 @@ class RecordedRun:
         return self.sha[:10] if self.sha else os.path.join(self.directory or ".", self.artifact)
 
 
-def parse_json(raw: bytes, where: str) -> dict[str, Any]:
-    """A run's JSON file; refuses a hand-edited file and a schema newer than ours."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise TestlogError(f"{where} is not valid JSON (edited by hand?)") from None
-    if not isinstance(data, dict):
-        raise TestlogError(f"{where} is not a JSON object (edited by hand?)")
-    check_version(data.get("schema_version"), schema.RUN, where, missing=0)
-    return data
-
-
 def _branch_file(store: LogStore, path: str | None, sha: str) -> bytes | None:
     if not path:
         return None
@@ -62,7 +48,7 @@ def _branch_file(store: LogStore, path: str | None, sha: str) -> bytes | None:
 def load_from_branch(store: LogStore, rev: str) -> RecordedRun:
     entry, artifact = runs.run_entry(store, rev)
     sha = entry.sha
-    data = runs.check_run_data(runs.read_json(store, artifact, sha), f"{artifact} at {sha[:10]}")
+    data = runs.run_data(store.read(artifact, sha), artifact, f"{artifact} at {sha[:10]}")
     run = data["run"]
     det_path = run.get("files", {}).get("determinism")
     determinism = runs.read_json(store, det_path, sha) \
@@ -75,18 +61,22 @@ def load_from_branch(store: LogStore, rev: str) -> RecordedRun:
 
 
 def runs_in_dir(directory: str) -> list[str]:
-    """Relative paths of the run.json files a `--testlog-out` directory holds."""
-    runs = os.path.join(directory, layout.DIRECTORIES["run"])
-    names = sorted(os.listdir(runs)) if os.path.isdir(runs) else []
-    return [f"{layout.DIRECTORIES['run']}/{n}" for n in names if n.endswith("__run.json")]
+    """Relative paths of the run files a `--testlog-out` directory holds: the compact run file
+    of each run (the run.json beside it is its rendering), or the run.json of a run written in
+    the full format."""
+    folder = os.path.join(directory, layout.DIRECTORIES["run"])
+    names = set(os.listdir(folder)) if os.path.isdir(folder) else set()
+    kept = sorted(n for n in names if not (n.endswith(".json") and n + "l" in names))
+    paths = [f"{layout.DIRECTORIES['run']}/{n}" for n in kept]
+    return [p for p in paths if layout.is_run_file(p)]
 
 
 def pick_run(directory: str, name: str | None) -> str:
     """The run.json a name picks in `directory` (the only run when no name is given)."""
     found = runs_in_dir(directory)
     if not found:
-        raise TestlogError(f"no recorded run in {directory} (expected runs/<date>__<suite>__run.json "
-                           "written by `pytest --testlog-out`)")
+        raise TestlogError(f"no recorded run in {directory} (expected "
+                           "runs/<date>__<suite>__run.jsonl written by `pytest --testlog-out`)")
     chosen = [p for p in found if name is None or name in (p, os.path.basename(p))
               or (layout.parse_artifact(p) or {}).get("suite") == name]
     if len(chosen) == 1:
@@ -114,11 +104,12 @@ def load_from_dir(directory: str, name: str | None = None) -> RecordedRun:
                            "given to `pytest --testlog-out`)")
     artifact = pick_run(directory, name)
     where = os.path.join(directory, artifact)
-    data = runs.check_run_data(parse_json(_dir_file(directory, artifact) or b"", where), where)
+    data = runs.run_data(_dir_file(directory, artifact) or b"", artifact, where)
     run = data["run"]
     det_path = run.get("files", {}).get("determinism")
     det_raw = _dir_file(directory, det_path)
-    determinism = parse_json(det_raw, os.path.join(directory, det_path)) if det_raw else {}
+    determinism = runs.parse_run_json(det_raw, os.path.join(directory, det_path)) \
+        if det_raw else {}
     patch = _dir_file(directory, run.get("source", {}).get("dirty_diff_path"))
     if run.get("source", {}).get("dirty") and patch is None:
         raise TestlogError(f"{where} was recorded in a dirty tree but its diff is missing "
@@ -128,8 +119,8 @@ def load_from_dir(directory: str, name: str | None = None) -> RecordedRun:
 
 
 def run_file_target(rev: str) -> tuple[str, str | None] | None:
-    """(directory, run.json) when `rev` names a --testlog-out directory or its run file."""
-    if rev.endswith("__run.json") and os.path.isfile(rev):
+    """(directory, run file) when `rev` names a --testlog-out directory or its run file."""
+    if rev.endswith(("__run.json", "__run.jsonl")) and os.path.isfile(rev):
         runs_dir = os.path.dirname(os.path.abspath(rev))
         return os.path.dirname(runs_dir), os.path.basename(rev)
     if os.path.isdir(os.path.join(rev, layout.DIRECTORIES["run"])):

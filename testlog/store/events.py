@@ -1,18 +1,24 @@
-"""Every commit to the log branch goes through here: its files, one chronicle event, the index."""
+"""Every commit to the log branch goes through here: its files and its chronicle event."""
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitstore import Append, Change, GitStoreError, LogEntry, LogStore, Step, restart
+from gitstore import Change, GitStoreError, LogEntry, LogStore, Step, restart
 
 from testlog.core import layout, schema
-from testlog.core.canonical import canonical_json, sha256_hex
-from testlog.core.chronicle import RETENTION_EPOCH, event_line, make_event, parse_chronicle
-from testlog.core.layout import TRAILER_EVENT, TRAILER_EVENT_SHA256, TRAILER_SCHEMA
-
-INDEX_EVENTS = 20
+from testlog.core.canonical import canonical_json
+from testlog.core.chronicle import make_event, parse_chronicle
+from testlog.core.layout import (
+    TRAILER_EVENT,
+    TRAILER_EVENT_RECORD,
+    TRAILER_PREVIOUS_EVENT,
+    TRAILER_SCHEMA,
+)
+from testlog.errors import TestlogError
 
 
 def signature_label(store: LogStore) -> str:
@@ -21,14 +27,32 @@ def signature_label(store: LogStore) -> str:
 
 def commit_event(store: LogStore, files: Mapping[str, Change], *, event: str, artifact: str,
                  verdict: str, summary: str, trailers: Mapping[str, str] | None = None) -> str:
-    """One commit holding `files`, its chronicle event and the regenerated index.
+    """One commit holding `files` and its chronicle event, which the commit message carries.
 
-    `artifact` must be a path in `files` with bytes: the event carries its SHA-256.
+    `artifact` must be a path in `files` with bytes: the event carries its SHA-256. Nothing
+    grows with the history: no file is rewritten whole by every commit.
     """
     record = make_event(event, artifact, artifact_bytes(files, artifact), verdict,
                         signature_label(store))
-    changes = event_changes(files, record, previous_events(store))
-    return store.write(changes, summary, event_trailers(record, trailers))
+    changes = dict(files)
+    if store.tip is None or store.blob_id(layout.INDEX) != STATIC_INDEX_ID:
+        changes[layout.INDEX] = STATIC_INDEX
+    return store.write(changes, summary, event_trailers(record, trailers),
+                       parent_trailers=lambda parent: previous_event_link(store, parent))
+
+
+def previous_event_link(store: LogStore, parent: str | None) -> dict[str, str]:
+    """The previous-event trailer: the SHA-256 of the parent commit's event (its canonical JSON).
+    The chain of events is then hash-linked: a commit dropped from the middle, and the chain
+    rebuilt on top, breaks the link of the commit that followed it."""
+    if parent is None:
+        return {}
+    event = event_of(store, store.entry(parent))
+    return {TRAILER_PREVIOUS_EVENT: event_digest(event)} if event is not None else {}
+
+
+def event_digest(event: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(event)).hexdigest()
 
 
 def artifact_bytes(files: Mapping[str, Change], artifact: str) -> bytes:
@@ -38,27 +62,35 @@ def artifact_bytes(files: Mapping[str, Change], artifact: str) -> bytes:
     return content
 
 
-def event_changes(files: Mapping[str, Change], record: dict, earlier: list[dict],
-                  restart: bool = False) -> dict[str, Change]:
-    """`files` plus the chronicle line (appended, or the first line of a restarted branch)."""
-    changes = dict(files)
-    line = event_line(record)
-    changes[layout.CHRONICLE] = line if restart else Append(line)
-    changes[layout.INDEX] = render_index(earlier + [record]).encode()
-    return changes
-
-
-def event_trailers(record: dict, trailers: Mapping[str, str] | None) -> dict[str, str]:
-    """The event's trailers; Testlog-Event-SHA256 binds the chronicle line to the signed commit."""
+def event_trailers(record: dict[str, Any], trailers: Mapping[str, str] | None) -> dict[str, str]:
+    """The event's trailers: its name first, the caller's, the commit format, the event itself
+    (one canonical JSON line: the chronicle is the commits' Testlog-Event-Record trailers)."""
     return {TRAILER_EVENT: record["event"], **(trailers or {}), TRAILER_SCHEMA: str(schema.COMMIT),
-            TRAILER_EVENT_SHA256: sha256_hex(canonical_json(record))}
+            TRAILER_EVENT_RECORD: canonical_json(record).decode()}
+
+
+def event_of(store: LogStore, entry: LogEntry) -> dict[str, Any] | None:
+    """The chronicle event a commit recorded: its Testlog-Event-Record trailer, or (a commit of
+    the first format) the line it appended to chronicle.ndjson; None when it has neither."""
+    raw = entry.trailers.get(TRAILER_EVENT_RECORD)
+    if raw is not None:
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            return None
+        return event if isinstance(event, dict) else None
+    try:
+        events = parse_chronicle(store.read(layout.CHRONICLE, entry.sha))
+    except (GitStoreError, TestlogError):
+        return None
+    return events[-1] if events else None
 
 
 @dataclass(frozen=True)
 class EventCommit:
     """One commit of a restarted branch: its files, its complete chronicle event, its message."""
     files: Mapping[str, Change]
-    record: dict
+    record: dict[str, Any]
     summary: str
     trailers: Mapping[str, str] | None = None
     author: str | None = None
@@ -67,62 +99,39 @@ class EventCommit:
 
 def restart_branch(store: LogStore, expected_tip: str, base_tree: str,
                    commits: list[EventCommit]) -> list[str]:
-    """Restart the branch at a new root on `base_tree` (its chronicle begins again with the
-    first event), with `commits` on top, swapped in at once; their shas."""
+    """Restart the branch at a new root on `base_tree` with `commits` on top (each carrying its
+    event in its message), swapped in at once; their shas."""
     steps: list[Step] = []
-    earlier: list[dict[str, Any]] = []
-    for index, item in enumerate(commits):
-        changes = event_changes(item.files, item.record, earlier, restart=index == 0)
-        steps.append(Step(changes, item.summary, event_trailers(item.record, item.trailers),
+    previous: dict[str, Any] | None = None
+    for item in commits:
+        link: dict[str, str] = {TRAILER_PREVIOUS_EVENT: event_digest(previous)} if previous else {}
+        steps.append(Step({**item.files, layout.INDEX: STATIC_INDEX}, item.summary,
+                          event_trailers(item.record, {**(item.trailers or {}), **link}),
                           item.author, item.author_time))
-        earlier.append(item.record)
+        previous = item.record
     return restart(store, expected_tip, base_tree, steps)
 
 
-def previous_events(store: LogStore) -> list[dict]:
-    """The latest events the index shows (only the chronicle's tail is parsed: it grows)."""
-    if store.tip is None:
-        return []
-    try:
-        data = store.read(layout.CHRONICLE)
-    except GitStoreError:
-        return []
-    return parse_chronicle(b"\n".join(data.splitlines()[-INDEX_EVENTS:]))
+STATIC_INDEX = b"""# Test log
 
+This orphan history is written by git-testlog: every commit is one recorded event (a test run,
+a coverage or benchmark measurement, a replay, a seal), signed when a key is set. Each writer
+(a clone, a CI machine or job) appends to its own chain; `git testlog log` shows them all.
 
-def render_index(events: list[dict]) -> str:
-    """The branch's README.md: what this branch is, the latest events, how to verify it."""
-    rows = "\n".join(
-        f"| {e['timestamp']} | {e['event']} | `{e['artifact']}` | {e['verdict']} |"
-        for e in reversed(events[-INDEX_EVENTS:]))
-    return f"""# Test log
+## Browse it with plain git
 
-This orphan branch is written by git-testlog: every commit is one recorded event (a test run,
-a coverage or benchmark measurement, a replay, a seal), signed with GPG when a key is set.
-`chronicle.ndjson` lists the events in commit order; the commit chain is the order of record.
-
-## Latest events
-
-| timestamp (UTC) | event | artifact | verdict |
-|---|---|---|---|
-{rows}
+- The events, newest first: `git log --format='%(trailers:key=Testlog-Event-Record,valueonly)' <chain>`
+  (the chronicle: one JSON event per commit; commits of the first format appended it to
+  `chronicle.ndjson` instead).
+- A run's files: `git show <commit>:runs/`, then `git show <commit>:runs/<file>`.
+- The chains: `git for-each-ref refs/testlog/chains/` (other writers), and your own branch.
 
 ## How to verify
 
-- Signatures: `git log --show-signature <branch>` or `git verify-commit <sha>`.
-- Everything (signatures by trusted keys, chronicle hashes, record digests, seals):
+- Signatures: `git log --show-signature <chain>` or `git verify-commit <sha>`.
+- Everything (signatures by trusted keys, events, artifacts, records, seals):
   `git testlog verify --trusted-keys KEYS.asc`.
 - A sealed bundle without git: `sha256sum -c <manifest>` and `gpg --verify <zip>.sig <zip>`.
 - Re-execute a run: `git testlog replay <sha>`.
 """
-
-
-def refuse_rebuilding_epoch(entry: LogEntry) -> str | None:
-    """Sync's guard: a retention epoch restarts the branch; rebuilding it on the remote's old
-    history would bury the epoch under the history it replaced."""
-    if entry.trailers.get(TRAILER_EVENT) != RETENTION_EPOCH:
-        return None
-    return (f"the local log branch restarts at retention epoch {entry.sha[:10]} (`git testlog "
-            "prune`) but the remote still has the history before it: publish the epoch "
-            "deliberately (`git push --force-with-lease=<branch>:<remote tip> <remote> "
-            "<branch>`), or prune where the branch is pushed from")
+STATIC_INDEX_ID = hashlib.sha1(b"blob %d\0" % len(STATIC_INDEX) + STATIC_INDEX).hexdigest()

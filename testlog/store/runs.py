@@ -1,5 +1,5 @@
-"""Recorded runs on the log branch: committing one (its files, the updated timing summary,
-one chronicle event), and reading them back (for log, show, replay and audit)."""
+"""Recorded runs on the log branch: committing one (its files and its chronicle event), and
+reading them back, whichever their format (for log, show, replay and audit)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,14 @@ from gitstore import GitStoreError, LogEntry, LogStore
 
 from testlog.core import layout, schema, timing_summary
 from testlog.core.canonical import dumps_normal, record_signature
-from testlog.core.chronicle import TEST_SUITE_EXECUTED, parse_chronicle
+from testlog.core.chronicle import TEST_SUITE_EXECUTED
+from testlog.core.compact import (
+    CompactError,
+    CompactRun,
+    iter_records,
+    parse_compact,
+    records_digest,
+)
 from testlog.core.layout import (
     TRAILER_EVENT,
     TRAILER_SOURCE_COMMIT,
@@ -21,54 +28,16 @@ from testlog.core.layout import (
 )
 from testlog.core.runfiles import RunBundle
 from testlog.core.schema import check_version
+from testlog.core.spec_files import spec_files
 from testlog.errors import TestlogError
-from testlog.store.events import commit_event
+from testlog.rng import seeded_digest
+from testlog.store.events import commit_event, event_of
 
 # -- committing ----------------------------------------------------------------------------
 
-def run_durations(bundle: RunBundle) -> list[tuple[str, float]]:
-    if bundle.durations is not None:
-        return bundle.durations
-    data = bundle.files.get(bundle.timing_path)
-    tests = json.loads(data)["tests"] if data else []
-    return [(t["test_name"], t["duration_ms"]) for t in tests]
-
-
-def updated_timing_summary(previous: bytes | dict[str, Any] | None, bundle: RunBundle) -> bytes:
-    """The timing summary with this run's samples added to `previous` (stored bytes, or
-    already parsed by `stored_timing_summary`)."""
-    parsed = previous if isinstance(previous, dict) else timing_summary.parse_summary(previous)
-    summary = timing_summary.updated_summary(parsed, run_durations(bundle))
-    return dumps_normal(summary)     # every float in it is already rounded
-
-
-def _stored_timing_summary(store: LogStore) -> bytes | None:
-    if store.tip is None:
-        return None
-    try:
-        return store.read(layout.TIMING_SUMMARY)
-    except GitStoreError:
-        return None
-
-
-def stored_timing_summary(store: LogStore) -> tuple[str | None, dict[str, Any]]:
-    """(the branch tip, its timing summary parsed): read ahead while the tests run."""
-    tip = store.tip
-    return tip, timing_summary.parse_summary(_stored_timing_summary(store))
-
-
-def commit_run(store: LogStore, bundle: RunBundle,
-               read_ahead: tuple[str | None, dict[str, Any]] | None = None) -> str:
-    """One commit on the log branch holding the run; returns its sha. `read_ahead`: what
-    `stored_timing_summary` returned earlier, used while the tip has not moved since."""
-    files = dict(bundle.files)
-    previous: bytes | dict[str, Any] | None
-    if read_ahead is not None and read_ahead[0] == store.tip:
-        previous = read_ahead[1]
-    else:
-        previous = _stored_timing_summary(store)
-    files[layout.TIMING_SUMMARY] = updated_timing_summary(previous, bundle)
-    return commit_event(store, files, event=TEST_SUITE_EXECUTED, artifact=bundle.artifact,
+def commit_run(store: LogStore, bundle: RunBundle) -> str:
+    """One commit on the log branch holding the run; returns its sha."""
+    return commit_event(store, bundle.files, event=TEST_SUITE_EXECUTED, artifact=bundle.artifact,
                         verdict=bundle.verdict, summary=bundle.summary, trailers=bundle.trailers)
 
 
@@ -95,9 +64,28 @@ def committed_already(store: LogStore, bundle: RunBundle, since_s: int,
     return found
 
 
+def out_dir_files(bundle: RunBundle, previous_summary: bytes | None = None) -> dict[str, bytes | None]:
+    """What --testlog-out writes: the run's files with the full format's run.json, timing.json
+    and determinism.json rendered beside the compact run file (readers without git want the
+    spec's files), and the directory's timing summary with this run's samples added."""
+    files: dict[str, bytes | None] = dict(bundle.files)
+    written = {p: d for p, d in bundle.files.items() if d is not None}
+    rendered = with_spec_files(written)
+    files.update(rendered)
+    timing = rendered.get(layout.sibling_path(bundle.artifact, "timing", "json"))
+    rows = json.loads(timing)["tests"] if timing is not None else []
+    summary = timing_summary.updated_summary(timing_summary.parse_summary(previous_summary),
+                                             [(r["test_name"], r["duration_ms"]) for r in rows])
+    files[layout.TIMING_SUMMARY] = dumps_normal(summary)
+    return files
+
+
 def run_dir_holds(directory: str, bundle: RunBundle) -> bool:
-    """Whether `directory` already holds every file of the run, byte for byte."""
-    for path, data in bundle.files.items():
+    """Whether `directory` already holds every file of the run, byte for byte (the timing
+    summary aside: it is the directory's own)."""
+    for path, data in out_dir_files(bundle).items():
+        if path == layout.TIMING_SUMMARY:
+            continue
         target = os.path.join(directory, *path.split("/"))
         try:
             with open(target, "rb") as handle:
@@ -110,11 +98,14 @@ def run_dir_holds(directory: str, bundle: RunBundle) -> bool:
 
 
 def write_run_dir(directory: str, bundle: RunBundle) -> list[str]:
-    """--testlog-out: the same files under `directory`, timing summary carried on from it."""
-    summary_path = os.path.join(directory, layout.TIMING_SUMMARY)
-    previous = open(summary_path, "rb").read() if os.path.exists(summary_path) else None
-    files = {**bundle.files, layout.TIMING_SUMMARY: updated_timing_summary(previous, bundle)}
-    return write_files(directory, files)
+    """--testlog-out: the run's files under `directory` (see `out_dir_files`)."""
+    summary_path = os.path.join(directory, *layout.TIMING_SUMMARY.split("/"))
+    try:
+        with open(summary_path, "rb") as handle:
+            previous: bytes | None = handle.read()
+    except FileNotFoundError:
+        previous = None
+    return write_files(directory, out_dir_files(bundle, previous))
 
 
 def write_files(directory: str, files: dict[str, bytes | None]) -> list[str]:
@@ -156,43 +147,75 @@ def run_info(entry: LogEntry) -> dict[str, Any] | None:
             "source_tree": _trailer_sha(entry.trailers.get(TRAILER_SOURCE_TREE))}
 
 
-def commit_event_record(store: LogStore, sha: str) -> dict[str, Any]:
-    """The chronicle event the commit appended (the last line of chronicle.ndjson there)."""
-    try:
-        events = parse_chronicle(store.read(layout.CHRONICLE, sha))
-    except GitStoreError:
-        events = []
-    if not events:
-        raise TestlogError(f"{sha[:10]} has no chronicle event (not written by git-testlog?)")
-    return events[-1]
+def commit_event_record(store: LogStore, entry: LogEntry) -> dict[str, Any]:
+    """The chronicle event the commit recorded (see store.events.event_of)."""
+    event = event_of(store, entry)
+    if event is None:
+        raise TestlogError(f"{entry.sha[:10]} has no chronicle event (not written by "
+                           "git-testlog?)")
+    return event
 
 
 def run_entry(store: LogStore, rev: str | None) -> tuple[LogEntry, str]:
-    """(the commit, its run.json path) of a run; a clear error for any other commit."""
+    """(the commit, its run file's path) of a run; a clear error for any other commit."""
     entry = store.history(rev=rev, limit=1)[0]
-    event = commit_event_record(store, entry.sha)
+    event = commit_event_record(store, entry)
     if event.get("event") != TEST_SUITE_EXECUTED or entry.trailers.get(TRAILER_EVENT) != TEST_SUITE_EXECUTED:
         raise TestlogError(f"{rev or entry.sha[:10]} is not a test run (it records "
                            f"{event.get('event', 'something else')}); see `git testlog log --runs`")
-    return entry, event["artifact"]
+    artifact = event.get("artifact")
+    if not isinstance(artifact, str) or not layout.is_run_file(artifact):
+        raise TestlogError(f"{entry.sha[:10]} names no run file ({artifact!r})")
+    return entry, artifact
 
 
 def read_json(store: LogStore, path: str, sha: str) -> dict[str, Any]:
     """A JSON file of a run; refuses a newer schema and a hand-edited file."""
+    return parse_run_json(store.read(path, sha), f"{path} at {sha[:10]}")
+
+
+def parse_run_json(raw: bytes, where: str) -> dict[str, Any]:
     try:
-        data = json.loads(store.read(path, sha))
+        data = json.loads(raw)
     except ValueError:
-        raise TestlogError(f"{path} at {sha[:10]} is not valid JSON (edited by hand?)") from None
-    if isinstance(data, dict):
-        check_version(data.get("schema_version"), schema.RUN, f"{path} at {sha[:10]}", missing=0)
+        raise TestlogError(f"{where} is not valid JSON (edited by hand?)") from None
+    if not isinstance(data, dict):
+        raise TestlogError(f"{where} is not a JSON object (edited by hand?)")
+    check_version(data.get("schema_version"), schema.RUN, where, missing=0)
     return data
 
 
+def run_data(raw: bytes, artifact: str, where: str) -> dict[str, Any]:
+    """{"schema_version", "run", "records"} of a run file, whichever its format: a compact
+    file's records are rebuilt (and checked against the digest the recorder wrote)."""
+    if not artifact.endswith(".jsonl"):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise TestlogError(f"{where} is not valid JSON (edited by hand?)") from None
+        check_run_data(data, where)
+        check_version(data.get("schema_version"), schema.RUN, where, missing=0)
+        return data
+    try:
+        run = parse_compact(raw, where)
+        records = list(iter_records(run, seeded_digest))
+    except CompactError as exc:
+        raise TestlogError(f"{where}: {exc}") from None
+    check_records_digest(run, records, where)
+    return {"schema_version": schema.RUN, "run": run.run, "records": records}
+
+
+def check_records_digest(run: CompactRun, records: list[dict[str, Any]], where: str) -> None:
+    if records_digest([r["signature"] for r in records]) != run.records_sha256:
+        raise TestlogError(f"{where}: the records rebuilt from it differ from those recorded "
+                           "(edited by hand?); `git testlog verify` checks the log")
+
+
 def read_run(store: LogStore, rev: str | None) -> tuple[LogEntry, dict[str, Any]]:
-    """(the commit, the parsed run.json: {"schema_version", "run", "records"}) of a run."""
+    """(the commit, the run: {"schema_version", "run", "records"}) of a run."""
     entry, artifact = run_entry(store, rev)
     where = f"{artifact} at {entry.sha[:10]}"
-    return entry, check_run_data(read_json(store, artifact, entry.sha), where)
+    return entry, run_data(store.read(artifact, entry.sha), artifact, where)
 
 
 def check_run_data(data: Any, where: str) -> dict[str, Any]:
@@ -213,3 +236,23 @@ def run_summary(store: LogStore, sha: str, artifact: str) -> tuple[str, dict[str
     """(summary.md text, summary.json) of the run whose run.json is `artifact`."""
     md = store.read(layout.sibling_path(artifact, "summary", "md"), sha).decode("utf-8")
     return md, read_json(store, layout.sibling_path(artifact, "summary", "json"), sha)
+
+
+def with_spec_files(files: dict[str, bytes]) -> dict[str, bytes]:
+    """`files` plus, for each compact run file among them (also under a prefix such as
+    superseded/<commit>/), the full format's files rendered from it: what auditors get from
+    `export` and `seal`. A damaged run file is an error naming it."""
+    out = dict(files)
+    for path in sorted(files):
+        cut = path.rfind("runs/")
+        own, prefix = path[cut:], path[:cut]
+        if cut < 0 or not own.endswith(".jsonl") or not layout.is_run_file(own):
+            continue
+        det_path = prefix + layout.sibling_path(own, "determinism", "json")
+        try:
+            determinism = json.loads(files[det_path]) if det_path in files else None
+            rendered = spec_files(own, files[path], determinism, seeded_digest)
+        except (ValueError, CompactError) as exc:
+            raise TestlogError(f"{path} cannot be rendered in the full format: {exc}") from None
+        out.update({prefix + p: data for p, data in rendered.items()})
+    return out

@@ -14,6 +14,7 @@ from typing import Any
 from testlog.core.envdigest import redactor
 from testlog.core.records import TestOutcome
 from testlog.core.runfiles import Harvest, RecordBook, RunBundle, RunContext, Source, run_bundle
+from testlog.rng import seeded_digest
 from testlog.store.environment import environment_blocks
 from testlog.store.state import CONVENTIONS
 
@@ -53,16 +54,16 @@ class RunWriter:
         self.book: RecordBook | None = None
         self.store: Any = None
         self.store_error: Exception | None = None
-        self.read_ahead: tuple[str | None, dict[str, Any]] | None = None
 
     def start(self) -> None:
         """The environment blocks, then the store with its signer (a failure to open it is
-        kept: the run goes to pending) and the timing summary read ahead."""
+        kept: the run goes to pending)."""
         setup, environ = self.setup, self.setup.environ
         record_env, run_env = environment_blocks(environ, setup.env_key, setup.env_key_source,
                                                  setup.sys_path)
         self.ctx = dataclasses.replace(setup.ctx, record_environment=record_env,
-                                       run_environment=run_env, redact=redactor(environ))
+                                       run_environment=run_env, redact=redactor(environ),
+                                       derive=seeded_digest)
         self.book = RecordBook(self.ctx)
         if setup.out_dir is not None:
             return
@@ -70,12 +71,6 @@ class RunWriter:
             self.store = self._open_store()
         except Exception as exc:
             self.store_error = exc
-            return
-        from testlog.store.runs import stored_timing_summary
-        try:
-            self.read_ahead = stored_timing_summary(self.store)
-        except Exception:
-            self.read_ahead = None
 
     def _open_store(self) -> Any:
         from gitstore import LogStore, resolve_signer  # loads dulwich: in the writer only
@@ -134,7 +129,7 @@ class RunWriter:
             sha = committed_already(self.store, bundle, self.ctx.started_ns // 10**9)
             if sha is not None:
                 return sha, "committed by the writer process before it stopped"
-        sha = commit_run(self.store, bundle, self.read_ahead)
+        sha = commit_run(self.store, bundle)
         signer = self.store.signer
         return sha, f"signed by {signer.fingerprint}" if signer else "unsigned"
 
