@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "archive_dir": None,
     "suite": None,
     "writer_process": "auto",   # a child process builds and commits the run (writerproc)
+    "writer": None,             # this writer's id: its chain is refs/testlog/chains/<writer>
 }
 
 

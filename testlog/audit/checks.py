@@ -8,7 +8,9 @@ from typing import Any
 
 from testlog.core import schema
 from testlog.core.canonical import record_signature, sha256_hex
+from testlog.core.compact import CompactError, Deriver, expand_line, parse_compact, records_digest
 from testlog.core.layout import TRAILER_EVENT
+from testlog.core.timefmt import IsoClock
 
 EVENT_KEYS = frozenset({"event", "timestamp", "artifact", "hash", "signature", "verdict"})
 
@@ -121,3 +123,60 @@ def _record_problem(index: int, record: Any) -> list[str]:
     if record["signature"] != record_signature(record):
         return [f"record {name}: signature does not recompute from its canonical JSON"]
     return []
+
+
+class ChronicleWalk:
+    """The steps of a chronicle.ndjson of the first format, one commit at a time (oldest first);
+    `ends` and `start` as for chronicle_steps."""
+
+    def __init__(self, ends: Mapping[int, int], start: int = 0) -> None:
+        self.ends, self.before = ends, start
+
+    def step(self, size: int | None, root: bool) -> ChronicleStep:
+        step, self.before = _one_step(size, 0 if root else self.before, self.ends, root,
+                                      self.before)
+        return step
+
+    def unchanged(self, size: int | None) -> str | None:
+        """A commit of format 2 carries its event in its message: it must leave the chronicle
+        as it was. The problem, or None."""
+        if size is None or self.ends.get(size) == self.before:
+            return None
+        return "a commit that carries its event in its message changed chronicle.ndjson"
+
+
+def event_record_problem(raw: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(event, None) or (None, problem) of a Testlog-Event-Record trailer."""
+    event, problem = parse_event(raw.encode("utf-8", "surrogateescape"))
+    return event, (problem.replace("chronicle line", "the Testlog-Event-Record trailer")
+                   if problem else None)
+
+
+def compact_run_problems(data: bytes, where: str, deep: bool,
+                         derive: Deriver) -> tuple[int, list[str]]:
+    """(tests checked, problems) of a compact run file: its header and every line's shape; with
+    `deep`, every record rebuilt and checked against the digest the recorder wrote."""
+    try:
+        run = parse_compact(data, where)
+    except CompactError as exc:
+        return 0, [str(exc)]
+    problems: list[str] = []
+    signatures: list[str] = []
+    clock = IsoClock()
+    for number, raw in enumerate(run.lines, 2):
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            problems.append(f"line {number} is not JSON")
+            continue
+        if not isinstance(line, dict) or not isinstance(line.get("test_name"), str):
+            problems.append(f"line {number} is not a test's line")
+            continue
+        if deep:
+            try:
+                signatures.append(expand_line(line, run.defaults, derive, clock)["signature"])
+            except CompactError as exc:
+                problems.append(f"line {number}: {exc}")
+    if deep and not problems and records_digest(signatures) != run.records_sha256:
+        problems.append("the records rebuilt from it differ from those recorded")
+    return run.count, problems

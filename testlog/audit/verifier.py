@@ -1,14 +1,15 @@
-"""`git testlog verify`: signatures, chronicle, artifacts, records, seals, epochs, continuity.
+"""`git testlog verify`: every chain of the log, commit by commit: one linear chain, signed by a
+trusted key, one event that agrees with its commit and hashes its artifact, run files whose
+records check out, seals, retention epochs, and no rollback since the last verify.
 
-All objects are read through a few batched git processes and signatures are checked in
-process, so a full verify costs roughly one pass over the branch's commits and artifacts.
+Streaming: commits and artifacts are read one at a time from one `git cat-file` process and
+dropped once checked, so memory does not grow with the history (a run file can be 100 MB and
+is held once, by itself). Signatures are checked in process (pysequoia).
 """
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gitstore import (
@@ -17,15 +18,15 @@ from gitstore import (
     UNTRUSTED,
     LogEntry,
     LogStore,
+    ObjectStream,
     SignatureCheck,
     TrustedCerts,
     changed_paths_between,
-    commits_in_range,
+    commit_ids,
     file_sha256,
     is_ancestor,
     last_change,
-    object_contents,
-    object_info,
+    parse_raw_commit,
 )
 
 from testlog.audit import checks
@@ -36,11 +37,11 @@ from testlog.audit.verified import VerifiedState, load_state, save_state
 from testlog.core import layout
 from testlog.core.canonical import sha256_hex
 from testlog.core.chronicle import RETENTION_EPOCH
-from testlog.core.layout import TRAILER_EVENT_SHA256
+from testlog.core.layout import TRAILER_EVENT_RECORD, TRAILER_EVENT_SHA256, TRAILER_PREVIOUS_EVENT
 from testlog.core.timefmt import utc_now
 from testlog.errors import TestlogError
-
-CHUNK = 256          # artifact blobs read per git process: bounded memory for large run files
+from testlog.rng import seeded_digest
+from testlog.store.events import event_digest
 
 
 @dataclass(frozen=True)
@@ -49,119 +50,149 @@ class Policy:
     require_signed: bool = False
     archive_dirs: tuple[str, ...] = ()
     accept_rewrite: bool = False
+    deep: bool = False           # rebuild every record of compact run files
 
     @property
     def fingerprints(self) -> frozenset[str]:
         return self.trusted.fingerprints if self.trusted else frozenset()
 
 
+@dataclass(frozen=True)
+class Event:
+    entry: LogEntry
+    data: dict[str, Any]
+
+
 @dataclass
-class Branch:
-    """What the checks share: where to read, the range, and what was learned along the way."""
+class Chain:
+    """What the checks of one chain share while its commits stream by."""
     store: LogStore
+    ref: str
     tip: str
     base: str | None
-    entries: list[LogEntry]
-    lines: list[bytes]
     state: VerifiedState | None
-    sigs: dict[str, SignatureCheck]
+    stream: ObjectStream
+    lines: list[bytes]                       # the tip's chronicle.ndjson (first format), if any
+    walk: checks.ChronicleWalk
+    sigs: dict[str, SignatureCheck] = field(default_factory=dict)
+    checked: dict[str, tuple[int, list[str]]] = field(default_factory=dict)   # run-file blobs
+    epochs: list[Event] = field(default_factory=list)
+    previous_event: dict[str, Any] | None = None     # the event of the last commit checked
 
     @property
     def cwd(self) -> str:
         return self.store.common_dir
 
 
-def verify_branch(store: LogStore, policy: Policy, since: str | None = None) -> rp.Report:
-    """Check the branch (or the commits after a verified `since`); remember the tip if clean."""
-    tip = store.require_tip()
-    state = load_state(store.common_dir, store.ref)
-    base, notes = starting_point(store, policy, state, since, tip)
-    entries = commits_in_range(store.common_dir, tip, base)
-    require_trust(store.ref, entries, policy)
-    report = rp.Report(store.ref, tip, "full" if base is None else f"incremental after {base[:12]}")
+def verify_log(store: LogStore, policy: Policy, since: str | None = None) -> list[rp.Report]:
+    """Every chain of the log (the own branch first), each remembered when it verifies."""
+    chains = store.require_chains()
+    if policy.require_signed and policy.trusted is None:
+        raise TestlogError("no trusted keys are configured and --require-signed needs them: "
+                           "pass --trusted-keys KEYS.asc or set trusted_keys (a key file or "
+                           "fingerprints) in the [testlog] config")
+    named = store.chain_of(store.resolve(since)) if since not in (None, "last") else None
+    states = {ref: load_state(store.common_dir, ref) for ref in chains}
+    if since == "last" and not any(states.values()):
+        raise TestlogError(f"nothing on {store.ref} has been verified here yet: run "
+                           "`git testlog verify` without --since first")
+    return [verify_chain(store, ref, tip, policy, since if ref == named or since == "last"
+                         else None, states[ref]) for ref, tip in chains.items()]
+
+
+def verify_chain(store: LogStore, ref: str, tip: str, policy: Policy, since: str | None,
+                 state: VerifiedState | None) -> rp.Report:
+    """Check one chain (or its commits after a verified `since`); remember its tip if clean."""
+    base, notes = starting_point(store, ref, policy, state, since, tip)
+    report = rp.Report(ref, tip, "full" if base is None else f"incremental after {base[:12]}")
     report.notes += notes
-    chronicle = object_contents(store.common_dir, [f"{tip}:{layout.CHRONICLE}"])
-    data = next(iter(chronicle.values()), b"")
-    branch = Branch(store, tip, base, entries, data.splitlines(keepends=True), state, {})
-    run_checks(branch, policy, report)
+    with ObjectStream(store.common_dir) as stream:
+        found = stream.read(f"{tip}:{layout.CHRONICLE}")
+        data = found[2] if found else b""
+        lines = data.splitlines(keepends=True)
+        ends = checks.line_ends(lines)
+        start = 0
+        if base is not None:
+            info = stream.info(f"{base}:{layout.CHRONICLE}")
+            start = ends.get(info[2], 0) if info else 0
+        chain = Chain(store, ref, tip, base, state, stream, lines, checks.ChronicleWalk(ends, start))
+        chain.previous_event = base_event(chain, start) if base else None
+        check_verified_prefix(chain, report)
+        previous = base
+        for sha in commit_ids(store.common_dir, tip, base):
+            check_commit(chain, policy, sha, previous, report)
+            previous = sha
+        check_tip_files(chain, policy, report)
+        check_continuity(chain, policy, report)
     if report.ok:
-        save_state(store.common_dir, store.ref, VerifiedState(
-            tip, tuple(sorted(policy.fingerprints)), policy.require_signed, len(branch.lines),
+        save_state(store.common_dir, ref, VerifiedState(
+            tip, tuple(sorted(policy.fingerprints)), policy.require_signed, len(lines),
             sha256_hex(data), utc_now()))
     return report
 
 
-def run_checks(branch: Branch, policy: Policy, report: rp.Report) -> None:
-    check_chain(branch, report)
-    check_signatures(branch, policy, report)
-    events = check_chronicle(branch, report)
-    artifact_blobs = check_artifacts(branch, events, report)
-    check_tip_files(branch, policy, artifact_blobs, report)
-    check_epochs(branch, policy, events, report)
-    check_continuity(branch, policy, events, report)
-
-
 # -- where to start ---------------------------------------------------------------------------
 
-def starting_point(store: LogStore, policy: Policy, state: VerifiedState | None,
+def starting_point(store: LogStore, ref: str, policy: Policy, state: VerifiedState | None,
                    since: str | None, tip: str) -> tuple[str | None, list[str]]:
     """The commit after which to verify (None: everything), and notes on the choice."""
     if since is None:
         return None, []
     if since == "last" and state is None:
-        raise TestlogError(f"nothing on {store.ref} has been verified here yet: run "
-                           "`git testlog verify` without --since first")
+        return None, [f"{ref} was never verified here: verifying it in full"]
     rev = state.tip if since == "last" and state else store.resolve(since)
     if state is None or not state.vouches_for(policy.fingerprints, policy.require_signed):
         raise TestlogError(f"{since} was not verified here with these trusted keys and "
                            "signing rule: run a full `git testlog verify` first")
     if not is_ancestor(store.common_dir, state.tip, tip):
         return None, [f"the last verified tip {state.tip[:12]} is not in the history of "
-                      f"{store.ref}: verifying everything"]
+                      f"{ref}: verifying everything"]
     if not is_ancestor(store.common_dir, rev, state.tip):
         raise TestlogError(f"{since} ({rev[:12]}) is newer than the last verified tip "
                            f"{state.tip[:12]}, so it was never verified (use --since last)")
     return rev, []
 
 
-def require_trust(ref: str, entries: Sequence[LogEntry], policy: Policy) -> None:
-    """Signatures mean nothing without an allowlist: refuse rather than pass them unchecked."""
-    if policy.trusted is not None:
+# -- one commit -------------------------------------------------------------------------------
+
+def check_commit(chain: Chain, policy: Policy, sha: str, previous: str | None,
+                 report: rp.Report) -> None:
+    found = chain.stream.read(sha)
+    if found is None or found[1] != "commit":
+        report.fail(rp.COMMITS, sha, "-", "commit object missing (run `git fsck`)")
         return
-    why = ("--require-signed needs them" if policy.require_signed else
-           f"{ref} has signed commits" if any(e.gpgsig for e in entries) else None)
-    if why:
-        raise TestlogError(f"no trusted keys are configured and {why}: pass --trusted-keys "
-                           "KEYS.asc or set trusted_keys (a key file or fingerprints) in the "
-                           "[testlog] config")
+    entry = parse_raw_commit(sha, found[2])
+    report.count(rp.COMMITS)
+    expected = (previous,) if previous else ()
+    if entry.parents != expected:
+        report.fail(rp.COMMITS, sha, "-", f"parents {list(entry.parents)}: the log must be one "
+                    "linear chain")
+    check_signature(chain, policy, entry, report)
+    event = check_event(chain, entry, report)
+    check_link(chain, entry, report)
+    chain.previous_event = event.data if event is not None else None
+    if event is not None:
+        check_artifact(chain, policy, event, report)
+        if event.data["event"] == RETENTION_EPOCH:
+            check_epoch(chain, policy, event, report)
 
 
-# -- commits and signatures -------------------------------------------------------------------
-
-def check_chain(branch: Branch, report: rp.Report) -> None:
-    previous = branch.base
-    for entry in branch.entries:
-        report.count(rp.COMMITS)
-        expected = (previous,) if previous else ()
-        if entry.parents != expected:
-            report.fail(rp.COMMITS, entry.sha, "-", f"parents {list(entry.parents)}: the log "
-                        "branch must be one linear chain")
-        previous = entry.sha
-
-
-def check_signatures(branch: Branch, policy: Policy, report: rp.Report) -> None:
-    for entry in branch.entries:
-        check = (policy.trusted.check(entry.payload, entry.gpgsig) if policy.trusted and entry.gpgsig
-                 else SignatureCheck(UNSIGNED, None))
-        branch.sigs[entry.sha] = check
-        if check.status == UNSIGNED:
-            report.count(rp.UNSIGNED)
-            if policy.require_signed:
-                report.fail(rp.UNSIGNED, entry.sha, "-", "unsigned commit (--require-signed)")
-            continue
-        report.count(rp.SIGNATURES)
-        if not check.ok:
-            report.fail(rp.SIGNATURES, entry.sha, "-", signature_problem(check))
+def check_signature(chain: Chain, policy: Policy, entry: LogEntry, report: rp.Report) -> None:
+    if entry.gpgsig and policy.trusted is None:
+        raise TestlogError(f"no trusted keys are configured and {chain.ref} has signed commits: "
+                           "pass --trusted-keys KEYS.asc or set trusted_keys (a key file or "
+                           "fingerprints) in the [testlog] config")
+    check = (policy.trusted.check(entry.payload, entry.gpgsig) if policy.trusted and entry.gpgsig
+             else SignatureCheck(UNSIGNED, None))
+    chain.sigs[entry.sha] = check
+    if check.status == UNSIGNED:
+        report.count(rp.UNSIGNED)
+        if policy.require_signed:
+            report.fail(rp.UNSIGNED, entry.sha, "-", "unsigned commit (--require-signed)")
+        return
+    report.count(rp.SIGNATURES)
+    if not check.ok:
+        report.fail(rp.SIGNATURES, entry.sha, "-", signature_problem(check))
 
 
 def signature_problem(check: SignatureCheck) -> str:
@@ -177,188 +208,210 @@ def signer_label(check: SignatureCheck) -> str | None:
     return "unsigned" if check.status == UNSIGNED else None
 
 
-# -- chronicle --------------------------------------------------------------------------------
+# -- events -----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Event:
-    entry: LogEntry
-    position: int
-    data: dict[str, Any]
-
-
-def check_chronicle(branch: Branch, report: rp.Report) -> list[Event]:
-    """Each commit adds exactly one line; each line agrees with the commit that signed it."""
-    cwd, entries = branch.cwd, branch.entries
-    names = [f"{e.sha}:{layout.CHRONICLE}" for e in entries]
-    if branch.base:
-        names.insert(0, f"{branch.base}:{layout.CHRONICLE}")
-    infos = object_info(cwd, names)
-    start = 0
-    ends = checks.line_ends(branch.lines)
-    if branch.base:
-        base_info = infos.pop(0)
-        start = ends.get(base_info.size, 0) if base_info else 0
-    check_verified_prefix(branch, report)
-    roots = [not e.parents for e in entries]
-    steps = checks.chronicle_steps([i.size if i else None for i in infos], roots, ends, start)
-    events = []
-    for entry, info, step in zip(entries, infos, steps):
-        report.count(rp.EVENTS)
-        if step.problem:
-            report.fail(rp.EVENTS, entry.sha, layout.CHRONICLE, step.problem)
-        if step.position is not None:
-            event = event_of(branch, entry, info.sha if info else "", step.position, report)
-            if event is not None:
-                events.append(event)
-    return events
+def check_event(chain: Chain, entry: LogEntry, report: rp.Report) -> Event | None:
+    """The commit's event: in its Testlog-Event-Record trailer (then it must leave the
+    first format's chronicle.ndjson as it was), or the one line it appended to that file."""
+    report.count(rp.EVENTS)
+    size = chain_size(chain, entry)
+    raw = entry.trailers.get(TRAILER_EVENT_RECORD)
+    if raw is not None:
+        problem = chain.walk.unchanged(size) if chain.lines else None
+        event, parse_problem = checks.event_record_problem(raw)
+        for text in (problem, parse_problem):
+            if text:
+                report.fail(rp.EVENTS, entry.sha, "-", text)
+        if event is None:
+            return None
+        problems = checks.event_problems(raw.encode(), event, entry.trailers,
+                                         signer_label(chain.sigs[entry.sha]), "")
+        for text in problems:
+            report.fail(rp.EVENTS, entry.sha, "-", text)
+        return Event(entry, event)
+    return legacy_event(chain, entry, size, report)
 
 
-def check_verified_prefix(branch: Branch, report: rp.Report) -> None:
-    """The chronicle as it was at the last verified tip must still open today's chronicle."""
-    state = branch.state
-    if state is None or not is_ancestor(branch.cwd, state.tip, branch.tip):
+def check_link(chain: Chain, entry: LogEntry, report: rp.Report) -> None:
+    """A commit that carries its event names its parent's event (Testlog-Previous-Event): a
+    commit dropped from the middle, the chain rebuilt on top, breaks that link."""
+    if TRAILER_EVENT_RECORD not in entry.trailers:
+        return                                   # the first format: its chronicle links them
+    claimed = entry.trailers.get(TRAILER_PREVIOUS_EVENT)
+    if not entry.parents:
+        if claimed is not None:
+            report.fail(rp.EVENTS, entry.sha, "-", "a root commit names a previous event")
         return
-    if sha256_hex(b"".join(branch.lines[:state.chronicle_lines])) != state.chronicle_sha256:
-        report.fail(rp.EVENTS, branch.tip, layout.CHRONICLE, "events verified at "
+    if chain.previous_event is None:
+        return                                   # its parent has no event: reported there
+    if claimed != event_digest(chain.previous_event):
+        report.fail(rp.EVENTS, entry.sha, "-", "the previous event it names is not its "
+                    "parent's (a commit dropped or reordered?)")
+
+
+def base_event(chain: Chain, start: int) -> dict[str, Any] | None:
+    """The event of the commit an incremental verify starts after."""
+    found = chain.stream.read(chain.base or "")
+    if found is None:
+        return None
+    entry = parse_raw_commit(chain.base or "", found[2])
+    raw = entry.trailers.get(TRAILER_EVENT_RECORD)
+    if raw is not None:
+        return checks.event_record_problem(raw)[0]
+    line = chain.lines[start - 1] if 0 < start <= len(chain.lines) else b""
+    return checks.parse_event(line)[0]
+
+
+def chain_size(chain: Chain, entry: LogEntry) -> int | None:
+    if not chain.lines:
+        return None
+    info = chain.stream.info(f"{entry.sha}:{layout.CHRONICLE}")
+    return info[2] if info else None
+
+
+def legacy_event(chain: Chain, entry: LogEntry, size: int | None,
+                 report: rp.Report) -> Event | None:
+    if not chain.lines:
+        report.fail(rp.EVENTS, entry.sha, "-", "no chronicle event (neither a "
+                    "Testlog-Event-Record trailer nor chronicle.ndjson)")
+        return None
+    step = chain.walk.step(size, not entry.parents)
+    if step.problem:
+        report.fail(rp.EVENTS, entry.sha, layout.CHRONICLE, step.problem)
+    if step.position is None:
+        return None
+    line = chain.lines[step.position - 1]
+    event, problem = checks.parse_event(line)
+    if event is None:
+        report.fail(rp.EVENTS, entry.sha, layout.CHRONICLE, f"line {step.position}: {problem}")
+        return None
+    problems = checks.event_problems(line, event, entry.trailers,
+                                     signer_label(chain.sigs[entry.sha]), TRAILER_EVENT_SHA256)
+    if TRAILER_EVENT_SHA256 not in entry.trailers:
+        info = chain.stream.info(f"{entry.sha}:{layout.CHRONICLE}")
+        if info is None or info[0] != git_blob_id(chain.lines[:step.position]):
+            problems.append("chronicle.ndjson at this commit is not the tip's first "
+                            f"{step.position} lines")
+    for text in problems:
+        report.fail(rp.EVENTS, entry.sha, layout.CHRONICLE, f"line {step.position}: {text}")
+    return Event(entry, event)
+
+
+def check_verified_prefix(chain: Chain, report: rp.Report) -> None:
+    """The chronicle as it was at the last verified tip must still open today's chronicle."""
+    state = chain.state
+    if state is None or not chain.lines or not is_ancestor(chain.cwd, state.tip, chain.tip):
+        return
+    if sha256_hex(b"".join(chain.lines[:state.chronicle_lines])) != state.chronicle_sha256:
+        report.fail(rp.EVENTS, chain.tip, layout.CHRONICLE, "events verified at "
                     f"{state.tip[:12]} were rewritten since")
 
 
-def event_of(branch: Branch, entry: LogEntry, blob: str, position: int,
-             report: rp.Report) -> Event | None:
-    line = branch.lines[position - 1]
-    event, problem = checks.parse_event(line)
-    if event is None:
-        report.fail(rp.EVENTS, entry.sha, layout.CHRONICLE, f"line {position}: {problem}")
-        return None
-    problems = checks.event_problems(line, event, entry.trailers,
-                                     signer_label(branch.sigs[entry.sha]), TRAILER_EVENT_SHA256)
-    if TRAILER_EVENT_SHA256 not in entry.trailers and blob != git_blob_id(branch.lines[:position]):
-        problems.append("chronicle.ndjson at this commit is not the tip's first "
-                        f"{position} lines")
-    for problem in problems:
-        report.fail(rp.EVENTS, entry.sha, layout.CHRONICLE, f"line {position}: {problem}")
-    return Event(entry, position, event)
-
-
-def git_blob_id(lines: Sequence[bytes]) -> str:
-    """The blob id git gives these bytes (the slow path, for commits without a digest trailer)."""
+def git_blob_id(lines: list[bytes]) -> str:
+    """The blob id git gives these bytes (commits of the first format without a digest)."""
+    import hashlib
     data = b"".join(lines)
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 # -- artifacts and records --------------------------------------------------------------------
 
-def check_artifacts(branch: Branch, events: list[Event], report: rp.Report) -> dict[str, str]:
-    """Each event's hash against its artifact; run files' records. {blob: commit} checked."""
-    infos = object_info(branch.cwd, [f"{e.entry.sha}:{e.data['artifact']}" for e in events])
-    wanted: dict[str, list[Event]] = {}
-    for event, info in zip(events, infos):
-        report.count(rp.ARTIFACTS)
-        if info is None or info.kind != "blob":
-            report.fail(rp.ARTIFACTS, event.entry.sha, str(event.data["artifact"]),
-                        "the event's artifact is not in the commit")
-        else:
-            wanted.setdefault(info.sha, []).append(event)
-    for blob, data in read_blobs(branch.cwd, list(wanted)):
-        for event in wanted[blob]:
-            check_artifact(event, data, report)
-    return {blob: events_[0].entry.sha for blob, events_ in wanted.items()}
-
-
-def check_artifact(event: Event, data: bytes, report: rp.Report) -> None:
-    sha, path = event.entry.sha, str(event.data["artifact"])
-    if sha256_hex(data) != event.data["hash"]:
-        report.fail(rp.ARTIFACTS, sha, path, "content does not match the chronicle's hash")
+def check_artifact(chain: Chain, policy: Policy, event: Event, report: rp.Report) -> None:
+    sha, path = event.entry.sha, str(event.data.get("artifact"))
+    report.count(rp.ARTIFACTS)
+    found = chain.stream.read(f"{sha}:{path}")
+    if found is None or found[1] != "blob":
+        report.fail(rp.ARTIFACTS, sha, path, "the event's artifact is not in the commit")
+        return
+    blob, _kind, data = found
+    if sha256_hex(data) != event.data.get("hash"):
+        report.fail(rp.ARTIFACTS, sha, path, "content does not match the event's hash")
     if layout.is_run_file(path):
-        check_run_file(sha, path, data, report)
+        count, problems = run_file_result(chain, policy, blob, path, data)
+        report.count(rp.RECORDS, count)
+        for problem in problems:
+            report.fail(rp.RECORDS, sha, path, problem)
 
 
-def check_run_file(sha: str, path: str, data: bytes, report: rp.Report) -> None:
-    count, problems = checks.run_file_problems(data)
-    report.count(rp.RECORDS, count)
-    for problem in problems:
-        report.fail(rp.RECORDS, sha, path, problem)
-
-
-def read_blobs(cwd: str, shas: list[str]) -> Iterator[tuple[str, bytes]]:
-    for start in range(0, len(shas), CHUNK):
-        yield from object_contents(cwd, shas[start:start + CHUNK]).items()
+def run_file_result(chain: Chain, policy: Policy, blob: str, path: str,
+                    data: bytes) -> tuple[int, list[str]]:
+    """(records, problems) of a run file, checked once per blob (runs repeat byte for byte)."""
+    if blob not in chain.checked:
+        chain.checked[blob] = (
+            checks.compact_run_problems(data, path, policy.deep, seeded_digest)
+            if path.endswith(".jsonl") else checks.run_file_problems(data))
+    return chain.checked[blob]
 
 
 # -- files at the tip: run files and seals ----------------------------------------------------
 
-def tip_paths(branch: Branch) -> list[str]:
+def tip_paths(chain: Chain) -> list[str]:
     """Every path at the tip (full verify) or those changed since the last verified tip."""
-    if branch.base is None or branch.state is None:
-        return branch.store.paths(rev=branch.tip)
-    return changed_paths_between(branch.cwd, branch.state.tip, branch.tip)
+    if chain.base is None or chain.state is None:
+        return chain.store.paths(rev=chain.tip)
+    return changed_paths_between(chain.cwd, chain.state.tip, chain.tip)
 
 
-def check_tip_files(branch: Branch, policy: Policy, checked: dict[str, str],
-                    report: rp.Report) -> None:
-    paths = tip_paths(branch)
-    runs = [p for p in paths if layout.is_run_file(p)]
-    infos = object_info(branch.cwd, [f"{branch.tip}:{p}" for p in runs])
-    fresh = {i.sha: p for p, i in zip(runs, infos) if i is not None and i.sha not in checked}
-    for blob, data in read_blobs(branch.cwd, list(fresh)):
-        count, problems = checks.run_file_problems(data)
+def check_tip_files(chain: Chain, policy: Policy, report: rp.Report) -> None:
+    paths = tip_paths(chain)
+    for path in (p for p in paths if layout.is_run_file(p)):
+        info = chain.stream.info(f"{chain.tip}:{path}")
+        if info is None or info[0] in chain.checked:
+            continue
+        found = chain.stream.read(info[0])
+        if found is None:
+            continue
+        count, problems = run_file_result(chain, policy, info[0], path, found[2])
         report.count(rp.RECORDS, count)
         if problems:        # name the commit that wrote this version (a log walk: only on failure)
-            sha = last_change(branch.cwd, branch.tip, fresh[blob]) or branch.tip
+            sha = last_change(chain.cwd, chain.tip, path) or chain.tip
             for problem in problems:
-                report.fail(rp.RECORDS, sha, fresh[blob], problem)
-    days = sorted({d for d in (seal_day_of(p) for p in paths) if d is not None})
-    for day in days:
-        check_seal(branch, policy, layout.audit_paths(day), report)
+                report.fail(rp.RECORDS, sha, path, problem)
+    for day in sorted({d for d in (seal_day_of(p) for p in paths) if d is not None}):
+        check_seal(chain, policy, layout.audit_paths(day), report)
 
 
-def seal_day_of(path: str):
+def seal_day_of(path: str) -> Any:
     for suffix in (".zip.sig", ".manifest.sha256"):
         if path.endswith(suffix):
             return layout.seal_day(path[: -len(suffix)] + ".zip")
     return layout.seal_day(path)
 
 
-def check_seal(branch: Branch, policy: Policy, paths: dict[str, str], report: rp.Report) -> None:
+def check_seal(chain: Chain, policy: Policy, paths: dict[str, str], report: rp.Report) -> None:
     report.count(rp.SEALS)
-    names = [f"{branch.tip}:{paths[k]}" for k in ("zip", "sig", "manifest")]
-    infos = object_info(branch.cwd, names)
-    blobs = object_contents(branch.cwd, [i.sha for i in infos if i is not None])
-    zip_, sig, manifest = (blobs.get(i.sha) if i else None for i in infos)
+    found = [chain.stream.read(f"{chain.tip}:{paths[k]}") for k in ("zip", "sig", "manifest")]
+    zip_, sig, manifest = (item[2] if item else None for item in found)
     check = None
     if zip_ is not None and sig is not None:
         check = policy.trusted.check(zip_, sig) if policy.trusted else SignatureCheck(UNTRUSTED, None)
-    problems = seal_problems(paths["zip"], zip_, manifest, sig is not None, check)
-    for key, problem in problems:
-        sha = last_change(branch.cwd, branch.tip, paths[key]) or branch.tip
+    for key, problem in seal_problems(paths["zip"], zip_, manifest, sig is not None, check):
+        sha = last_change(chain.cwd, chain.tip, paths[key]) or chain.tip
         report.fail(rp.SEALS, sha, paths[key], problem)
 
 
 # -- epochs and continuity --------------------------------------------------------------------
 
-def check_epochs(branch: Branch, policy: Policy, events: list[Event], report: rp.Report) -> None:
-    for event in events:
-        if event.data["event"] != RETENTION_EPOCH:
-            continue
-        report.count(rp.EPOCHS)
-        entry = event.entry
-        if entry.parents:
-            report.fail(rp.EPOCHS, entry.sha, "-", "a retention epoch must be a root commit")
-        elif not branch.sigs[entry.sha].ok:
-            report.fail(rp.EPOCHS, entry.sha, "-", "retention epoch not signed by a trusted key "
-                        f"({branch.sigs[entry.sha].status}): refusing to accept the restart")
-        else:
-            check_epoch_record(branch, policy, event, report)
+def check_epoch(chain: Chain, policy: Policy, event: Event, report: rp.Report) -> None:
+    report.count(rp.EPOCHS)
+    entry = event.entry
+    chain.epochs.append(event)
+    if entry.parents:
+        report.fail(rp.EPOCHS, entry.sha, "-", "a retention epoch must be a root commit")
+    elif not chain.sigs[entry.sha].ok:
+        report.fail(rp.EPOCHS, entry.sha, "-", "retention epoch not signed by a trusted key "
+                    f"({chain.sigs[entry.sha].status}): refusing to accept the restart")
+    else:
+        check_epoch_record(chain, policy, event, report)
 
 
-def epoch_record_of(branch: Branch, event: Event) -> tuple[dict | None, list[str]]:
-    name = f"{event.entry.sha}:{event.data['artifact']}"
-    data = object_contents(branch.cwd, [i.sha for i in object_info(branch.cwd, [name]) if i])
-    return epoch_record_problems(next(iter(data.values()), b""))
+def epoch_record_of(chain: Chain, event: Event) -> tuple[dict[str, Any] | None, list[str]]:
+    found = chain.stream.read(f"{event.entry.sha}:{event.data['artifact']}")
+    return epoch_record_problems(found[2] if found else b"")
 
 
-def check_epoch_record(branch: Branch, policy: Policy, event: Event, report: rp.Report) -> None:
-    record, problems = epoch_record_of(branch, event)
+def check_epoch_record(chain: Chain, policy: Policy, event: Event, report: rp.Report) -> None:
+    record, problems = epoch_record_of(chain, event)
     for problem in problems:
         report.fail(rp.EPOCHS, event.entry.sha, str(event.data["artifact"]), problem)
     if record is None:
@@ -376,32 +429,31 @@ def check_epoch_record(branch: Branch, policy: Policy, event: Event, report: rp.
                         f"commits archived; {bundle_note})")
 
 
-def check_continuity(branch: Branch, policy: Policy, events: list[Event],
-                     report: rp.Report) -> None:
-    """Flag a branch that no longer contains the tip verified last time (rollback, fork)."""
-    state = branch.state
+def check_continuity(chain: Chain, policy: Policy, report: rp.Report) -> None:
+    """Flag a chain that no longer contains the tip verified last time (rollback, fork)."""
+    state = chain.state
     if state is None:
-        report.notes.append("first verify of this branch here: its tip is remembered from now on")
+        report.notes.append(f"first verify of {chain.ref} here: its tip is remembered from now on")
         return
     report.count(rp.CONTINUITY)
-    if is_ancestor(branch.cwd, state.tip, branch.tip) or continues_through_epoch(branch, events):
+    if is_ancestor(chain.cwd, state.tip, chain.tip) or continues_through_epoch(chain):
         return
     message = (f"rollback or fork: the last verified tip {state.tip[:12]} (verified "
-               f"{state.verified_at}) is not in the history of {branch.store.ref}")
+               f"{state.verified_at}) is not in the history of {chain.ref}")
     if policy.accept_rewrite:
         report.notes.append(message + " (accepted: --accept-rewrite)")
     else:
-        report.fail(rp.CONTINUITY, branch.tip, "-", message)
+        report.fail(rp.CONTINUITY, chain.tip, "-", message)
 
 
-def continues_through_epoch(branch: Branch, events: list[Event]) -> bool:
+def continues_through_epoch(chain: Chain) -> bool:
     """A trusted epoch whose previous tip is, or descends from, the last verified tip."""
-    for event in events:
-        if event.data["event"] != RETENTION_EPOCH or not branch.sigs[event.entry.sha].ok:
+    last = chain.state.tip if chain.state else None
+    for event in chain.epochs:
+        if not chain.sigs[event.entry.sha].ok:
             continue
-        record, _ = epoch_record_of(branch, event)
-        last = branch.state.tip if branch.state else None
+        record, _ = epoch_record_of(chain, event)
         if record and last and (record["previous_tip"] == last or
-                                is_ancestor(branch.cwd, last, record["previous_tip"])):
+                                is_ancestor(chain.cwd, last, record["previous_tip"])):
             return True
     return False

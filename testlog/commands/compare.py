@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     branch = load_settings(args.repo, {"branch": args.branch})["branch"].value
     with open_log(args.repo, branch, False) as store:
-        store.require_tip()
+        store.require_chains()
         a = load_from_branch(store, args.rev_a)
         b = load_from_branch(store, args.rev_b)
     result = compare_runs(a.run, a.records, b.run, b.records, factor=args.timing_factor)

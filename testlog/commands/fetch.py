@@ -1,29 +1,41 @@
-"""`git testlog fetch [REMOTE]`: bring the remote's log branch here and integrate it."""
+"""`git testlog fetch [REMOTE]`: bring the chains of other writers here, checked."""
 from __future__ import annotations
 
 import argparse
 
-import gitstore
+from testlog.audit.trust import trusted_certs
+from testlog.commands.arguments import add_branch_argument
+from testlog.config import repo_settings
+from testlog.store.chains import fetch_chains, writer_id
+from testlog.store.state import open_configured
 
-from testlog.commands.push import add_arguments, open_for_sync, rebuilt_note  # noqa: F401
-from testlog.store.events import refuse_rebuilding_epoch
+HELP = ("fetch the chains of a remote's writers (default origin; all, or --writer PATTERN): "
+        "each is kept when it continues the one here (and, with trusted keys configured, is "
+        "signed by them), else kept apart and said so")
 
-HELP = ("fetch the log branch from a remote (default origin) and integrate it: create, "
-        "fast-forward, or rebuild local-only commits on the remote tip (re-signed)")
 
-MESSAGES = {
-    "created": "created {branch} at {tip}",
-    "up-to-date": "{branch} is up to date at {tip}",
-    "fast-forward": "fast-forwarded {branch} to {tip}",
-    "ahead": "{branch} at {tip} already contains the remote's; push it with `git testlog push`",
-    "rebuilt": "rebuilt {rebuilt} local commit(s) on the remote tip: {branch} at {tip}",
-}
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("remote", nargs="?", default="origin", help="remote name, URL or path")
+    parser.add_argument("--writer", default=None, metavar="PATTERN",
+                        help="only the chains of these writers (an id, or a pattern with one "
+                             "'*', e.g. 'ci-*')")
+    parser.add_argument("--trusted-keys", metavar="FILE",
+                        help="accept only chains signed by these keys (default: config "
+                             "trusted_keys; none: every chain that continues ours)")
+    add_branch_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_for_sync(args) as store:
-        result = gitstore.fetch(store, args.remote, guard=refuse_rebuilding_epoch)
-        note = rebuilt_note(store, result)
-    print(MESSAGES[result.status].format(branch=store.ref, tip=result.tip[:10],
-                                         rebuilt=result.rebuilt) + note)
-    return 0
+    values, root, common = repo_settings(args.repo, {"branch": args.branch})
+    trusted = trusted_certs(args.trusted_keys, values["trusted_keys"], root, common)
+    own = writer_id(common, values["writer"])
+    with open_configured(args.repo, values, sign=False) as store:
+        results = fetch_chains(store, args.remote, own, args.writer, trusted)
+    if not results:
+        print(f"{args.remote} has no chains" + (f" of writers {args.writer}" if args.writer else ""))
+        return 0
+    for item in results:
+        reason = f": {item.reason}" if item.reason else ""
+        print(f"{item.status:<12} {item.writer} at {item.tip[:10]}{reason}")
+    kept_apart = sum(1 for item in results if item.status == "kept apart")
+    return 1 if kept_apart else 0

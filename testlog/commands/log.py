@@ -1,18 +1,22 @@
-"""`git testlog log`: one line per commit of the log branch."""
+"""`git testlog log`: one line per commit of the log: this clone's branch and the chains of the
+other writers it fetched, newest first, each attributed to its writer when there are several."""
 from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from gitstore import LogEntry
 
 from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
 from testlog.core.timefmt import utc_iso
+from testlog.store.chains import known_writer_id, writer_of
 from testlog.store.runs import run_info
 from testlog.store.state import open_configured
 
-HELP = "list the log branch's commits, newest first"
+HELP = ("list the log's commits (this clone's branch and every writer's chain fetched here), "
+        "newest first")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,19 +28,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", action="store_true", help="only test runs (pytest --testlog)")
 
 
-def entry_dict(entry: LogEntry) -> dict:
+def entry_dict(entry: LogEntry, chain: str | None = None,
+               writer: str | None = None) -> dict[str, Any]:
     """The JSON of one commit; a run also gets "run": suite, verdict, counts, source."""
-    out = {"sha": entry.sha, "parents": list(entry.parents), "summary": entry.summary,
-           "trailers": entry.trailers, "timestamp": utc_iso(entry.timestamp),
-           "signature": entry.signature, "signer": entry.signer}
+    out: dict[str, Any] = {
+        "sha": entry.sha, "parents": list(entry.parents), "summary": entry.summary,
+        "trailers": entry.trailers, "timestamp": utc_iso(entry.timestamp),
+        "signature": entry.signature, "signer": entry.signer, "chain": chain, "writer": writer}
     info = run_info(entry)
     if info is not None:
         out["run"] = info
     return out
 
 
-def entry_line(entry: LogEntry) -> str:
+def entry_line(entry: LogEntry, writer: str | None = None) -> str:
     head = f"{entry.sha[:10]}  {utc_iso(entry.timestamp)}  {entry.signature:<11}  "
+    if writer is not None:
+        head += f"{writer}  "
     info = run_info(entry)
     if info is None:
         return head + entry.summary
@@ -46,12 +54,17 @@ def entry_line(entry: LogEntry) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    values, _, _ = repo_settings(args.repo, {"branch": args.branch})
+    values, _, common = repo_settings(args.repo, {"branch": args.branch})
     with open_configured(args.repo, values, sign=False) as store:
-        store.require_tip()
-        entries = store.history(limit=None if args.runs else args.n, verify_signatures=args.verify)
+        chains = store.require_chains()
+        own = known_writer_id(common, values["writer"]) or "this clone"
+        entries = store.history_all(limit=None if args.runs else args.n,
+                                    verify_signatures=args.verify)
     if args.runs:
-        entries = [e for e in entries if run_info(e) is not None][:args.n]
-    for entry in entries:
-        print(json.dumps(entry_dict(entry), sort_keys=True) if args.json else entry_line(entry))
+        entries = [(e, ref) for e, ref in entries if run_info(e) is not None][:args.n]
+    several = len(chains) > 1
+    for entry, ref in entries:
+        writer = writer_of(ref, store.ref, own)
+        print(json.dumps(entry_dict(entry, ref, writer), sort_keys=True) if args.json
+              else entry_line(entry, writer if several else None))
     return 0

@@ -7,7 +7,7 @@ import os
 from testlog.audit import options
 from testlog.audit.report import render
 from testlog.audit.trust import trusted_certs
-from testlog.audit.verifier import Policy, verify_branch
+from testlog.audit.verifier import Policy, verify_log
 from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
 from testlog.store.state import ARCHIVE, open_configured, state_path
@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accept-rewrite", action="store_true",
                         help="report a branch that no longer contains the last verified tip "
                              "instead of failing (after a deliberate rewrite)")
+    parser.add_argument("--deep", action="store_true",
+                        help="also rebuild every record of compact run files and check them "
+                             "against the digest the recorder wrote (slower; the default "
+                             "checks each run file against its signed event)")
     add_branch_argument(parser)
 
 
@@ -41,7 +45,11 @@ def run(args: argparse.Namespace) -> int:
     with open_configured(args.repo, values, sign=False) as store:
         default_archive = state_path(store.common_dir, ARCHIVE)
         dirs = tuple(dict.fromkeys([options.archive_dir(values, root, common), default_archive]))
-        policy = Policy(trusted, args.require_signed, dirs, args.accept_rewrite)
-        report = verify_branch(store, policy, args.since)
-    print(render(report))
-    return 0 if report.ok else 1
+        policy = Policy(trusted, args.require_signed, dirs, args.accept_rewrite, args.deep)
+        reports = verify_log(store, policy, args.since)
+    print("\n\n".join(render(report) for report in reports))
+    failed = [r.ref for r in reports if not r.ok]
+    if len(reports) > 1:
+        print(f"verify: {len(reports) - len(failed)} of {len(reports)} chains OK"
+              + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0

@@ -3,6 +3,7 @@ gitstore where its own state goes, which git config section it reads and how to 
 
     <common dir>/testlog/
         env-key              the environment digests' key (mode 0600, never committed)
+        writer-id            this clone's writer id, when none is configured
         pending/<id>/        runs whose commit failed, until `git testlog commit-pending`
         verified/<ref>.json  the last verified tip of each log branch
         archive/             retention bundles (default archive_dir)
@@ -24,17 +25,20 @@ if TYPE_CHECKING:
 
 DEFAULT_BRANCH = "refs/heads/testlog"
 STATE_DIR = "testlog"
+# Chains of other writers kept here (see store/chains.py), and where fetches are checked.
+CHAINS_PREFIX = "refs/testlog/chains/"
+LEGACY_PREFIX = "refs/testlog/legacy/"
+INCOMING_PREFIX = "refs/testlog/incoming/"
+QUARANTINE_PREFIX = "refs/testlog/quarantine/"
 
 CONVENTIONS = Conventions(
     default_ref=DEFAULT_BRANCH,
     state_dir_name=STATE_DIR,
     config_section="testlog",
-    append_only_suffixes=(".ndjson",),
-    fetched_ref_prefix="refs/testlog/fetched",
+    chain_prefixes=(CHAINS_PREFIX, LEGACY_PREFIX),
     reflog_message=b"git-testlog: write",
     no_branch_hint="record a run first, or `git testlog fetch` it from a remote",
     revision_hint="see `git testlog log`",
-    push_again_hint="run `git testlog push` again",
 )
 
 ENV_KEY = "env-key"
@@ -42,6 +46,7 @@ PENDING = "pending"
 VERIFIED = "verified"
 ARCHIVE = "archive"
 WRITER_LOG = "writer.log"
+WRITER_ID = "writer-id"
 
 
 def state_path(common_dir: str, *parts: str) -> str:
