@@ -33,11 +33,13 @@ def make_repo(path: Path, files: dict[str, str] | None = None, *, commit: bool =
 
 
 def gen_key(gnupghome: str, name: str = "Testlog Test", email: str = "test@example.com",
-            passphrase: str | None = None) -> str:
-    """Generate an RSA key in `gnupghome`; return its fingerprint."""
+            passphrase: str | None = None, fast: bool = False) -> str:
+    """Generate an RSA key in `gnupghome` (an ed25519 one with `fast`); its fingerprint."""
     import gnupg
     gpg = gnupg.GPG(gnupghome=gnupghome)
-    params = gpg.gen_key_input(name_real=name, name_email=email, key_type="RSA", key_length=2048,
+    kind = {"key_type": "EDDSA", "key_curve": "ed25519"} if fast else \
+        {"key_type": "RSA", "key_length": 2048}
+    params = gpg.gen_key_input(name_real=name, name_email=email, **kind,
                                no_protection=passphrase is None, passphrase=passphrase)
     key = gpg.gen_key(params)
     assert key.fingerprint, key.stderr

@@ -17,6 +17,7 @@ from testlog.cli import main
 from testlog.core.canonical import canonical_json
 from testlog.store.events import commit_event
 from tests.fixtures import git, make_repo
+from tests.recorder_helpers import event_at, run_data
 from tests.store_helpers import open_store
 
 PY = sys.executable
@@ -72,19 +73,20 @@ def branch_json(repo: Path, path: str, rev: str = "testlog") -> dict:
 
 
 def run_json(repo: Path, sha: str) -> dict:
-    """run.json of the run recorded at `sha` (the artifact of its chronicle event)."""
-    event = json.loads(git(repo, "show", f"{sha}:chronicle.ndjson").splitlines()[-1])
-    return branch_json(repo, event["artifact"], sha)
+    """The run recorded at `sha` (the artifact of its event), its records rebuilt."""
+    return run_data(repo, sha)
 
 
 def forge_run(repo: Path, sha: str, change) -> str:
-    """A run commit whose run.json was changed by `change(data)` after recording."""
-    event = json.loads(git(repo, "show", f"{sha}:chronicle.ndjson").splitlines()[-1])
+    """A run commit in the full format whose run.json is the recorded run changed by
+    `change(data)` (a hand-edited run, as an attacker or a careless hand would leave it)."""
+    artifact = event_at(repo, sha)["artifact"]
     data = run_json(repo, sha)
     change(data)
+    full = artifact.removesuffix("l")                      # runs/…__run.json
     with open_store(repo, sign_key=False) as store:
-        return commit_event(store, {event["artifact"]: canonical_json(data)},
-                            event="TEST_SUITE_EXECUTED", artifact=event["artifact"], verdict="PASS",
+        return commit_event(store, {full: canonical_json(data), artifact: None},
+                            event="TEST_SUITE_EXECUTED", artifact=full, verdict="PASS",
                             summary="TEST_SUITE_EXECUTED tests PASS 3 passed 0 failed",
                             trailers={"Testlog-Suite": "tests"})
 
@@ -94,8 +96,8 @@ def tip(repo: Path) -> str:
 
 
 def last_report(repo: Path) -> dict:
-    """The replay report the last log commit holds (its chronicle event's artifact)."""
-    event = json.loads(git(repo, "show", "testlog:chronicle.ndjson").splitlines()[-1])
+    """The replay report the last log commit holds (its event's artifact)."""
+    event = event_at(repo, "testlog")
     assert event["event"] in ("REPLAY_VERIFIED", "REPLAY_FAILED")
     return {"event": event, **branch_json(repo, event["artifact"])}
 

@@ -90,7 +90,7 @@ def test_testlog_out_alone_records(pytester: pytest.Pytester):
     pytester.makepyfile("def test_a():\n    assert True\n")
     result = pytester.runpytest_subprocess("-p", "no:randomly", "--testlog-out=out")
     assert result.ret == 0
-    assert list((pytester.path / "out" / "runs").glob("*__run.json"))
+    assert list((pytester.path / "out" / "runs").glob("*__run.jsonl"))
 
 
 def test_hook_takes_gits_arguments_after_its_options(repo: Path, capsys, monkeypatch):

@@ -21,6 +21,7 @@ from tests.gate_repos import (
     module,
     mono_repo,
 )
+from tests.recorder_helpers import events as log_events
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +56,7 @@ def test_example_monorepo_cov_gate_and_bench(tmp_path: Path, capsys):
     assert len({e["env_fingerprint"] for e in lines.values()}) == 1
     raw = git(repo, "show", "testlog:ledger/coverage.ndjson")
     assert str(tmp_path) not in raw and BIN not in raw      # repository-relative paths only
-    events = [json.loads(x) for x in git(repo, "show", "testlog:chronicle.ndjson").splitlines()]
+    events = log_events(repo)
     assert [e["event"] for e in events] == ["COVERAGE_RECORDED"]
     artifact = git(repo, "show", f"testlog:{events[0]['artifact']}")
     assert events[0]["artifact"].startswith("measurements/")

@@ -20,7 +20,9 @@ from testlog.rng import python_random
 from tests.fixtures import gen_key, git, make_repo, user_state
 from tests.recorder_helpers import (
     branch_files,
+    event_at,
     find,
+    git_bytes,
     pytest_env,
     records_by_name,
     run_data,
@@ -81,7 +83,7 @@ def test_failing_gpg_keeps_the_run_in_pending_and_commit_pending_recovers_it(
     assert "run `git testlog commit-pending` to commit it" in run.stdout
     assert not has_branch(repo) and user_state(repo) == before
     [entry] = pending_entries(repo)
-    saved_run = next((entry / "files" / "runs").glob("*__run.json")).read_bytes()
+    saved_run = next((entry / "files" / "runs").glob("*__run.jsonl")).read_bytes()
     code, listing = cli(repo, "commit-pending", "--list")
     assert code == 0 and "TEST_SUITE_EXECUTED proj FAIL 1 passed 1 failed" in listing
 
@@ -90,9 +92,9 @@ def test_failing_gpg_keeps_the_run_in_pending_and_commit_pending_recovers_it(
     assert code == 0 and out.startswith(f"committed {entry.name} as ")
     git(repo, "verify-commit", "testlog")
     assert pending_entries(repo) == []
-    assert show(repo, find(repo, "__run.json")).encode() == saved_run
-    assert json.loads(show(repo, "timing/timing_summary.json"))["tests"]
-    assert len(show(repo, "chronicle.ndjson").splitlines()) == 1
+    assert git_bytes(repo, "show", f"testlog:{find(repo, '__run.jsonl')}") == saved_run
+    assert event_at(repo)["event"] == "TEST_SUITE_EXECUTED"
+    assert git(repo, "rev-list", "--count", "testlog").strip() == "1"
     assert cli(repo, "commit-pending") == (0, "no pending runs\n")
 
 

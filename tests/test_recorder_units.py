@@ -23,6 +23,7 @@ from testlog.core.seeds import derive_seed, parse_seed, session_seed
 from testlog.core.suite import clean_suite, derive_suite
 from testlog.core.timefmt import IsoClock
 from testlog.core.timing_summary import empty_summary, parse_summary, updated_summary
+from testlog.store import runs
 from tests.recorder_helpers import unit_context, unit_harvest
 
 
@@ -201,15 +202,16 @@ def test_records_have_exactly_the_design_fields_and_the_canonical_signature():
 
 def test_run_json_is_canonical_sorted_and_signed():
     bundle = run_bundle(unit_context(), unit_harvest())
-    data = bundle.files["runs/20251101__unit__run.json"]
-    parsed = json.loads(data)
-    assert canonical_json(parsed) == data
+    data = bundle.files["runs/20251101__unit__run.jsonl"]
+    assert all(canonical_json(json.loads(line)) == line for line in data.splitlines())
+    parsed = runs.run_data(data, "runs/20251101__unit__run.jsonl", "the run file")
     assert [r["test_name"] for r in parsed["records"]] == ["t.py::a", "t.py::b", "t.py::c[ü]"]
     assert all(r["signature"] == record_signature(r) for r in parsed["records"])
     assert parsed["run"]["nodeids"] == ["t.py::b", "t.py::a", "t.py::c[ü]"]
     assert parsed["records"][0]["timestamp_start"] == "2025-10-31T08:40:00.500Z"
     assert bundle.summary == "TEST_SUITE_EXECUTED unit PASS 3 passed 0 failed"
     assert bundle.files["runs/20251101__unit__dirty.patch"] is None
+    assert bundle.files["runs/20251101__unit__run.json"] is None     # the full format's name
     assert bundle.files["coverage/20251101__unit__coverage.json"] is None
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from testlog.core.canonical import canonical_json
 from tests.fixtures import git, user_state
+from tests.recorder_helpers import event_at
 from tests.replay_support import (
     PY,
     cli,
@@ -171,5 +172,4 @@ def test_signed_report_commit_verifies_with_stock_git(env, gpg_key):
                          "-k", "python_random")
     assert code == 0 and user_state(repo) == before, out + err
     git(repo, "verify-commit", "testlog")
-    assert json.loads(git(repo, "show", "testlog:chronicle.ndjson").splitlines()[-1])[
-        "signature"] == f"gpg:{gpg_key}"
+    assert event_at(repo, "testlog")["signature"] == f"gpg:{gpg_key}"

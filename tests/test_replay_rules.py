@@ -19,6 +19,7 @@ from testlog.replay.environment import compare_environments
 from testlog.replay.judge import MISSING, Replayed, judge
 from testlog.replay.outputs import compare_outputs, drift_delta, output_diff
 from testlog.replay.plan import PlannedTest, files_of, replay_order, replayable_options, rng_leaks
+from testlog.store import runs
 
 
 @pytest.mark.parametrize("args,kept", [
@@ -256,7 +257,7 @@ def test_runs_in_a_directory(tmp_path: Path):
 ])
 def test_parse_json_refuses_bad_files(raw, message):
     with pytest.raises(TestlogError, match=message):
-        loading.parse_json(raw, "runs/x__run.json")
+        runs.parse_run_json(raw, "runs/x__run.json")
 
 
 def test_state_restore_roundtrip_numpy():

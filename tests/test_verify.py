@@ -119,7 +119,7 @@ def _unsigned_blob_edit(log: Log) -> tuple[str, str, str]:
     tree = edited_tree(log.repo, tip, {RUN3: json.dumps(run).encode()})
     sha = forge_commit(log.repo, tree, tip, "fix a result\n")
     move_branch(log.repo, sha)
-    return sha, "chronicle.ndjson", "no chronicle event"
+    return sha, "-", "no chronicle event"
 
 
 def _resigned_untrusted(log: Log, other: str) -> tuple[str, str, str]:
@@ -139,7 +139,7 @@ def _dropped_and_rebuilt(log: Log) -> tuple[str, str, str]:
         rebuilt.append(forge_commit(log.repo, tree, rebuilt[-1], message_of(log.repo, sha),
                                     key=log.key))
     move_branch(log.repo, rebuilt[-1])
-    return rebuilt[1], "chronicle.ndjson", "2 chronicle events in one commit"
+    return rebuilt[1], "-", "the previous event it names is not its parent's"
 
 
 def _record_edited_chronicle_alone(log: Log) -> tuple[str, str, str]:
@@ -209,7 +209,7 @@ def test_unsigned_edit_also_fails_require_signed_and_its_record(log: Log, capsys
 
 def test_record_edit_without_chronicle_is_also_an_unchronicled_commit(log: Log, capsys):
     sha, _, _ = _record_edited_chronicle_alone(log)
-    assert_named(log.verify(capsys)[1], sha, "chronicle.ndjson", "no chronicle event")
+    assert_named(log.verify(capsys)[1], sha, "-", "no chronicle event")
 
 
 def test_rollback_after_a_verify_is_flagged(log: Log, capsys):
