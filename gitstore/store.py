@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 
@@ -31,7 +32,11 @@ from gitstore.packing import (
     retry_if_packed_meanwhile,
 )
 from gitstore.reading import read_commit
-from gitstore.signing import Signer, verify
+from gitstore.signer import DEFAULT_SIGN_TIMEOUT, Signer
+from gitstore.signing import GpgSigner
+from gitstore.signing import verify as gpg_verify
+from gitstore.sigstatus import UNKNOWN_KEY
+from gitstore.sshsigning import AllowedSigners, SshSigner, is_ssh_signature
 
 CAS_ATTEMPTS = 8
 # A write this big goes straight into one pack instead of loose files.
@@ -56,12 +61,54 @@ def open_repo(common_dir: str) -> Repo:
         raise GitStoreError(f"cannot open the repository at {common_dir}: {exc}") from exc
 
 
-def resolve_signer(cwd: str, sign_key: str | bool | None) -> Signer | None:
-    """sign_key: a key id, None (git's user.signingkey if set) or False (never sign)."""
+def resolve_signer(cwd: str, sign_key: str | bool | None,
+                   timeout: float = DEFAULT_SIGN_TIMEOUT) -> Signer | None:
+    """sign_key: a key, None (git's user.signingkey if set) or False (never sign). As git
+    does, gpg.format picks OpenPGP (gpg) or SSH (ssh-keygen); each call to either ends within
+    `timeout` seconds."""
     if sign_key is False:
         return None
     key = sign_key if isinstance(sign_key, str) and sign_key else git_config(cwd, "user.signingkey")
-    return Signer(key, git_config(cwd, "gpg.program")) if key else None
+    if not key:
+        return None
+    form = (git_config(cwd, "gpg.format") or "openpgp").lower()
+    if form == "ssh":
+        return SshSigner(key, git_config(cwd, "gpg.ssh.program"), timeout)
+    if form == "x509":
+        raise GitStoreError("gpg.format=x509 (X.509 signing with gpgsm) is not supported: sign "
+                            "with OpenPGP (unset gpg.format) or SSH (gpg.format=ssh)")
+    if form != "openpgp":
+        raise GitStoreError(f"gpg.format={form} is not a signature format git knows "
+                            "(openpgp, ssh or x509)")
+    program = git_config(cwd, "gpg.openpgp.program") or git_config(cwd, "gpg.program")
+    return GpgSigner(key, program, timeout)
+
+
+class ConfiguredVerifier:
+    """Commit signatures judged as `git verify-commit` would judge them here: OpenPGP by gpg
+    and its keyring, SSH by ssh-keygen and gpg.ssh.allowedSignersFile (read once)."""
+
+    def __init__(self, cwd: str) -> None:
+        self.cwd = cwd
+        self.gpg_program = git_config(cwd, "gpg.openpgp.program") or git_config(cwd, "gpg.program")
+        self._allowed: AllowedSigners | None | bool = False      # False: not read yet
+
+    def __call__(self, payload: bytes, signature: bytes) -> tuple[str, str | None]:
+        if not is_ssh_signature(signature):
+            return gpg_verify(payload, signature, self.gpg_program)
+        allowed = self.allowed_signers()
+        return allowed.check(payload, signature) if allowed else (UNKNOWN_KEY, None)
+
+    def allowed_signers(self) -> AllowedSigners | None:
+        if self._allowed is False:
+            path = os.path.expanduser(git_config(self.cwd, "gpg.ssh.allowedSignersFile") or "")
+            try:
+                with open(path, "rb") as handle:
+                    self._allowed = AllowedSigners.from_file(
+                        path, handle.read(), git_config(self.cwd, "gpg.ssh.program"))
+            except OSError:
+                self._allowed = None
+        return self._allowed if isinstance(self._allowed, AllowedSigners) else None
 
 
 def checked_out_branches(common_dir: str) -> dict[str, str]:
@@ -105,12 +152,13 @@ class LogStore:
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".", ref: str | None = None,
              sign_key: str | bool | None = None, lock_timeout: float = 60.0,
-             conventions: Conventions = GENERIC) -> LogStore:
+             conventions: Conventions = GENERIC,
+             sign_timeout: float = DEFAULT_SIGN_TIMEOUT) -> LogStore:
         """The log branch `ref` (default: the conventions' default ref) of the repository
-        holding `path`; sign_key as for resolve_signer."""
+        holding `path`; sign_key and sign_timeout as for resolve_signer."""
         common, git_dir, top = locate(path)
         return cls(common, git_dir, top, full_ref(conventions.default_ref if ref is None else ref),
-                   resolve_signer(common, sign_key), lock_timeout, conventions)
+                   resolve_signer(common, sign_key, sign_timeout), lock_timeout, conventions)
 
     def close(self) -> None:
         self.repo.close()
@@ -205,10 +253,10 @@ class LogStore:
         raw = git_pipeline(walk, ["cat-file", "--batch", "--buffer"], self.common_dir)
         entries = parse_cat_file_batch(raw)
         if verify_signatures:
-            program = git_config(self.common_dir, "gpg.program")
+            check = ConfiguredVerifier(self.common_dir)
             for entry in entries:
                 if entry.gpgsig:
-                    entry.signature, entry.signer = verify(entry.payload, entry.gpgsig, program)
+                    entry.signature, entry.signer = check(entry.payload, entry.gpgsig)
         return entries
 
     # -- writing -------------------------------------------------------------------------
@@ -218,10 +266,42 @@ class LogStore:
         """One commit: bytes put, Append(bytes) appended, None deleted. Returns its sha."""
         encoded = ch.validated(changes)
         text = compose_message(message, trailers)
+        if self.signer is not None:
+            return self._write_signed(encoded, text)
         with self.locked():
             sha, written = self._commit_with_retry(encoded, text)
             self.after_write(sha, written)
         return sha
+
+    def _write_signed(self, encoded: dict[bytes, ch.Change], message: bytes) -> str:
+        """Build and sign outside the writers' lock (a signer may take up to its timeout, and
+        nobody waits for it); under the lock, store the commit only when the tip is still the
+        one it was built on, else build and sign it again on the new tip."""
+        deadline = time.monotonic() + self.lock_timeout
+        for attempt in range(1, 1 << 16):
+            parent = self.tip
+            commit, objects = self._signed_commit(encoded, message, parent)
+            with self.locked():
+                if self.tip == parent:
+                    written = self.add_objects(objects)
+                    written += add_object(self.repo.object_store, commit, self.loose_level)
+                    if self.swap_tip(parent, commit.id):
+                        self.after_write(commit.id.decode(), written)
+                        return commit.id.decode()
+            if attempt >= CAS_ATTEMPTS and time.monotonic() > deadline:
+                break
+        raise GitStoreError(f"{self.ref} kept moving under other writers; nothing was written")
+
+    @retry_if_packed_meanwhile
+    def _signed_commit(self, encoded: dict[bytes, ch.Change], message: bytes,
+                       parent: str | None) -> tuple[Commit, list[ShaFile]]:
+        """The signed commit on `parent` and the new objects it needs, none stored yet."""
+        store = self.repo.object_store
+        base_tree = self._commit(parent).tree if parent else None
+        tree, objects = ch.apply_changes(store, base_tree, encoded)
+        commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
+                            self.signer)
+        return commit, objects
 
     def locked(self) -> AbstractContextManager[None]:
         """The writers' lock: hold it around read-tip → build → compare-and-swap.

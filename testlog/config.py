@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "archive_dir": None,
     "suite": None,
     "writer_process": "auto",   # a child process builds and commits the run (writerproc)
+    "sign_timeout": 60,         # seconds one gpg or ssh-keygen call may take before it is killed
 }
 
 
@@ -89,6 +90,18 @@ def load_settings(root: str, cli: dict[str, Any] | None = None) -> dict[str, Set
             if key in DEFAULTS:
                 settings[key] = Setting(value, source)
     return settings
+
+
+def sign_timeout(setting: Setting) -> float:
+    """The `sign_timeout` setting in seconds: a positive number, else a one-line error."""
+    try:
+        seconds = float(str(setting.value).strip())
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise TestlogError(f"sign_timeout must be a positive number of seconds, not "
+                           f"{setting.value!r} (from {setting.source})")
+    return seconds
 
 
 def repo_settings(repo: str, cli: dict[str, Any]) -> tuple[dict[str, Setting], str, str]:

@@ -221,6 +221,7 @@ def unit_setup(repo: Path) -> WriterSetup:
     git_dir = str(repo / ".git")
     return WriterSetup(common_dir=git_dir, git_dir=git_dir, work_tree=str(repo),
                        branch="refs/heads/testlog", sign_key=None, no_sign=True, out_dir=None,
+                       sign_timeout=60.0,
                        env_key=b"k" * 32, env_key_source="test",
                        environ={**os.environ, "LANG": "C"},     # the sandbox's HOME and git
                        sys_path=list(sys.path), ctx=unit_context())

@@ -16,7 +16,7 @@ INDEX_EVENTS = 20
 
 
 def signature_label(store: LogStore) -> str:
-    return f"gpg:{store.signer.fingerprint}" if store.signer else "unsigned"
+    return store.signer.label if store.signer else "unsigned"
 
 
 def commit_event(store: LogStore, files: Mapping[str, Change], *, event: str, artifact: str,
