@@ -177,7 +177,7 @@ def test_the_in_process_writer_writes_the_same_run(repo: Path, sandbox: dict[str
     child = run_pytest(repo, env, "--testlog", "--testlog-seed=7")
     git(repo, "config", "testlog.writer-process", "false")   # not TESTLOG_*: env is recorded
     here = run_pytest(repo, env, "--testlog", "--testlog-seed=7")
-    assert loaded(tmp_path) == ["dulwich", "gnupg"]
+    assert loaded(tmp_path) == ["dulwich"]          # python-gnupg is not used any more
     assert "recorded as" in child.stdout and "recorded as" in here.stdout, here.stdout
     assert stable(records_by_name(repo, "testlog~1")) == stable(records_by_name(repo, "testlog"))
     for path in ("__determinism.json", "__errors.json"):
@@ -379,7 +379,7 @@ def test_on_one_cpu_pytest_writes_the_run_itself(repo: Path, sandbox: dict[str, 
                              "--testlog"], cwd=repo, env=env, capture_output=True, text=True,
                             timeout=300)
     assert "recorded as" in pinned.stdout, pinned.stdout + pinned.stderr
-    assert loaded(tmp_path) == ["dulwich", "gnupg"]         # no child: pytest wrote it
+    assert loaded(tmp_path) == ["dulwich"]         # no child: pytest wrote it
     free = run_pytest(repo, env, "--testlog")
     assert "recorded as" in free.stdout
     assert loaded(tmp_path) == []                           # two CPUs: the child wrote it
