@@ -7,7 +7,7 @@ import sys
 
 from gitstore import changed_files, staged_files
 
-from testlog.commands.arguments import add_branch_argument
+from testlog.commands.arguments import add_branch_argument, add_signing_arguments, sign_choice
 from testlog.core.modules import affected_modules
 from testlog.core.prepush import branch_ref, parse_push_lines
 from testlog.errors import TestlogError
@@ -37,8 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true",
                         help="re-run modules already measured at the same tree and environment")
     add_branch_argument(parser)
-    parser.add_argument("--sign-key", default=None, metavar="KEY",
-                        help="sign the ledger commit with KEY (default: git's user.signingkey)")
+    add_signing_arguments(parser, "the ledger commit")
 
 
 def stdin_text() -> str:
@@ -79,7 +78,7 @@ def check_of(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     check = check_of(args)
-    with open_workspace(args.repo, {"branch": args.branch, "sign_key": args.sign_key}) as ws:
+    with open_workspace(args.repo, {"branch": args.branch, "sign_key": sign_choice(args)}) as ws:
         found = stage_changes(ws, args)
         if found is None:
             print("git-testlog: no pushed refs on stdin and no PRE_COMMIT_FROM_REF/"

@@ -7,7 +7,7 @@ import gitstore
 from gitstore import is_ancestor
 
 from testlog.audit.verified import load_state
-from testlog.commands.arguments import add_branch_argument
+from testlog.commands.arguments import add_branch_argument, add_signing_arguments, sign_choice
 from testlog.config import repo_settings
 from testlog.store.events import refuse_rebuilding_epoch
 from testlog.store.state import open_configured
@@ -20,13 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Shared with `fetch`: both may rebuild local commits, so both may need a key."""
     parser.add_argument("remote", nargs="?", default="origin", help="remote name, URL or path")
     add_branch_argument(parser)
-    parser.add_argument("--sign-key", default=None,
-                        help="key to re-sign rebuilt commits (default: config sign_key, else "
-                             "git's user.signingkey)")
+    add_signing_arguments(parser, "rebuilt commits (a signed commit is only rebuilt signed)")
 
 
 def open_for_sync(args: argparse.Namespace) -> gitstore.LogStore:
-    values, _, _ = repo_settings(args.repo, {"branch": args.branch, "sign_key": args.sign_key})
+    values, _, _ = repo_settings(args.repo, {"branch": args.branch, "sign_key": sign_choice(args)})
     return open_configured(args.repo, values, sign=True)
 
 

@@ -19,6 +19,7 @@ from gitstore import GitStoreError, SourceInfo, full_ref, locate
 
 from testlog.config import load_settings, sign_timeout
 from testlog.core import layout
+from testlog.core.asciitext import printable
 from testlog.core.records import Failure, TestOutcome
 from testlog.core.runfiles import Harvest, RunContext
 from testlog.core.seeds import random_base_seed, session_seed
@@ -366,9 +367,10 @@ class RecordWriter:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None:
             return               # no terminal (-p no:terminal): nothing to print on
+        encoding = getattr(sys.stdout, "encoding", None)
         for line in self.notes + self.result:
             red = "could not" in line or "interrupted" in line
-            reporter.write_line(line, bold=True, red=red,
+            reporter.write_line(printable(line, encoding), bold=True, red=red,
                                 yellow=not red and ("nothing" in line or "writer process" in line))
         self.notes, self.result = [], []
 
