@@ -62,7 +62,7 @@ def test_help_explains_the_tool_and_each_command(capsys: pytest.CaptureFixture[s
 
 def test_one_metavar_per_option():
     seen: dict[str, set[str]] = {}
-    for name, parser in subparsers().items():
+    for parser in subparsers().values():
         for action in parser._actions:
             if action.option_strings and action.nargs != 0:
                 metavar = str(action.metavar or action.dest.upper())
