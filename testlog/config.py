@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from gitstore import GitStoreError, git_config_section, locate
+from gitstore import DEFAULT_SIGN_TIMEOUT, GitStoreError, git_config_section, locate
 
 from testlog.errors import TestlogError
 
@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "archive_dir": None,
     "suite": None,
     "writer_process": "auto",   # a child process builds and commits the run (writerproc)
-    "sign_timeout": 60,         # seconds one gpg or ssh-keygen call may take before it is killed
+    "sign_timeout": DEFAULT_SIGN_TIMEOUT,   # seconds a gpg or ssh-keygen call may take, then killed
 }
 
 

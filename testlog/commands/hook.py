@@ -5,7 +5,7 @@ import argparse
 import os
 import sys
 
-from gitstore import changed_files, staged_files
+from gitstore import changed_files, commit_sha, shallow_hint, staged_files
 
 from testlog.commands.arguments import add_branch_argument, add_signing_arguments, sign_choice
 from testlog.core.modules import affected_modules
@@ -52,6 +52,10 @@ def push_changes(ws: Workspace, remote: str | None) -> tuple[list[str], str] | N
         if remote_branch and branch_ref(remote_branch) == branch_ref(ws.settings["branch"].value):
             print("git-testlog: pushing the log branch: nothing to gate")
             return [], "the log branch"
+        missing = [rev for rev in span if commit_sha(ws.root, rev) is None]
+        if missing:
+            raise TestlogError(f"unknown revision {missing[0]!r} (PRE_COMMIT_FROM_REF/"
+                               f"PRE_COMMIT_TO_REF){shallow_hint(ws.root)}")
         return changed_files(ws.root, *span), f"{span[0][:10]}..{span[1][:10]}"
     refs = parse_push_lines(stdin_text())
     if not refs:

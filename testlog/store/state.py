@@ -15,7 +15,7 @@ import os
 from typing import TYPE_CHECKING
 
 import gitstore
-from gitstore import Conventions
+from gitstore import DEFAULT_SIGN_TIMEOUT, Conventions
 
 from testlog.config import Setting, repo_settings, sign_timeout
 
@@ -55,12 +55,13 @@ def open_log(path: str | os.PathLike[str], branch: str | None = None,
     """The log branch of the repository holding `path` (default refs/heads/testlog);
     sign_key: a key, None (git's user.signingkey when set) or False (never sign); `timeout`
     for each gpg or ssh-keygen call (default: the `sign_timeout` setting)."""
-    if timeout is None and sign_key is not False:
-        timeout = sign_timeout(repo_settings(os.fspath(path), {})[0]["sign_timeout"])
+    if timeout is None:
+        timeout = sign_timeout(repo_settings(os.fspath(path), {})[0]["sign_timeout"]) \
+            if sign_key is not False else DEFAULT_SIGN_TIMEOUT
     # gitstore.LogStore loads dulwich: only when a store is really opened (never in pytest's
     # process when a writer process commits for it).
     return gitstore.LogStore.open(path, ref=branch, sign_key=sign_key, lock_timeout=lock_timeout,
-                                  conventions=CONVENTIONS, sign_timeout=timeout or 60.0)
+                                  conventions=CONVENTIONS, sign_timeout=timeout)
 
 
 def open_configured(repo: str, values: dict[str, Setting], sign: bool) -> LogStore:
