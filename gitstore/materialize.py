@@ -25,7 +25,7 @@ def source_tree(common_dir: str, commit: str | None, tree: str | None) -> tuple[
         return tree, "tree"
     if is_shallow(common_dir):
         raise GitStoreError(f"source commit {(commit or '?')[:12]} (tree {(tree or '?')[:12]}) is "
-                            f"not in this clone{shallow_hint(common_dir)}")
+                            f"not in this clone (a shallow clone){shallow_hint(common_dir)}")
     raise GitStoreError(f"source commit {(commit or '?')[:12]} (tree {(tree or '?')[:12]}) is not "
                         f"in this clone: fetch it with `git fetch origin {commit or tree}`")
 

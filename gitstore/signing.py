@@ -213,6 +213,10 @@ class GpgSigner:
         self.key = key
         listing = self.gpg.run(["--with-colons", "--fixed-list-mode", "--list-secret-keys"],
                                doing="listing the secret keys")
+        if listing.returncode != 0:
+            raise GitStoreError(f"cannot run gpg program {self.gpg.name!r}: "
+                                f"{gpg_failure(listing.stderr.decode(errors='replace'))} (exit "
+                                f"status {listing.returncode} listing the secret keys)")
         cert, signing = choose_key(parse_secret_keys(listing.stdout.decode(errors="replace")), key)
         self.fingerprint = cert.primary.fingerprint
         self.signing_fingerprint = signing.fingerprint
