@@ -3,6 +3,8 @@ limit on every gpg call, and the writers' lock never held while gpg works."""
 from __future__ import annotations
 
 import os
+import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -150,41 +152,51 @@ def test_a_signature_that_does_not_check_is_never_used(repo: Path, keys: dict[st
     nothing_written(repo, objects)
 
 
-def hanging_gpg(tmp_path: Path) -> tuple[Path, Path]:
+class HungGpg:
     """A gpg.program that marks that signing started, then never answers (the process that
-    hangs is the one started: `exec`)."""
-    mark = tmp_path / "signing-started"
-    path = tmp_path / "hung-gpg"
-    path.write_text(f"#!/bin/sh\ncase \"$*\" in *--detach-sign*)\n    : > '{mark}'\n"
-                    "    exec sleep 600\nesac\nexec gpg \"$@\"\n")
-    path.chmod(0o755)
-    return path, mark
+    hangs is the one started: `exec`). Its `sleep` has an argument of its own, so that only
+    its processes are ever looked for (other test sessions share the machine)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.mark = tmp_path / "signing-started"
+        self.path = tmp_path / "hung-gpg"
+        self.seconds = f"600.{secrets.randbelow(10**6):06d}"
+        self.path.write_text(f"#!/bin/sh\ncase \"$*\" in *--detach-sign*)\n    : > '{self.mark}'\n"
+                             f"    exec sleep {self.seconds}\nesac\nexec gpg \"$@\"\n")
+        self.path.chmod(0o755)
+
+    def sleepers(self) -> list[int]:
+        """Its `sleep` processes still alive (Linux /proc)."""
+        wanted = f"sleep\x00{self.seconds}\x00".encode()
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if Path(f"/proc/{pid}/cmdline").read_bytes() == wanted:
+                    found.append(int(pid))
+            except OSError:
+                pass
+        return found
+
+    def stop(self) -> None:
+        for pid in self.sleepers():
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_a_hung_gpg_is_stopped_at_the_timeout(repo: Path, keys: dict[str, str], tmp_path: Path):
-    program, mark = hanging_gpg(tmp_path)
-    git(repo, "config", "gpg.program", str(program))
+    hung = HungGpg(tmp_path)
+    git(repo, "config", "gpg.program", str(hung.path))
     objects = object_files(repo)
-    with open_store(repo, sign_key=keys["good"], sign_timeout=1.0) as store:
-        with pytest.raises(GitStoreError) as caught:
-            store.write({"a": b"1"}, "must not appear")
-    assert str(caught.value).startswith(f"gpg ({program}) gave no answer while signing within "
-                                        "1s and was stopped")
-    assert mark.exists()
-    nothing_written(repo, objects)
-    assert not sleepers(), "the hung gpg was left running"
-
-
-def sleepers() -> list[int]:
-    """Our `sleep 600` processes still alive (Linux /proc)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x00600\x00":
-                found.append(int(pid))
-        except OSError:
-            pass
-    return found
+    try:
+        with open_store(repo, sign_key=keys["good"], sign_timeout=1.0) as store:
+            with pytest.raises(GitStoreError) as caught:
+                store.write({"a": b"1"}, "must not appear")
+        assert str(caught.value).startswith(f"gpg ({hung.path}) gave no answer while signing "
+                                            "within 1s and was stopped")
+        assert hung.mark.exists()
+        nothing_written(repo, objects)
+        assert not hung.sleepers(), "the hung gpg was left running"
+    finally:
+        hung.stop()
 
 
 HUNG_WRITER = """
@@ -200,13 +212,14 @@ def test_the_writers_lock_is_free_while_gpg_hangs(repo: Path, keys: dict[str, st
                                                    tmp_path: Path, sandbox: dict[str, str]):
     """One writer's gpg hangs; another writer of the branch commits meanwhile, well within a
     short lock timeout."""
-    program, mark = hanging_gpg(tmp_path)
-    git(repo, "config", "gpg.program", str(program))
+    gpg_program = HungGpg(tmp_path)
+    git(repo, "config", "gpg.program", str(gpg_program.path))
     hung = subprocess.Popen([sys.executable, "-c", HUNG_WRITER, str(repo), keys["good"]],
                             cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: mark.exists() or hung.poll() is not None, "the first writer signs")
+        wait_until(lambda: gpg_program.mark.exists() or hung.poll() is not None,
+                   "the first writer signs")
         assert hung.poll() is None, hung.stdout.read() if hung.stdout else ""
         with open_store(repo, sign_key=False, lock_timeout=5.0) as store:
             sha = store.write({"other": b"2"}, "written while gpg hangs")
@@ -214,8 +227,7 @@ def test_the_writers_lock_is_free_while_gpg_hangs(repo: Path, keys: dict[str, st
     finally:
         hung.kill()
         hung.wait()
-        for pid in sleepers():
-            os.kill(pid, 9)
+        gpg_program.stop()
 
 
 def test_a_run_whose_key_expired_goes_to_pending_with_one_line(tmp_path: Path, keys: dict[str, str],
@@ -237,18 +249,22 @@ def test_a_run_whose_key_expired_goes_to_pending_with_one_line(tmp_path: Path, k
 def test_a_run_whose_gpg_hangs_goes_to_pending_at_the_configured_timeout(
         tmp_path: Path, keys: dict[str, str], sandbox: dict[str, str]):
     repo = make_repo(tmp_path / "proj", ONE_TEST)
-    program, mark = hanging_gpg(tmp_path)
-    git(repo, "config", "gpg.program", str(program))
+    hung = HungGpg(tmp_path)
+    git(repo, "config", "gpg.program", str(hung.path))
     git(repo, "config", "user.signingkey", keys["good"])
     git(repo, "config", "testlog.sign-timeout", "2")
-    proc = run_pytest(repo, pytest_env(sandbox, GNUPGHOME=os.environ["GNUPGHOME"]), "--testlog")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert mark.exists()
-    [entry] = (repo / ".git" / "testlog" / "pending").iterdir()
-    assert f"testlog: could not commit the run to refs/heads/testlog: gpg ({program}) gave no " \
-           "answer while signing within 2s and was stopped" in proc.stdout, proc.stdout
-    assert f"testlog: saved to {entry}" in proc.stdout
-    assert not sleepers()
+    try:
+        proc = run_pytest(repo, pytest_env(sandbox, GNUPGHOME=os.environ["GNUPGHOME"]),
+                          "--testlog")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert hung.mark.exists()
+        [entry] = (repo / ".git" / "testlog" / "pending").iterdir()
+        assert f"testlog: could not commit the run to refs/heads/testlog: gpg ({hung.path}) gave " \
+               "no answer while signing within 2s and was stopped" in proc.stdout, proc.stdout
+        assert f"testlog: saved to {entry}" in proc.stdout
+        assert not hung.sleepers()
+    finally:
+        hung.stop()
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "soon", "inf"])
