@@ -360,7 +360,7 @@ class AllowedSigners:
         entry = next((e for e in self.entries if e.public_key == parsed.public_key
                       and not e.cert_authority), None)
         if entry is not None:
-            principal = entry.principals.split(",")[0]
+            principal = entry.principals.strip('"').split(",")[0]
         elif any(e.cert_authority for e in self.entries):
             found = check_signature(tool, payload, signature,
                                     ["-Y", "find-principals", "-f", self.path])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gitstore import GitStoreError
+from gitstore import GitStoreError, TrustedCerts
 
 from testlog.cli import main
 from tests.audit_helpers import record_run
@@ -103,6 +103,30 @@ def test_verify_trusts_an_allowed_signers_file(repo: Path, key: Path, tmp_path: 
     out = capsys.readouterr().out
     assert code == 1
     assert "which is not a trusted key" in out and "SHA256:" in out
+
+
+def test_allowed_signers_with_options_and_several_principals(repo: Path, key: Path,
+                                                            tmp_path: Path):
+    """The file as people write it: comments, quoted principal lists, options with commas."""
+    ssh_repo(repo, str(key))
+    with open_store(repo) as store:
+        sha = store.write({"a": b"1"}, "one")
+    public = key.with_suffix(".pub").read_text().split()
+    signers = tmp_path / "signers"
+    signers.write_text(f'# team keys\n\n"ci@example.com,dev@example.com" '
+                       f'namespaces="git,file",valid-after="20200101" {public[0]} {public[1]} ci\n')
+    assert verify_commit(repo, signers, sha).returncode == 0
+    with open_store(repo, sign_key=False) as store:
+        entry = store.history(limit=1)[0]
+    trusted = TrustedCerts.from_allowed_signers(str(signers), signers.read_bytes())
+    check = trusted.check(entry.payload, entry.gpgsig)
+    assert (check.status, check.label) == ("good", f"ssh:{store_fingerprint(key)}")
+
+
+def store_fingerprint(key: Path) -> str:
+    out = subprocess.run(["ssh-keygen", "-l", "-f", str(key)], capture_output=True, text=True,
+                         check=True).stdout
+    return out.split()[1]
 
 
 def test_a_lying_ssh_program_is_caught(repo: Path, key: Path, tmp_path: Path):
