@@ -36,12 +36,12 @@ _EXPORTS = {
     # signatures
     "GOOD": "sigstatus", "BAD": "sigstatus", "UNKNOWN_KEY": "sigstatus",
     "UNTRUSTED": "sigstatus", "UNSIGNED": "sigstatus", "SIGNED": "sigstatus",
-    "TrustedCerts": "verify", "SignatureCheck": "verify",
+    "TrustedCerts": "verify", "SignatureCheck": "verify", "DEFAULT_SIGN_TIMEOUT": "signer",
     "export_public_keys": "signing",
     # the user's repository: where it is, what changed, its source, a private checkout
     "locate": "location", "full_ref": "location", "valid_ref_name": "location",
     "git_config": "gitcmd", "git_config_section": "gitcmd", "is_ancestor": "gitcmd",
-    "empty_tree": "gitcmd", "without_git_location": "gitcmd",
+    "empty_tree": "gitcmd", "without_git_location": "gitcmd", "shallow_hint": "gitcmd",
     "GIT_LOCATION_VARS": "gitcmd",
     "changed_files": "changeset", "staged_files": "changeset", "worktree_changes": "changeset",
     "files_at": "changeset", "listed_files": "changeset", "head_commit": "changeset",
@@ -87,6 +87,7 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.gitcmd import git_config as git_config
     from gitstore.gitcmd import git_config_section as git_config_section
     from gitstore.gitcmd import is_ancestor as is_ancestor
+    from gitstore.gitcmd import shallow_hint as shallow_hint
     from gitstore.gitcmd import without_git_location as without_git_location
     from gitstore.history import LogEntry as LogEntry
     from gitstore.history import parse_raw_commit as parse_raw_commit
@@ -97,6 +98,7 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.materialize import apply_patch as apply_patch
     from gitstore.materialize import checkout_tree as checkout_tree
     from gitstore.materialize import source_tree as source_tree
+    from gitstore.signer import DEFAULT_SIGN_TIMEOUT as DEFAULT_SIGN_TIMEOUT
     from gitstore.signing import export_public_keys as export_public_keys
     from gitstore.sigstatus import BAD as BAD
     from gitstore.sigstatus import GOOD as GOOD

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dulwich.objects import Commit, ObjectID
 
 from gitstore.errors import GitStoreError
-from gitstore.signing import Signer
+from gitstore.signer import Signer
 
 # What git (and history.parse_trailers) read back as a trailer key.
 TRAILER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")

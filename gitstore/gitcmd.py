@@ -93,6 +93,21 @@ def git_config_section(cwd: str | os.PathLike[str], section: str) -> dict[str, s
     return values
 
 
+SHALLOW_HINT = ("this clone is shallow: fetch the whole history (`fetch-depth: 0` for "
+                "actions/checkout, `GIT_DEPTH: 0` in GitLab CI, or `git fetch --unshallow`)")
+
+
+def is_shallow(cwd: str | os.PathLike[str]) -> bool:
+    proc = run_git(["rev-parse", "--is-shallow-repository"], cwd, check=False)
+    return proc.stdout.decode().strip() == "true"
+
+
+def shallow_hint(cwd: str | os.PathLike[str]) -> str:
+    """"; <how to get the missing history>" in a shallow clone, else "": for any message
+    about a commit that is not here."""
+    return f"; {SHALLOW_HINT}" if is_shallow(cwd) else ""
+
+
 def is_ancestor(cwd: str | os.PathLike[str], ancestor: str, descendant: str) -> bool:
     """True when `ancestor` is `descendant` or in its history (False if either is unknown)."""
     proc = run_git(["merge-base", "--is-ancestor", ancestor, descendant], cwd, check=False)

@@ -9,7 +9,7 @@ import os
 import tempfile
 
 from gitstore.errors import GitStoreError
-from gitstore.gitcmd import run_git
+from gitstore.gitcmd import is_shallow, run_git, shallow_hint
 
 
 def object_exists(common_dir: str, spec: str) -> bool:
@@ -23,11 +23,11 @@ def source_tree(common_dir: str, commit: str | None, tree: str | None) -> tuple[
         return found, "commit"
     if tree and object_exists(common_dir, f"{tree}^{{tree}}"):
         return tree, "tree"
-    shallow = run_git(["rev-parse", "--is-shallow-repository"], common_dir,
-                      check=False).stdout.decode().strip() == "true"
-    hint = "`git fetch --unshallow`" if shallow else f"`git fetch origin {commit or tree}`"
+    if is_shallow(common_dir):
+        raise GitStoreError(f"source commit {(commit or '?')[:12]} (tree {(tree or '?')[:12]}) is "
+                            f"not in this clone (a shallow clone){shallow_hint(common_dir)}")
     raise GitStoreError(f"source commit {(commit or '?')[:12]} (tree {(tree or '?')[:12]}) is not "
-                        f"in this clone{' (a shallow clone)' if shallow else ''}: fetch it with {hint}")
+                        f"in this clone: fetch it with `git fetch origin {commit or tree}`")
 
 
 def checkout_tree(common_dir: str, tree: str, dest: str) -> None:

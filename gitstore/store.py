@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 
@@ -31,7 +32,11 @@ from gitstore.packing import (
     retry_if_packed_meanwhile,
 )
 from gitstore.reading import read_commit
-from gitstore.signing import Signer, verify
+from gitstore.signer import DEFAULT_SIGN_TIMEOUT, Signer
+from gitstore.signing import GpgSigner
+from gitstore.signing import verify as gpg_verify
+from gitstore.sigstatus import UNKNOWN_KEY
+from gitstore.sshsigning import AllowedSigners, SshSigner, is_ssh_signature
 
 CAS_ATTEMPTS = 8
 # Trailers computed from the commit a write is built on (its sha, None for the first).
@@ -58,12 +63,61 @@ def open_repo(common_dir: str) -> Repo:
         raise GitStoreError(f"cannot open the repository at {common_dir}: {exc}") from exc
 
 
-def resolve_signer(cwd: str, sign_key: str | bool | None) -> Signer | None:
-    """sign_key: a key id, None (git's user.signingkey if set) or False (never sign)."""
+def resolve_signer(cwd: str, sign_key: str | bool | None,
+                   timeout: float = DEFAULT_SIGN_TIMEOUT) -> Signer | None:
+    """sign_key: a key, None (git's user.signingkey if set) or False (never sign). As git
+    does, gpg.format picks OpenPGP (gpg) or SSH (ssh-keygen); each call to either ends within
+    `timeout` seconds."""
     if sign_key is False:
         return None
     key = sign_key if isinstance(sign_key, str) and sign_key else git_config(cwd, "user.signingkey")
-    return Signer(key, git_config(cwd, "gpg.program")) if key else None
+    if not key:
+        return None
+    form = (git_config(cwd, "gpg.format") or "openpgp").lower()
+    if form == "ssh":
+        return SshSigner(key, git_config(cwd, "gpg.ssh.program"), timeout)
+    if form == "x509":
+        raise GitStoreError("gpg.format=x509 (X.509 signing with gpgsm) is not supported: sign "
+                            "with OpenPGP (unset gpg.format) or SSH (gpg.format=ssh)")
+    if form != "openpgp":
+        raise GitStoreError(f"gpg.format={form} is not a signature format git knows "
+                            "(openpgp, ssh or x509)")
+    program = git_config(cwd, "gpg.openpgp.program") or git_config(cwd, "gpg.program")
+    return GpgSigner(key, program, timeout)
+
+
+class ConfiguredVerifier:
+    """Commit signatures judged as `git verify-commit` would judge them here: OpenPGP by gpg
+    and its keyring, SSH by ssh-keygen and gpg.ssh.allowedSignersFile (read once)."""
+
+    def __init__(self, cwd: str) -> None:
+        self.cwd = cwd
+        self.gpg_program = git_config(cwd, "gpg.openpgp.program") or git_config(cwd, "gpg.program")
+        self._allowed: AllowedSigners | None | bool = False      # False: not read yet
+
+    def __call__(self, payload: bytes, signature: bytes) -> tuple[str, str | None]:
+        if not is_ssh_signature(signature):
+            return gpg_verify(payload, signature, self.gpg_program)
+        allowed = self.allowed_signers()
+        return allowed.check(payload, signature) if allowed else (UNKNOWN_KEY, None)
+
+    def allowed_signers(self) -> AllowedSigners | None:
+        if self._allowed is False:
+            path = os.path.expanduser(git_config(self.cwd, "gpg.ssh.allowedSignersFile") or "")
+            try:
+                with open(path, "rb") as handle:
+                    self._allowed = AllowedSigners.from_file(
+                        path, handle.read(), git_config(self.cwd, "gpg.ssh.program"))
+            except OSError:
+                self._allowed = None
+        return self._allowed if isinstance(self._allowed, AllowedSigners) else None
+
+
+def linked_message(message: str, trailers: Mapping[str, str] | None,
+                   parent_trailers: ParentTrailers | None, parent: str | None) -> bytes:
+    """The commit message with the trailers, those that depend on `parent` included."""
+    extra = parent_trailers(parent) if parent_trailers else {}
+    return compose_message(message, {**(trailers or {}), **extra})
 
 
 def checked_out_branches(common_dir: str) -> dict[str, str]:
@@ -107,12 +161,13 @@ class LogStore:
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".", ref: str | None = None,
              sign_key: str | bool | None = None, lock_timeout: float = 60.0,
-             conventions: Conventions = GENERIC) -> LogStore:
+             conventions: Conventions = GENERIC,
+             sign_timeout: float = DEFAULT_SIGN_TIMEOUT) -> LogStore:
         """The log branch `ref` (default: the conventions' default ref) of the repository
-        holding `path`; sign_key as for resolve_signer."""
+        holding `path`; sign_key and sign_timeout as for resolve_signer."""
         common, git_dir, top = locate(path)
         return cls(common, git_dir, top, full_ref(conventions.default_ref if ref is None else ref),
-                   resolve_signer(common, sign_key), lock_timeout, conventions)
+                   resolve_signer(common, sign_key, sign_timeout), lock_timeout, conventions)
 
     def close(self) -> None:
         self.repo.close()
@@ -262,10 +317,10 @@ class LogStore:
         return [(entry, source) for entry, (_sha, source) in zip(entries, pairs)]
 
     def _verify_signatures(self, entries: list[LogEntry]) -> None:
-        program = git_config(self.common_dir, "gpg.program")
+        check = ConfiguredVerifier(self.common_dir)
         for entry in entries:
             if entry.gpgsig:
-                entry.signature, entry.signer = verify(entry.payload, entry.gpgsig, program)
+                entry.signature, entry.signer = check(entry.payload, entry.gpgsig)
 
     def history(self, rev: str | None = None, limit: int | None = None,
                 verify_signatures: bool = False) -> list[LogEntry]:
@@ -294,10 +349,45 @@ class LogStore:
         link to the previous commit that a dropped commit breaks."""
         encoded = ch.validated(changes)
         compose_message(message, trailers)          # bad input refused before the lock
+        if self.signer is not None:
+            return self._write_signed(encoded, message, trailers, parent_trailers)
         with self.locked():
             sha, written = self._commit_with_retry(encoded, message, trailers, parent_trailers)
             self.after_write(sha, written)
         return sha
+
+    def _write_signed(self, encoded: dict[bytes, ch.Change], message: str,
+                      trailers: Mapping[str, str] | None,
+                      parent_trailers: ParentTrailers | None) -> str:
+        """Build and sign outside the writers' lock (a signer may take up to its timeout, and
+        nobody waits for it); under the lock, store the commit only when the tip is still the
+        one it was built on, else build and sign it again on the new tip."""
+        deadline = time.monotonic() + self.lock_timeout
+        for attempt in range(1, 1 << 16):
+            parent = self.tip
+            text = linked_message(message, trailers, parent_trailers, parent)
+            commit, objects = self._signed_commit(encoded, text, parent)
+            with self.locked():
+                if self.tip == parent:
+                    written = self.add_objects(objects)
+                    written += add_object(self.repo.object_store, commit, self.loose_level)
+                    if self.swap_tip(parent, commit.id):
+                        self.after_write(commit.id.decode(), written)
+                        return commit.id.decode()
+            if attempt >= CAS_ATTEMPTS and time.monotonic() > deadline:
+                break
+        raise GitStoreError(f"{self.ref} kept moving under other writers; nothing was written")
+
+    @retry_if_packed_meanwhile
+    def _signed_commit(self, encoded: dict[bytes, ch.Change], message: bytes,
+                       parent: str | None) -> tuple[Commit, list[ShaFile]]:
+        """The signed commit on `parent` and the new objects it needs, none stored yet."""
+        store = self.repo.object_store
+        base_tree = self._commit(parent).tree if parent else None
+        tree, objects = ch.apply_changes(store, base_tree, encoded)
+        commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
+                            self.signer)
+        return commit, objects
 
     def locked(self) -> AbstractContextManager[None]:
         """The writers' lock: hold it around read-tip → build → compare-and-swap.
@@ -325,22 +415,21 @@ class LogStore:
         total = 0
         for _ in range(CAS_ATTEMPTS):
             tip = self.tip
-            linked = {**(trailers or {}), **(parent_trailers(tip) if parent_trailers else {})}
-            commit_id, written = self._build_commit(encoded, compose_message(message, linked), tip)
+            text = linked_message(message, trailers, parent_trailers, tip)
+            commit_id, written = self._build_commit(encoded, text, tip)
             total += written
             if self.swap_tip(tip, commit_id):
                 return commit_id.decode(), total
         raise GitStoreError(f"{self.ref} kept moving under another writer; nothing was written")
 
     def _build_commit(self, encoded: dict[bytes, ch.Change], message: bytes,
-                      parent: str | None, author: bytes | None = None,
-                      author_time: int | None = None) -> tuple[bytes, int]:
+                      parent: str | None) -> tuple[bytes, int]:
         """Build and sign in memory, then store: a failed signature leaves no object behind."""
         store = self.repo.object_store
         base_tree = self._commit(parent).tree if parent else None
         tree, objects = ch.apply_changes(store, base_tree, encoded)
         commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
-                            self.signer, author=author, author_time=author_time)
+                            self.signer)
         written = self.add_objects(objects)
         written += add_object(store, commit, self.loose_level)   # last: nothing refers to it yet
         return commit.id, written

@@ -1,8 +1,10 @@
-"""Detached OpenPGP signatures checked in-process (pysequoia) against an explicit allowlist.
+"""Detached signatures checked against an explicit allowlist: OpenPGP in-process (pysequoia),
+SSH signatures against an allowed-signers file (with ssh-keygen, as git does).
 
 A gpg process per signature costs 5-9 ms; pysequoia verifies in about 0.1 ms, which is what
 makes checking every commit of a long branch affordable. Trust is the allowlist alone: a key
-that merely sits in a keyring is not trusted. Signing stays with gpg (gitstore.signing).
+that merely sits in a keyring is not trusted. Signing stays with gpg (gitstore.signing) and
+ssh-keygen (gitstore.sshsigning).
 """
 from __future__ import annotations
 
@@ -13,16 +15,23 @@ import pysequoia
 
 from gitstore.errors import GitStoreError
 from gitstore.sigstatus import BAD, GOOD, UNSIGNED, UNTRUSTED
+from gitstore.sshsigning import AllowedSigners, is_ssh_signature, key_fingerprint, parse_signature
 
 
 @dataclass(frozen=True)
 class SignatureCheck:
     status: str                 # GOOD, BAD, UNTRUSTED or UNSIGNED
     fingerprint: str | None     # GOOD: the trusted primary key; otherwise the issuer, if named
+    scheme: str = "gpg"         # "gpg" (OpenPGP) or "ssh" (its fingerprint is SHA256:…)
 
     @property
     def ok(self) -> bool:
         return self.status == GOOD
+
+    @property
+    def label(self) -> str:
+        """Who signed, as a signer's `label` names it: `gpg:<fingerprint>`, `ssh:SHA256:…`."""
+        return f"{self.scheme}:{self.fingerprint}"
 
 
 def _first_line(exc: Exception) -> str:
@@ -33,9 +42,21 @@ def _first_line(exc: Exception) -> str:
 class TrustedCerts:
     """The certificates whose signatures count as trusted, by primary fingerprint."""
 
-    def __init__(self, certs: Iterable[pysequoia.Cert]) -> None:
+    def __init__(self, certs: Iterable[pysequoia.Cert],
+                 allowed_signers: AllowedSigners | None = None) -> None:
         self._certs = list(certs)
-        self.fingerprints = frozenset(c.fingerprint.upper() for c in self._certs)
+        self.allowed_signers = allowed_signers
+        self.fingerprints = frozenset(c.fingerprint.upper() for c in self._certs) | \
+            (allowed_signers.fingerprints if allowed_signers else frozenset())
+
+    @classmethod
+    def from_allowed_signers(cls, path: str, data: bytes, program: str | None = None,
+                             source: str = "key data") -> TrustedCerts:
+        """The SSH keys of an allowed-signers file (`principal [options] ssh-… AAAA…`)."""
+        allowed = AllowedSigners.from_file(path, data, program)
+        if allowed is None:
+            raise GitStoreError(f"{source} is not an allowed-signers file")
+        return cls([], allowed)
 
     @classmethod
     def from_armored(cls, data: bytes, source: str = "key data",
@@ -60,6 +81,8 @@ class TrustedCerts:
         """GOOD only for a valid signature over `payload` by one of the trusted keys."""
         if not signature:
             return SignatureCheck(UNSIGNED, None)
+        if is_ssh_signature(signature):
+            return self._check_ssh(payload, signature)
         try:
             sig = pysequoia.Sig.from_bytes(signature)
         except RuntimeError:
@@ -73,3 +96,11 @@ class TrustedCerts:
             if valid.certificate.upper() in self.fingerprints:
                 return SignatureCheck(GOOD, valid.certificate.upper())
         return SignatureCheck(UNTRUSTED, issuer)
+
+    def _check_ssh(self, payload: bytes, signature: bytes) -> SignatureCheck:
+        if self.allowed_signers is None:
+            parsed = parse_signature(signature)
+            return SignatureCheck(UNTRUSTED if parsed else BAD,
+                                  key_fingerprint(parsed.public_key) if parsed else None, "ssh")
+        status, fingerprint = self.allowed_signers.check(payload, signature)
+        return SignatureCheck(status, fingerprint, "ssh")

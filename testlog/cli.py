@@ -11,6 +11,7 @@ from typing import NoReturn
 from gitstore import GitStoreError
 
 from testlog import __version__
+from testlog.core.asciitext import ERROR_HANDLER
 from testlog.errors import TestlogError, UsageError
 
 # One module per subcommand under testlog/commands/, each with HELP, add_arguments(), run().
@@ -30,6 +31,7 @@ COMMANDS = (
     "seal",
     "export",
     "prune",
+    "help",
 )
 
 
@@ -44,17 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="git testlog",
         description="Record, verify and replay test runs on a signed orphan git branch.",
-        epilog="Run `git testlog <command> --help` for a command's options. "
-               "Recording itself is `pytest --testlog`.")
+        epilog="Run `git testlog help <command>` (or `git testlog <command> -h`) for a "
+               "command's options. Recording itself is `pytest --testlog`.")
     parser.add_argument("--version", action="version", version=f"git-testlog {__version__}")
     parser.add_argument("-C", dest="repo", default=".", metavar="PATH",
                         help="run as if started in PATH (default: the current directory)")
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    parsers = {"": parser}
     for name in COMMANDS:
         module = importlib.import_module(f"testlog.commands.{name.replace('-', '_')}")
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
         command.set_defaults(run=module.run, trailing=getattr(module, "TRAILING_ARGS", None))
+        parsers[name] = command
+    parser.set_defaults(parsers=parsers)          # for `git testlog help CMD`
     return parser
 
 
@@ -70,7 +75,17 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
     return args
 
 
+def degrade_to_ascii() -> None:
+    """A terminal that cannot show a character (LANG=C, PYTHONIOENCODING=ascii) gets it in
+    ASCII (`->`, `OK`, `\\u00e9`), never a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+            reconfigure(errors=ERROR_HANDLER)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    degrade_to_ascii()
     try:
         parser = build_parser()
         args = parse(parser, argv)

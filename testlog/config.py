@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from gitstore import GitStoreError, git_config_section, locate
+from gitstore import DEFAULT_SIGN_TIMEOUT, GitStoreError, git_config_section, locate
 
 from testlog.errors import TestlogError
 
@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "suite": None,
     "writer_process": "auto",   # a child process builds and commits the run (writerproc)
     "writer": None,             # this writer's id: its chain is refs/testlog/chains/<writer>
+    "sign_timeout": DEFAULT_SIGN_TIMEOUT,   # seconds a gpg or ssh-keygen call may take, then killed
 }
 
 
@@ -90,6 +91,18 @@ def load_settings(root: str, cli: dict[str, Any] | None = None) -> dict[str, Set
             if key in DEFAULTS:
                 settings[key] = Setting(value, source)
     return settings
+
+
+def sign_timeout(setting: Setting) -> float:
+    """The `sign_timeout` setting in seconds: a positive number, else a one-line error."""
+    try:
+        seconds = float(str(setting.value).strip())
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise TestlogError(f"sign_timeout must be a positive number of seconds, not "
+                           f"{setting.value!r} (from {setting.source})")
+    return seconds
 
 
 def repo_settings(repo: str, cli: dict[str, Any]) -> tuple[dict[str, Setting], str, str]:

@@ -219,3 +219,19 @@ def test_manifest_is_written_with_a_module_without_tests(tmp_path: Path, capsys)
     assert "Coverage gate passed: 0 modules checked, 1 skipped" in out
     assert json.loads((repo / "lonely" / "module.manifest.json").read_text()) == \
         json.loads(manifest("lonely", "L0")) and log_tip(repo) == ""
+
+
+def test_the_gates_load_their_plugins_themselves_and_leave_no_folder(
+        tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch):
+    """The project's pytest autoloads no plugin (as when git-testlog's `gates` extra is not
+    what put pytest-cov and pytest-benchmark there): the gates still measure, with `-p`, and
+    pytest-benchmark's storage folder never lands in the working tree."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    repo = example_repo(tmp_path / "mono")
+    code, out, _ = cli(capsys, repo, "cov", "--module", "identity")
+    assert code == 0, out
+    assert [e["path"] for e in ledger(repo)] == ["identity"]
+    code, out, _ = cli(capsys, repo, "bench", "--module", "identity")
+    assert code == 0, out
+    assert len(ledger(repo, "bench")) == 1
+    assert not list(repo.rglob(".benchmarks")), "pytest-benchmark's storage in the worktree"

@@ -184,6 +184,19 @@ def test_ini_option_turns_recording_on(tmp_path: Path, env: dict[str, str]):
         "TEST_SUITE_EXECUTED ini PASS 2 passed 0 failed"
 
 
+@pytest.mark.parametrize("also", [[], ["--testlog"], ["--testlog-out=out"]])
+def test_no_testlog_turns_recording_off_for_one_run(tmp_path: Path, env: dict[str, str],
+                                                    also: list[str]):
+    repo = make_repo(tmp_path / "proj", {**TRIVIAL, "pytest.ini": "[pytest]\ntestlog = true\n"})
+    before = user_state(repo)
+    run = run_pytest(repo, {**env, "PYTEST_ADDOPTS": " ".join(also)}, "--no-testlog")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "testlog:" not in run.stdout
+    assert not has_branch(repo) and not (repo / ".git" / "testlog").exists()
+    assert not (repo / "out").exists()
+    assert user_state(repo) == before
+
+
 # -- --testlog-out ------------------------------------------------------------------------------
 
 COVERED = {

@@ -176,7 +176,7 @@ def test_the_in_process_writer_writes_the_same_run(repo: Path, sandbox: dict[str
     child = run_pytest(repo, env, "--testlog", "--testlog-seed=7")
     git(repo, "config", "testlog.writer-process", "false")   # not TESTLOG_*: env is recorded
     here = run_pytest(repo, env, "--testlog", "--testlog-seed=7")
-    assert loaded(tmp_path) == ["dulwich", "gnupg"]
+    assert loaded(tmp_path) == ["dulwich"]          # python-gnupg is not used any more
     assert "recorded as" in child.stdout and "recorded as" in here.stdout, here.stdout
     assert stable(records_by_name(repo, "testlog~1")) == stable(records_by_name(repo, "testlog"))
     for path in ("__determinism.json", "__errors.json"):
@@ -220,6 +220,7 @@ def unit_setup(repo: Path) -> WriterSetup:
     git_dir = str(repo / ".git")
     return WriterSetup(common_dir=git_dir, git_dir=git_dir, work_tree=str(repo),
                        branch="refs/heads/testlog", sign_key=None, no_sign=True, out_dir=None,
+                       sign_timeout=60.0,
                        env_key=b"k" * 32, env_key_source="test",
                        environ={**os.environ, "LANG": "C"},     # the sandbox's HOME and git
                        sys_path=list(sys.path), ctx=unit_context())
@@ -376,7 +377,7 @@ def test_on_one_cpu_pytest_writes_the_run_itself(repo: Path, sandbox: dict[str, 
                              "--testlog"], cwd=repo, env=env, capture_output=True, text=True,
                             timeout=300)
     assert "recorded as" in pinned.stdout, pinned.stdout + pinned.stderr
-    assert loaded(tmp_path) == ["dulwich", "gnupg"]         # no child: pytest wrote it
+    assert loaded(tmp_path) == ["dulwich"]         # no child: pytest wrote it
     free = run_pytest(repo, env, "--testlog")
     assert "recorded as" in free.stdout
     assert loaded(tmp_path) == []                           # two CPUs: the child wrote it

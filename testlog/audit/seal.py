@@ -155,7 +155,7 @@ def already_sealed(store: LogStore, seal: Seal) -> bool:
 
 def commit_seal(store: LogStore, seal: Seal) -> str:
     if store.signer is None:
-        raise TestlogError("sealing needs a signing key: pass --sign-key KEYID, or set "
+        raise TestlogError("sealing needs a signing key: pass --sign-key KEY, or set "
                            "git config user.signingkey (or sign_key in the [testlog] config)")
     signature = store.signer.sign(seal.zip_bytes) + b"\n"
     manifest = sha256sum_manifest({os.path.basename(seal.paths["zip"]): seal.zip_bytes})

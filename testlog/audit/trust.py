@@ -1,5 +1,6 @@
-"""Which keys `verify` trusts: an armored key file, or config `trusted_keys` (a key file or
-fingerprints). A key that is merely in the gpg keyring is never trusted by being there."""
+"""Which keys `verify` trusts: an armored OpenPGP key file, an SSH allowed-signers file (as
+git's gpg.ssh.allowedSignersFile), or config `trusted_keys` (such a file, or fingerprints).
+A key that is merely in the gpg keyring is never trusted by being there."""
 from __future__ import annotations
 
 import os
@@ -13,17 +14,32 @@ from testlog.errors import TestlogError
 _FINGERPRINT = re.compile(r"^[0-9A-Fa-f]{40}$")
 
 
-def certs_from_file(path: str) -> TrustedCerts:
+KEY_FILE_HINT = ("export one with `gpg --armor --export KEYID > KEYS.asc`, or give an SSH "
+                 "allowed-signers file: `<principal> <ssh-… AAAA…>` per line")
+
+
+def certs_from_file(path: str, git_dir: str | None = None) -> TrustedCerts:
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        raise TestlogError(f"cannot read trusted keys file {path}: {exc.strerror} (export one "
-                           "with `gpg --armor --export KEYID > KEYS.asc`)") from None
+        raise TestlogError(f"cannot read trusted keys file {path}: {exc.strerror} "
+                           f"({KEY_FILE_HINT})") from None
+    source = f"trusted keys file {path}"
     try:
-        return TrustedCerts.from_armored(data, source=f"trusted keys file {path}")
+        if b"-----BEGIN PGP" not in data and is_allowed_signers(data):
+            program = git_config(git_dir, "gpg.ssh.program") if git_dir else None
+            return TrustedCerts.from_allowed_signers(path, data, program, source)
+        return TrustedCerts.from_armored(data, source=source)
     except GitStoreError as exc:
-        raise TestlogError(f"{exc} (export one with `gpg --armor --export KEYID > KEYS.asc`)") from None
+        raise TestlogError(f"{exc} ({KEY_FILE_HINT})") from None
+
+
+def is_allowed_signers(data: bytes) -> bool:
+    """True when the file's first entry reads as `<principals> [options] ssh-… AAAA…`."""
+    lines = [ln.strip() for ln in data.decode("utf-8", errors="replace").splitlines()]
+    first = next((ln for ln in lines if ln and not ln.startswith("#")), "")
+    return any(w.startswith(("ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")) for w in first.split()[1:3])
 
 
 def certs_from_setting(setting: Setting, root: str, git_dir: str) -> TrustedCerts | None:
@@ -35,7 +51,7 @@ def certs_from_setting(setting: Setting, root: str, git_dir: str) -> TrustedCert
     text = str(value).strip()
     path = text if os.path.isabs(text) else os.path.join(root, text)
     if os.path.isfile(path):
-        return certs_from_file(path)
+        return certs_from_file(path, git_dir)
     fingerprints = [f for f in re.split(r"[\s,]+", text) if f]
     bad = [f for f in fingerprints if not _FINGERPRINT.match(f)]
     if bad:
@@ -49,5 +65,5 @@ def trusted_certs(keys_file: str | None, setting: Setting, root: str,
                   git_dir: str) -> TrustedCerts | None:
     """The command line's key file wins over config; None when neither names any key."""
     if keys_file:
-        return certs_from_file(keys_file)
+        return certs_from_file(keys_file, git_dir)
     return certs_from_setting(setting, root, git_dir)

@@ -204,7 +204,7 @@ def signature_problem(check: SignatureCheck) -> str:
 def signer_label(check: SignatureCheck) -> str | None:
     """What the event's `signature` field must say for this commit; None if already failing."""
     if check.status == GOOD:
-        return f"gpg:{check.fingerprint}"
+        return check.label
     return "unsigned" if check.status == UNSIGNED else None
 
 

@@ -7,6 +7,25 @@ from testlog.errors import TestlogError
 from testlog.gates.selection import Selection
 
 
+def add_signing_arguments(parser: argparse.ArgumentParser, what: str,
+                          unsigned: bool = True) -> None:
+    """The one declaration of --sign-key KEY (and --no-sign, where an unsigned write is
+    possible) for every command that signs `what`."""
+    group = parser.add_mutually_exclusive_group() if unsigned else parser
+    group.add_argument("--sign-key", default=None, metavar="KEY",
+                       help=f"sign {what} with KEY: a gpg key id, fingerprint or user id, or "
+                            "with gpg.format=ssh an SSH key file (default: config sign_key, "
+                            "else git's user.signingkey)")
+    if unsigned:
+        group.add_argument("--no-sign", action="store_true",
+                           help=f"do not sign {what}, even when a key is configured")
+
+
+def sign_choice(args: argparse.Namespace) -> str | bool | None:
+    """What the command line says about signing: False (--no-sign), a key, or None (config)."""
+    return False if getattr(args, "no_sign", False) else args.sign_key
+
+
 def add_branch_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--branch", default=None, metavar="REF",
                         help="the log branch (default: config `branch`, else refs/heads/testlog)")
@@ -32,8 +51,7 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--update-manifests", action="store_true",
                         help="write the observed values back into each module.manifest.json")
     add_branch_argument(parser)
-    parser.add_argument("--sign-key", default=None, metavar="KEY",
-                        help="sign the ledger commit with KEY (default: git's user.signingkey)")
+    add_signing_arguments(parser, "the ledger commit")
 
 
 def selection_of(args: argparse.Namespace) -> Selection:

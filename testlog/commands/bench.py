@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from testlog.commands.arguments import add_selection_arguments, selection_of
+from testlog.commands.arguments import add_selection_arguments, selection_of, sign_choice
 from testlog.gates.bench import run_bench
 from testlog.gates.selection import select
 from testlog.gates.workspace import open_workspace
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cli = {"branch": args.branch, "sign_key": args.sign_key}
+    cli = {"branch": args.branch, "sign_key": sign_choice(args)}
     with open_workspace(args.repo, cli) as ws:
         manifests, selection = select(ws, selection_of(args))
         return run_bench(ws, manifests, selection, jobs=args.jobs, use_cache=not args.no_cache,

@@ -7,6 +7,7 @@ import os
 
 from gitstore import GitStoreError, locate
 
+from testlog.commands.arguments import add_signing_arguments
 from testlog.errors import TestlogError
 from testlog.store import pending
 from testlog.store.runs import commit_run
@@ -17,11 +18,9 @@ HELP = "commit the runs saved in .git/testlog/pending/ when their commit failed"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="only list the pending runs")
-    parser.add_argument("--branch", default=None,
+    parser.add_argument("--branch", default=None, metavar="REF",
                         help="commit to this branch (default: the one each run was recorded for)")
-    parser.add_argument("--sign-key", default=None, metavar="KEY",
-                        help="sign with KEY (default: the run's key, else git's user.signingkey)")
-    parser.add_argument("--no-sign", action="store_true", help="commit unsigned")
+    add_signing_arguments(parser, "the commits (default: each run's own key)")
 
 
 def sign_choice(args: argparse.Namespace, settings: dict) -> str | bool | None:

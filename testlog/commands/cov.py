@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from testlog.commands.arguments import add_selection_arguments, selection_of
+from testlog.commands.arguments import add_selection_arguments, selection_of, sign_choice
 from testlog.gates.coverage import run_coverage
 from testlog.gates.selection import select
 from testlog.gates.workspace import open_workspace
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, gate: bool = False) -> int:
-    cli = {"branch": args.branch, "sign_key": args.sign_key}
+    cli = {"branch": args.branch, "sign_key": sign_choice(args)}
     with open_workspace(args.repo, cli) as ws:
         manifests, selection = select(ws, selection_of(args))
         return run_coverage(ws, manifests, selection, jobs=args.jobs, use_cache=not args.no_cache,

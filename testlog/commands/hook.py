@@ -5,9 +5,9 @@ import argparse
 import os
 import sys
 
-from gitstore import changed_files, staged_files
+from gitstore import changed_files, commit_sha, shallow_hint, staged_files
 
-from testlog.commands.arguments import add_branch_argument
+from testlog.commands.arguments import add_branch_argument, add_signing_arguments, sign_choice
 from testlog.core.modules import affected_modules
 from testlog.core.prepush import branch_ref, parse_push_lines
 from testlog.errors import TestlogError
@@ -37,8 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true",
                         help="re-run modules already measured at the same tree and environment")
     add_branch_argument(parser)
-    parser.add_argument("--sign-key", default=None, metavar="KEY",
-                        help="sign the ledger commit with KEY (default: git's user.signingkey)")
+    add_signing_arguments(parser, "the ledger commit")
 
 
 def stdin_text() -> str:
@@ -53,6 +52,10 @@ def push_changes(ws: Workspace, remote: str | None) -> tuple[list[str], str] | N
         if remote_branch and branch_ref(remote_branch) == branch_ref(ws.settings["branch"].value):
             print("git-testlog: pushing the log branch: nothing to gate")
             return [], "the log branch"
+        missing = [rev for rev in span if commit_sha(ws.root, rev) is None]
+        if missing:
+            raise TestlogError(f"unknown revision {missing[0]!r} (PRE_COMMIT_FROM_REF/"
+                               f"PRE_COMMIT_TO_REF){shallow_hint(ws.root)}")
         return changed_files(ws.root, *span), f"{span[0][:10]}..{span[1][:10]}"
     refs = parse_push_lines(stdin_text())
     if not refs:
@@ -79,7 +82,7 @@ def check_of(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     check = check_of(args)
-    with open_workspace(args.repo, {"branch": args.branch, "sign_key": args.sign_key}) as ws:
+    with open_workspace(args.repo, {"branch": args.branch, "sign_key": sign_choice(args)}) as ws:
         found = stage_changes(ws, args)
         if found is None:
             print("git-testlog: no pushed refs on stdin and no PRE_COMMIT_FROM_REF/"

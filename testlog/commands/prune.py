@@ -7,7 +7,7 @@ import os
 
 from testlog.audit import options
 from testlog.audit.prune import retain, retention_plan, rotate, rotation_plan
-from testlog.commands.arguments import add_branch_argument
+from testlog.commands.arguments import add_branch_argument, add_signing_arguments, sign_choice
 from testlog.config import repo_settings
 from testlog.errors import TestlogError
 from testlog.store.state import open_configured
@@ -30,14 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="judge ages as of this UTC date or time instead of now "
                              "(YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)")
     parser.add_argument("--dry-run", action="store_true", help="say what would happen, write nothing")
-    parser.add_argument("--sign-key", metavar="KEYID",
-                        help="gpg key to sign with (default: config sign_key, else "
-                             "git config user.signingkey)")
+    add_signing_arguments(parser, "the rotation and epoch commits")
     add_branch_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    cli = {"branch": args.branch, "sign_key": args.sign_key, "rotate_days": args.rotate_days,
+    cli = {"branch": args.branch, "sign_key": sign_choice(args), "rotate_days": args.rotate_days,
            "retain_days": args.retain_days,
            "archive_dir": os.path.abspath(args.archive_dir) if args.archive_dir else None}
     values, root, common = repo_settings(args.repo, cli)
@@ -47,9 +45,10 @@ def run(args: argparse.Namespace) -> int:
     archive = options.archive_dir(values, root, common)
     with open_configured(args.repo, values, sign=not args.dry_run) as store:
         store.require_tip()
-        if not args.dry_run and store.signer is None:
-            raise TestlogError("prune writes signed commits: pass --sign-key KEYID, or set git "
-                               "config user.signingkey (or sign_key in the [testlog] config)")
+        if not args.dry_run and store.signer is None and not args.no_sign:
+            raise TestlogError("prune writes signed commits: pass --sign-key KEY, or set git "
+                               "config user.signingkey (or sign_key in the [testlog] config), "
+                               "or --no-sign for an unsigned log")
         old = rotation_plan(store, as_of, rotate_days)
         print(f"rotation: {len(old)} files dated more than {rotate_days} days before "
               f"{as_of.date()}" + ("" if old else " (nothing to do)"))

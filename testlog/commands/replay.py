@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from testlog.commands.arguments import add_branch_argument
+from testlog.commands.arguments import add_branch_argument, add_signing_arguments
 from testlog.replay.launch import ReplayFailed, ReplayRequest, replay
 
 HELP = ("re-execute a recorded run in a temporary checkout of its source (recorded order, "
@@ -27,9 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replay a run written by `pytest --testlog-out=DIR` (the report "
                              "is written to DIR)")
     add_branch_argument(parser)
-    parser.add_argument("--sign-key", default=None,
-                        help="key to sign the report commit (default: git's user.signingkey)")
-    parser.add_argument("--no-sign", action="store_true", help="commit the report unsigned")
+    add_signing_arguments(parser, "the report commit")
 
 
 def run(args: argparse.Namespace) -> int:

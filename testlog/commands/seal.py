@@ -15,7 +15,7 @@ from testlog.audit.seal import (
     sealed_paths,
     superseded_files,
 )
-from testlog.commands.arguments import add_branch_argument
+from testlog.commands.arguments import add_branch_argument, add_signing_arguments
 from testlog.config import repo_settings
 from testlog.core import layout
 from testlog.errors import TestlogError
@@ -33,9 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seal the files dated this day (default: today, UTC)")
     period.add_argument("--since", metavar="REV",
                         help="seal the files changed after log commit REV (named for today)")
-    parser.add_argument("--sign-key", metavar="KEYID",
-                        help="gpg key to sign with (default: config sign_key, else "
-                             "git config user.signingkey)")
+    # No --no-sign: a seal is its detached signature (an unsigned one would prove nothing).
+    add_signing_arguments(parser, "the seal and its commit", unsigned=False)
     add_branch_argument(parser)
 
 
@@ -45,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     day = options.parse_day(args.date) if args.date else today
     with open_configured(args.repo, values, sign=True) as store:
         if store.signer is None:
-            raise TestlogError("sealing needs a signing key: pass --sign-key KEYID, or set git "
+            raise TestlogError("sealing needs a signing key: pass --sign-key KEY, or set git "
                                "config user.signingkey (or sign_key in the [testlog] config)")
         tip = store.require_tip()
         changed, since = None, None

@@ -18,7 +18,8 @@ HELP = ("check every commit of the log branch: signed by a trusted key, one chro
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trusted-keys", metavar="FILE",
-                        help="armored public keys to trust (default: config trusted_keys)")
+                        help="the keys to trust: armored OpenPGP public keys, or an SSH "
+                             "allowed-signers file (default: config trusted_keys)")
     parser.add_argument("--require-signed", action="store_true",
                         help="an unsigned commit is a failure (default: reported, allowed)")
     parser.add_argument("--since", metavar="REV",

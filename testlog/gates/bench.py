@@ -82,7 +82,7 @@ def measure(inv: Invocation, manifest: Manifest) -> BenchOutcome:
         return cached
     scratch = scratch_for(inv, manifest)
     report = os.path.join(scratch, "bench.json")
-    run = run_pytest(bench_argv(inv.interp.path, manifest.root, report), inv.ws.root,
+    run = run_pytest(bench_argv(inv.interp.path, manifest.root, report, scratch), inv.ws.root,
                      child_env(scratch), report)
     if run.status == NO_TESTS:
         return BenchOutcome(manifest, NO_BENCHMARKS, seconds=run.seconds)

@@ -79,7 +79,7 @@ def measure(inv: Invocation, manifest: Manifest) -> CovOutcome:
     scratch = scratch_for(inv, manifest)
     report = os.path.join(scratch, "coverage.json")
     argv = coverage_argv(inv.interp.path, manifest.root, report,
-                         "pytest_benchmark" in inv.interp.plugins)
+                         "pytest_benchmark" in inv.interp.plugins, scratch)
     run = run_pytest(argv, inv.ws.root, child_env(scratch), report)
     coverage = None
     if run.status == NO_TESTS:
@@ -95,7 +95,8 @@ def run_tests_only(inv: Invocation, manifest: Manifest) -> CovOutcome:
     if not has_tests_dir(inv, manifest):
         return CovOutcome(manifest, NO_TESTS_DIR, None)
     scratch = scratch_for(inv, manifest)
-    argv = tests_argv(inv.interp.path, manifest.root, "pytest_benchmark" in inv.interp.plugins)
+    argv = tests_argv(inv.interp.path, manifest.root, "pytest_benchmark" in inv.interp.plugins,
+                      scratch)
     run = run_pytest(argv, inv.ws.root, child_env(scratch), None)
     return CovOutcome(manifest, run.status, None, run.seconds, run.tail)
 

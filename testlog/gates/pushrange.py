@@ -11,6 +11,7 @@ from gitstore import (
     merge_base,
     new_commits_base,
     remote_default_branch,
+    shallow_hint,
 )
 
 from testlog.core.prepush import DELETE, LOG_BRANCH, NEW, PushedRef, classify
@@ -51,6 +52,9 @@ def pushed_files(root: str, remote: str | None, refs: list[PushedRef], log_branc
         if head and ref.local_sha != head:
             notes.append(f"note: the tests run on the working tree (HEAD {head[:10]}), not on "
                          f"the pushed {ref.local_ref} ({ref.local_sha[:10]})")
+    hint = shallow_hint(root)
+    if hint and refs:
+        notes.append(f"note: the pushed range may be misjudged{hint}")
     return sorted(changed), notes
 
 

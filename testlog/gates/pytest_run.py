@@ -36,21 +36,36 @@ def bench_dir(root: str) -> str:
     return f"{tests_dir(root)}/benchmarks"
 
 
-def coverage_argv(python: str, root: str, report: str, benchmark_plugin: bool) -> list[str]:
+# The gates load the plugins they measure with themselves (`-p`, by their entry point names):
+# git-testlog installs neither into the project, and autoloading may be off there.
+COV_PLUGIN = ["-p", "pytest_cov"]
+
+
+def benchmark_plugin_args(scratch: str) -> list[str]:
+    """Load pytest-benchmark; its storage (`.benchmarks/`, created even when nothing is saved)
+    goes to scratch space, never into the user's working tree."""
+    return ["-p", "benchmark", f"--benchmark-storage=file://{os.path.join(scratch, 'benchmarks')}"]
+
+
+def coverage_argv(python: str, root: str, report: str, benchmark_plugin: bool,
+                  scratch: str) -> list[str]:
     # --cov-fail-under=0: a project-wide fail_under must not turn a measurement into a failure.
-    argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--cov={root or '.'}",
-            f"--cov-report=json:{report}", "--cov-fail-under=0"]
-    return argv + (["--benchmark-disable"] if benchmark_plugin else []) + [tests_dir(root)]
+    argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *COV_PLUGIN,
+            f"--cov={root or '.'}", f"--cov-report=json:{report}", "--cov-fail-under=0"]
+    benchmark = [*benchmark_plugin_args(scratch), "--benchmark-disable"] if benchmark_plugin else []
+    return argv + benchmark + [tests_dir(root)]
 
 
-def tests_argv(python: str, root: str, benchmark_plugin: bool) -> list[str]:
+def tests_argv(python: str, root: str, benchmark_plugin: bool, scratch: str) -> list[str]:
     argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    return argv + (["--benchmark-disable"] if benchmark_plugin else []) + [tests_dir(root)]
+    benchmark = [*benchmark_plugin_args(scratch), "--benchmark-disable"] if benchmark_plugin else []
+    return argv + benchmark + [tests_dir(root)]
 
 
-def bench_argv(python: str, root: str, report: str) -> list[str]:
-    return [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-only",
-            f"--benchmark-json={report}", "--benchmark-save-data", bench_dir(root)]
+def bench_argv(python: str, root: str, report: str, scratch: str) -> list[str]:
+    return [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *benchmark_plugin_args(scratch),
+            "--benchmark-only", f"--benchmark-json={report}", "--benchmark-save-data",
+            bench_dir(root)]
 
 
 def child_env(scratch: str) -> dict[str, str]:

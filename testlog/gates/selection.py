@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from gitstore import changed_files, commit_sha, staged_files, worktree_changes
+from gitstore import changed_files, commit_sha, shallow_hint, staged_files, worktree_changes
 
 from testlog.core.manifest import Manifest, manifest_path, parse_manifest
 from testlog.core.modules import affected_modules
@@ -40,7 +40,8 @@ def changed_for(ws: Workspace, sel: Selection) -> list[str]:
         revs = [sel.from_rev, sel.to_rev or "HEAD"]
         for rev in revs:
             if commit_sha(ws.root, rev) is None:
-                raise TestlogError(f"unknown revision {rev!r} (give a commit, branch or tag)")
+                raise TestlogError(f"unknown revision {rev!r} (give a commit, branch or tag"
+                                   f"{shallow_hint(ws.root)})")
         return changed_files(ws.root, *revs)
     return worktree_changes(ws.root)
 

@@ -15,7 +15,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def enabled(config: pytest.Config) -> bool:
-    """--testlog, the ini switch, or --testlog-out (asking for the files is asking to record)."""
+    """--testlog, the ini switch, or --testlog-out (asking for the files is asking to record);
+    --no-testlog wins over all of them."""
+    if config.getoption("testlog_off"):
+        return False
     return bool(config.getoption("testlog") or config.getini("testlog")
                 or config.getoption("testlog_out"))
 

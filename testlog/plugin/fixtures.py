@@ -4,6 +4,7 @@ They work without `--testlog` too: values are still checked and hashed, nothing 
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 
@@ -71,6 +72,9 @@ def handle_for(request: pytest.FixtureRequest) -> TestlogHandle:
 
 def generator_for(request: pytest.FixtureRequest) -> Any:
     """numpy.random.default_rng(<the test's seed>); its states are recorded as `testlog_rng`."""
+    if importlib.util.find_spec("numpy") is None:
+        pytest.fail("the testlog_rng fixture is a numpy Generator, and numpy is not installed "
+                    "here: `pip install numpy` (or git-testlog[numpy])", pytrace=False)
     import numpy
     capture, seed = _current(request)
     generator = numpy.random.default_rng(seed)

@@ -20,6 +20,9 @@ def add_options(parser: Any) -> None:
     add("--testlog", action="store_true", default=False,
         help="record every test (seed, RNG states, inputs, outputs, timing, errors) and commit "
              "the run to the log branch")
+    add("--no-testlog", dest="testlog_off", action="store_true", default=False,
+        help="do not record this run, whatever turns recording on (the ini option `testlog = "
+             "true`, --testlog or --testlog-out in PYTEST_ADDOPTS)")
     add("--testlog-seed", type=_seed, default=None, metavar="N",
         help="base seed; each test's seed derives from it and the nodeid (default: "
              "pytest-randomly's seed when active, else random; always recorded)")

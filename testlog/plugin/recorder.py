@@ -17,12 +17,14 @@ import pytest
 
 from gitstore import GitStoreError, SourceInfo, full_ref, locate
 
-from testlog.config import load_settings
+from testlog.config import load_settings, sign_timeout
 from testlog.core import layout
+from testlog.core.asciitext import printable
 from testlog.core.records import Failure, TestOutcome
 from testlog.core.runfiles import Harvest, RunContext
 from testlog.core.seeds import random_base_seed, session_seed
 from testlog.core.suite import derive_suite
+from testlog.errors import TestlogError
 from testlog.plugin.capture import BATCH_TESTS
 from testlog.plugin.keys import REPORT_AT_EXIT
 from testlog.plugin.runner import (
@@ -96,6 +98,7 @@ class RecordWriter:
             common_dir=self.common_dir, git_dir=self.git_dir, work_tree=self.work_tree,
             branch=self.branch, sign_key=settings["sign_key"].value or None,
             no_sign=bool(config.getoption("testlog_no_sign")), out_dir=self.out_dir,
+            sign_timeout=self._sign_timeout(settings["sign_timeout"]),
             env_key=key, env_key_source=key_source, environ=self.environ,
             sys_path=[os.fspath(p) for p in sys.path if isinstance(p, (str, os.PathLike))],
             ctx=self.ctx)
@@ -112,6 +115,12 @@ class RecordWriter:
             return writer_process_enabled(setting.value)
         except ValueError as exc:
             raise _usage(f"{exc} (from {setting.source})") from None
+
+    def _sign_timeout(self, setting: Any) -> float:
+        try:
+            return sign_timeout(setting)
+        except TestlogError as exc:
+            raise _usage(str(exc)) from None
 
     def _start_process(self) -> Any:
         from testlog.store.process import WriterProcess
@@ -358,9 +367,10 @@ class RecordWriter:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None:
             return               # no terminal (-p no:terminal): nothing to print on
+        encoding = getattr(sys.stdout, "encoding", None)
         for line in self.notes + self.result:
             red = "could not" in line or "interrupted" in line
-            reporter.write_line(line, bold=True, red=red,
+            reporter.write_line(printable(line, encoding), bold=True, red=red,
                                 yellow=not red and ("nothing" in line or "writer process" in line))
         self.notes, self.result = [], []
 

@@ -18,6 +18,7 @@ import pytest
 from gitstore import GitStoreError, full_ref, locate, source_info
 
 from testlog.config import load_settings
+from testlog.core.asciitext import printable
 from testlog.core.chronicle import REPLAY_FAILED, REPLAY_VERIFIED
 from testlog.core.records import Failure, TestOutcome
 from testlog.core.timefmt import utc_iso
@@ -176,9 +177,10 @@ class ReplaySession:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         ignored = ["testlog: --testlog is ignored while replaying: nothing new is recorded"] \
             if config.getoption("testlog") or config.getini("testlog") else []
-        return ignored + [f"testlog: replaying {self.recorded.label} (suite {self.plan.suite}, "
-                f"{len(self.plan.tests)} tests): {self.env.headline()}"] + \
+        lines = ignored + [f"testlog: replaying {self.recorded.label} (suite {self.plan.suite}, "
+                           f"{len(self.plan.tests)} tests): {self.env.headline()}"] + \
             [f"testlog: note: {note}" for note in self.env.notes]
+        return [printable(line, getattr(sys.stdout, "encoding", None)) for line in lines]
 
     # -- selection and order ---------------------------------------------------------------
 
@@ -333,7 +335,8 @@ class ReplaySession:
         self.lines = list(result["terminal"])
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        encoding = getattr(sys.stdout, "encoding", None)
         for line in self.lines:
-            terminalreporter.write_line(line, bold=line.startswith((REPLAY_VERIFIED, REPLAY_FAILED, "testlog:")),
+            terminalreporter.write_line(printable(line, encoding), bold=line.startswith((REPLAY_VERIFIED, REPLAY_FAILED, "testlog:")),
                                         red="FAILED" in line or "🚫" in line or "❗" in line,
                                         green=line.startswith(REPLAY_VERIFIED))

@@ -71,6 +71,15 @@ def _array_floats(desc: dict[str, Any]) -> Any:
     return numpy.frombuffer(raw, dtype).astype("f8")
 
 
+def _has_numpy() -> bool:
+    """Arrays are compared element by element with numpy; without it, by their hashes alone."""
+    try:
+        __import__("numpy")
+    except ImportError:
+        return False
+    return True
+
+
 def decompose(desc: dict[str, Any]) -> tuple[Any, Any] | None:
     """(structure, floats) of an output description; None when it has no comparable floats."""
     kind = desc.get("kind")
@@ -81,7 +90,7 @@ def decompose(desc: dict[str, Any]) -> tuple[Any, Any] | None:
         floats: list[float] = []
         _walk_json(desc.get("value"), desc.get("exact"), shape, floats)
         return (("json", tuple(shape)), floats) if floats else None
-    if kind in ("ndarray", "tensor") and _array_dtype(desc) and "data" in desc:
+    if kind in ("ndarray", "tensor") and _array_dtype(desc) and "data" in desc and _has_numpy():
         return (kind, desc["dtype"], tuple(desc.get("shape", ()))), _array_floats(desc)
     return None
 

@@ -13,8 +13,30 @@ from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
+from gitstore import GIT_LOCATION_VARS
+
 from testlog.core.envdigest import KEY_ENV, env_digests, key_id, overall_digest
 from testlog.store.state import ENV_KEY, state_path
+
+# What git sets for a subcommand or a hook it runs (`git testlog replay`, a hook that runs
+# pytest), and the shell's `_` (the last command run), not the user: a run and its replay
+# would differ by them for no reason of the tests'.
+SET_BY_TOOLS = frozenset({*GIT_LOCATION_VARS, "GIT_EXEC_PATH", "GIT_REFLOG_ACTION",
+                          "GIT_QUARANTINE_PATH", "GIT_PUSH_OPTION_COUNT", "_"})
+
+
+def without_tool_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` less what git and the shell set themselves: their variables, and git's exec
+    path, which git puts first on PATH for the commands it runs."""
+    env = {k: v for k, v in environ.items()
+           if k not in SET_BY_TOOLS and not k.startswith("GIT_PUSH_OPTION_")}
+    exec_path = environ.get("GIT_EXEC_PATH")
+    if exec_path and "PATH" in env:
+        parts = env["PATH"].split(os.pathsep)
+        while parts and parts[0] == exec_path:
+            parts.pop(0)
+        env["PATH"] = os.pathsep.join(parts)
+    return env
 
 
 def _read_key(path: str) -> bytes | None:
@@ -113,7 +135,7 @@ def environment_blocks(environ: Mapping[str, str], key: bytes, key_source: str,
                        path: list[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the block each record carries, the run's fuller block with every variable's digest);
     `path` as for platform_facts."""
-    digests = env_digests(environ, key)
+    digests = env_digests(without_tool_settings(environ), key)
     record_block = {**platform_facts(path), "env_digest": overall_digest(digests, key)}
     run_block = {**record_block, "os_release": platform.release(), "os_version": platform.version(),
                  "libc": libc(),

@@ -22,7 +22,7 @@ from testlog.errors import TestlogError
 
 
 def signature_label(store: LogStore) -> str:
-    return f"gpg:{store.signer.fingerprint}" if store.signer else "unsigned"
+    return store.signer.label if store.signer else "unsigned"
 
 
 def commit_event(store: LogStore, files: Mapping[str, Change], *, event: str, artifact: str,

@@ -16,9 +16,9 @@ import os
 from typing import TYPE_CHECKING
 
 import gitstore
-from gitstore import Conventions
+from gitstore import DEFAULT_SIGN_TIMEOUT, Conventions
 
-from testlog.config import Setting
+from testlog.config import Setting, repo_settings, sign_timeout
 
 if TYPE_CHECKING:
     from gitstore import LogStore
@@ -55,16 +55,22 @@ def state_path(common_dir: str, *parts: str) -> str:
 
 
 def open_log(path: str | os.PathLike[str], branch: str | None = None,
-             sign_key: str | bool | None = None, lock_timeout: float = 60.0) -> LogStore:
+             sign_key: str | bool | None = None, lock_timeout: float = 60.0,
+             timeout: float | None = None) -> LogStore:
     """The log branch of the repository holding `path` (default refs/heads/testlog);
-    sign_key: a key, None (git's user.signingkey when set) or False (never sign)."""
+    sign_key: a key, None (git's user.signingkey when set) or False (never sign); `timeout`
+    for each gpg or ssh-keygen call (default: the `sign_timeout` setting)."""
+    if timeout is None:
+        timeout = sign_timeout(repo_settings(os.fspath(path), {})[0]["sign_timeout"]) \
+            if sign_key is not False else DEFAULT_SIGN_TIMEOUT
     # gitstore.LogStore loads dulwich: only when a store is really opened (never in pytest's
     # process when a writer process commits for it).
     return gitstore.LogStore.open(path, ref=branch, sign_key=sign_key, lock_timeout=lock_timeout,
-                         conventions=CONVENTIONS)
+                                  conventions=CONVENTIONS, sign_timeout=timeout)
 
 
 def open_configured(repo: str, values: dict[str, Setting], sign: bool) -> LogStore:
     """The store of the configured branch; signing with the configured key when `sign`."""
     key = values["sign_key"].value if sign else False
-    return open_log(repo, str(values["branch"].value), key)
+    timeout = sign_timeout(values["sign_timeout"]) if sign else None
+    return open_log(repo, str(values["branch"].value), key, timeout=timeout)

@@ -29,6 +29,7 @@ class WriterSetup:
     sign_key: str | None
     no_sign: bool
     out_dir: str | None
+    sign_timeout: float             # seconds one gpg or ssh-keygen call may take
     env_key: bytes                  # the environment digests' key (resolved before any test)
     env_key_source: str
     environ: dict[str, str]         # os.environ as pytest's Python saw it at configure time
@@ -78,7 +79,8 @@ class RunWriter:
         assert setup.common_dir is not None and setup.git_dir is not None, "no repository"
         sign_key: str | bool | None = False if setup.no_sign else setup.sign_key
         return LogStore(setup.common_dir, setup.git_dir, setup.work_tree, setup.branch,
-                        resolve_signer(setup.common_dir, sign_key), lock_timeout=60.0,
+                        resolve_signer(setup.common_dir, sign_key, setup.sign_timeout),
+                        lock_timeout=60.0,
                         conventions=CONVENTIONS)
 
     def add(self, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
