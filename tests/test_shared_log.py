@@ -5,6 +5,7 @@ all 40 runs, verify accepts them with the 8 keys, and each run is signed by its 
 from __future__ import annotations
 
 import json
+import zipfile
 import os
 import subprocess
 import sys
@@ -74,3 +75,53 @@ def test_eight_clones_push_at_once_and_nobody_is_re_signed(tmp_path: Path, sandb
         signer = git(fresh, "log", "-1", "--format=%GF", run["sha"]).strip()
         assert signer == keys[run["writer"]], (run["writer"], signer)
     assert git(remote, "for-each-ref", "refs/heads/").strip().endswith("refs/heads/main")
+
+
+def two_writers(tmp_path: Path, env: dict[str, str]) -> tuple[Path, Path, dict[str, str]]:
+    """alice and bob, each with a key and one recorded run of the same suite, both pushed;
+    alice has fetched bob's chain."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(make_repo(tmp_path / "seed", SUITE), "push", "-q", str(remote), "main")
+    keys = {}
+    for name in ("alice", "bob"):
+        clone = tmp_path / name
+        git(tmp_path, "clone", "-q", str(remote), str(clone))
+        keys[name] = gen_key(os.environ["GNUPGHOME"], name=name, email=f"{name}@example.com",
+                             fast=True)
+        git(clone, "config", "testlog.writer", name)
+        git(clone, "config", "user.signingkey", keys[name])
+        recorded = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly",
+                                   "-p", "no:cacheprovider", "--testlog", "tests"], cwd=clone,
+                                  env=env, capture_output=True, text=True)
+        assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+        subprocess.run(CLI + ["push"], cwd=clone, env=env, check=True, capture_output=True)
+    subprocess.run(CLI + ["fetch"], cwd=tmp_path / "alice", env=env, check=True,
+                   capture_output=True)
+    return tmp_path / "alice", remote, keys
+
+
+def test_a_seal_holds_every_writers_runs_each_under_its_own_name(tmp_path: Path, sandbox):
+    env = pytest_env(sandbox)
+    alice, _remote, keys = two_writers(tmp_path, env)
+    sealed = subprocess.run(CLI + ["seal"], cwd=alice, env=env, capture_output=True, text=True)
+    assert sealed.returncode == 0 and "sealed 2 runs" in sealed.stdout, sealed.stdout + sealed.stderr
+    [zip_path] = [p for p in git(alice, "ls-tree", "-r", "--name-only", "testlog", "audit/").split()
+                  if p.endswith(".zip")]
+    out = tmp_path / "zip"
+    out.mkdir()
+    (out / "seal.zip").write_bytes(subprocess.run(["git", "show", f"testlog:{zip_path}"],
+                                                  cwd=alice, capture_output=True,
+                                                  check=True).stdout)
+    names = zipfile.ZipFile(out / "seal.zip").namelist()
+    runs = sorted(n for n in names if n.endswith("__run.json"))
+    own = [n for n in runs if n.startswith("runs/")]
+    assert len(own) == 1 and runs == sorted(own + ["chains/bob/" + own[0]])   # kept apart
+    assert "chains/bob/" + [n for n in names if n.startswith("attestations/")][0] in names
+    bob_run = json.loads(zipfile.ZipFile(out / "seal.zip").read("chains/bob/" + own[0]))
+    assert bob_run["records"][0]["test_name"].endswith("test_draw")
+    trusted = tmp_path / "team.asc"
+    trusted.write_text(gnupg.GPG(gnupghome=os.environ["GNUPGHOME"]).export_keys(list(keys.values())))
+    verified = subprocess.run(CLI + ["verify", "--trusted-keys", str(trusted)], cwd=alice,
+                              env=env, capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -18,8 +18,11 @@ from testlog.core.layout import TRAILER_EVENT, TRAILER_SEAL_DATE
 from testlog.errors import TestlogError
 from testlog.store.events import commit_event
 from testlog.store.runs import check_run_data
+from testlog.store.state import CHAINS_PREFIX, LEGACY_PREFIX
 
 SUPERSEDED_DIR = "superseded"        # superseded/<log commit, 12 hex>/<the file's own path>
+CHAINS_DIR = "chains"                # chains/<writer>/<path>: another writer's files
+LEGACY_DIR = "legacy"                # legacy/<remote>/<path>: a remote's first-format branch
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,24 @@ def sealed_paths(paths: Sequence[str], day: date | None = None,
     return sorted(p for p in paths if wanted(p))
 
 
+def member_prefix(chain_ref: str) -> str:
+    """Where another writer's files go in the zip: chains/<writer>/ (legacy/<remote>/ for a
+    remote's first-format branch), so that writers' files of the same name stay apart."""
+    for ref_prefix, folder in ((CHAINS_PREFIX, CHAINS_DIR), (LEGACY_PREFIX, LEGACY_DIR)):
+        if chain_ref.startswith(ref_prefix):
+            return f"{folder}/{chain_ref[len(ref_prefix):]}/"
+    raise TestlogError(f"{chain_ref} is not a chain of the log")
+
+
+def split_chain(path: str) -> tuple[str, str]:
+    """(chains/<writer>/ or legacy/<remote>/, the rest) of another writer's member; ("", path)
+    for the own chain's."""
+    parts = path.split("/", 2)
+    if len(parts) == 3 and parts[0] in (CHAINS_DIR, LEGACY_DIR):
+        return f"{parts[0]}/{parts[1]}/", parts[2]
+    return "", path
+
+
 def split_superseded(path: str) -> tuple[str | None, str]:
     """(log commit, the file's own path) of a superseded member; (None, path) otherwise."""
     parts = path.split("/", 2)
@@ -51,26 +72,54 @@ def split_superseded(path: str) -> tuple[str | None, str]:
 
 def determinism_for(run_path: str, files: Mapping[str, bytes]) -> dict[str, bytes]:
     """The run's determinism file (its seeds and RNG states: how it was configured), if sealed."""
-    commit, own = split_superseded(run_path)
+    chain, rest = split_chain(run_path)
+    commit, own = split_superseded(rest)
     parsed = layout.parse_artifact(own)
     if parsed is None:
         return {}
     path = f"determinism/{parsed['date']}__{parsed['suite']}__determinism.json"
     if commit is not None:
         path = f"{SUPERSEDED_DIR}/{commit}/{path}"
+    path = chain + path
     return {path: files[path]} if path in files else {}
 
 
 def is_sealed_run(path: str) -> bool:
     """A full-format run file (a compact one is sealed beside the run.json rendered from it)."""
-    own = split_superseded(path)[1]
+    own = split_superseded(split_chain(path)[1])[1]
     return layout.is_run_file(own) and own.endswith(".json")
 
 
+def holds_runs(files: Mapping[str, bytes]) -> bool:
+    """Whether any member is a run file, of whichever format, chain or supersession."""
+    return any(layout.is_run_file(split_superseded(split_chain(p)[1])[1]) for p in files)
+
+
 def member_statement_name(path: str) -> str:
-    commit, own = split_superseded(path)
+    chain, rest = split_chain(path)
+    commit, own = split_superseded(rest)
     name = statement_name(own)
-    return name if commit is None else name.removesuffix(".intoto.json") + f"@{commit}.intoto.json"
+    if commit is not None:
+        name = name.removesuffix(".intoto.json") + f"@{commit}.intoto.json"
+    return chain + name
+
+
+def period_files(store: LogStore, tip: str, day: date) -> dict[str, bytes]:
+    """A chain's sealed files dated `day` at `tip`, with the runs of that day they superseded."""
+    paths = sealed_paths(store.paths(rev=tip), day)
+    files = read_files(store, tip, paths)
+    files.update(superseded_files(store, tip, paths))
+    return files
+
+
+def other_chains_files(store: LogStore, day: date) -> dict[str, bytes]:
+    """Every other writer's sealed files of `day`, under its member prefix."""
+    out: dict[str, bytes] = {}
+    for ref, tip in store.chains().items():
+        if ref != store.ref:
+            prefix = member_prefix(ref)
+            out.update({prefix + path: data for path, data in period_files(store, tip, day).items()})
+    return out
 
 
 def superseded_files(store: LogStore, tip: str, paths: Sequence[str],

@@ -11,20 +11,21 @@ from testlog.audit.seal import (
     already_sealed,
     build_seal,
     commit_seal,
+    holds_runs,
+    other_chains_files,
     read_files,
     sealed_paths,
     superseded_files,
 )
 from testlog.commands.arguments import add_branch_argument, add_signing_arguments
 from testlog.config import repo_settings
-from testlog.core import layout
 from testlog.errors import TestlogError
 from testlog.store.runs import with_spec_files
 from testlog.store.state import open_configured
 
 HELP = ("bundle a period's runs/, timing/, determinism/ and summaries/ (earlier runs of a "
-        "suite that day under superseded/<commit>/) into audit/logs_audit_YYYY_MM_DD.zip with "
-        "a sha256sum manifest and a detached signature")
+        "suite that day under superseded/<commit>/, other writers' under chains/<writer>/) into "
+        "audit/logs_audit_YYYY_MM_DD.zip with a sha256sum manifest and a detached signature")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     period.add_argument("--date", metavar="YYYY-MM-DD",
                         help="seal the files dated this day (default: today, UTC)")
     period.add_argument("--since", metavar="REV",
-                        help="seal the files changed after log commit REV (named for today)")
+                        help="seal the files changed after log commit REV of this clone's own "
+                             "chain (named for today; other writers' chains are sealed by date)")
     # No --no-sign: a seal is its detached signature (an unsigned one would prove nothing).
     add_signing_arguments(parser, "the seal and its commit", unsigned=False)
     add_branch_argument(parser)
@@ -52,12 +54,14 @@ def run(args: argparse.Namespace) -> int:
             since = store.resolve(args.since)
             changed = set(changed_paths_between(store.common_dir, since, tip))
         paths = sealed_paths(store.paths(rev=tip), None if changed is not None else day, changed)
-        period = f"after {args.since}" if args.since else day.isoformat()
-        if not any(layout.is_run_file(p) for p in paths):
-            raise TestlogError(f"no runs to seal for {period} on {store.ref} (nothing was "
-                               "written; record a run first, or pick another --date)")
         files = read_files(store, tip, paths)
         files.update(superseded_files(store, tip, paths, after=since))
+        if changed is None:
+            files.update(other_chains_files(store, day))
+        if not holds_runs(files):
+            period = f"after {args.since}" if args.since else day.isoformat()
+            raise TestlogError(f"no runs to seal for {period} on {store.ref} (nothing was "
+                               "written; record a run first, or pick another --date)")
         files = with_spec_files(files)
         seal = build_seal(day, files)
         if already_sealed(store, seal):
