@@ -25,7 +25,8 @@ _EXPORTS = {
     "Step": "epoch", "restart": "epoch", "split_author": "epoch",
     "fetch_refs": "sync", "push_sha": "sync", "update_ref": "sync", "delete_ref": "sync",
     "refs_under": "sync", "remote_key": "sync", "remote_refs": "sync", "PUSHED": "sync", "UP_TO_DATE": "sync",
-    "REJECTED": "sync", "parse_raw_commit": "history",
+    "REJECTED": "sync", "NothingSince": "sync", "shallow_commits": "sync",
+    "parse_raw_commit": "history",
     # reading many objects at once
     "ObjectInfo": "batch", "object_info": "batch", "object_contents": "batch",
     "commits_in_range": "batch", "changed_paths_between": "batch", "last_change": "batch",
@@ -115,12 +116,14 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.sync import PUSHED as PUSHED
     from gitstore.sync import REJECTED as REJECTED
     from gitstore.sync import UP_TO_DATE as UP_TO_DATE
+    from gitstore.sync import NothingSince as NothingSince
     from gitstore.sync import delete_ref as delete_ref
     from gitstore.sync import fetch_refs as fetch_refs
     from gitstore.sync import push_sha as push_sha
     from gitstore.sync import refs_under as refs_under
     from gitstore.sync import remote_key as remote_key
     from gitstore.sync import remote_refs as remote_refs
+    from gitstore.sync import shallow_commits as shallow_commits
     from gitstore.sync import update_ref as update_ref
     from gitstore.verify import SignatureCheck as SignatureCheck
     from gitstore.verify import TrustedCerts as TrustedCerts

@@ -9,6 +9,7 @@ and decides which to accept (`update_ref`, a compare-and-swap).
 from __future__ import annotations
 
 import hashlib
+import os
 
 from gitstore.errors import GitStoreError
 from gitstore.gitcmd import run_git
@@ -66,13 +67,33 @@ def remote_refs(store: LogStore, remote: str, patterns: list[str]) -> dict[str, 
     return found
 
 
-def fetch_refs(store: LogStore, remote: str, refspecs: list[str]) -> None:
-    """`git fetch` of `refspecs` (forced updates only into refs the caller owns)."""
+def fetch_refs(store: LogStore, remote: str, refspecs: list[str],
+               shallow_since: str | None = None) -> None:
+    """`git fetch` of `refspecs` (forced updates only into refs the caller owns). `--refmap=`:
+    git moves no remote-tracking ref along unchecked. `shallow_since`: only the history after
+    that date (git's `--shallow-since`; the commits at the cut are listed in <git dir>/shallow);
+    SHALLOW_NOTHING_SINCE when the refs hold no commit that recent."""
     check_remote(store, remote)
-    proc = run_git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, *refspecs],
-                   git_cwd(store), check=False)
+    depth = [f"--shallow-since={shallow_since}"] if shallow_since else []
+    proc = run_git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=", *depth,
+                    remote, *refspecs], git_cwd(store), check=False)
     if proc.returncode != 0 and b"couldn't find remote ref" not in proc.stderr:
+        if shallow_since and b"no commits selected for shallow requests" in proc.stderr:
+            raise NothingSince(f"{remote} has no commit after {shallow_since} there")
         raise GitStoreError(f"cannot fetch from {remote}: {git_failure(proc.stderr)}")
+
+
+class NothingSince(GitStoreError):
+    """A shallow fetch found no commit after its date."""
+
+
+def shallow_commits(common_dir: str) -> frozenset[str]:
+    """Commits whose parents a shallow fetch left out (git's <git dir>/shallow)."""
+    try:
+        with open(os.path.join(common_dir, "shallow"), encoding="ascii") as handle:
+            return frozenset(line.strip() for line in handle if line.strip())
+    except (OSError, UnicodeDecodeError):
+        return frozenset()
 
 
 def update_ref(store: LogStore, ref: str, new: str, old: str | None) -> bool:

@@ -125,3 +125,66 @@ def test_a_seal_holds_every_writers_runs_each_under_its_own_name(tmp_path: Path,
     verified = subprocess.run(CLI + ["verify", "--trusted-keys", str(trusted)], cwd=alice,
                               env=env, capture_output=True, text=True)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+OLD = 1_600_000_000            # 2020-09-13: history made before the --since date below
+SINCE = "2021-01-01"
+
+
+def old_events(clone: Path, count: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`count` measurement commits on the clone's log branch, dated 2020 (the clock of the
+    commits is the only thing set: they are written by the real code)."""
+    import types
+
+    import gitstore.commits
+    from testlog.store.events import commit_event
+    from testlog.store.state import open_log
+    monkeypatch.setattr(gitstore.commits, "time", types.SimpleNamespace(time=lambda: OLD))
+    with open_log(clone, sign_key=False) as store:
+        for n in range(count):
+            path = f"measurements/20200913__old{n}.json"
+            commit_event(store, {path: b'{"n":%d}\n' % n}, event="COVERAGE_RECORDED",
+                         artifact=path, verdict="PASS", summary=f"old {n}")
+    monkeypatch.undo()
+
+
+def test_fetch_since_brings_only_recent_history_of_new_chains(tmp_path: Path, sandbox,
+                                                              monkeypatch: pytest.MonkeyPatch):
+    env = pytest_env(sandbox)
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(make_repo(tmp_path / "seed", SUITE), "push", "-q", str(remote), "main")
+    for name in ("alice", "bob", "carol"):
+        git(tmp_path, "clone", "-q", str(remote), str(tmp_path / name))
+        git(tmp_path / name, "config", "testlog.writer", name)
+    old_events(tmp_path / "bob", 3, monkeypatch)          # bob: 3 old commits, then a run
+    old_events(tmp_path / "carol", 2, monkeypatch)        # carol: nothing recent
+    old_events(tmp_path / "alice", 2, monkeypatch)        # alice: her own history, whole
+    recorded = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p",
+                               "no:cacheprovider", "--testlog", "--testlog-no-sign", "tests"],
+                              cwd=tmp_path / "bob", env=env, capture_output=True, text=True)
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    for name in ("bob", "carol"):
+        subprocess.run(CLI + ["push"], cwd=tmp_path / name, env=env, check=True,
+                       capture_output=True)
+    alice = tmp_path / "alice"
+    fetched = subprocess.run(CLI + ["fetch", "--since", SINCE], cwd=alice, env=env,
+                             capture_output=True, text=True)
+    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+    assert f"skipped      carol: no commit after {SINCE}" in fetched.stdout
+    assert "new          bob at" in fetched.stdout
+    assert git(alice, "rev-list", "--count", "refs/testlog/chains/bob").strip() == "1"
+    assert git(alice, "rev-list", "--count", "refs/heads/testlog").strip() == "2"   # untouched
+    assert (alice / ".git" / "shallow").read_text().split() == \
+        [git(alice, "rev-parse", "refs/testlog/chains/bob").strip()]
+    assert git(alice, "for-each-ref", "refs/testlog/chains/carol") == ""
+    listed = subprocess.run(CLI + ["log", "--runs", "--json"], cwd=alice, env=env,
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    assert [json.loads(line)["writer"] for line in listed] == ["bob"]
+    verified = subprocess.run(CLI + ["verify"], cwd=alice, env=env, capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "was not fetched (a shallow fetch, `git testlog fetch --since`)" in verified.stdout
+    assert "2 of 2 chains OK" in verified.stdout
+    again = subprocess.run(CLI + ["fetch", "--since", SINCE], cwd=alice, env=env,
+                           capture_output=True, text=True)
+    assert "up-to-date   bob" in again.stdout

@@ -27,6 +27,7 @@ from gitstore import (
     is_ancestor,
     last_change,
     parse_raw_commit,
+    shallow_commits,
 )
 
 from testlog.audit import checks
@@ -119,7 +120,10 @@ def verify_chain(store: LogStore, ref: str, tip: str, policy: Policy, since: str
         chain.previous_event = base_event(chain, start) if base else None
         check_verified_prefix(chain, report)
         previous = base
+        shallow = shallow_commits(store.common_dir)
         for sha in commit_ids(store.common_dir, tip, base):
+            if previous is None and sha in shallow:
+                previous = shallow_start(chain, sha, report)
             check_commit(chain, policy, sha, previous, report)
             previous = sha
         check_tip_files(chain, policy, report)
@@ -151,6 +155,21 @@ def starting_point(store: LogStore, ref: str, policy: Policy, state: VerifiedSta
         raise TestlogError(f"{since} ({rev[:12]}) is newer than the last verified tip "
                            f"{state.tip[:12]}, so it was never verified (use --since last)")
     return rev, []
+
+
+def shallow_start(chain: Chain, sha: str, report: rp.Report) -> str | None:
+    """The oldest commit here is a shallow fetch's cut (`fetch --since`): verify from it as
+    from a verified base, its parent (not here) taken as given, and say so."""
+    found = chain.stream.read(sha)
+    if found is None or found[1] != "commit":
+        return None
+    entry = parse_raw_commit(sha, found[2])
+    report.notes.append(f"history before {sha[:12]} was not fetched (a shallow fetch, "
+                        "`git testlog fetch --since`): verified from there")
+    size = chain_size(chain, entry)
+    if size is not None:                 # a first-format chronicle: start at its last line
+        chain.walk.before = max(chain.walk.ends.get(size, 1) - 1, 0)
+    return entry.parents[0] if entry.parents else None
 
 
 # -- one commit -------------------------------------------------------------------------------

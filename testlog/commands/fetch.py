@@ -19,6 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--writer", default=None, metavar="PATTERN",
                         help="only the chains of these writers (an id, or a pattern with one "
                              "'*', e.g. 'ci-*')")
+    parser.add_argument("--since", metavar="DATE",
+                        help="of a chain not here yet, only the commits after DATE (git's "
+                             "--shallow-since: '2026-11-01', '2 weeks ago'); chains already "
+                             "here are brought up to date whole")
     parser.add_argument("--trusted-keys", metavar="FILE",
                         help="accept only chains signed by these keys (default: config "
                              "trusted_keys; none: every chain that continues ours)")
@@ -30,12 +34,13 @@ def run(args: argparse.Namespace) -> int:
     trusted = trusted_certs(args.trusted_keys, values["trusted_keys"], root, common)
     own = writer_id(common, values["writer"])
     with open_configured(args.repo, values, sign=False) as store:
-        results = fetch_chains(store, args.remote, own, args.writer, trusted)
+        results = fetch_chains(store, args.remote, own, args.writer, trusted, args.since)
     if not results:
         print(f"{args.remote} has no chains" + (f" of writers {args.writer}" if args.writer else ""))
         return 0
     for item in results:
         reason = f": {item.reason}" if item.reason else ""
-        print(f"{item.status:<12} {item.writer} at {item.tip[:10]}{reason}")
+        where = f" at {item.tip[:10]}" if item.tip else ""
+        print(f"{item.status:<12} {item.writer}{where}{reason}")
     kept_apart = sum(1 for item in results if item.status == "kept apart")
     return 1 if kept_apart else 0

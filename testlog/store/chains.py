@@ -28,6 +28,7 @@ from gitstore import (
     REJECTED,
     GitStoreError,
     LogStore,
+    NothingSince,
     TrustedCerts,
     commits_in_range,
     delete_ref,
@@ -142,7 +143,7 @@ def restarts_at_epoch(store: LogStore) -> bool:
 @dataclass(frozen=True)
 class FetchedChain:
     writer: str
-    status: str          # new | fast-forward | up-to-date | ahead | kept apart
+    status: str          # new | fast-forward | up-to-date | ahead | kept apart | skipped
     tip: str
     reason: str = ""
 
@@ -162,18 +163,48 @@ def wanted_refs(store: LogStore, remote: str, pattern: str | None) -> dict[str, 
     return out
 
 
+def local_ref(store: LogStore, name: str, key: str, own_writer: str) -> str:
+    """The local ref an incoming chain (`chains/<writer>` or `legacy`) lands on."""
+    if name == "legacy":
+        return f"{LEGACY_PREFIX}{key}"
+    writer = name[len("chains/"):]
+    return store.ref if writer == own_writer else CHAINS_PREFIX + writer
+
+
+def fetch_incoming(store: LogStore, remote: str, wanted: dict[str, str], incoming: str,
+                   known: set[str], since: str | None) -> list[str]:
+    """Fetch the wanted refs under `incoming`. With `since`, a chain not here yet comes with
+    only its history after that date (one fetch each: git cuts each at its own date), and the
+    chains here come whole (a shallow fetch would hide history we already have). Returns the
+    names of chains skipped for having nothing that recent."""
+    def spec(ref: str) -> str:
+        return f"+{ref}:{incoming}{wanted[ref]}"
+    whole = [ref for ref in wanted if since is None or wanted[ref] in known]
+    if whole:
+        fetch_refs(store, remote, [spec(ref) for ref in whole])
+    skipped = []
+    for ref in sorted(set(wanted) - set(whole)):
+        try:
+            fetch_refs(store, remote, [spec(ref)], shallow_since=since)
+        except NothingSince:
+            skipped.append(wanted[ref])
+    return skipped
+
+
 def fetch_chains(store: LogStore, remote: str, own_writer: str, pattern: str | None,
-                 trusted: TrustedCerts | None) -> list[FetchedChain]:
+                 trusted: TrustedCerts | None, since: str | None = None) -> list[FetchedChain]:
     """Fetch the remote's chains (and its first-format log branch), keep those that check out;
-    the incoming refs are removed afterwards."""
+    the incoming refs are removed afterwards. `since`: see `fetch_incoming`."""
     key = remote_key(store, remote)
     incoming = f"{INCOMING_PREFIX}{key}/"
     for ref in refs_under(store, incoming):
         delete_ref(store, ref)
     wanted = wanted_refs(store, remote, pattern)
-    if wanted:
-        fetch_refs(store, remote, [f"+{ref}:{incoming}{name}" for ref, name in wanted.items()])
-    results = []
+    chains = store.chains()
+    known = {name for name in wanted.values() if local_ref(store, name, key, own_writer) in chains}
+    skipped = fetch_incoming(store, remote, wanted, incoming, known, since) if wanted else []
+    results = [FetchedChain(name.removeprefix("chains/"), "skipped", "",
+                            f"no commit after {since}") for name in skipped]
     try:
         for ref, tip in sorted(refs_under(store, incoming).items()):
             name = ref[len(incoming):]
