@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 
 from dulwich.config import StackedConfig
@@ -149,6 +149,7 @@ class LogStore:
         self.common_dir, self.git_dir, self.work_tree = common_dir, git_dir, work_tree
         self.ref, self.signer, self.lock_timeout = ref, signer, lock_timeout
         self.conventions = conventions
+        self._told_remote_copy = False
         self.repo = open_repo(common_dir)
         self.state_dir = os.path.join(common_dir, conventions.state_dir_name)
         self.identity = committer_identity(common_dir, self.repo.get_config_stack())
@@ -199,12 +200,24 @@ class LogStore:
         """{ref: tip} of every chain of the log: the store's own branch first (when it exists),
         then the chains of other writers (refs under the conventions' chain prefixes), by name."""
         found = {self.ref: self.tip} if self.tip else {}
-        out = run_git(["for-each-ref", "--format=%(objectname) %(refname)",
-                       *self.conventions.chain_prefixes], self.common_dir).stdout.decode()
-        for line in sorted(out.splitlines(), key=lambda item: item.split(" ", 1)[-1]):
-            sha, _, ref = line.partition(" ")
-            found.setdefault(ref, sha)
+        found.update((ref, sha) for ref, sha in self._refs(self.conventions.chain_prefixes)
+                     if ref not in found)
+        if not found and self.ref.startswith("refs/heads/"):
+            copies = self._refs([f"refs/remotes/*/{self.ref[len('refs/heads/'):]}"])
+            if copies and not self._told_remote_copy:
+                self._told_remote_copy = True
+                self.conventions.notice(
+                    f"note: no log here yet; reading {', '.join(ref for ref, _ in copies)} "
+                    f"({self.conventions.remote_copy_hint})")
+            found.update(copies)
         return found
+
+    def _refs(self, patterns: Sequence[str]) -> list[tuple[str, str]]:
+        """(ref, sha) of the refs matching `patterns` (for-each-ref's), by name."""
+        out = run_git(["for-each-ref", "--format=%(objectname) %(refname)", *patterns],
+                      self.common_dir).stdout.decode()
+        pairs = [(ref, sha) for sha, _, ref in (line.partition(" ") for line in out.splitlines())]
+        return sorted(pairs)
 
     def require_chains(self) -> dict[str, str]:
         """The chains (see `chains`); an error naming the branch when there is none at all."""

@@ -5,15 +5,20 @@ all 40 runs, verify accepts them with the 8 keys, and each run is signed by its 
 from __future__ import annotations
 
 import json
-import zipfile
 import os
 import subprocess
 import sys
+import types
+import zipfile
 from pathlib import Path
 
 import gnupg
 import pytest
 
+import gitstore.commits
+
+from testlog.store.events import commit_event
+from testlog.store.state import open_log
 from tests.fixtures import gen_key, git, make_repo
 from tests.recorder_helpers import pytest_env
 
@@ -134,11 +139,6 @@ SINCE = "2021-01-01"
 def old_events(clone: Path, count: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """`count` measurement commits on the clone's log branch, dated 2020 (the clock of the
     commits is the only thing set: they are written by the real code)."""
-    import types
-
-    import gitstore.commits
-    from testlog.store.events import commit_event
-    from testlog.store.state import open_log
     monkeypatch.setattr(gitstore.commits, "time", types.SimpleNamespace(time=lambda: OLD))
     with open_log(clone, sign_key=False) as store:
         for n in range(count):
@@ -188,3 +188,23 @@ def test_fetch_since_brings_only_recent_history_of_new_chains(tmp_path: Path, sa
     again = subprocess.run(CLI + ["fetch", "--since", SINCE], cwd=alice, env=env,
                            capture_output=True, text=True)
     assert "up-to-date   bob" in again.stdout
+
+
+def test_a_fresh_clone_reads_origins_log_branch_and_says_so(tmp_path: Path, sandbox):
+    env = pytest_env(sandbox)
+    origin = make_repo(tmp_path / "origin", SUITE)
+    recorded = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p",
+                               "no:cacheprovider", "--testlog", "--testlog-no-sign", "tests"],
+                              cwd=origin, env=env, capture_output=True, text=True)
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", str(origin), str(fresh))
+    assert git(fresh, "for-each-ref", "refs/heads/testlog") == ""
+    listed = subprocess.run(CLI + ["log", "--runs"], cwd=fresh, env=env, capture_output=True,
+                            text=True)
+    assert listed.returncode == 0, listed.stderr
+    assert "TEST_SUITE_EXECUTED" in listed.stdout or "PASS" in listed.stdout
+    assert listed.stderr == ("git-testlog: note: no log here yet; reading "
+                             "refs/remotes/origin/testlog (`git testlog fetch` brings every "
+                             "writer's chain)\n")
+    assert subprocess.run(CLI + ["verify"], cwd=fresh, env=env).returncode == 0

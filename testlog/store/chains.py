@@ -200,8 +200,9 @@ def fetch_chains(store: LogStore, remote: str, own_writer: str, pattern: str | N
     for ref in refs_under(store, incoming):
         delete_ref(store, ref)
     wanted = wanted_refs(store, remote, pattern)
-    chains = store.chains()
-    known = {name for name in wanted.values() if local_ref(store, name, key, own_writer) in chains}
+    def here(ref: str) -> bool:
+        return store.tip is not None if ref == store.ref else ref in refs_under(store, ref)
+    known = {name for name in wanted.values() if here(local_ref(store, name, key, own_writer))}
     skipped = fetch_incoming(store, remote, wanted, incoming, known, since) if wanted else []
     results = [FetchedChain(name.removeprefix("chains/"), "skipped", "",
                             f"no commit after {since}") for name in skipped]

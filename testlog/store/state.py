@@ -13,6 +13,7 @@ gitstore where its own state goes, which git config section it reads and how to 
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 import gitstore
@@ -39,6 +40,8 @@ CONVENTIONS = Conventions(
     reflog_message=b"git-testlog: write",
     no_branch_hint="record a run first, or `git testlog fetch` it from a remote",
     revision_hint="see `git testlog log`",
+    notice=lambda text: print(f"git-testlog: {text}", file=sys.stderr),
+    remote_copy_hint="`git testlog fetch` brings every writer's chain",
 )
 
 ENV_KEY = "env-key"
