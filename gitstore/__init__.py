@@ -47,6 +47,7 @@ _EXPORTS = {
     "SourceInfo": "source", "source_info": "source",
     "source_tree": "materialize", "checkout_tree": "materialize", "apply_patch": "materialize",
     "try_lock": "locking",
+    "path_problem": "paths", "unsafe_trees": "treecheck", "TreeProblem": "treecheck",
 }
 
 if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layering keeps both in step)
@@ -93,6 +94,7 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.materialize import apply_patch as apply_patch
     from gitstore.materialize import checkout_tree as checkout_tree
     from gitstore.materialize import source_tree as source_tree
+    from gitstore.paths import path_problem as path_problem
     from gitstore.signing import export_public_keys as export_public_keys
     from gitstore.sigstatus import BAD as BAD
     from gitstore.sigstatus import GOOD as GOOD
@@ -107,6 +109,8 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.sync import SyncResult as SyncResult
     from gitstore.sync import fetch as fetch
     from gitstore.sync import push as push
+    from gitstore.treecheck import TreeProblem as TreeProblem
+    from gitstore.treecheck import unsafe_trees as unsafe_trees
     from gitstore.verify import SignatureCheck as SignatureCheck
     from gitstore.verify import TrustedCerts as TrustedCerts
 

@@ -32,6 +32,7 @@ from gitstore.packing import (
 )
 from gitstore.reading import read_commit
 from gitstore.signing import Signer, verify
+from gitstore.treecheck import check_tree
 
 CAS_ATTEMPTS = 8
 # A write this big goes straight into one pack instead of loose files.
@@ -101,6 +102,7 @@ class LogStore:
         self.pack_level = bulk_pack_compression(self.repo.get_config())
         self.pack_in_background = pack_in_background(self.repo.get_config_stack(),
                                                      conventions.config_section)
+        self.safe_trees: set[bytes] = set()     # trees checked by treecheck: nothing unsafe
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".", ref: str | None = None,
@@ -156,7 +158,12 @@ class LogStore:
         return read_commit(self.repo.object_store, sha.encode())
 
     def _tree_of(self, rev: str | None) -> bytes:
-        return self._commit(self.resolve(rev)).tree
+        return self.checked(self._commit(self.resolve(rev)).tree)
+
+    def checked(self, tree: bytes) -> bytes:
+        """`tree`, once every name and mode in it is found safe to read (treecheck.py)."""
+        check_tree(self.repo.object_store, tree, self.safe_trees)
+        return tree
 
     @retry_if_packed_meanwhile
     def read(self, path: str, rev: str | None = None) -> bytes:
@@ -185,9 +192,11 @@ class LogStore:
         store = self.repo.object_store
         commit = self._commit(self.resolve(rev))
         old = read_commit(store, commit.parents[0]).tree if commit.parents else None
+        if old is not None:
+            self.checked(old)
         kinds = {"add": "A", "modify": "M", "delete": "D"}
         out = []
-        for change in tree_changes(store, old, commit.tree):
+        for change in tree_changes(store, old, self.checked(commit.tree)):
             entry = change.new if change.type != "delete" else change.old
             if entry is not None:
                 out.append((kinds.get(change.type, "M"), entry.path.decode()))

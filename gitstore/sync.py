@@ -13,6 +13,7 @@ from gitstore.errors import GitStoreError
 from gitstore.gitcmd import is_ancestor, run_git
 from gitstore.history import LogEntry
 from gitstore.store import LogStore
+from gitstore.treecheck import unsafe_trees
 
 # Says why a local commit must not be rebuilt on another tip (None: it may be).
 RebuildGuard = Callable[[LogEntry], "str | None"]
@@ -37,8 +38,11 @@ def tracking_ref(store: LogStore, remote: str) -> str:
     short = store.ref.removeprefix("refs/heads/")
     if is_named_remote(store, remote):
         return f"refs/remotes/{remote}/{short}"
-    digest = hashlib.sha256(remote.encode()).hexdigest()[:16]
-    return f"{store.conventions.fetched_ref_prefix}/{digest}/{short}"
+    return f"{store.conventions.fetched_ref_prefix}/{digest_of(remote)}/{short}"
+
+
+def digest_of(remote: str) -> str:
+    return hashlib.sha256(remote.encode()).hexdigest()[:16]
 
 
 def check_remote(store: LogStore, remote: str) -> None:
@@ -60,15 +64,35 @@ def git_failure(stderr: bytes) -> str:
 
 
 def fetch_remote_tip(store: LogStore, remote: str) -> str | None:
-    """Fetch the remote's log branch into its tracking ref; None when the remote has none."""
+    """Fetch the remote's log branch into its tracking ref; None when the remote has none.
+    The tracking ref moves only once the fetched history is found safe (check_incoming)."""
     track = tracking_ref(store, remote)
+    incoming = f"{store.conventions.fetched_ref_prefix}/incoming/{digest_of(remote)}/" \
+               f"{store.ref.removeprefix('refs/heads/')}"
     proc = run_git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote,
-                    f"+{store.ref}:{track}"], git_cwd(store), check=False)
+                    f"+{store.ref}:{incoming}"], git_cwd(store), check=False)
     if proc.returncode != 0:
         if b"couldn't find remote ref" in proc.stderr:
             return None
         raise GitStoreError(f"cannot fetch {store.ref} from {remote}: {git_failure(proc.stderr)}")
-    return run_git(["rev-parse", track], store.common_dir).stdout.decode().strip()
+    try:
+        fetched = run_git(["rev-parse", incoming], store.common_dir).stdout.decode().strip()
+        check_incoming(store, remote, fetched)
+        run_git(["update-ref", track, fetched], store.common_dir)
+    finally:
+        run_git(["update-ref", "-d", incoming], store.common_dir, check=False)
+    return fetched
+
+
+def check_incoming(store: LogStore, remote: str, fetched: str) -> None:
+    """Refuse fetched history whose trees hold what no log branch may (treecheck.py): every
+    commit the local log branch does not have is read (a tracking ref may have been moved by a
+    plain `git fetch`, unchecked)."""
+    problems = unsafe_trees(store.common_dir, [fetched], [store.tip] if store.tip else [])
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise GitStoreError(f"refusing {store.ref} from {remote}: its history holds an unsafe "
+                            f"entry, {problems[0]}{more}; nothing was updated")
 
 
 def rebuild_on(store: LogStore, local: str, upstream: str,

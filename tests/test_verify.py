@@ -146,7 +146,7 @@ def _record_edited_chronicle_alone(log: Log) -> tuple[str, str, str]:
     run = json.loads(git(log.repo, "show", f"testlog:{RUN1}"))
     run["records"][1]["duration_ms"] = 0.5
     sha = log.write({RUN1: json.dumps(run).encode()})
-    return sha, RUN1, "signature does not recompute"
+    return sha, RUN1, "digest does not recompute"
 
 
 def _seal_zip_edited(log: Log) -> tuple[str, str, str]:
@@ -204,7 +204,7 @@ def test_unsigned_edit_also_fails_require_signed_and_its_record(log: Log, capsys
     code, out = log.verify(capsys, "--require-signed")
     assert code == 1
     assert_named(out, sha, "-", "unsigned commit (--require-signed)")
-    assert_named(out, sha, RUN3, "signature does not recompute")
+    assert_named(out, sha, RUN3, "digest does not recompute")
 
 
 def test_record_edit_without_chronicle_is_also_an_unchronicled_commit(log: Log, capsys):

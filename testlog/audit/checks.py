@@ -97,8 +97,8 @@ def event_problems(line: bytes, event: Mapping[str, Any], trailers: Mapping[str,
 
 
 def run_file_problems(data: bytes) -> tuple[int, list[str]]:
-    """(records checked, problems) of one run file: its shape, and every record's SHA256
-    signature recomputed from its canonical JSON."""
+    """(records checked, problems) of one run file: its shape, and every record's SHA-256
+    digest (its `signature` field) recomputed from its canonical JSON."""
     try:
         run = json.loads(data)
     except ValueError:
@@ -117,7 +117,7 @@ def _record_problem(index: int, record: Any) -> list[str]:
         return [f"record #{index} is not an object"]
     name = record.get("test_name", f"#{index}")
     if "signature" not in record:
-        return [f"record {name} has no signature"]
+        return [f"record {name} has no digest (its `signature` field)"]
     if record["signature"] != record_signature(record):
-        return [f"record {name}: signature does not recompute from its canonical JSON"]
+        return [f"record {name}: its digest does not recompute from its canonical JSON"]
     return []

@@ -2,14 +2,13 @@
 `--testlog-out` directory."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from gitstore import GitStoreError, LogStore
+from gitstore import GitStoreError, LogStore, path_problem
 
-from testlog.core import layout, schema
+from testlog.core import branchjson, layout, schema
 from testlog.core.schema import check_version
 from testlog.errors import TestlogError
 from testlog.store import runs
@@ -41,9 +40,9 @@ class RecordedRun:
 def parse_json(raw: bytes, where: str) -> dict[str, Any]:
     """A run's JSON file; refuses a hand-edited file and a schema newer than ours."""
     try:
-        data = json.loads(raw)
-    except ValueError:
-        raise TestlogError(f"{where} is not valid JSON (edited by hand?)") from None
+        data = branchjson.loads(raw)
+    except ValueError as exc:
+        raise TestlogError(f"{where} is {exc} (edited by hand?)") from None
     if not isinstance(data, dict):
         raise TestlogError(f"{where} is not a JSON object (edited by hand?)")
     check_version(data.get("schema_version"), schema.RUN, where, missing=0)
@@ -64,11 +63,11 @@ def load_from_branch(store: LogStore, rev: str) -> RecordedRun:
     sha = entry.sha
     data = runs.check_run_data(runs.read_json(store, artifact, sha), f"{artifact} at {sha[:10]}")
     run = data["run"]
-    det_path = run.get("files", {}).get("determinism")
-    determinism = runs.read_json(store, det_path, sha) \
+    det_path = (run.get("files") or {}).get("determinism")
+    determinism = runs.check_determinism(runs.read_json(store, det_path, sha), det_path) \
         if det_path and store.exists(det_path, sha) else {}
-    patch = _branch_file(store, run.get("source", {}).get("dirty_diff_path"), sha)
-    if run.get("source", {}).get("dirty") and patch is None:
+    patch = _branch_file(store, (run.get("source") or {}).get("dirty_diff_path"), sha)
+    if (run.get("source") or {}).get("dirty") and patch is None:
         raise TestlogError(f"run {sha[:10]} was recorded in a dirty tree but its diff is "
                            "missing from the log branch (edited by hand?)")
     return RecordedRun(sha, artifact, data, determinism, patch or b"")
@@ -99,8 +98,13 @@ def pick_run(directory: str, name: str | None) -> str:
 
 
 def _dir_file(directory: str, path: str | None) -> bytes | None:
+    """A file the run names, read only from inside `directory`."""
     if not path:
         return None
+    problem = path_problem(path)
+    if problem is not None:
+        raise TestlogError(f"the run in {directory} names the file {path!r}: {problem}, "
+                           "outside the directory (edited by hand?)")
     full = os.path.join(directory, *path.split("/"))
     if not os.path.isfile(full):
         return None
@@ -116,11 +120,12 @@ def load_from_dir(directory: str, name: str | None = None) -> RecordedRun:
     where = os.path.join(directory, artifact)
     data = runs.check_run_data(parse_json(_dir_file(directory, artifact) or b"", where), where)
     run = data["run"]
-    det_path = run.get("files", {}).get("determinism")
+    det_path = (run.get("files") or {}).get("determinism")
     det_raw = _dir_file(directory, det_path)
-    determinism = parse_json(det_raw, os.path.join(directory, det_path)) if det_raw else {}
-    patch = _dir_file(directory, run.get("source", {}).get("dirty_diff_path"))
-    if run.get("source", {}).get("dirty") and patch is None:
+    determinism = runs.check_determinism(parse_json(det_raw, os.path.join(directory, det_path)),
+                                         det_path) if det_raw and det_path else {}
+    patch = _dir_file(directory, (run.get("source") or {}).get("dirty_diff_path"))
+    if (run.get("source") or {}).get("dirty") and patch is None:
         raise TestlogError(f"{where} was recorded in a dirty tree but its diff is missing "
                            f"from {directory}")
     return RecordedRun(None, artifact, data, determinism, patch or b"",

@@ -9,7 +9,7 @@ from typing import Any
 
 from gitstore import GitStoreError, LogEntry, LogStore
 
-from testlog.core import layout, schema, timing_summary
+from testlog.core import branchjson, layout, schema, timing_summary
 from testlog.core.canonical import dumps_normal, record_signature
 from testlog.core.chronicle import TEST_SUITE_EXECUTED, parse_chronicle
 from testlog.core.layout import (
@@ -20,6 +20,7 @@ from testlog.core.layout import (
     TRAILER_VERDICT,
 )
 from testlog.core.runfiles import RunBundle
+from testlog.core.runshape import determinism_problem, event_problem, run_problem
 from testlog.core.schema import check_version
 from testlog.errors import TestlogError
 from testlog.store.events import commit_event
@@ -164,6 +165,9 @@ def commit_event_record(store: LogStore, sha: str) -> dict[str, Any]:
         events = []
     if not events:
         raise TestlogError(f"{sha[:10]} has no chronicle event (not written by git-testlog?)")
+    problem = event_problem(events[-1])
+    if problem is not None:
+        raise TestlogError(f"{sha[:10]}: {problem} (the log branch was edited by hand?)")
     return events[-1]
 
 
@@ -177,12 +181,13 @@ def run_entry(store: LogStore, rev: str | None) -> tuple[LogEntry, str]:
     return entry, event["artifact"]
 
 
-def read_json(store: LogStore, path: str, sha: str) -> dict[str, Any]:
-    """A JSON file of a run; refuses a newer schema and a hand-edited file."""
+def read_json(store: LogStore, path: str, sha: str) -> Any:
+    """A JSON file of a run; refuses a newer schema and a hand-edited or hostile file (the
+    caller checks its shape)."""
     try:
-        data = json.loads(store.read(path, sha))
-    except ValueError:
-        raise TestlogError(f"{path} at {sha[:10]} is not valid JSON (edited by hand?)") from None
+        data = branchjson.loads(store.read(path, sha))
+    except ValueError as exc:
+        raise TestlogError(f"{path} at {sha[:10]} is {exc} (edited by hand?)") from None
     if isinstance(data, dict):
         check_version(data.get("schema_version"), schema.RUN, f"{path} at {sha[:10]}", missing=0)
     return data
@@ -196,20 +201,31 @@ def read_run(store: LogStore, rev: str | None) -> tuple[LogEntry, dict[str, Any]
 
 
 def check_run_data(data: Any, where: str) -> dict[str, Any]:
-    """`data` if it is a run as the recorder wrote it (shape and every record's signature)."""
-    records = data.get("records") if isinstance(data, dict) else None
-    if not isinstance(data, dict) or not isinstance(data.get("run"), dict) \
-            or not isinstance(records, list) \
-            or not all(isinstance(r, dict) and isinstance(r.get("test_name"), str) for r in records):
-        raise TestlogError(f"{where} is not a recorded run (no run block or records)")
-    for record in records:
+    """`data` if it is a run as the recorder wrote it: every field readers use of the right
+    type (core/runshape.py), and every record matching its digest (its `signature` field)."""
+    problem = run_problem(data)
+    if problem is not None:
+        raise TestlogError(f"{where} is not a recorded run ({problem})")
+    for record in data["records"]:
         if record.get("signature") != record_signature(record):
             raise TestlogError(f"record {record['test_name']!r} in {where} does not match its "
-                               "signature (edited by hand?); `git testlog verify` checks the log")
+                               "digest (edited by hand?); `git testlog verify` checks the log")
+    return data
+
+
+def check_determinism(data: Any, where: str) -> dict[str, Any]:
+    problem = determinism_problem(data)
+    if problem is not None:
+        raise TestlogError(f"{where}: {problem}")
     return data
 
 
 def run_summary(store: LogStore, sha: str, artifact: str) -> tuple[str, dict[str, Any]]:
     """(summary.md text, summary.json) of the run whose run.json is `artifact`."""
-    md = store.read(layout.sibling_path(artifact, "summary", "md"), sha).decode("utf-8")
+    try:
+        layout.sibling_path(artifact, "summary", "md")
+    except ValueError:
+        raise TestlogError(f"{artifact!r} at {sha[:10]} is not a run file's path "
+                           "(the log branch was edited by hand?)") from None
+    md = store.read(layout.sibling_path(artifact, "summary", "md"), sha).decode("utf-8", "replace")
     return md, read_json(store, layout.sibling_path(artifact, "summary", "json"), sha)
