@@ -48,6 +48,8 @@ _EXPORTS = {
     "source_tree": "materialize", "checkout_tree": "materialize", "apply_patch": "materialize",
     "try_lock": "locking",
     "path_problem": "paths", "unsafe_trees": "treecheck", "TreeProblem": "treecheck",
+    "patch_paths": "materialize", "patch_problem": "materialize",
+    "tree_reachable": "changeset", "user_refs": "changeset",
 }
 
 if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layering keeps both in step)
@@ -74,7 +76,9 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.changeset import new_commits_base as new_commits_base
     from gitstore.changeset import remote_default_branch as remote_default_branch
     from gitstore.changeset import staged_files as staged_files
+    from gitstore.changeset import tree_reachable as tree_reachable
     from gitstore.changeset import tree_shas as tree_shas
+    from gitstore.changeset import user_refs as user_refs
     from gitstore.changeset import worktree_changes as worktree_changes
     from gitstore.conventions import Conventions as Conventions
     from gitstore.epoch import Step as Step
@@ -93,6 +97,8 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.locking import try_lock as try_lock
     from gitstore.materialize import apply_patch as apply_patch
     from gitstore.materialize import checkout_tree as checkout_tree
+    from gitstore.materialize import patch_paths as patch_paths
+    from gitstore.materialize import patch_problem as patch_problem
     from gitstore.materialize import source_tree as source_tree
     from gitstore.paths import path_problem as path_problem
     from gitstore.signing import export_public_keys as export_public_keys

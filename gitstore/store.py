@@ -196,7 +196,7 @@ class LogStore:
             self.checked(old)
         kinds = {"add": "A", "modify": "M", "delete": "D"}
         out = []
-        for change in tree_changes(store, old, self.checked(commit.tree)):
+        for change in tree_changes(store, old, ObjectID(self.checked(commit.tree))):
             entry = change.new if change.type != "delete" else change.old
             if entry is not None:
                 out.append((kinds.get(change.type, "M"), entry.path.decode()))

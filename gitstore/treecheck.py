@@ -143,8 +143,8 @@ def unsafe_trees(cwd: str | os.PathLike[str], tips: Sequence[str],
     stream = run_git(["cat-file", "--batch"], cwd,
                      input="".join(f"{sha}\n" for sha in paths).encode()).stdout
     found = []
-    for sha, kind, raw in _batch(stream):
-        path = paths.get(sha, b"?")
+    for sha_hex, kind, raw in _batch(stream):
+        path = paths.get(sha_hex, b"?")
         if kind != b"tree":
             continue                    # commits given as tips are listed too
         if path.count(b"/") >= MAX_DEPTH:

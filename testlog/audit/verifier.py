@@ -112,9 +112,15 @@ def starting_point(store: LogStore, policy: Policy, state: VerifiedState | None,
         raise TestlogError(f"nothing on {store.ref} has been verified here yet: run "
                            "`git testlog verify` without --since first")
     rev = state.tip if since == "last" and state else store.resolve(since)
-    if state is None or not state.vouches_for(policy.fingerprints, policy.require_signed):
-        raise TestlogError(f"{since} was not verified here with these trusted keys and "
-                           "signing rule: run a full `git testlog verify` first")
+    if state is None:
+        raise TestlogError(f"{since} was not verified here: run a full `git testlog verify` "
+                           "first (without --since)")
+    weaker = state.weaker_than(policy.fingerprints, policy.require_signed)
+    if weaker:
+        raise TestlogError(f"the last verify here ({state.tip[:12]}, {state.verified_at}) "
+                           f"{weaker}, a weaker policy than this one: --since cannot extend it; "
+                           "run a full `git testlog verify` (without --since) with these keys "
+                           "to make a new baseline")
     if not is_ancestor(store.common_dir, state.tip, tip):
         return None, [f"the last verified tip {state.tip[:12]} is not in the history of "
                       f"{store.ref}: verifying everything"]

@@ -6,11 +6,11 @@ import os
 
 from testlog.audit import options
 from testlog.audit.report import render
-from testlog.audit.trust import trusted_certs
 from testlog.audit.verifier import Policy, verify_branch
 from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
 from testlog.store.state import ARCHIVE, open_configured, state_path
+from testlog.store.trust import trusted_certs
 
 HELP = ("check every commit of the log branch: signed by a trusted key, one chronicle event "
         "matching its artifact, records, seals and epochs; flag rollbacks and forks")
@@ -19,8 +19,13 @@ HELP = ("check every commit of the log branch: signed by a trusted key, one chro
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trusted-keys", metavar="FILE",
                         help="armored public keys to trust (default: config trusted_keys)")
-    parser.add_argument("--require-signed", action="store_true",
-                        help="an unsigned commit is a failure (default: reported, allowed)")
+    signing = parser.add_mutually_exclusive_group()
+    signing.add_argument("--allow-unsigned", action="store_true",
+                         help="with trusted keys, count unsigned commits instead of failing "
+                              "them (a commit signed by a key that is not trusted still fails)")
+    signing.add_argument("--require-signed", action="store_true",
+                         help="an unsigned commit is a failure (the default with trusted keys; "
+                              "without any, an error)")
     parser.add_argument("--since", metavar="REV",
                         help="verify only the commits after REV, a commit verified before "
                              "(`last`: the last verified tip)")
@@ -41,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     with open_configured(args.repo, values, sign=False) as store:
         default_archive = state_path(store.common_dir, ARCHIVE)
         dirs = tuple(dict.fromkeys([options.archive_dir(values, root, common), default_archive]))
-        policy = Policy(trusted, args.require_signed, dirs, args.accept_rewrite)
+        strict = args.require_signed or (trusted is not None and not args.allow_unsigned)
+        policy = Policy(trusted, strict, dirs, args.accept_rewrite)
         report = verify_branch(store, policy, args.since)
     print(render(report))
     return 0 if report.ok else 1

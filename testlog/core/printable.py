@@ -8,7 +8,7 @@ from typing import TextIO
 
 # C0 controls but newline and tab, DEL, C1 controls, and the Unicode controls that reorder
 # or hide text (bidi overrides and isolates, zero-width marks): shown as \x1b, \u202e, ...
-_CONTROLS = [*range(0x00, 0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0),
+_CONTROLS = [*range(0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0),
              0x061c, 0x200b, 0x200e, 0x200f, *range(0x202a, 0x202f), *range(0x2066, 0x206a),
              0xfeff]
 _ESCAPES = {code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}") for code in _CONTROLS}

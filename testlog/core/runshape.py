@@ -98,7 +98,7 @@ def run_problem(data: Any) -> str | None:
         return "not a JSON object"
     run, records = data.get("run"), data.get("records")
     problem = fields_problem(run, RUN, "run", RUN_REQUIRED)
-    if problem is not None:
+    if problem is not None or not isinstance(run, dict):
         return problem
     for name, checks in (("source", SOURCE), ("pytest", PYTEST), ("environment", ENVIRONMENT)):
         if run.get(name) is not None:

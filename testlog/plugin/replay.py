@@ -61,6 +61,7 @@ class Settings:
     directory: str | None
     result: str | None
     from_dir: tuple[str, str | None] | None
+    trust: dict[str, Any] | None = None      # what `git testlog replay`'s trust rule found
 
 
 def read_context(path: str | None) -> dict[str, Any]:
@@ -85,7 +86,7 @@ def settings_of(config: pytest.Config) -> Settings:
                     no_sign=bool(ctx.get("no_sign") or config.getoption("testlog_no_sign")),
                     materialized=ctx.get("materialized", "checkout"),
                     directory=ctx.get("directory", str(config.rootpath)), result=ctx.get("result"),
-                    from_dir=from_dir)
+                    from_dir=from_dir, trust=ctx.get("trust"))
 
 
 def load_recorded(settings: Settings) -> loading.RecordedRun:
@@ -286,7 +287,7 @@ class ReplaySession:
                           pythonhashseed=os.environ.get("PYTHONHASHSEED"),
                           materialized=self.settings.materialized, directory=self.settings.directory,
                           selection=self.config.getoption("keyword") or None, not_selected=skipped,
-                          session_mismatch=differ)
+                          session_mismatch=differ, trust=self.settings.trust)
 
     def destination(self) -> Destination:
         directory = self.recorded.directory if self.settings.from_dir is not None else None

@@ -23,6 +23,8 @@ class RecordedRun:
     determinism: dict[str, Any]
     patch: bytes                # the recorded dirty diff (b"" when the tree was clean)
     directory: str | None = None
+    payload: bytes = b""        # its log commit without its signature, and the signature:
+    gpgsig: bytes = b""         # what the replay trust rule checks (trust.py)
 
     @property
     def run(self) -> dict[str, Any]:
@@ -70,7 +72,8 @@ def load_from_branch(store: LogStore, rev: str) -> RecordedRun:
     if (run.get("source") or {}).get("dirty") and patch is None:
         raise TestlogError(f"run {sha[:10]} was recorded in a dirty tree but its diff is "
                            "missing from the log branch (edited by hand?)")
-    return RecordedRun(sha, artifact, data, determinism, patch or b"")
+    return RecordedRun(sha, artifact, data, determinism, patch or b"", payload=entry.payload,
+                       gpgsig=entry.gpgsig)
 
 
 def runs_in_dir(directory: str) -> list[str]:
