@@ -106,7 +106,11 @@ def retain(store: LogStore, plan: RetentionPlan, archive_dir: str, as_of: dateti
     """Archive the whole chain to a bundle, then restart the branch: (bundle path, new shas)."""
     name = f"testlog-{as_of.strftime('%Y%m%d')}-{plan.tip[:12]}.bundle"
     path = os.path.join(archive_dir, name)
-    digest = create_bundle(store.common_dir, path, store.ref, plan.tip)
+    try:
+        digest = create_bundle(store.common_dir, path, store.ref, plan.tip)
+    except OSError as exc:
+        raise TestlogError(f"cannot write the archive {path}: {exc.strerror or exc}; the "
+                           "branch was not changed") from None
     try:
         commits = [epoch_commit(store, plan, name, digest, as_of, retain_days)]
         commits += rebuilt_commits(store, plan)

@@ -50,6 +50,10 @@ def no_redaction(text: str) -> str:
     return text
 
 
+def same_names(names: list[str]) -> list[str]:
+    return names
+
+
 @dataclass
 class RunContext:
     """What is fixed when the session starts."""
@@ -69,6 +73,8 @@ class RunContext:
     randomly: dict[str, Any]
     redact: Callable[[str], str] = field(repr=False, default=no_redaction)
     rootdir: str | None = None      # pytest's rootdir, relative to the work tree ("." at its top)
+    # Node ids with secrets rewritten (redaction.Redactor.names): every file shows the same ids.
+    redact_names: Callable[[list[str]], list[str]] = field(repr=False, default=same_names)
 
 
 @dataclass
@@ -162,6 +168,7 @@ class RecordBook:
         self._captures: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
 
     def add(self, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
+        _rename(self.ctx, outcomes, captures)
         touched = set()
         for outcome in outcomes:
             self._outcomes[outcome.nodeid].append(outcome)
@@ -197,6 +204,18 @@ class RecordBook:
             kept, capture if failed else None, outcome, data,
             (row["test_name"], row["duration_ms"]), dumps_normal(row), timing_csv_line(row),
             dumps_normal(_determinism_entry(record))))
+
+
+def _rename(ctx: RunContext, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
+    """Node ids with secrets rewritten, in place, before anything is built from them."""
+    names = [o.nodeid for o in outcomes] + [c["nodeid"] for c in captures]
+    renamed = ctx.redact_names(names)
+    if renamed is names:
+        return
+    for outcome, name in zip(outcomes, renamed):
+        outcome.nodeid = name
+    for capture, name in zip(captures, renamed[len(outcomes):]):
+        capture["nodeid"] = name
 
 
 def _timing_row(record: dict[str, Any], capture: dict[str, Any] | None) -> dict[str, Any]:
@@ -255,7 +274,7 @@ def error_entries(ctx: RunContext, harvest: Harvest, built: list[BuiltRecord],
                   clock: IsoClock) -> list[dict[str, Any]]:
     entries = []
     for name, failure in harvest.collection_errors:
-        entries.append(_error(ctx, name, "ERROR", failure, errorinfo.error_type_from_message(
+        entries.append(_error(ctx, ctx.redact(name), "ERROR", failure, errorinfo.error_type_from_message(
             failure.message), clock(ctx.started_ns), []))
     for record, capture, outcome, *_encoded in built:
         if record["status"] not in FAILING:
@@ -345,7 +364,7 @@ def run_block(ctx: RunContext, harvest: Harvest, p: dict[str, str],
                        "tree": source.tree if source else None,
                        "dirty": source.dirty if source else False,
                        "dirty_diff_path": p["dirty_patch"] if source and source.dirty else None,
-                       "untracked": list(source.untracked) if source else []},
+                       "untracked": [ctx.redact(u) for u in source.untracked] if source else []},
             "pythonhashseed": ctx.pythonhashseed,
             "hash_order_reproducible": ctx.pythonhashseed not in (None, "", "random"),
             "environment": ctx.run_environment,

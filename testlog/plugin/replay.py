@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import sys
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from gitstore import GitStoreError, full_ref, locate, source_info
 from testlog.config import load_settings
 from testlog.core.chronicle import REPLAY_FAILED, REPLAY_VERIFIED
 from testlog.core.records import Failure, TestOutcome
+from testlog.core.redaction import Redactor
 from testlog.core.timefmt import utc_iso
 from testlog.errors import TestlogError
 from testlog.plugin.capture import TestCapture
@@ -164,6 +166,10 @@ class ReplaySession:
         self.files_seen: set[str] = set()
         self.deselected: set[str] = set()
         self.lines: list[str] = []
+        # Node ids were recorded with secrets rewritten (core/redaction.py): a collected item
+        # whose id holds this environment's value of a secret matches its record that way.
+        self.redact = Redactor(os.environ)
+        self.alias: dict[str, str] = {}          # collected node id -> its recorded form
         common = None
         try:
             common = locate(settings.repo)[0] if settings.repo and settings.from_dir is None else None
@@ -183,21 +189,28 @@ class ReplaySession:
 
     # -- selection and order ---------------------------------------------------------------
 
+    def recorded_id(self, nodeid: str) -> str:
+        return self.alias.get(nodeid, nodeid)
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if "::" not in report.nodeid and report.nodeid:
             self.files_seen.add(report.nodeid)
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
-        self.deselected.update(i.nodeid for i in items if i.nodeid in self.planned)
+        self.deselected.update(self.recorded_id(i.nodeid) for i in items
+                               if self.recorded_id(i.nodeid) in self.planned)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
         """Only the recorded tests, in the recorded order (after -k and any shuffling plugin)."""
-        keep = sorted((i for i in items if i.nodeid in self.planned),
-                      key=lambda i: self.planned[i.nodeid].order)
-        extra = [i for i in items if i.nodeid not in self.planned]
-        self.collected = {i.nodeid for i in keep}
+        ids = [i.nodeid for i in items]
+        self.alias = {raw: new for raw, new in zip(ids, self.redact.names(ids))
+                      if raw != new and new in self.planned and raw not in self.planned}
+        keep = sorted((i for i in items if self.recorded_id(i.nodeid) in self.planned),
+                      key=lambda i: self.planned[self.recorded_id(i.nodeid)].order)
+        extra = [i for i in items if self.recorded_id(i.nodeid) not in self.planned]
+        self.collected = {self.recorded_id(i.nodeid) for i in keep}
         items[:] = keep
         if extra:
             config.hook.pytest_deselected(items=extra)
@@ -207,13 +220,14 @@ class ReplaySession:
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):
         """Outside the recorder's own wrapper: restore stored states before it captures."""
-        test = self.planned.get(item.nodeid)
+        nodeid = self.recorded_id(item.nodeid)
+        test = self.planned.get(nodeid)
         if test is not None and not self.plan.reseed:
-            self.restore_missing[item.nodeid] = self.restore_states(test.before)
+            self.restore_missing[nodeid] = self.restore_states(test.before)
         yield
         captures = self.runner.capturer.captures
         if captures and captures[-1].nodeid == item.nodeid:
-            self.captures.setdefault(item.nodeid, captures[-1])
+            self.captures.setdefault(nodeid, captures[-1])
 
     def restore_states(self, before: dict[str, str]) -> tuple[str, ...]:
         """Load each RNG's stored full state; the names of those not stored."""
@@ -226,14 +240,17 @@ class ReplaySession:
             if not rng.loaded():
                 continue
             raw = self.plan.full_states.get(digest)
-            if raw is None:
-                missing.append(name)
-            else:
+            try:
+                if raw is None:
+                    raise ValueError(name)
                 rng.restore(raw)
+            except (ValueError, TypeError, RuntimeError, struct.error):
+                missing.append(name)     # not stored, or not a state this RNG can take
         return tuple(missing)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        outcome = self.outcomes.setdefault(report.nodeid, TestOutcome(report.nodeid))
+        nodeid = self.recorded_id(report.nodeid)
+        outcome = self.outcomes.setdefault(nodeid, TestOutcome(nodeid))
         if report.when in outcome.phases:
             return                             # a re-run (e.g. rerunfailures): keep the first
         outcome.phases[report.when] = (report.outcome, hasattr(report, "wasxfail"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from gitstore import GitStoreError, LogEntry, LogStore
@@ -35,10 +36,14 @@ def run_durations(bundle: RunBundle) -> list[tuple[str, float]]:
     return [(t["test_name"], t["duration_ms"]) for t in tests]
 
 
-def updated_timing_summary(previous: bytes | dict[str, Any] | None, bundle: RunBundle) -> bytes:
+def updated_timing_summary(previous: bytes | dict[str, Any] | None, bundle: RunBundle,
+                           rename: Callable[[list[str]], list[str]] | None = None) -> bytes:
     """The timing summary with this run's samples added to `previous` (stored bytes, or
-    already parsed by `stored_timing_summary`)."""
+    already parsed by `stored_timing_summary`); `rename` rewrites the names it carries on
+    (redaction: a secret recorded in an earlier run's node id does not stay at the tip)."""
     parsed = previous if isinstance(previous, dict) else timing_summary.parse_summary(previous)
+    if rename is not None:
+        parsed = timing_summary.renamed(parsed, rename)
     summary = timing_summary.updated_summary(parsed, run_durations(bundle))
     return dumps_normal(summary)     # every float in it is already rounded
 
@@ -59,16 +64,18 @@ def stored_timing_summary(store: LogStore) -> tuple[str | None, dict[str, Any]]:
 
 
 def commit_run(store: LogStore, bundle: RunBundle,
-               read_ahead: tuple[str | None, dict[str, Any]] | None = None) -> str:
+               read_ahead: tuple[str | None, dict[str, Any]] | None = None,
+               rename: Callable[[list[str]], list[str]] | None = None) -> str:
     """One commit on the log branch holding the run; returns its sha. `read_ahead`: what
-    `stored_timing_summary` returned earlier, used while the tip has not moved since."""
+    `stored_timing_summary` returned earlier, used while the tip has not moved since;
+    `rename` as for updated_timing_summary."""
     files = dict(bundle.files)
     previous: bytes | dict[str, Any] | None
     if read_ahead is not None and read_ahead[0] == store.tip:
         previous = read_ahead[1]
     else:
         previous = _stored_timing_summary(store)
-    files[layout.TIMING_SUMMARY] = updated_timing_summary(previous, bundle)
+    files[layout.TIMING_SUMMARY] = updated_timing_summary(previous, bundle, rename)
     return commit_event(store, files, event=TEST_SUITE_EXECUTED, artifact=bundle.artifact,
                         verdict=bundle.verdict, summary=bundle.summary, trailers=bundle.trailers)
 
@@ -110,11 +117,12 @@ def run_dir_holds(directory: str, bundle: RunBundle) -> bool:
     return True
 
 
-def write_run_dir(directory: str, bundle: RunBundle) -> list[str]:
+def write_run_dir(directory: str, bundle: RunBundle,
+                  rename: Callable[[list[str]], list[str]] | None = None) -> list[str]:
     """--testlog-out: the same files under `directory`, timing summary carried on from it."""
     summary_path = os.path.join(directory, layout.TIMING_SUMMARY)
     previous = open(summary_path, "rb").read() if os.path.exists(summary_path) else None
-    files = {**bundle.files, layout.TIMING_SUMMARY: updated_timing_summary(previous, bundle)}
+    files = {**bundle.files, layout.TIMING_SUMMARY: updated_timing_summary(previous, bundle, rename)}
     return write_files(directory, files)
 
 
