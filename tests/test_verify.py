@@ -88,7 +88,8 @@ def test_clean_branch_verifies_and_prints_the_table(log: Log, capsys):
     assert rows["signatures by trusted keys"] == (4, 0)
     assert rows["chronicle events"] == (4, 0)
     assert rows["artifact hashes"] == (4, 0)
-    assert rows["records (SHA256 recomputed)"] == (6, 0)      # 3 runs x 2 records
+    assert rows["records (digests recomputed)"] == (6, 0)     # 3 runs x 2 records
+    assert rows["trees (names and modes safe)"] == (4, 0)
     assert rows["seals (manifest, signature, zip)"] == (1, 0)
     assert user_state(log.repo) == before
 

@@ -20,7 +20,7 @@ from gitstore import (
 )
 
 from testlog.audit.retention import epoch_record, retention_boundary, rotation_candidates
-from testlog.core import layout, schema
+from testlog.core import branchjson, layout, schema
 from testlog.core.canonical import sha256_hex
 from testlog.core.chronicle import RETENTION_EPOCH, ROTATION, make_event
 from testlog.core.layout import (
@@ -162,9 +162,12 @@ def blob_of(blobs: dict[str, bytes], info: ObjectInfo | None, path: str) -> byte
 
 
 def rebuilt_commit(store: LogStore, entry: LogEntry, line: bytes, files: dict) -> EventCommit:
-    event = json.loads(line)
+    try:
+        event = branchjson.loads(line)
+    except ValueError:
+        event = None
     claimed = entry.trailers.get(TRAILER_EVENT_SHA256)
-    if event.get("event") != entry.trailers.get(TRAILER_EVENT, event.get("event")) or (
+    if not isinstance(event, dict) or event.get("event") != entry.trailers.get(TRAILER_EVENT, event.get("event")) or (
             claimed is not None and claimed != sha256_hex(line.rstrip(b"\n"))):
         raise TestlogError(f"commit {entry.sha[:12]} does not match its chronicle event: run "
                            "`git testlog verify` and repair the branch before pruning")

@@ -18,6 +18,7 @@ from gitstore import (
     LogEntry,
     LogStore,
     SignatureCheck,
+    TreeProblem,
     TrustedCerts,
     changed_paths_between,
     commits_in_range,
@@ -26,6 +27,8 @@ from gitstore import (
     last_change,
     object_contents,
     object_info,
+    path_problem,
+    unsafe_trees,
 )
 
 from testlog.audit import checks
@@ -93,10 +96,12 @@ def verify_branch(store: LogStore, policy: Policy, since: str | None = None) -> 
 
 def run_checks(branch: Branch, policy: Policy, report: rp.Report) -> None:
     check_chain(branch, report)
+    safe = check_trees(branch, report)
     check_signatures(branch, policy, report)
     events = check_chronicle(branch, report)
     artifact_blobs = check_artifacts(branch, events, report)
-    check_tip_files(branch, policy, artifact_blobs, report)
+    if safe:        # nothing is read from the tip's tree by path when a tree is unsafe
+        check_tip_files(branch, policy, artifact_blobs, report)
     check_epochs(branch, policy, events, report)
     check_continuity(branch, policy, events, report)
 
@@ -153,6 +158,18 @@ def check_chain(branch: Branch, report: rp.Report) -> None:
             report.fail(rp.COMMITS, entry.sha, "-", f"parents {list(entry.parents)}: the log "
                         "branch must be one linear chain")
         previous = entry.sha
+
+
+def check_trees(branch: Branch, report: rp.Report) -> bool:
+    """Every tree of the range holds only files and folders with safe names (treecheck);
+    True when none fails. One git walk for the range, one check per tree object."""
+    report.count(rp.TREES, len(branch.entries))
+    problems: list[TreeProblem] = unsafe_trees(branch.cwd, [branch.tip],
+                                               [branch.base] if branch.base else [])
+    for problem in problems:
+        report.fail(rp.TREES, branch.tip, problem.path, f"unsafe entry: {problem.problem} "
+                    "(nothing was read from it)")
+    return not problems
 
 
 def check_signatures(branch: Branch, policy: Policy, report: rp.Report) -> None:
@@ -256,6 +273,12 @@ def git_blob_id(lines: Sequence[bytes]) -> str:
 
 def check_artifacts(branch: Branch, events: list[Event], report: rp.Report) -> dict[str, str]:
     """Each event's hash against its artifact; run files' records. {blob: commit} checked."""
+    unsafe = [e for e in events if path_problem(e.data["artifact"]) is not None]
+    for event in unsafe:
+        report.count(rp.ARTIFACTS)
+        report.fail(rp.ARTIFACTS, event.entry.sha, "-", f"the event's artifact path "
+                    f"{event.data['artifact']!r}: {path_problem(event.data['artifact'])}")
+    events = [e for e in events if e not in unsafe]
     infos = object_info(branch.cwd, [f"{e.entry.sha}:{e.data['artifact']}" for e in events])
     wanted: dict[str, list[Event]] = {}
     for event, info in zip(events, infos):

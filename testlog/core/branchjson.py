@@ -30,7 +30,7 @@ def loads(data: bytes | str, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DE
     except UnicodeDecodeError:
         raise BranchJSONError("not UTF-8") from None
     except ValueError as exc:
-        raise BranchJSONError(f"not valid JSON ({exc})") from None
+        raise BranchJSONError(f"not JSON ({exc})") from None
     if depth_exceeds(value, max_depth):
         raise BranchJSONError(f"nested more than {max_depth} deep")
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")

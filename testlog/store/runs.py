@@ -211,13 +211,18 @@ def read_run(store: LogStore, rev: str | None) -> tuple[LogEntry, dict[str, Any]
 def check_run_data(data: Any, where: str) -> dict[str, Any]:
     """`data` if it is a run as the recorder wrote it: every field readers use of the right
     type (core/runshape.py), and every record matching its digest (its `signature` field)."""
-    problem = run_problem(data)
-    if problem is not None:
-        raise TestlogError(f"{where} is not a recorded run ({problem})")
-    for record in data["records"]:
+    records = data.get("records") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("run"), dict) \
+            or not isinstance(records, list) \
+            or not all(isinstance(r, dict) and isinstance(r.get("test_name"), str) for r in records):
+        raise TestlogError(f"{where} is not a recorded run (no run block or records)")
+    for record in records:
         if record.get("signature") != record_signature(record):
             raise TestlogError(f"record {record['test_name']!r} in {where} does not match its "
                                "digest (edited by hand?); `git testlog verify` checks the log")
+    problem = run_problem(data)
+    if problem is not None:
+        raise TestlogError(f"{where} is not a recorded run ({problem})")
     return data
 
 
