@@ -69,8 +69,9 @@ def fetch_remote_tip(store: LogStore, remote: str) -> str | None:
     track = tracking_ref(store, remote)
     incoming = f"{store.conventions.fetched_ref_prefix}/incoming/{digest_of(remote)}/" \
                f"{store.ref.removeprefix('refs/heads/')}"
-    proc = run_git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote,
-                    f"+{store.ref}:{incoming}"], git_cwd(store), check=False)
+    # --refmap= : git would otherwise move the remote-tracking ref along, unchecked.
+    proc = run_git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=",
+                    remote, f"+{store.ref}:{incoming}"], git_cwd(store), check=False)
     if proc.returncode != 0:
         if b"couldn't find remote ref" in proc.stderr:
             return None

@@ -167,10 +167,9 @@ def run_info(entry: LogEntry) -> dict[str, Any] | None:
 
 def commit_event_record(store: LogStore, sha: str) -> dict[str, Any]:
     """The chronicle event the commit appended (the last line of chronicle.ndjson there)."""
-    try:
-        events = parse_chronicle(store.read(layout.CHRONICLE, sha))
-    except GitStoreError:
-        events = []
+    # exists() first: an unsafe tree is an error of its own, not "no chronicle".
+    events = parse_chronicle(store.read(layout.CHRONICLE, sha)) \
+        if store.exists(layout.CHRONICLE, sha) else []
     if not events:
         raise TestlogError(f"{sha[:10]} has no chronicle event (not written by git-testlog?)")
     problem = event_problem(events[-1])
