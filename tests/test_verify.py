@@ -204,7 +204,7 @@ def test_unsigned_edit_also_fails_require_signed_and_its_record(log: Log, capsys
     sha, _, _ = _unsigned_blob_edit(log)
     code, out = log.verify(capsys, "--require-signed")
     assert code == 1
-    assert_named(out, sha, "-", "unsigned commit (--require-signed)")
+    assert_named(out, sha, "-", "unsigned commit (not signed by a trusted key")
     assert_named(out, sha, RUN3, "digest does not recompute")
 
 

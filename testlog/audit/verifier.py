@@ -180,7 +180,8 @@ def check_signatures(branch: Branch, policy: Policy, report: rp.Report) -> None:
         if check.status == UNSIGNED:
             report.count(rp.UNSIGNED)
             if policy.require_signed:
-                report.fail(rp.UNSIGNED, entry.sha, "-", "unsigned commit (--require-signed)")
+                report.fail(rp.UNSIGNED, entry.sha, "-", "unsigned commit (not signed by a "
+                            "trusted key; --allow-unsigned counts it instead)")
             continue
         report.count(rp.SIGNATURES)
         if not check.ok:
