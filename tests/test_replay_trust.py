@@ -204,8 +204,8 @@ def test_options_that_load_code_are_refused_by_name(world: World, victim: Path):
 def test_a_rootdir_that_is_a_symlink_out_is_refused(world: World, victim: Path):
     def change(data: dict) -> None:
         data["run"]["rootdir"] = "escape"
-        for record in data["records"]:
-            record["test_name"] = "test_evil.py::" + record["test_name"].split("::")[1]
+        for entry in data["records"]:
+            entry["test_name"] = "test_evil.py::" + entry["test_name"].split("::")[1]
         data["run"]["nodeids"] = [r["test_name"] for r in data["records"]]
     sha = forge(world, change)
     refused(world, victim, sha, "the recorded rootdir resolves outside the checkout",

@@ -4,8 +4,10 @@ A `Redactor` is built once per run, when the run is written, from the environmen
 and its command line:
 
 - each environment value of REDACT_MIN_LENGTH characters or more becomes `${NAME}`; a value
-  made of several words (PYTEST_ADDOPTS, `--opt=value` lists) is also split, so that each word
-  (and each `=value`) is found on its own;
+  made of several words (PYTEST_ADDOPTS, `--opt=value` lists) is also split, and each word
+  (and each `=value`) that looks like a secret (`looks_secret`: long, mixing letters and
+  digits or cases) is found on its own: the plain words of a command line (`no:randomly`,
+  `--tb=short`) are not secrets, and rewriting them would break what reads them back;
 - the value of an option whose name says token, secret, password or key (`--api-token=…`,
   `--password …`, `-o api_key=…`, in the command line or in PYTEST_ADDOPTS) becomes
   `<redacted>`, in the recorded command line and wherever else it appears.
@@ -38,6 +40,14 @@ def _settings_variable(name: str) -> bool:
     """git-testlog's own settings (TESTLOG_SUITE, TESTLOG_BRANCH, …) are configuration, not
     secrets, and their values are in file names on purpose; its key is a secret."""
     return name.startswith("TESTLOG_") and name != KEY_ENV
+
+
+def looks_secret(word: str) -> bool:
+    """A word of a compound value that may be a secret: 8 characters or more, with at least
+    two of lowercase letters, uppercase letters and digits."""
+    classes = (any(c.islower() for c in word), any(c.isupper() for c in word),
+               any(c.isdigit() for c in word))
+    return len(word) >= 8 and sum(classes) >= 2
 
 
 def words(value: str) -> list[str]:
@@ -94,7 +104,7 @@ class Redactor:
                 replacements.setdefault(value, placeholder)
             for part in parts:
                 for piece in (part, part.split("=", 1)[-1]):
-                    if len(piece) >= REDACT_MIN_LENGTH:
+                    if looks_secret(piece):
                         replacements.setdefault(piece, placeholder)
             for secret in options:
                 replacements[secret] = REDACTED

@@ -5,6 +5,7 @@ reseeding was off, and at the end judges each test, publishes the report and set
 status (0 only when every replayed test is verified)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import struct
@@ -22,6 +23,7 @@ from testlog.config import load_settings
 from testlog.core.chronicle import REPLAY_FAILED, REPLAY_VERIFIED
 from testlog.core.records import Failure, TestOutcome
 from testlog.core.redaction import Redactor
+from testlog.core.seeds import derive_seed
 from testlog.core.timefmt import utc_iso
 from testlog.errors import TestlogError
 from testlog.plugin.capture import TestCapture
@@ -192,6 +194,19 @@ class ReplaySession:
     def recorded_id(self, nodeid: str) -> str:
         return self.alias.get(nodeid, nodeid)
 
+    def seeded_as_collected(self) -> None:
+        """A test recorded under a redacted id was seeded from its real id: its seed is the
+        one derived from that, not a corrupted one."""
+        fixed = {}
+        for raw, recorded in self.alias.items():
+            test = self.planned[recorded]
+            if not test.seed_ok and test.seed == derive_seed(self.plan.base_seed, raw):
+                fixed[recorded] = dataclasses.replace(test, seed_ok=True)
+        if fixed:
+            self.plan = dataclasses.replace(
+                self.plan, tests=tuple(fixed.get(t.nodeid, t) for t in self.plan.tests))
+            self.planned = self.plan.by_nodeid()
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if "::" not in report.nodeid and report.nodeid:
             self.files_seen.add(report.nodeid)
@@ -207,6 +222,7 @@ class ReplaySession:
         ids = [i.nodeid for i in items]
         self.alias = {raw: new for raw, new in zip(ids, self.redact.names(ids))
                       if raw != new and new in self.planned and raw not in self.planned}
+        self.seeded_as_collected()
         keep = sorted((i for i in items if self.recorded_id(i.nodeid) in self.planned),
                       key=lambda i: self.planned[self.recorded_id(i.nodeid)].order)
         extra = [i for i in items if self.recorded_id(i.nodeid) not in self.planned]
