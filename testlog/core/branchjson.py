@@ -35,7 +35,7 @@ def loads(data: bytes | str, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DE
         raise BranchJSONError(f"nested more than {max_depth} deep")
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     if _SURROGATE_ESCAPE.search(raw) and not encodable(value):
-        raise BranchJSONError("holds a lone surrogate (\\ud800-\\udfff), which is not text")
+        raise BranchJSONError("not text: it holds a lone surrogate (\\ud800-\\udfff)")
     return value
 
 
