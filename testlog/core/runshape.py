@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from testlog.core.layout import check_suite
 from testlog.core.records import STATUSES
 
 Check = Callable[[Any], bool]
@@ -50,6 +51,14 @@ def _dict(value: Any) -> bool:
     return isinstance(value, dict)
 
 
+def _suite(value: Any) -> bool:
+    """A suite name is part of file names written from it: one safe segment."""
+    try:
+        return isinstance(value, str) and check_suite(value) == value
+    except ValueError:
+        return False
+
+
 _STR_DICT = _optional(_dict_of(_str))
 _STATUS: Check = lambda value: value in STATUSES     # noqa: E731
 
@@ -57,7 +66,7 @@ _STATUS: Check = lambda value: value in STATUSES     # noqa: E731
 SOURCE = {"commit": _optional(_sha), "tree": _optional(_sha), "dirty": _optional(_bool),
           "dirty_diff_path": _optional(_str), "untracked": _optional(_list_of(_str))}
 PYTEST = {"args": _optional(_list_of(_str)), "version": _optional(_str)}
-RUN = {"suite": _str, "base_seed": _int, "session_seed": _optional(_int),
+RUN = {"suite": _suite, "base_seed": _int, "session_seed": _optional(_int),
        "reseed": _optional(_bool), "pythonhashseed": _optional(_str),
        "session_states": _STR_DICT, "source": _optional(_dict), "environment": _optional(_dict),
        "pytest": _optional(_dict), "started": _optional(_str), "rootdir": _optional(_str),

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from gitstore import GitStoreError, LogEntry, LogStore
+from gitstore import GitStoreError, LogEntry, LogStore, path_problem
 
 from testlog.core import branchjson, layout, schema, timing_summary
 from testlog.core.canonical import dumps_normal, record_signature
@@ -127,7 +127,12 @@ def write_run_dir(directory: str, bundle: RunBundle,
 
 
 def write_files(directory: str, files: dict[str, bytes | None]) -> list[str]:
-    """Branch paths written under `directory` as files (None deletes); the paths written."""
+    """Branch paths written under `directory` as files (None deletes); the paths written.
+    A path that would leave `directory` is refused before anything is written."""
+    for path in files:
+        if path_problem(path) is not None:
+            raise TestlogError(f"refusing to write {path!r} under {directory}: "
+                               f"{path_problem(path)}")
     written = []
     for path, data in sorted(files.items()):
         target = os.path.join(directory, *path.split("/"))
