@@ -268,7 +268,9 @@ class LogStore:
                       author_time: int | None = None) -> tuple[bytes, int]:
         """Build and sign in memory, then store: a failed signature leaves no object behind."""
         store = self.repo.object_store
-        base_tree = self._commit(parent).tree if parent else None
+        # Never build on an unsafe tree (one taken from a remote with plain git): the new
+        # commit would carry its entries on.
+        base_tree = self.checked(self._commit(parent).tree) if parent else None
         tree, objects = ch.apply_changes(store, base_tree, encoded)
         commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
                             self.signer, author=author, author_time=author_time)

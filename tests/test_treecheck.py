@@ -79,6 +79,9 @@ def test_every_read_of_the_store_checks_the_tree(repo: Path):
                      lambda: store.exists("runs/a.json"), lambda: store.changed_paths(sha)):
             with pytest.raises(GitStoreError, match=r"unsafe tree on the log branch: \.\.: a '\.\.' "):
                 read()
+        with pytest.raises(GitStoreError, match="unsafe tree"):      # nor is it built on
+            store.write({"runs/b.json": b"{}"}, "on top")
+    assert git(repo, "rev-parse", "testlog").strip() == sha
 
 
 def test_nesting_beyond_the_limit(repo: Path):
