@@ -68,8 +68,8 @@ def parse_event(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """(event, None) or (None, problem) for one chronicle line."""
     try:
         event = branchjson.loads(line)
-    except ValueError as exc:
-        return None, f"chronicle line is {exc}"
+    except branchjson.BranchJSONError as exc:
+        return None, "chronicle line is not JSON" if exc.syntax else f"chronicle line is {exc}"
     if not isinstance(event, dict) or set(event) != EVENT_KEYS:
         return None, f"chronicle line does not have exactly the keys {sorted(EVENT_KEYS)}"
     problem = event_problem(event)
@@ -102,8 +102,8 @@ def run_file_problems(data: bytes) -> tuple[int, list[str]]:
     digest (its `signature` field) recomputed from its canonical JSON."""
     try:
         run = branchjson.loads(data)
-    except ValueError as exc:
-        return 0, [f"run file is {exc}"]
+    except branchjson.BranchJSONError as exc:
+        return 0, ["run file is not JSON" if exc.syntax else f"run file is {exc}"]
     if not isinstance(run, dict) or not isinstance(run.get("records"), list):
         return 0, ["run file has no records list"]
     problem = schema.version_problem(run.get("schema_version"), schema.RUN, missing=0)

@@ -16,7 +16,11 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class BranchJSONError(ValueError):
-    """Not JSON, too large, nested too deep, or not UTF-8."""
+    """Not JSON, too large, nested too deep, or not UTF-8; `syntax` when it is not JSON at all."""
+
+    def __init__(self, message: str, syntax: bool = False) -> None:
+        super().__init__(message)
+        self.syntax = syntax
 
 
 def loads(data: bytes | str, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Any:
@@ -30,7 +34,7 @@ def loads(data: bytes | str, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DE
     except UnicodeDecodeError:
         raise BranchJSONError("not UTF-8") from None
     except ValueError as exc:
-        raise BranchJSONError(f"not JSON ({exc})") from None
+        raise BranchJSONError(f"not valid JSON ({exc})", syntax=True) from None
     if depth_exceeds(value, max_depth):
         raise BranchJSONError(f"nested more than {max_depth} deep")
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")

@@ -208,14 +208,15 @@ class RecordBook:
 
 def _rename(ctx: RunContext, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
     """Node ids with secrets rewritten, in place, before anything is built from them."""
-    names = [o.nodeid for o in outcomes] + [c["nodeid"] for c in captures]
+    names = list(dict.fromkeys([o.nodeid for o in outcomes] + [c["nodeid"] for c in captures]))
     renamed = ctx.redact_names(names)
     if renamed is names:
         return
-    for outcome, name in zip(outcomes, renamed):
-        outcome.nodeid = name
-    for capture, name in zip(captures, renamed[len(outcomes):]):
-        capture["nodeid"] = name
+    new = dict(zip(names, renamed))
+    for outcome in outcomes:
+        outcome.nodeid = new[outcome.nodeid]
+    for capture in captures:
+        capture["nodeid"] = new[capture["nodeid"]]
 
 
 def _timing_row(record: dict[str, Any], capture: dict[str, Any] | None) -> dict[str, Any]:
