@@ -6,9 +6,10 @@ UTF-8) and entries that are not files (symlinks, submodules). A log branch holds
 files in folders: any other entry, or a name `paths.name_problem` refuses, makes the whole tree
 unsafe, so nothing built from it can land outside where it is written.
 
-Two ways in: `check_tree` walks one tree through dulwich (what LogStore reads), and
-`unsafe_trees` checks every tree of a range of history with two git processes (fetch, verify).
-Both judge one tree object at a time with `tree_problem`.
+Two ways in: `check_tree` walks one tree through dulwich (what LogStore reads), judging each tree object
+with `tree_problems`; `unsafe_trees` checks a range of history (fetch, verify) from what each
+commit changes, listed by git, judging each entry with `entry_problem`. Both apply
+`paths.name_problem` to names.
 """
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ from gitstore.paths import name_problem
 
 MAX_DEPTH = 32                  # folders within folders; the layout needs 3
 FILE_MODES = (b"100644", b"100755")
-TREE_MODE = b"40000"
 _MODE_NAMES = {b"120000": "a symlink", b"160000": "a submodule (gitlink)"}
 
 # One tree whose every entry is a file or folder with a name name_problem accepts: checked in
@@ -75,7 +75,7 @@ def tree_problems(raw: bytes) -> list[tuple[bytes, str]]:
     try:
         for mode, name, _sha in entries(raw):
             problem = name_problem(name)
-            if problem is None and mode not in FILE_MODES and mode != TREE_MODE:
+            if problem is None and _kind(mode) not in (_FILE, _FOLDER):
                 problem = _MODE_NAMES.get(mode, f"an entry of mode {mode.decode()}") + \
                     " where a file or folder is expected"
             if problem is not None:
@@ -85,10 +85,19 @@ def tree_problems(raw: bytes) -> list[tuple[bytes, str]]:
     return found
 
 
+_FILE, _FOLDER = 0o100000, 0o040000
+
+
+def _kind(mode: bytes) -> int:
+    """The file type bits of a tree entry's mode (git reads 100664 as a file, 040000 as a
+    folder, as it always has; anything else is a symlink, a submodule or no valid entry)."""
+    return int(mode, 8) & 0o170000
+
+
 def subtrees(raw: bytes) -> Iterator[tuple[bytes, bytes]]:
     """(name, 20-byte id) of each folder of a tree already found safe."""
     for mode, name, sha in entries(raw):
-        if mode == TREE_MODE:
+        if _kind(mode) == _FOLDER:
             yield name, sha
 
 
@@ -129,40 +138,50 @@ def unsafe(problem: TreeProblem) -> GitStoreError:
 
 def unsafe_trees(cwd: str | os.PathLike[str], tips: Sequence[str],
                  exclude: Sequence[str] = ()) -> list[TreeProblem]:
-    """Every problem of every tree reachable from `tips` but not from `exclude` (commits)."""
-    args = ["rev-list", "--objects", "--filter=object:type=tree", "--filter-provided-objects",
-            *tips, *(f"^{sha}" for sha in exclude), "--"]
-    listing = run_git(args, cwd).stdout
-    paths: dict[str, bytes] = {}
-    for line in listing.split(b"\n"):
-        sha, _, path = line.partition(b" ")
-        if len(sha) == 40 and all(c in b"0123456789abcdef" for c in sha):
-            paths.setdefault(sha.decode(), path)
-    if not paths:
+    """Every unsafe entry of the trees of the commits reachable from `tips` but not from
+    `exclude` (whose trees are taken as checked).
+
+    Each commit's tree is compared with its first parent's (a root commit's with the empty
+    tree) by one `git diff-tree --stdin`: an entry that is not in the diff is the parent's
+    own, checked with it, so only what each commit adds or changes is looked at: the cost
+    follows the changes, not the size of the trees.
+    """
+    args = ["rev-list", "--parents", *tips, *(f"^{sha}" for sha in exclude), "--"]
+    commits = [line.split() for line in run_git(args, cwd).stdout.decode().splitlines() if line]
+    if not commits:
         return []
-    stream = run_git(["cat-file", "--batch"], cwd,
-                     input="".join(f"{sha}\n" for sha in paths).encode()).stdout
-    found = []
-    for sha_hex, kind, raw in _batch(stream):
-        path = paths.get(sha_hex, b"?")
-        if kind != b"tree":
-            continue                    # commits given as tips are listed too
-        if path.count(b"/") >= MAX_DEPTH:
-            found.append(TreeProblem(shown(path), f"folders nested more than {MAX_DEPTH} deep"))
-        found += [TreeProblem(shown(_join(path, name)), problem)
-                  for name, problem in tree_problems(raw)]
-    return found
-
-
-def _batch(stream: bytes) -> Iterator[tuple[str, bytes, bytes]]:
+    query = "".join(f"{c[0]} {c[1]}\n" if len(c) > 1 else f"{c[0]}\n" for c in commits)
+    out = run_git(["diff-tree", "--stdin", "-r", "-t", "-z", "--root", "--no-renames"], cwd,
+                  input=query.encode()).stdout
+    found: dict[tuple[bytes, str], TreeProblem] = {}
+    tokens = out.split(b"\0")
     pos = 0
-    while pos < len(stream):
-        eol = stream.index(b"\n", pos)
-        header = stream[pos:eol].split(b" ")
-        if len(header) != 3:
-            pos = eol + 1           # "<name> missing"
+    while pos < len(tokens):
+        meta = tokens[pos]
+        if not meta.startswith(b":") or pos + 1 >= len(tokens):
+            pos += 1                        # the commit each diff is headed with
             continue
-        start = eol + 1
-        end = start + int(header[2])
-        yield header[0].decode(), header[1], stream[start:end]
-        pos = end + 1
+        path, pos = tokens[pos + 1], pos + 2
+        fields = meta[1:].split(b" ")
+        if len(fields) != 5 or fields[4].startswith(b"D"):
+            continue
+        problem = entry_problem(fields[1], path)
+        if problem is not None:
+            found.setdefault((path, problem), TreeProblem(shown(path), problem))
+    return list(found.values())
+
+
+def entry_problem(mode: bytes, path: bytes) -> str | None:
+    """Why an entry `git diff-tree` lists (its mode as git writes it, its full path) cannot
+    be on a log branch; None when it can."""
+    names = path.split(b"/")
+    for name in names:
+        problem = name_problem(name)
+        if problem is not None:
+            return problem
+    if mode not in (*FILE_MODES, b"040000"):
+        return _MODE_NAMES.get(mode, f"an entry of mode {mode.decode()}") + \
+            " where a file or folder is expected"
+    if len(names) > MAX_DEPTH + (0 if mode == b"040000" else 1):
+        return f"folders nested more than {MAX_DEPTH} deep"
+    return None

@@ -25,6 +25,7 @@ def tree(*entries: tuple[bytes, bytes]) -> bytes:
     (b"100644", b"20260101__unit__run.json"), (b"100755", b"run.sh"), (b"40000", b"runs"),
     (b"100644", "café ✓.md".encode()), (b"100644", b".hidden"), (b"100644", b"a..b"),
     (b"100644", b"x" * 255),
+    (b"100664", b"old-style"), (b"040000", b"padded"),      # git reads these as file, folder
 ])
 def test_safe_entries(mode: bytes, name: bytes):
     assert tree_problems(tree((mode, name))) == []
@@ -44,7 +45,7 @@ def test_safe_entries(mode: bytes, name: bytes):
     (b"100644", b"x" * 256, "a name longer than 255 bytes"),
     (b"120000", b"link", "a symlink where a file or folder is expected"),
     (b"160000", b"sub", "a submodule (gitlink) where a file or folder is expected"),
-    (b"100664", b"old", "an entry of mode 100664"), (b"040000", b"padded", "an entry of mode 040000"),
+    (b"170000", b"odd", "an entry of mode 170000"),
 ])
 def test_unsafe_entries(mode: bytes, name: bytes, problem: str):
     found = tree_problems(tree((b"100644", b"fine"), (mode, name)))

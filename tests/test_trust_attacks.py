@@ -63,7 +63,6 @@ UNSAFE: dict[str, Callable[[Path], tuple[bytes, bytes, str]]] = {
     "not-utf8": lambda r: (b"100644", b"\xff\xfe.json", blob(r, b"{}")),
     "slash-in-name": lambda r: (b"100644", b"a/../../x", blob(r, b"x")),
     "backslash": lambda r: (b"100644", b"..\\..\\x", blob(r, b"x")),
-    "odd-mode": lambda r: (b"100664", b"notes.txt", blob(r, b"x")),
     "too-deep": lambda r: (b"40000", b"deep", nested(r, 40)),
 }
 
