@@ -1,5 +1,5 @@
-"""Which keys `verify` trusts: an armored key file, or config `trusted_keys` (a key file or
-fingerprints). A key that is merely in the gpg keyring is never trusted by being there."""
+"""Which keys `verify` and `replay` trust: an armored key file, or config `trusted_keys` (a key
+file or fingerprints). A key that is merely in the gpg keyring is never trusted by being there."""
 from __future__ import annotations
 
 import os
