@@ -26,6 +26,7 @@ _EXPORTS = {
     "fetch_refs": "sync", "push_sha": "sync", "update_ref": "sync", "delete_ref": "sync",
     "refs_under": "sync", "remote_key": "sync", "remote_refs": "sync", "PUSHED": "sync", "UP_TO_DATE": "sync",
     "REJECTED": "sync", "NothingSince": "sync", "shallow_commits": "sync",
+    "unsafe_incoming": "sync",
     "parse_raw_commit": "history",
     # reading many objects at once
     "ObjectInfo": "batch", "object_info": "batch", "object_contents": "batch",
@@ -51,6 +52,9 @@ _EXPORTS = {
     "SourceInfo": "source", "source_info": "source",
     "source_tree": "materialize", "checkout_tree": "materialize", "apply_patch": "materialize",
     "try_lock": "locking",
+    "path_problem": "paths", "unsafe_trees": "treecheck", "TreeProblem": "treecheck",
+    "patch_paths": "materialize", "patch_problem": "materialize",
+    "tree_reachable": "changeset", "user_refs": "changeset",
 }
 
 if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layering keeps both in step)
@@ -77,7 +81,9 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.changeset import new_commits_base as new_commits_base
     from gitstore.changeset import remote_default_branch as remote_default_branch
     from gitstore.changeset import staged_files as staged_files
+    from gitstore.changeset import tree_reachable as tree_reachable
     from gitstore.changeset import tree_shas as tree_shas
+    from gitstore.changeset import user_refs as user_refs
     from gitstore.changeset import worktree_changes as worktree_changes
     from gitstore.conventions import Conventions as Conventions
     from gitstore.epoch import Step as Step
@@ -98,7 +104,10 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.locking import try_lock as try_lock
     from gitstore.materialize import apply_patch as apply_patch
     from gitstore.materialize import checkout_tree as checkout_tree
+    from gitstore.materialize import patch_paths as patch_paths
+    from gitstore.materialize import patch_problem as patch_problem
     from gitstore.materialize import source_tree as source_tree
+    from gitstore.paths import path_problem as path_problem
     from gitstore.signer import DEFAULT_SIGN_TIMEOUT as DEFAULT_SIGN_TIMEOUT
     from gitstore.signing import export_public_keys as export_public_keys
     from gitstore.sigstatus import BAD as BAD
@@ -124,7 +133,10 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.sync import remote_key as remote_key
     from gitstore.sync import remote_refs as remote_refs
     from gitstore.sync import shallow_commits as shallow_commits
+    from gitstore.sync import unsafe_incoming as unsafe_incoming
     from gitstore.sync import update_ref as update_ref
+    from gitstore.treecheck import TreeProblem as TreeProblem
+    from gitstore.treecheck import unsafe_trees as unsafe_trees
     from gitstore.verify import SignatureCheck as SignatureCheck
     from gitstore.verify import TrustedCerts as TrustedCerts
 

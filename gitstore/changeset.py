@@ -134,3 +134,29 @@ def new_commits_base(cwd: Cwd, head: str, remote: str) -> str | None:
         return head
     parents = run_git(["rev-list", "--parents", "-n1", shas[0]], cwd).stdout.decode().split()[1:]
     return parents[0] if parents else None
+
+
+USER_REF_PREFIXES = ("refs/heads/", "refs/tags/", "refs/remotes/")
+
+
+def user_refs(cwd: Cwd, excluded: Iterable[str] = (), contains: str | None = None) -> list[str]:
+    """Branches, tags and remote branches, less `excluded`; those containing a commit, when
+    `contains` is given."""
+    args = ["for-each-ref", "--format=%(refname)"] + (["--contains", contains] if contains else [])
+    proc = run_git([*args, *USER_REF_PREFIXES], cwd, check=False)
+    skip = set(excluded)
+    return [r for r in proc.stdout.decode("utf-8", "replace").split("\n") if r and r not in skip]
+
+
+def tree_reachable(cwd: Cwd, tree: str, commit: str | None, excluded: Iterable[str] = ()) -> bool:
+    """Whether `tree` is the root tree of a commit in the history of the user's own refs
+    (`user_refs` less `excluded`): `commit` (when its tree is `tree`) contained in one of them,
+    or else any commit of their history."""
+    if commit is not None and commit_sha(cwd, commit) == commit and \
+            tree_shas(cwd, commit, [""]).get("") == tree and user_refs(cwd, excluded, commit):
+        return True
+    refs = user_refs(cwd, excluded)
+    if not refs:
+        return False
+    proc = run_git(["log", "--format=%T", *refs, "--"], cwd, check=False)
+    return tree in proc.stdout.decode("utf-8", "replace").split()

@@ -22,9 +22,11 @@ def valid_ref_name(name: str) -> bool:
 
 
 def full_ref(ref: str) -> str:
-    """`log` → `refs/heads/log`; refuse names git would refuse."""
+    """`log` → `refs/heads/log`; refuse names git would refuse (as a ref, and as a branch:
+    `git check-ref-format --branch` refuses `HEAD` and names starting with `-`)."""
     name = ref if ref.startswith("refs/") else f"refs/heads/{ref}"
-    if not valid_ref_name(name):
+    branch = name.removeprefix("refs/heads/") if name.startswith("refs/heads/") else None
+    if not valid_ref_name(name) or branch == "HEAD" or (branch or "").startswith("-"):
         raise GitStoreError(f"invalid log branch name {ref!r}")
     return name
 

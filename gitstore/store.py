@@ -37,6 +37,7 @@ from gitstore.signing import GpgSigner
 from gitstore.signing import verify as gpg_verify
 from gitstore.sigstatus import UNKNOWN_KEY
 from gitstore.sshsigning import AllowedSigners, SshSigner, is_ssh_signature
+from gitstore.treecheck import check_tree
 
 CAS_ATTEMPTS = 8
 # Trailers computed from the commit a write is built on (its sha, None for the first).
@@ -158,6 +159,7 @@ class LogStore:
         self.pack_level = bulk_pack_compression(self.repo.get_config())
         self.pack_in_background = pack_in_background(self.repo.get_config_stack(),
                                                      conventions.config_section)
+        self.safe_trees: set[bytes] = set()     # trees checked by treecheck: nothing unsafe
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".", ref: str | None = None,
@@ -265,7 +267,12 @@ class LogStore:
         return parse_raw_commit(sha, self._commit(sha).as_raw_string())
 
     def _tree_of(self, rev: str | None) -> bytes:
-        return self._commit(self.resolve(rev)).tree
+        return self.checked(self._commit(self.resolve(rev)).tree)
+
+    def checked(self, tree: bytes) -> bytes:
+        """`tree`, once every name and mode in it is found safe to read (treecheck.py)."""
+        check_tree(self.repo.object_store, tree, self.safe_trees)
+        return tree
 
     @retry_if_packed_meanwhile
     def read(self, path: str, rev: str | None = None) -> bytes:
@@ -300,9 +307,11 @@ class LogStore:
         store = self.repo.object_store
         commit = self._commit(self.resolve(rev))
         old = read_commit(store, commit.parents[0]).tree if commit.parents else None
+        if old is not None:
+            self.checked(old)
         kinds = {"add": "A", "modify": "M", "delete": "D"}
         out = []
-        for change in tree_changes(store, old, commit.tree):
+        for change in tree_changes(store, old, ObjectID(self.checked(commit.tree))):
             entry = change.new if change.type != "delete" else change.old
             if entry is not None:
                 out.append((kinds.get(change.type, "M"), entry.path.decode()))
@@ -396,7 +405,7 @@ class LogStore:
                        parent: str | None) -> tuple[Commit, list[ShaFile]]:
         """The signed commit on `parent` and the new objects it needs, none stored yet."""
         store = self.repo.object_store
-        base_tree = self._commit(parent).tree if parent else None
+        base_tree = self.checked(self._commit(parent).tree) if parent else None   # see _build_commit
         tree, objects = ch.apply_changes(store, base_tree, encoded)
         commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
                             self.signer)
@@ -439,7 +448,9 @@ class LogStore:
                       parent: str | None) -> tuple[bytes, int]:
         """Build and sign in memory, then store: a failed signature leaves no object behind."""
         store = self.repo.object_store
-        base_tree = self._commit(parent).tree if parent else None
+        # Never build on an unsafe tree (one taken from a remote with plain git): the new
+        # commit would carry its entries on.
+        base_tree = self.checked(self._commit(parent).tree) if parent else None
         tree, objects = ch.apply_changes(store, base_tree, encoded)
         commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
                             self.signer)

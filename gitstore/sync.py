@@ -14,6 +14,7 @@ import os
 from gitstore.errors import GitStoreError
 from gitstore.gitcmd import run_git
 from gitstore.store import LogStore
+from gitstore.treecheck import unsafe_trees
 
 PUSHED, UP_TO_DATE, REJECTED = "pushed", "up-to-date", "rejected"
 
@@ -65,6 +66,16 @@ def remote_refs(store: LogStore, remote: str, patterns: list[str]) -> dict[str, 
         sha, _, ref = line.partition("\t")
         found[ref] = sha
     return found
+
+
+def unsafe_incoming(store: LogStore, fetched: str, have: list[str]) -> str | None:
+    """Why fetched history must not be taken (its trees hold what no log may: treecheck.py),
+    or None. Every commit reachable from `fetched` and from none of `have` is read."""
+    problems = unsafe_trees(store.common_dir, [fetched], have)
+    if not problems:
+        return None
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"its history holds an unsafe entry, {problems[0]}{more}"
 
 
 def fetch_refs(store: LogStore, remote: str, refspecs: list[str],

@@ -6,12 +6,13 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import NoReturn, TextIO, cast
 
 from gitstore import GitStoreError
 
 from testlog import __version__
 from testlog.core.asciitext import ERROR_HANDLER
+from testlog.core.printable import PrintableStream, printable
 from testlog.errors import TestlogError, UsageError
 
 # One module per subcommand under testlog/commands/, each with HELP, add_arguments(), run().
@@ -86,12 +87,24 @@ def degrade_to_ascii() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     degrade_to_ascii()
+    # Much of what commands print comes from a log branch anyone may push to: control
+    # characters are shown escaped, never sent to the terminal (core/printable.py).
+    streams = sys.stdout, sys.stderr
+    sys.stdout = cast(TextIO, PrintableStream(sys.stdout))
+    sys.stderr = cast(TextIO, PrintableStream(sys.stderr))
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         parser = build_parser()
         args = parse(parser, argv)
         return args.run(args)
     except (TestlogError, GitStoreError) as exc:
-        print(f"git-testlog: error: {exc}", file=sys.stderr)
+        print(f"git-testlog: error: {printable(str(exc), one_line=True)}", file=sys.stderr)
         return exc.exit_status if isinstance(exc, TestlogError) else 1
     except KeyboardInterrupt:
         print("git-testlog: interrupted", file=sys.stderr)

@@ -29,7 +29,7 @@ GITSTORE_LAYERS = {
     "gitstore.verify": 2,
     "gitstore.location": 2, "gitstore.changes": 2, "gitstore.commits": 2, "gitstore.history": 2,
     "gitstore.locking": 2, "gitstore.bundle": 2, "gitstore.changeset": 2,
-    "gitstore.materialize": 2, "gitstore.source": 2,
+    "gitstore.materialize": 2, "gitstore.source": 2, "gitstore.treecheck": 2,
     "gitstore.batch": 3, "gitstore.packing": 3, "gitstore.stream": 3,
     "gitstore.backgroundpack": 4,
     "gitstore.store": 5,

@@ -88,8 +88,8 @@ GOOD = signed_record({"test_name": "t::a", "status": "PASS", "duration_ms": 0.12
 
 @pytest.mark.parametrize("data, count, problem", [
     (_run([GOOD]), 1, None),
-    (_run([{**GOOD, "status": "FAIL"}]), 1, "t::a: signature does not recompute"),
-    (_run([{"test_name": "t::b"}]), 1, "has no signature"),
+    (_run([{**GOOD, "status": "FAIL"}]), 1, "t::a: its digest does not recompute"),
+    (_run([{"test_name": "t::b"}]), 1, "has no digest"),
     (_run(["x"]), 1, "is not an object"),
     (b"{", 0, "not JSON"),
     (canonical_json({"records": 3}), 0, "no records list"),

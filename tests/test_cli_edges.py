@@ -77,7 +77,7 @@ def test_a_record_whose_signature_does_not_match_is_refused(repo: Path, capsys):
     sha = write_fake_run(repo, json.dumps({"schema_version": 1, "run": {}, "records": [record]})
                          .encode())
     assert main(["-C", str(repo), "compare", sha, sha]) == 1
-    assert "does not match its signature" in one_error_line(capsys)
+    assert "does not match its digest" in one_error_line(capsys)
 
 
 def test_export_to_an_empty_name(repo: Path, capsys):

@@ -6,7 +6,8 @@ import hmac
 import stat
 from pathlib import Path
 
-from testlog.core.envdigest import KEY_ENV, env_digests, key_id, overall_digest, redactor
+from testlog.core.envdigest import KEY_ENV, env_digests, key_id, overall_digest
+from testlog.core.redaction import Redactor as redactor
 from testlog.store.environment import environment_blocks, repository_key, resolve_key
 from tests.fixtures import git
 

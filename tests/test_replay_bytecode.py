@@ -90,7 +90,7 @@ def test_a_pycache_prefix_is_followed_on_both_sides(tmp_path):
     assert pytest_run(user, PYTHONPYCACHEPREFIX=str(prefix)).returncode == 0
     checkout = write(tmp_path / "checkout", {"tests/test_a.py": PASSING})
 
-    assert seed_bytecode(str(user), str(checkout), str(prefix)) == 1
+    assert seed_bytecode(str(user), str(checkout), str(prefix), str(prefix)) == 1
     assert not (checkout / "tests" / "__pycache__").exists()
     seeded = pytest_pyc(prefix / str(checkout / "tests").lstrip(os.sep), "test_a")
     assert str(user).encode() in seeded.read_bytes()

@@ -17,8 +17,9 @@ from testlog.replay import loading
 from testlog.replay.checkout import find_rootdir
 from testlog.replay.environment import compare_environments
 from testlog.replay.judge import MISSING, Replayed, judge
+from testlog.replay.options import recorded_options, replayable_options
 from testlog.replay.outputs import compare_outputs, drift_delta, output_diff
-from testlog.replay.plan import PlannedTest, files_of, replay_order, replayable_options, rng_leaks
+from testlog.replay.plan import PlannedTest, files_of, replay_order, rng_leaks
 from testlog.store import runs
 
 
@@ -26,12 +27,31 @@ from testlog.store import runs
     (["-q", "tests", "--testlog"], []),
     (["-p", "no:randomly", "-k", "slow", "-n", "2"], ["-p", "no:randomly"]),
     (["-pno:randomly", "-Werror", "-m", "x"], ["-pno:randomly", "-Werror"]),
-    (["--import-mode=importlib", "--doctest-modules", "-o", "a=b", "--override-ini=c=d"],
-     ["--import-mode=importlib", "--doctest-modules", "-o", "a=b", "--override-ini=c=d"]),
+    (["--import-mode=importlib", "--doctest-modules", "-o", "xfail_strict=true",
+      "--override-ini=python_files=check_*.py"],
+     ["--import-mode=importlib", "--doctest-modules", "-o", "xfail_strict=true",
+      "--override-ini=python_files=check_*.py"]),
     (["--testlog-seed=3", "--confcutdir", "sub", "tests/x.py::t"], ["--confcutdir", "sub"]),
+    # options that load code or reach outside the checkout are never repeated
+    (["-p", "evil", "-o", "pythonpath=/tmp", "-oaddopts=-p x", "-c", "/etc/x.ini",
+      "--confcutdir=..", "-W", "error::evil.Warning", "--import-mode=../x"], []),
 ])
 def test_replayable_options(args, kept):
     assert replayable_options(args) == kept
+
+
+def test_refused_options_are_named_one_by_one():
+    found = recorded_options(["-p", "evil", "-p", "no:randomly", "-o", "pythonpath=/tmp",
+                              "--override-ini=addopts=-p x", "-c", "ci/pytest.ini",
+                              "--config-file=/etc/pytest.ini", "--confcutdir", "../..",
+                              "-Werror::evil.Warning", "-W", "ignore::DeprecationWarning",
+                              "-o", "filterwarnings=error::evil.W"])
+    assert found.refused == ("-p evil", "-o pythonpath=/tmp", "--override-ini=addopts=-p x",
+                             "--config-file=/etc/pytest.ini", "--confcutdir ../..",
+                             "-Werror::evil.Warning", "-o filterwarnings=error::evil.W")
+    assert found.kept == ("-p", "no:randomly", "-c", "ci/pytest.ini", "-W",
+                          "ignore::DeprecationWarning")
+    assert found.paths == ("ci/pytest.ini",)
 
 
 def test_test_files_in_first_seen_order():

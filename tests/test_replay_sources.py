@@ -232,7 +232,7 @@ def test_hand_edited_record_is_refused_and_a_foreign_seed_is_seed_corruption(rep
         data["records"][0]["signature"] = signature_of(data["records"][0])
     tip_before = tip(repo)
     edited = forge_run(repo, sha, edit)
-    assert_refused(*replay(repo, edited), "does not match its signature")
+    assert_refused(*replay(repo, edited), "does not match its digest")
     assert tip(repo) == edited != tip_before
     forged = forge_run(repo, sha, edit_and_resign)
     code, out, err = replay(repo, forged)

@@ -88,7 +88,8 @@ def test_not_a_repository_missing_directory_and_a_file(tmp_path: Path):
             open_store(path)
 
 
-@pytest.mark.parametrize("ref", ["bad..name", "refs/heads/x.lock", "", "a b", "refs/heads/x~1"])
+@pytest.mark.parametrize("ref", ["bad..name", "refs/heads/x.lock", "", "a b", "refs/heads/x~1",
+                                 "HEAD", "refs/heads/HEAD", "-x", "refs/heads/-x"])
 def test_invalid_branch_name(repo: Path, ref: str):
     with pytest.raises(GitStoreError, match="invalid log branch name"):
         open_store(repo, ref=ref, sign_key=False)

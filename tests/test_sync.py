@@ -130,7 +130,7 @@ def test_with_trusted_keys_an_unsigned_chain_is_kept_apart(remote_and_clones, gp
     keys = keys_file(tmp_path, gpg_key)
     capsys.readouterr()
     assert main(["-C", str(b), "fetch", "--trusted-keys", str(keys)]) == 1
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert out.startswith("kept apart   a at ") and "not signed by a trusted key" in out
     assert git(b, "for-each-ref", "refs/testlog/chains/") == ""
     assert "refs/testlog/quarantine/origin/a" in git(b, "for-each-ref", "refs/testlog/")

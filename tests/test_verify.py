@@ -88,7 +88,8 @@ def test_clean_branch_verifies_and_prints_the_table(log: Log, capsys):
     assert rows["signatures by trusted keys"] == (4, 0)
     assert rows["chronicle events"] == (4, 0)
     assert rows["artifact hashes"] == (4, 0)
-    assert rows["records (SHA256 recomputed)"] == (6, 0)      # 3 runs x 2 records
+    assert rows["records (digests recomputed)"] == (6, 0)     # 3 runs x 2 records
+    assert rows["trees (names and modes safe)"] == (4, 0)
     assert rows["seals (manifest, signature, zip)"] == (1, 0)
     assert user_state(log.repo) == before
 
@@ -146,7 +147,7 @@ def _record_edited_chronicle_alone(log: Log) -> tuple[str, str, str]:
     run = json.loads(git(log.repo, "show", f"testlog:{RUN1}"))
     run["records"][1]["duration_ms"] = 0.5
     sha = log.write({RUN1: json.dumps(run).encode()})
-    return sha, RUN1, "signature does not recompute"
+    return sha, RUN1, "digest does not recompute"
 
 
 def _seal_zip_edited(log: Log) -> tuple[str, str, str]:
@@ -203,8 +204,8 @@ def test_unsigned_edit_also_fails_require_signed_and_its_record(log: Log, capsys
     sha, _, _ = _unsigned_blob_edit(log)
     code, out = log.verify(capsys, "--require-signed")
     assert code == 1
-    assert_named(out, sha, "-", "unsigned commit (--require-signed)")
-    assert_named(out, sha, RUN3, "signature does not recompute")
+    assert_named(out, sha, "-", "unsigned commit (not signed by a trusted key")
+    assert_named(out, sha, RUN3, "digest does not recompute")
 
 
 def test_record_edit_without_chronicle_is_also_an_unchronicled_commit(log: Log, capsys):

@@ -12,6 +12,7 @@ from testlog.core.canonical import sha256_hex
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_ATTR = (0o100644 & 0xFFFF) << 16
 INNER_MANIFEST = "manifest.sha256"
+MAX_UNZIPPED = 4 * 1024 * 1024 * 1024     # a seal is read whole: refuse a zip bomb first
 _MANIFEST_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 
 
@@ -48,6 +49,8 @@ def zip_members(data: bytes) -> dict[str, bytes]:
     """Every member of a zip, CRCs checked; ValueError when the zip is damaged."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if sum(info.file_size for info in archive.infolist()) > MAX_UNZIPPED:
+                raise ValueError(f"it would unpack to more than {MAX_UNZIPPED} bytes")
             bad = archive.testzip()
             members = {name: archive.read(name) for name in archive.namelist()}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:

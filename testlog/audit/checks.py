@@ -1,15 +1,15 @@
 """Pure checks behind `verify`: chronicle structure, events, records. Each returns problems."""
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from testlog.core import schema
+from testlog.core import branchjson, schema
 from testlog.core.canonical import record_signature, sha256_hex
 from testlog.core.compact import CompactError, Deriver, expand_line, parse_compact, records_digest
 from testlog.core.layout import TRAILER_EVENT
+from testlog.core.runshape import event_problem
 from testlog.core.timefmt import IsoClock
 
 EVENT_KEYS = frozenset({"event", "timestamp", "artifact", "hash", "signature", "verdict"})
@@ -69,12 +69,13 @@ def _one_step(size: int | None, before: int, ends: Mapping[int, int], root: bool
 def parse_event(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """(event, None) or (None, problem) for one chronicle line."""
     try:
-        event = json.loads(line)
-    except ValueError:
-        return None, "chronicle line is not JSON"
+        event = branchjson.loads(line)
+    except branchjson.BranchJSONError as exc:
+        return None, "chronicle line is not JSON" if exc.syntax else f"chronicle line is {exc}"
     if not isinstance(event, dict) or set(event) != EVENT_KEYS:
         return None, f"chronicle line does not have exactly the keys {sorted(EVENT_KEYS)}"
-    return event, None
+    problem = event_problem(event)
+    return (None, problem) if problem else (event, None)
 
 
 def event_problems(line: bytes, event: Mapping[str, Any], trailers: Mapping[str, str],
@@ -99,12 +100,12 @@ def event_problems(line: bytes, event: Mapping[str, Any], trailers: Mapping[str,
 
 
 def run_file_problems(data: bytes) -> tuple[int, list[str]]:
-    """(records checked, problems) of one run file: its shape, and every record's SHA256
-    signature recomputed from its canonical JSON."""
+    """(records checked, problems) of one run file: its shape, and every record's SHA-256
+    digest (its `signature` field) recomputed from its canonical JSON."""
     try:
-        run = json.loads(data)
-    except ValueError:
-        return 0, ["run file is not JSON"]
+        run = branchjson.loads(data)
+    except branchjson.BranchJSONError as exc:
+        return 0, ["run file is not JSON" if exc.syntax else f"run file is {exc}"]
     if not isinstance(run, dict) or not isinstance(run.get("records"), list):
         return 0, ["run file has no records list"]
     problem = schema.version_problem(run.get("schema_version"), schema.RUN, missing=0)
@@ -119,9 +120,9 @@ def _record_problem(index: int, record: Any) -> list[str]:
         return [f"record #{index} is not an object"]
     name = record.get("test_name", f"#{index}")
     if "signature" not in record:
-        return [f"record {name} has no signature"]
+        return [f"record {name} has no digest (its `signature` field)"]
     if record["signature"] != record_signature(record):
-        return [f"record {name}: signature does not recompute from its canonical JSON"]
+        return [f"record {name}: its digest does not recompute from its canonical JSON"]
     return []
 
 
@@ -165,7 +166,7 @@ def compact_run_problems(data: bytes, where: str, deep: bool,
     clock = IsoClock()
     for number, raw in enumerate(run.lines, 2):
         try:
-            line = json.loads(raw)
+            line = branchjson.loads(raw)
         except ValueError:
             problems.append(f"line {number} is not JSON")
             continue

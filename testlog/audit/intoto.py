@@ -3,11 +3,11 @@ consume a seal. https://github.com/in-toto/attestation/blob/main/spec/predicates
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from testlog.core import branchjson
 from testlog.core.canonical import sha256_hex
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -57,7 +57,7 @@ def run_statement(run_path: str, run_bytes: bytes,
     """The Statement for one run file; `configuration` are the files that fix how it ran
     (the determinism file: seeds and RNG states). The subject is the tested source, or the
     run file itself when the run does not name its source commit."""
-    document = json.loads(run_bytes)
+    document = branchjson.loads(run_bytes)
     lists = outcome_lists(document.get("records", []))
     subject = source_subject(document.get("run", {})) or descriptor(run_path, run_bytes)
     config = [descriptor(p, b) for p, b in sorted(configuration.items())]

@@ -46,3 +46,20 @@ def archive_dir(values: dict[str, Setting], root: str, common_dir: str) -> str:
     if not chosen:
         return state_path(common_dir, ARCHIVE)
     return str(chosen) if os.path.isabs(str(chosen)) else os.path.join(root, str(chosen))
+
+
+def check_archive_dir(path: str) -> None:
+    """A directory retention can write its bundle to (or create): checked before prune writes
+    anything, so that a bad one never leaves a rotation committed and the archive undone."""
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        raise TestlogError(f"archive directory {path}: {probe} is not a directory (pass "
+                           "--archive-dir DIR, or set archive_dir)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise TestlogError(f"archive directory {path}: {probe} is not writable (pass "
+                           "--archive-dir DIR, or set archive_dir)")

@@ -20,7 +20,7 @@ from gitstore import (
 )
 
 from testlog.audit.retention import epoch_record, retention_boundary, rotation_candidates
-from testlog.core import layout, schema
+from testlog.core import branchjson, layout, schema
 from testlog.core.canonical import sha256_hex
 from testlog.core.chronicle import RETENTION_EPOCH, ROTATION, make_event
 from testlog.core.layout import (
@@ -124,7 +124,11 @@ def retain(store: LogStore, plan: RetentionPlan, archive_dir: str, as_of: dateti
     """Archive the whole chain to a bundle, then restart the branch: (bundle path, new shas)."""
     name = f"testlog-{as_of.strftime('%Y%m%d')}-{plan.tip[:12]}.bundle"
     path = os.path.join(archive_dir, name)
-    digest = create_bundle(store.common_dir, path, store.ref, plan.tip)
+    try:
+        digest = create_bundle(store.common_dir, path, store.ref, plan.tip)
+    except OSError as exc:
+        raise TestlogError(f"cannot write the archive {path}: {exc.strerror or exc}; the "
+                           "branch was not changed") from None
     try:
         commits = [epoch_commit(store, plan, name, digest, as_of, retain_days)]
         commits += rebuilt_commits(store, plan)
@@ -178,7 +182,10 @@ def blob_of(blobs: dict[str, bytes], info: ObjectInfo | None, path: str) -> byte
 
 
 def rebuilt_commit(store: LogStore, entry: LogEntry, line: bytes, files: dict) -> EventCommit:
-    event = json.loads(line)
+    try:
+        event = branchjson.loads(line)
+    except ValueError:
+        event = None
     claimed = entry.trailers.get(TRAILER_EVENT_SHA256)
     if not isinstance(event, dict) or event.get("event") != entry.trailers.get(
             TRAILER_EVENT, event.get("event")) or (

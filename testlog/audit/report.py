@@ -5,16 +5,17 @@ from dataclasses import dataclass, field
 
 ROWS = (
     "commits (one linear chain)",
+    "trees (names and modes safe)",
     "signatures by trusted keys",
     "unsigned commits",
     "chronicle events",
     "artifact hashes",
-    "records (SHA256 recomputed)",
+    "records (digests recomputed)",
     "seals (manifest, signature, zip)",
     "retention epochs",
     "last verified tip",
 )
-COMMITS, SIGNATURES, UNSIGNED, EVENTS, ARTIFACTS, RECORDS, SEALS, EPOCHS, CONTINUITY = ROWS
+COMMITS, TREES, SIGNATURES, UNSIGNED, EVENTS, ARTIFACTS, RECORDS, SEALS, EPOCHS, CONTINUITY = ROWS
 
 
 @dataclass(frozen=True)

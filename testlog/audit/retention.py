@@ -1,13 +1,12 @@
 """Pure rules of rotation (files leave the tip) and retention (history leaves the branch)."""
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from testlog.core import layout, schema
+from testlog.core import branchjson, layout, schema
 
 _HEX = {"previous_tip": 40, "boundary": 40, "bundle_sha256": 64, "chronicle_sha256_before": 64}
 
@@ -39,7 +38,7 @@ def epoch_record(**fields: Any) -> dict[str, Any]:
 def epoch_record_problems(data: bytes) -> tuple[dict[str, Any] | None, list[str]]:
     """(record, problems) of an epoch file: the fields verify relies on must be well formed."""
     try:
-        record = json.loads(data)
+        record = branchjson.loads(data)
     except ValueError:
         return None, ["epoch record is not JSON"]
     if not isinstance(record, dict):

@@ -12,7 +12,7 @@ from gitstore import LogStore, object_contents, object_info
 
 from testlog.audit.bundlefile import INNER_MANIFEST, deterministic_zip, sha256sum_manifest
 from testlog.audit.intoto import run_statement, statement_name
-from testlog.core import layout
+from testlog.core import branchjson, layout
 from testlog.core.chronicle import AUDIT_SEALED, TEST_SUITE_EXECUTED
 from testlog.core.layout import TRAILER_EVENT, TRAILER_SEAL_DATE
 from testlog.errors import TestlogError
@@ -169,9 +169,9 @@ def seal_members(files: Mapping[str, bytes]) -> dict[str, bytes]:
     members = dict(files)
     for path in sorted(p for p in files if is_sealed_run(p)):
         try:
-            check_run_data(json.loads(files[path]), path)
-        except ValueError:
-            raise TestlogError(f"cannot seal {path}: it is not valid JSON (edited by hand?)") from None
+            check_run_data(branchjson.loads(files[path]), path)
+        except ValueError as exc:
+            raise TestlogError(f"cannot seal {path}: it is {exc} (edited by hand?)") from None
         try:
             statement = run_statement(path, files[path], determinism_for(path, files))
         except (ValueError, AttributeError) as exc:

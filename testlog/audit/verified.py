@@ -26,7 +26,19 @@ class VerifiedState:
 
     def vouches_for(self, trusted: frozenset[str], require_signed: bool) -> bool:
         """Still valid under this policy: no key it relied on dropped, no stricter signing rule."""
-        return set(self.trusted) <= trusted and (self.require_signed or not require_signed)
+        return not self.weaker_than(trusted, require_signed)
+
+    def weaker_than(self, trusted: frozenset[str], require_signed: bool) -> str | None:
+        """How the policy this tip was verified under is weaker than the given one (it
+        trusted keys this one does not, or allowed unsigned commits); None when it is not."""
+        dropped = sorted(set(self.trusted) - trusted)
+        if dropped:
+            return (f"trusted {len(dropped)} key(s) not trusted now "
+                    f"({', '.join(f[:16] for f in dropped)})")
+        if require_signed and not self.require_signed:
+            return "allowed unsigned commits" if self.trusted else \
+                "had no trusted keys (signatures were not checked)"
+        return None
 
 
 def verified_path(common_dir: str, ref: str) -> str:

@@ -20,6 +20,7 @@ from gitstore import (
     LogStore,
     ObjectStream,
     SignatureCheck,
+    TreeProblem,
     TrustedCerts,
     changed_paths_between,
     commit_ids,
@@ -27,7 +28,9 @@ from gitstore import (
     is_ancestor,
     last_change,
     parse_raw_commit,
+    path_problem,
     shallow_commits,
+    unsafe_trees,
 )
 
 from testlog.audit import checks
@@ -119,6 +122,7 @@ def verify_chain(store: LogStore, ref: str, tip: str, policy: Policy, since: str
         chain = Chain(store, ref, tip, base, state, stream, lines, checks.ChronicleWalk(ends, start))
         chain.previous_event = base_event(chain, start) if base else None
         check_verified_prefix(chain, report)
+        safe = check_trees(chain, report)
         previous = base
         shallow = shallow_commits(store.common_dir)
         for sha in commit_ids(store.common_dir, tip, base):
@@ -126,7 +130,8 @@ def verify_chain(store: LogStore, ref: str, tip: str, policy: Policy, since: str
                 previous = shallow_start(chain, sha, report)
             check_commit(chain, policy, sha, previous, report)
             previous = sha
-        check_tip_files(chain, policy, report)
+        if safe:        # nothing is read from the tip's tree by path when a tree is unsafe
+            check_tip_files(chain, policy, report)
         check_continuity(chain, policy, report)
     if report.ok:
         save_state(store.common_dir, ref, VerifiedState(
@@ -145,9 +150,15 @@ def starting_point(store: LogStore, ref: str, policy: Policy, state: VerifiedSta
     if since == "last" and state is None:
         return None, [f"{ref} was never verified here: verifying it in full"]
     rev = state.tip if since == "last" and state else store.resolve(since)
-    if state is None or not state.vouches_for(policy.fingerprints, policy.require_signed):
-        raise TestlogError(f"{since} was not verified here with these trusted keys and "
-                           "signing rule: run a full `git testlog verify` first")
+    if state is None:
+        raise TestlogError(f"{since} was not verified here: run a full `git testlog verify` "
+                           "first (without --since)")
+    weaker = state.weaker_than(policy.fingerprints, policy.require_signed)
+    if weaker:
+        raise TestlogError(f"the last verify here ({state.tip[:12]}, {state.verified_at}) "
+                           f"{weaker}, a weaker policy than this one: --since cannot extend it; "
+                           "run a full `git testlog verify` (without --since) with these keys "
+                           "to make a new baseline")
     if not is_ancestor(store.common_dir, state.tip, tip):
         return None, [f"the last verified tip {state.tip[:12]} is not in the history of "
                       f"{ref}: verifying everything"]
@@ -172,6 +183,17 @@ def shallow_start(chain: Chain, sha: str, report: rp.Report) -> str | None:
     return entry.parents[0] if entry.parents else None
 
 
+def check_trees(chain: Chain, report: rp.Report) -> bool:
+    """Every tree of the commits to check holds only files and folders with safe names
+    (treecheck); True when none fails. One git walk of what each commit changes."""
+    problems: list[TreeProblem] = unsafe_trees(chain.cwd, [chain.tip],
+                                               [chain.base] if chain.base else [])
+    for problem in problems:
+        report.fail(rp.TREES, chain.tip, problem.path, f"unsafe entry: {problem.problem} "
+                    "(nothing was read from it)")
+    return not problems
+
+
 # -- one commit -------------------------------------------------------------------------------
 
 def check_commit(chain: Chain, policy: Policy, sha: str, previous: str | None,
@@ -182,6 +204,7 @@ def check_commit(chain: Chain, policy: Policy, sha: str, previous: str | None,
         return
     entry = parse_raw_commit(sha, found[2])
     report.count(rp.COMMITS)
+    report.count(rp.TREES)
     expected = (previous,) if previous else ()
     if entry.parents != expected:
         report.fail(rp.COMMITS, sha, "-", f"parents {list(entry.parents)}: the log must be one "
@@ -207,7 +230,8 @@ def check_signature(chain: Chain, policy: Policy, entry: LogEntry, report: rp.Re
     if check.status == UNSIGNED:
         report.count(rp.UNSIGNED)
         if policy.require_signed:
-            report.fail(rp.UNSIGNED, entry.sha, "-", "unsigned commit (--require-signed)")
+            report.fail(rp.UNSIGNED, entry.sha, "-", "unsigned commit (not signed by a "
+                        "trusted key; --allow-unsigned counts it instead)")
         return
     report.count(rp.SIGNATURES)
     if not check.ok:
@@ -338,6 +362,10 @@ def git_blob_id(lines: list[bytes]) -> str:
 def check_artifact(chain: Chain, policy: Policy, event: Event, report: rp.Report) -> None:
     sha, path = event.entry.sha, str(event.data.get("artifact"))
     report.count(rp.ARTIFACTS)
+    if path_problem(path) is not None:
+        report.fail(rp.ARTIFACTS, sha, "-", f"the event's artifact path {path!r}: "
+                    f"{path_problem(path)}")
+        return
     found = chain.stream.read(f"{sha}:{path}")
     if found is None or found[1] != "blob":
         report.fail(rp.ARTIFACTS, sha, path, "the event's artifact is not in the commit")

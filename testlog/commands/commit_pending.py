@@ -43,14 +43,13 @@ def commit_entry(repo: str, entry: str, args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     common, _git_dir, _top = locate(args.repo)
+    if args.list:
+        return list_entries(common)
+    for line in pending.settle_partials(common):
+        print(line)
     entries = pending.entries(common)
     if not entries:
         print("no pending runs")
-        return 0
-    if args.list:
-        for entry in entries:
-            _bundle, meta = pending.load(entry)
-            print(f"{os.path.basename(entry)}  {meta['summary']}  ({meta.get('error', '')})")
         return 0
     for number, entry in enumerate(entries):
         try:
@@ -59,4 +58,17 @@ def run(args: argparse.Namespace) -> int:
             left = len(entries) - number
             raise TestlogError(f"could not commit pending run {os.path.basename(entry)} ({exc}); "
                                f"{left} run(s) still pending") from None
+    return 0
+
+
+def list_entries(common: str) -> int:
+    """Every pending run, and every partial one (a writer stopped while saving it)."""
+    entries, partials = pending.entries(common), pending.partials(common)
+    if not entries and not partials:
+        print("no pending runs")
+    for entry in entries:
+        _bundle, meta = pending.load(entry)
+        print(f"{os.path.basename(entry)}  {meta['summary']}  ({meta.get('error', '')})")
+    for partial in partials:
+        print(partial.describe())
     return 0

@@ -7,6 +7,8 @@ import os
 import shutil
 import tempfile
 
+from gitstore import path_problem
+
 from testlog.audit.bundlefile import sha256sum_manifest
 from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
@@ -47,6 +49,9 @@ def write_directory(target: str, files: dict[str, bytes]) -> None:
     parent = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(parent):
         raise TestlogError(f"cannot export to {target}: {parent} is not a directory")
+    for name in files:          # read-side checks passed them already: this is the last guard
+        if path_problem(name) is not None:
+            raise TestlogError(f"refusing to export {name!r}: {path_problem(name)}")
     staging = tempfile.mkdtemp(prefix=".testlog-export-", dir=parent)
     try:
         for name, data in files.items():

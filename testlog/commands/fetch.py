@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from testlog.audit.trust import trusted_certs
 from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
 from testlog.store.chains import fetch_chains, writer_id
 from testlog.store.state import open_configured
+from testlog.store.trust import trusted_certs
+
+FAILED = ("kept apart", "refused")    # said on stderr; fetch exits 1
 
 HELP = ("fetch the chains of a remote's writers (default origin; all, or --writer PATTERN): "
         "each is kept when it continues the one here (and, with trusted keys configured, is "
@@ -41,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     for item in results:
         reason = f": {item.reason}" if item.reason else ""
         where = f" at {item.tip[:10]}" if item.tip else ""
-        print(f"{item.status:<12} {item.writer}{where}{reason}")
-    kept_apart = sum(1 for item in results if item.status == "kept apart")
-    return 1 if kept_apart else 0
+        failed = item.status in FAILED
+        print(f"{item.status:<12} {item.writer}{where}{reason}",
+              file=sys.stderr if failed else sys.stdout)
+    return 1 if any(item.status in FAILED for item in results) else 0

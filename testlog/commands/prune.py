@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     retain_days = options.whole_days(values["retain_days"], "retain_days")
     as_of = options.parse_moment(args.as_of)
     archive = options.archive_dir(values, root, common)
+    options.check_archive_dir(archive)
     with open_configured(args.repo, values, sign=not args.dry_run) as store:
         store.require_tip()
         if not args.dry_run and store.signer is None and not args.no_sign:

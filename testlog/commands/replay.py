@@ -26,6 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-dir", default=None, metavar="DIR",
                         help="replay a run written by `pytest --testlog-out=DIR` (the report "
                              "is written to DIR)")
+    parser.add_argument("--trusted-keys", metavar="FILE",
+                        help="armored public keys to trust (default: config trusted_keys): "
+                             "with trusted keys, only a run signed by one of them is replayed")
+    parser.add_argument("--trust-run", action="store_true",
+                        help="replay a run the trust rule refuses (unsigned with trusted keys "
+                             "configured, a source in none of your refs, a dirty diff that is "
+                             "not yours, options that load code); the report says it was forced")
     add_branch_argument(parser)
     add_signing_arguments(parser, "the report commit")
 
@@ -33,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     request = ReplayRequest(repo=args.repo, rev=args.rev, select=args.select, keep=args.keep,
                             python=args.python, from_dir=args.from_dir, branch=args.branch,
-                            sign_key=args.sign_key, no_sign=args.no_sign)
+                            sign_key=args.sign_key, no_sign=args.no_sign,
+                            trust_run=args.trust_run, trusted_keys=args.trusted_keys)
     try:
         code, lines = replay(request)
     except ReplayFailed as exc:

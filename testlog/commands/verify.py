@@ -6,11 +6,11 @@ import os
 
 from testlog.audit import options
 from testlog.audit.report import render
-from testlog.audit.trust import trusted_certs
 from testlog.audit.verifier import Policy, verify_log
 from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
 from testlog.store.state import ARCHIVE, open_configured, state_path
+from testlog.store.trust import trusted_certs
 
 HELP = ("check every commit of the log branch: signed by a trusted key, one chronicle event "
         "matching its artifact, records, seals and epochs; flag rollbacks and forks")
@@ -20,8 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trusted-keys", metavar="FILE",
                         help="the keys to trust: armored OpenPGP public keys, or an SSH "
                              "allowed-signers file (default: config trusted_keys)")
-    parser.add_argument("--require-signed", action="store_true",
-                        help="an unsigned commit is a failure (default: reported, allowed)")
+    signing = parser.add_mutually_exclusive_group()
+    signing.add_argument("--allow-unsigned", action="store_true",
+                         help="with trusted keys, count unsigned commits instead of failing "
+                              "them (a commit signed by a key that is not trusted still fails)")
+    signing.add_argument("--require-signed", action="store_true",
+                         help="an unsigned commit is a failure (the default with trusted keys; "
+                              "without any, an error)")
     parser.add_argument("--since", metavar="REV",
                         help="verify only the commits after REV, a commit verified before "
                              "(`last`: the last verified tip)")
@@ -46,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     with open_configured(args.repo, values, sign=False) as store:
         default_archive = state_path(store.common_dir, ARCHIVE)
         dirs = tuple(dict.fromkeys([options.archive_dir(values, root, common), default_archive]))
-        policy = Policy(trusted, args.require_signed, dirs, args.accept_rewrite, args.deep)
+        strict = args.require_signed or (trusted is not None and not args.allow_unsigned)
+        policy = Policy(trusted, strict, dirs, args.accept_rewrite, args.deep)
         reports = verify_log(store, policy, args.since)
     print("\n\n".join(render(report) for report in reports))
     failed = [r.ref for r in reports if not r.ok]

@@ -1,9 +1,9 @@
 """Chronicle events (spec XI): one NDJSON line per log-branch commit. The commit chain orders them."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from testlog.core import branchjson
 from testlog.core.canonical import canonical_json, sha256_hex
 from testlog.core.timefmt import utc_now
 from testlog.errors import TestlogError
@@ -40,7 +40,7 @@ def parse_chronicle(data: bytes) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            events.append(json.loads(line))
+            events.append(branchjson.loads(line))
         except ValueError:
             raise TestlogError(f"chronicle.ndjson line {number} is not JSON "
                                "(the log branch was edited by hand?)") from None

@@ -26,12 +26,11 @@ records the recorder signed. Pure: the caller reads and writes the bytes.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from testlog.core import schema
+from testlog.core import branchjson, schema
 from testlog.core.canonical import dumps_normal, record_signature
 from testlog.core.hashing import result_hash
 from testlog.core.records import ms
@@ -151,7 +150,7 @@ class CompactRun:
     lines: list[bytes]
 
 
-def parse_compact(data: bytes, where: str, parse_json: Callable[[bytes], Any] = json.loads,
+def parse_compact(data: bytes, where: str, parse_json: Callable[[bytes], Any] = branchjson.loads,
                   ) -> CompactRun:
     """Header and lines of a compact run file; CompactError names what is wrong."""
     first, _, rest = data.partition(b"\n")
@@ -205,7 +204,7 @@ def expand_line(line: Mapping[str, Any], defaults: Defaults, derive: Deriver,
                      else result_hash(values), "values": values},
             determinism_check=line.get("determinism_check", defaults.determinism),
             environment=line.get("environment", defaults.environment))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         raise CompactError(f"a test line is unreadable ({exc!r})") from None
     record["signature"] = record_signature(record)
     return record
@@ -221,7 +220,7 @@ def _derived(name: str, seed: int, defaults: Defaults, derive: Deriver) -> str:
 
 
 def iter_records(run: CompactRun, derive: Deriver,
-                 parse_json: Callable[[bytes], Any] = json.loads) -> Iterator[dict[str, Any]]:
+                 parse_json: Callable[[bytes], Any] = branchjson.loads) -> Iterator[dict[str, Any]]:
     """Every record, one at a time (a 100,000-test run never holds them all)."""
     clock = IsoClock()
     for number, raw in enumerate(run.lines, 2):

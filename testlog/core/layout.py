@@ -96,7 +96,10 @@ def measurement_path(category: str, day: date | datetime, run_id: str) -> str:
 def seal_day(path: str) -> date | None:
     """The day of a seal's zip path, or None when `path` is not one."""
     match = _AUDIT_ZIP.match(path)
-    return date(*map(int, match.groups())) if match else None
+    try:
+        return date(*map(int, match.groups())) if match else None
+    except ValueError:
+        return None             # audit/logs_audit_2025_13_45.zip names no day
 
 
 def artifact_day(path: str) -> date | None:

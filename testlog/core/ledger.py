@@ -1,10 +1,9 @@
 """Ledger lines (`ledger/coverage.ndjson`, `ledger/bench.ndjson`): building, parsing, cache look-up."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from testlog.core import schema
+from testlog.core import branchjson, schema
 from testlog.core.canonical import canonical_json
 from testlog.errors import TestlogError
 
@@ -20,7 +19,7 @@ def parse_ledger(data: bytes, name: str) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            entry = json.loads(line)
+            entry = branchjson.loads(line)
         except ValueError:
             entry = None
         if not isinstance(entry, dict):

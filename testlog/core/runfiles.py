@@ -59,6 +59,10 @@ def no_redaction(text: str) -> str:
     return text
 
 
+def same_names(names: list[str]) -> list[str]:
+    return names
+
+
 @dataclass
 class RunContext:
     """What is fixed when the session starts."""
@@ -81,6 +85,8 @@ class RunContext:
     # (RNG, seed) -> the digest of the state seeding gives, for the compact run file (see
     # core/compact.py): the writer passes testlog.rng.seeded_digest; None derives nothing.
     derive: Deriver | None = field(repr=False, default=None)
+    # Node ids with secrets rewritten (redaction.Redactor.names): every file shows the same ids.
+    redact_names: Callable[[list[str]], list[str]] = field(repr=False, default=same_names)
 
 
 @dataclass
@@ -181,6 +187,7 @@ class RecordBook:
         self._captures: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
 
     def add(self, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
+        _rename(self.ctx, outcomes, captures)
         touched = set()
         for outcome in outcomes:
             self._outcomes[outcome.nodeid].append(outcome)
@@ -232,6 +239,20 @@ class RecordBook:
             (row["test_name"], row["duration_ms"]), timing_csv_line(row)))
 
 
+def _rename(ctx: RunContext, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
+    """Node ids with secrets rewritten, in place, before anything is built from them."""
+    names = list(dict.fromkeys([o.nodeid for o in outcomes] + [c["nodeid"] for c in captures]))
+    renamed = ctx.redact_names(names)
+    if renamed is names:
+        return
+    new = dict(zip(names, renamed))
+    for outcome in outcomes:
+        outcome.nodeid = new[outcome.nodeid]
+    for capture in captures:
+        capture["nodeid"] = new[capture["nodeid"]]
+
+
+
 def timing_csv_line(row: dict[str, Any]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerow(
@@ -278,7 +299,7 @@ def error_entries(ctx: RunContext, harvest: Harvest, built: list[BuiltRecord],
                   clock: IsoClock) -> list[dict[str, Any]]:
     entries = []
     for name, failure in harvest.collection_errors:
-        entries.append(_error(ctx, name, "ERROR", failure, errorinfo.error_type_from_message(
+        entries.append(_error(ctx, ctx.redact(name), "ERROR", failure, errorinfo.error_type_from_message(
             failure.message), clock(ctx.started_ns), []))
     for record, capture, outcome, *_encoded in built:
         if record["status"] not in FAILING:
@@ -361,7 +382,7 @@ def run_block(ctx: RunContext, harvest: Harvest, p: dict[str, str],
                        "tree": source.tree if source else None,
                        "dirty": source.dirty if source else False,
                        "dirty_diff_path": p["dirty_patch"] if source and source.dirty else None,
-                       "untracked": list(source.untracked) if source else []},
+                       "untracked": [ctx.redact(u) for u in source.untracked] if source else []},
             "pythonhashseed": ctx.pythonhashseed,
             "hash_order_reproducible": ctx.pythonhashseed not in (None, "", "random"),
             "environment": ctx.run_environment,

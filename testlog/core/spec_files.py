@@ -4,10 +4,9 @@ seeds and RNG states of every test). What `export` and `seal` hand to auditors; 
 in the full format already has them. Pure."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from testlog.core import layout, schema
+from testlog.core import branchjson, layout, schema
 from testlog.core.canonical import canonical_json, dumps_normal
 from testlog.core.compact import (
     CompactError,
@@ -33,7 +32,7 @@ def spec_files(artifact: str, compact: bytes, determinism: dict[str, Any] | None
     records, timing, entries, signatures = [], [], [], []
     for number, raw in enumerate(run.lines, 2):
         try:
-            line = json.loads(raw)
+            line = branchjson.loads(raw)
         except ValueError:
             raise CompactError(f"{artifact}: line {number} is not JSON") from None
         if not isinstance(line, dict):

@@ -5,11 +5,10 @@ file instead of every earlier run.
 """
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from testlog.core import schema
+from testlog.core import branchjson, schema
 
 
 def empty_summary() -> dict[str, Any]:
@@ -21,12 +20,45 @@ def parse_summary(data: bytes | None) -> dict[str, Any]:
     if not data:
         return empty_summary()
     try:
-        summary = json.loads(data)
+        summary = branchjson.loads(data)
     except ValueError:
         return empty_summary()
     if not isinstance(summary, dict) or not isinstance(summary.get("tests"), dict):
         return empty_summary()
-    return summary
+    # Entries of another shape (a hand-edited or hostile branch) are dropped, not trusted.
+    tests = {name: entry for name, entry in summary["tests"].items() if _entry_ok(entry)}
+    return {**summary, "tests": tests}
+
+
+def _entry_ok(entry: Any) -> bool:
+    if not isinstance(entry, dict) or not isinstance(entry.get("runs"), int) or entry["runs"] < 1:
+        return False
+    return all(isinstance(entry.get(k), (int, float)) and not isinstance(entry.get(k), bool)
+               for k in ("mean_ms", "m2"))
+
+
+def merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two entries' samples as one (Chan et al.'s parallel mean and variance)."""
+    count = a["runs"] + b["runs"]
+    delta = b["mean_ms"] - a["mean_ms"]
+    mean = a["mean_ms"] + delta * b["runs"] / count
+    m2 = a["m2"] + b["m2"] + delta * delta * a["runs"] * b["runs"] / count
+    return {"runs": count, "mean_ms": round(mean, 6), "m2": round(m2, 6),
+            "variance_ms2": round(m2 / (count - 1), 6) if count > 1 else 0.0,
+            "last_ms": b.get("last_ms", a.get("last_ms"))}
+
+
+def renamed(summary: dict[str, Any], rename: Callable[[list[str]], list[str]]) -> dict[str, Any]:
+    """The summary with its test names rewritten; entries that become one are merged."""
+    names = list(summary.get("tests", {}))
+    new_names = rename(names)
+    if new_names is names:
+        return summary
+    tests: dict[str, Any] = {}
+    for old, new in zip(names, new_names):
+        entry = summary["tests"][old]
+        tests[new] = merged(tests[new], entry) if new in tests else entry
+    return {**summary, "tests": tests}
 
 
 def add_sample(entry: dict[str, Any] | None, duration_ms: float) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from testlog.plugin.runner import (
 )
 from testlog.store.background import InBackground
 from testlog.store.environment import resolve_key
-from testlog.store.writer import RunWriter, WriterSetup, writer_process_enabled
+from testlog.store.writer import RUN_LOST, RunWriter, WriterSetup, writer_process_enabled
 
 WORKER_SEED = "testlog_seed"
 INTERRUPTED_WRITING = "testlog: interrupted while pytest's process wrote the run"
@@ -363,6 +363,10 @@ class RecordWriter:
             self.result = [self.interrupted or INTERRUPTED_WRITING] + self.result
             if self.session is not None and self.session.exitstatus in _OVERRIDABLE:
                 self.session.exitstatus = pytest.ExitCode.INTERRUPTED
+        lost = any(line.startswith(RUN_LOST) for line in self.result)
+        if lost and self.session is not None and self.session.exitstatus == pytest.ExitCode.OK:
+            # Green tests whose record is gone must not pass a CI job that relies on it.
+            self.session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
         # Not the terminal_summary hook: pytest skips it on an internal error.
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None:

@@ -5,8 +5,10 @@ reseeding was off, and at the end judges each test, publishes the report and set
 status (0 only when every replayed test is verified)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import struct
 import sys
 import time
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ from testlog.config import load_settings
 from testlog.core.asciitext import printable
 from testlog.core.chronicle import REPLAY_FAILED, REPLAY_VERIFIED
 from testlog.core.records import Failure, TestOutcome
+from testlog.core.redaction import Redactor
+from testlog.core.seeds import derive_seed
 from testlog.core.timefmt import utc_iso
 from testlog.errors import TestlogError
 from testlog.plugin.capture import TestCapture
@@ -62,6 +66,7 @@ class Settings:
     directory: str | None
     result: str | None
     from_dir: tuple[str, str | None] | None
+    trust: dict[str, Any] | None = None      # what `git testlog replay`'s trust rule found
 
 
 def read_context(path: str | None) -> dict[str, Any]:
@@ -86,7 +91,7 @@ def settings_of(config: pytest.Config) -> Settings:
                     no_sign=bool(ctx.get("no_sign") or config.getoption("testlog_no_sign")),
                     materialized=ctx.get("materialized", "checkout"),
                     directory=ctx.get("directory", str(config.rootpath)), result=ctx.get("result"),
-                    from_dir=from_dir)
+                    from_dir=from_dir, trust=ctx.get("trust"))
 
 
 def load_recorded(settings: Settings) -> loading.RecordedRun:
@@ -164,6 +169,10 @@ class ReplaySession:
         self.files_seen: set[str] = set()
         self.deselected: set[str] = set()
         self.lines: list[str] = []
+        # Node ids were recorded with secrets rewritten (core/redaction.py): a collected item
+        # whose id holds this environment's value of a secret matches its record that way.
+        self.redact = Redactor(os.environ)
+        self.alias: dict[str, str] = {}          # collected node id -> its recorded form
         common = None
         try:
             common = locate(settings.repo)[0] if settings.repo and settings.from_dir is None else None
@@ -184,21 +193,42 @@ class ReplaySession:
 
     # -- selection and order ---------------------------------------------------------------
 
+    def recorded_id(self, nodeid: str) -> str:
+        return self.alias.get(nodeid, nodeid)
+
+    def seeded_as_collected(self) -> None:
+        """A test recorded under a redacted id was seeded from its real id: its seed is the
+        one derived from that, not a corrupted one."""
+        fixed = {}
+        for raw, recorded in self.alias.items():
+            test = self.planned[recorded]
+            if not test.seed_ok and test.seed == derive_seed(self.plan.base_seed, raw):
+                fixed[recorded] = dataclasses.replace(test, seed_ok=True)
+        if fixed:
+            self.plan = dataclasses.replace(
+                self.plan, tests=tuple(fixed.get(t.nodeid, t) for t in self.plan.tests))
+            self.planned = self.plan.by_nodeid()
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if "::" not in report.nodeid and report.nodeid:
             self.files_seen.add(report.nodeid)
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
-        self.deselected.update(i.nodeid for i in items if i.nodeid in self.planned)
+        self.deselected.update(self.recorded_id(i.nodeid) for i in items
+                               if self.recorded_id(i.nodeid) in self.planned)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
         """Only the recorded tests, in the recorded order (after -k and any shuffling plugin)."""
-        keep = sorted((i for i in items if i.nodeid in self.planned),
-                      key=lambda i: self.planned[i.nodeid].order)
-        extra = [i for i in items if i.nodeid not in self.planned]
-        self.collected = {i.nodeid for i in keep}
+        ids = [i.nodeid for i in items]
+        self.alias = {raw: new for raw, new in zip(ids, self.redact.names(ids))
+                      if raw != new and new in self.planned and raw not in self.planned}
+        self.seeded_as_collected()
+        keep = sorted((i for i in items if self.recorded_id(i.nodeid) in self.planned),
+                      key=lambda i: self.planned[self.recorded_id(i.nodeid)].order)
+        extra = [i for i in items if self.recorded_id(i.nodeid) not in self.planned]
+        self.collected = {self.recorded_id(i.nodeid) for i in keep}
         items[:] = keep
         if extra:
             config.hook.pytest_deselected(items=extra)
@@ -208,13 +238,14 @@ class ReplaySession:
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):
         """Outside the recorder's own wrapper: restore stored states before it captures."""
-        test = self.planned.get(item.nodeid)
+        nodeid = self.recorded_id(item.nodeid)
+        test = self.planned.get(nodeid)
         if test is not None and not self.plan.reseed:
-            self.restore_missing[item.nodeid] = self.restore_states(test.before)
+            self.restore_missing[nodeid] = self.restore_states(test.before)
         yield
         captures = self.runner.capturer.captures
         if captures and captures[-1].nodeid == item.nodeid:
-            self.captures.setdefault(item.nodeid, captures[-1])
+            self.captures.setdefault(nodeid, captures[-1])
 
     def restore_states(self, before: dict[str, str]) -> tuple[str, ...]:
         """Load each RNG's stored full state; the names of those not stored."""
@@ -227,14 +258,17 @@ class ReplaySession:
             if not rng.loaded():
                 continue
             raw = self.plan.full_states.get(digest)
-            if raw is None:
-                missing.append(name)
-            else:
+            try:
+                if raw is None:
+                    raise ValueError(name)
                 rng.restore(raw)
+            except (ValueError, TypeError, RuntimeError, struct.error):
+                missing.append(name)     # not stored, or not a state this RNG can take
         return tuple(missing)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        outcome = self.outcomes.setdefault(report.nodeid, TestOutcome(report.nodeid))
+        nodeid = self.recorded_id(report.nodeid)
+        outcome = self.outcomes.setdefault(nodeid, TestOutcome(nodeid))
         if report.when in outcome.phases:
             return                             # a re-run (e.g. rerunfailures): keep the first
         outcome.phases[report.when] = (report.outcome, hasattr(report, "wasxfail"))
@@ -288,7 +322,7 @@ class ReplaySession:
                           pythonhashseed=os.environ.get("PYTHONHASHSEED"),
                           materialized=self.settings.materialized, directory=self.settings.directory,
                           selection=self.config.getoption("keyword") or None, not_selected=skipped,
-                          session_mismatch=differ)
+                          session_mismatch=differ, trust=self.settings.trust)
 
     def destination(self) -> Destination:
         directory = self.recorded.directory if self.settings.from_dir is not None else None

@@ -35,9 +35,12 @@ def checked_hash(path: str) -> bool:
     return len(header) == 8 and header[4:] == CHECKED_HASH
 
 
-def seed_bytecode(user_root: str, checkout_root: str, prefix: str | None = None) -> int:
-    """Copy into `checkout_root` the checked hash-based pycs the user's tree holds for modules
-    present in both; never overwrites. Returns how many were copied."""
+def seed_bytecode(user_root: str, checkout_root: str, prefix: str | None = None,
+                  target_prefix: str | None = None) -> int:
+    """Copy the checked hash-based pycs the user's tree holds (under their PYTHONPYCACHEPREFIX
+    `prefix`, if any) for modules present in both into the checkout's cache (under
+    `target_prefix`, the replay's private one, if given); never overwrites. Returns how many
+    were copied."""
     copied = 0
     for folder, dirs, files in os.walk(checkout_root):
         dirs[:] = [d for d in dirs if d not in SKIPPED]
@@ -53,7 +56,7 @@ def seed_bytecode(user_root: str, checkout_root: str, prefix: str | None = None)
         wanted = [n for n in names if n.endswith(".pyc") and n.split(".", 1)[0] in stems]
         if not wanted:
             continue
-        ours = cache_dir(folder, prefix)
+        ours = cache_dir(folder, target_prefix)
         for name in wanted:
             source, target = os.path.join(theirs, name), os.path.join(ours, name)
             if os.path.exists(target) or not checked_hash(source):

@@ -42,6 +42,24 @@ class Workspace:
     def src(self) -> str:
         return os.path.join(self.root, "src")
 
+    @property
+    def bytecode(self) -> str:
+        """PYTHONPYCACHEPREFIX of the replay: compiled files stay here, not beside sources."""
+        return os.path.join(self.root, BYTECODE)
+
+
+# pytest looks for its configuration from the test files up to the filesystem's root: in a
+# checkout without one it would reach the temp directory, where anyone may leave a pytest.ini
+# (with addopts, or a conftest.py beside it). This one, above the checkout, ends the search.
+CONFIG_STOP = "pytest.ini"
+CONFIG_STOP_TEXT = ("[pytest]\n# written by git testlog replay: pytest's search for a "
+                    "configuration stops here\n")
+
+
+def stop_config_search(ws: Workspace) -> None:
+    with open(os.path.join(ws.root, CONFIG_STOP), "w", encoding="utf-8") as handle:
+        handle.write(CONFIG_STOP_TEXT)
+
 
 def source_key(tree: str, patch: bytes) -> str:
     return hashlib.sha256(f"{tree}\0{hashlib.sha256(patch).hexdigest()}".encode()).hexdigest()[:24]

@@ -70,7 +70,8 @@ def env_var_note(recorded: dict[str, Any], current: dict[str, Any]) -> str | Non
     before, after = recorded.get("env"), current.get("env")
     if not isinstance(before, dict) or not isinstance(after, dict):
         return None
-    if (recorded.get("env_key") or {}).get("id") != (current.get("env_key") or {}).get("id"):
+    keys = [k if isinstance(k := side.get("env_key"), dict) else {} for side in (recorded, current)]
+    if keys[0].get("id") != keys[1].get("id"):
         return "environment variables not compared: recorded under another environment key"
     changed = sorted(n for n in before.keys() & after.keys() if before[n] != after[n])
     parts = [f"{label}: {_names(names)}" for label, names in

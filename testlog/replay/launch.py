@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 from dataclasses import dataclass
+from typing import Any
 
 from gitstore import GitStoreError, full_ref, locate, source_tree
 
@@ -23,9 +24,13 @@ from testlog.replay.checkout import (
     find_rootdir,
     open_workspace,
     source_key,
+    stop_config_search,
 )
-from testlog.replay.plan import ReplayPlan, build_plan, files_of, replayable_options
+from testlog.replay.options import recorded_options
+from testlog.replay.plan import ReplayPlan, build_plan, files_of
+from testlog.replay.trust import Trust, check_inside, judge, own_diff
 from testlog.store.state import open_log
+from testlog.store.trust import trusted_certs
 
 LOG_TAIL = 40
 
@@ -41,6 +46,8 @@ class ReplayRequest:
     branch: str | None
     sign_key: str | None
     no_sign: bool
+    trust_run: bool = False     # --trust-run: replay what the trust rule would refuse
+    trusted_keys: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ class Located:
     common_dir: str | None      # the repository holding the source (None: outside git)
     top: str | None             # its working tree
     branch: str
+    trusted_keys: Any = None    # the trusted_keys setting
 
 
 def _repository(path: str, from_dir: str | None) -> tuple[str | None, str | None]:
@@ -86,7 +94,7 @@ def locate_run(req: ReplayRequest) -> Located:
         raise TestlogError(f"{recorded.label} is not a readable run ({exc!r})") from None
     if not plan.tests:
         raise TestlogError(f"run {recorded.label} recorded no test: nothing to replay")
-    return Located(recorded, plan, common, top, branch)
+    return Located(recorded, plan, common, top, branch, settings["trusted_keys"])
 
 
 def check_source(found: Located) -> tuple[str, str] | None:
@@ -102,45 +110,63 @@ def check_source(found: Located) -> tuple[str, str] | None:
     return source_tree(found.common_dir, source.get("commit"), source.get("tree"))
 
 
+def trust_of(found: Located, req: ReplayRequest, tree: tuple[str, str] | None) -> Trust:
+    """The replay trust rule (trust.py) as far as it goes before a checkout."""
+    certs = trusted_certs(req.trusted_keys, found.trusted_keys, found.top or req.repo,
+                          found.common_dir or req.repo) \
+        if found.common_dir or req.trusted_keys else None
+    recorded = found.recorded
+    trust = judge(found.plan, recorded.payload, recorded.gpgsig, recorded.patch, certs,
+                  found.common_dir, found.branch, tree, req.trust_run)
+    trust.settle(recorded.label)
+    return trust
+
+
 def prepare_tree(found: Located, req: ReplayRequest, tree: tuple[str, str] | None,
-                 dest: str) -> str:
-    """Fill `dest` with the source to replay; how: commit | tree | copy. The user's compiled
-    test modules come along where they match the source byte for byte (bytecode.py)."""
+                 ws: Workspace) -> str:
+    """Fill the workspace's src/ with the source to replay; how: commit | tree | copy. The
+    user's compiled test modules come along where they match the source byte for byte
+    (bytecode.py), into the workspace's private bytecode directory."""
     user_top = found.top or os.path.abspath(req.repo)
     if tree is not None:
-        checkout_source(found.common_dir or "", tree[0], dest, found.recorded.patch)
+        checkout_source(found.common_dir or "", tree[0], ws.src, found.recorded.patch)
         how = tree[1]
     else:
-        copy_project(user_top, dest, exclude=req.from_dir)
+        copy_project(user_top, ws.src, exclude=req.from_dir)
         how = "copy"
-    seed_bytecode(user_top, dest, os.environ.get("PYTHONPYCACHEPREFIX") or None)
+    seed_bytecode(user_top, ws.src, os.environ.get("PYTHONPYCACHEPREFIX") or None, ws.bytecode)
     return how
 
 
 def replay_rootdir(src: str, recorded: str | None, files: list[str]) -> str:
     """The recorded rootdir inside the checkout; runs recorded before it was kept (or outside
-    git) fall back to the directory holding most of the recorded test files."""
+    git) fall back to the directory holding most of the recorded test files. trust.check_inside
+    then refuses one that resolves elsewhere through a symlink."""
     if recorded is not None:
         path = os.path.normpath(os.path.join(src, *recorded.split("/")))
-        inside = os.path.commonpath([path, os.path.normpath(src)]) == os.path.normpath(src)
-        if inside and os.path.isdir(path):
+        if os.path.isdir(path):
             return path
     return find_rootdir(src, files)
 
 
 def pytest_command(python: str, found: Located, rootdir: str, rev: str, context: str,
-                   select: str | None) -> list[str]:
+                   select: str | None, forced: bool) -> list[str]:
     files = [f for f in files_of(found.plan.nodeids) if os.path.exists(os.path.join(rootdir, f))]
+    options = recorded_options(found.plan.pytest_args)
     cmd = [python, "-m", "pytest", "-p", "no:cacheprovider", f"--rootdir={rootdir}",
-           *replayable_options(found.plan.pytest_args), f"--testlog-replay={rev}",
-           f"--testlog-replay-context={context}"]
+           *options.kept, *(options.refused_args if forced else ()),
+           f"--testlog-replay={rev}", f"--testlog-replay-context={context}"]
     if select:
         cmd += ["-k", select]
     return cmd + (files or ["."])
 
 
-def replay_env(plan: ReplayPlan) -> dict[str, str]:
+def replay_env(plan: ReplayPlan, ws: Workspace) -> dict[str, str]:
     env = dict(os.environ)
+    # Bytecode (CPython's and pytest's rewritten modules) goes to the workspace's private
+    # directory, never beside the sources: a `__pycache__` the recorded tree holds may be a
+    # symlink to anywhere, or hold compiled files that are not what the sources say.
+    env["PYTHONPYCACHEPREFIX"] = ws.bytecode
     env.pop("PYTHONHASHSEED", None)
     if plan.pythonhashseed not in (None, "", "random"):
         env["PYTHONHASHSEED"] = str(plan.pythonhashseed)
@@ -164,19 +190,25 @@ def run_pytest(cmd: list[str], cwd: str, env: dict[str, str], log_path: str) -> 
 
 
 def execute(found: Located, req: ReplayRequest, python: str, tree: tuple[str, str] | None,
-            ws: Workspace) -> tuple[int, list[str]]:
+            ws: Workspace, trust: Trust) -> tuple[int, list[str]]:
     src = ws.src
-    materialized = prepare_tree(found, req, tree, src)
+    materialized = prepare_tree(found, req, tree, ws)
+    own_diff(trust, found.recorded.patch, src, found.top)
+    trust.settle(found.recorded.label)
     rootdir = replay_rootdir(src, found.plan.rootdir, files_of(found.plan.nodeids))
+    check_inside(src, rootdir, found.plan)
     paths = {name: os.path.join(ws.root, name) for name in ("context.json", "result.json", "pytest.log")}
     context = {"repo": found.top, "branch": found.branch, "sign_key": req.sign_key,
                "no_sign": req.no_sign, "materialized": materialized,
-               "directory": src if req.keep else None, "result": paths["result.json"]}
+               "directory": src if req.keep else None, "result": paths["result.json"],
+               "trust": trust.as_dict()}
     with open(paths["context.json"], "w", encoding="utf-8") as handle:
         json.dump(context, handle)
+    stop_config_search(ws)
     rev = found.recorded.sha or os.path.join(found.recorded.directory or "", found.recorded.artifact)
-    cmd = pytest_command(python, found, rootdir, rev, paths["context.json"], req.select)
-    code = run_pytest(cmd, rootdir, replay_env(found.plan), paths["pytest.log"])
+    cmd = pytest_command(python, found, rootdir, rev, paths["context.json"], req.select,
+                         trust.forced and bool(trust.problems))
+    code = run_pytest(cmd, rootdir, replay_env(found.plan, ws), paths["pytest.log"])
     if not os.path.exists(paths["result.json"]):
         with open(paths["pytest.log"], encoding="utf-8", errors="replace") as handle:
             raise TestlogError(_failure_line(handle.read(), python, code))
@@ -202,9 +234,10 @@ def replay(req: ReplayRequest) -> tuple[int, list[str]]:
     python, _source = project_python(found.top, load_settings(found.top or req.repo)["python"],
                                      req.python)
     tree = check_source(found)
+    trust = trust_of(found, req, tree)
     ws = open_workspace(source_key(tree[0], found.recorded.patch) if tree else None, req.keep)
     try:
-        code, lines = execute(found, req, python, tree, ws)
+        code, lines = execute(found, req, python, tree, ws, trust)
     finally:
         close_workspace(ws, req.keep)
     if req.keep:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from gitstore import GitStoreError, LogStore
+from gitstore import GitStoreError, LogStore, path_problem
 
 from testlog.core import layout
 from testlog.errors import TestlogError
@@ -22,6 +22,8 @@ class RecordedRun:
     determinism: dict[str, Any]
     patch: bytes                # the recorded dirty diff (b"" when the tree was clean)
     directory: str | None = None
+    payload: bytes = b""        # its log commit without its signature, and the signature:
+    gpgsig: bytes = b""         # what the replay trust rule checks (trust.py)
 
     @property
     def run(self) -> dict[str, Any]:
@@ -50,14 +52,15 @@ def load_from_branch(store: LogStore, rev: str) -> RecordedRun:
     sha = entry.sha
     data = runs.run_data(store.read(artifact, sha), artifact, f"{artifact} at {sha[:10]}")
     run = data["run"]
-    det_path = run.get("files", {}).get("determinism")
-    determinism = runs.read_json(store, det_path, sha) \
+    det_path = (run.get("files") or {}).get("determinism")
+    determinism = runs.check_determinism(runs.read_json(store, det_path, sha), det_path) \
         if det_path and store.exists(det_path, sha) else {}
-    patch = _branch_file(store, run.get("source", {}).get("dirty_diff_path"), sha)
-    if run.get("source", {}).get("dirty") and patch is None:
+    patch = _branch_file(store, (run.get("source") or {}).get("dirty_diff_path"), sha)
+    if (run.get("source") or {}).get("dirty") and patch is None:
         raise TestlogError(f"run {sha[:10]} was recorded in a dirty tree but its diff is "
                            "missing from the log branch (edited by hand?)")
-    return RecordedRun(sha, artifact, data, determinism, patch or b"")
+    return RecordedRun(sha, artifact, data, determinism, patch or b"", payload=entry.payload,
+                       gpgsig=entry.gpgsig)
 
 
 def runs_in_dir(directory: str) -> list[str]:
@@ -89,8 +92,13 @@ def pick_run(directory: str, name: str | None) -> str:
 
 
 def _dir_file(directory: str, path: str | None) -> bytes | None:
+    """A file the run names, read only from inside `directory`."""
     if not path:
         return None
+    problem = path_problem(path)
+    if problem is not None:
+        raise TestlogError(f"the run in {directory} names the file {path!r}: {problem}, "
+                           "outside the directory (edited by hand?)")
     full = os.path.join(directory, *path.split("/"))
     if not os.path.isfile(full):
         return None
@@ -106,12 +114,12 @@ def load_from_dir(directory: str, name: str | None = None) -> RecordedRun:
     where = os.path.join(directory, artifact)
     data = runs.run_data(_dir_file(directory, artifact) or b"", artifact, where)
     run = data["run"]
-    det_path = run.get("files", {}).get("determinism")
+    det_path = (run.get("files") or {}).get("determinism")
     det_raw = _dir_file(directory, det_path)
-    determinism = runs.parse_run_json(det_raw, os.path.join(directory, det_path)) \
-        if det_raw else {}
-    patch = _dir_file(directory, run.get("source", {}).get("dirty_diff_path"))
-    if run.get("source", {}).get("dirty") and patch is None:
+    determinism = runs.check_determinism(runs.parse_run_json(det_raw, os.path.join(directory, det_path)),
+                                         det_path) if det_raw and det_path else {}
+    patch = _dir_file(directory, (run.get("source") or {}).get("dirty_diff_path"))
+    if (run.get("source") or {}).get("dirty") and patch is None:
         raise TestlogError(f"{where} was recorded in a dirty tree but its diff is missing "
                            f"from {directory}")
     return RecordedRun(None, artifact, data, determinism, patch or b"",

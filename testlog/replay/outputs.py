@@ -121,11 +121,20 @@ def _delta_arrays(a: Any, b: Any) -> tuple[float | None, bool]:
     return worst, worst <= max(TOLERANCE, DRIFT_RELATIVE * scale)
 
 
+def decoded(desc: dict[str, Any]) -> tuple[Any, Any] | None:
+    """decompose(), or None when a recorded description cannot be decoded (hand-edited or
+    hostile): such an output is judged by its hash alone."""
+    try:
+        return decompose(desc)
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
+        return None
+
+
 def output_diff(name: str, recorded: dict[str, Any] | None,
                 replayed: dict[str, Any] | None) -> OutputDiff:
     rec_hash = recorded.get("hash") if recorded else None
     rep_hash = replayed.get("hash") if replayed else None
-    parts = (decompose(recorded), decompose(replayed)) if recorded and replayed else (None, None)
+    parts = (decoded(recorded), decoded(replayed)) if recorded and replayed else (None, None)
     if parts[0] is None or parts[1] is None or parts[0][0] != parts[1][0] \
             or len(parts[0][1]) != len(parts[1][1]):
         return OutputDiff(name, rec_hash, rep_hash, None, False)

@@ -106,34 +106,6 @@ def files_of(nodeids: list[str]) -> list[str]:
     return list(files)
 
 
-# Options of the recorded command line that change how tests are collected or run.
-_WITH_VALUE = ("-p", "-o", "--override-ini", "-W", "--pythonwarnings", "-c", "--config-file",
-               "--confcutdir", "--import-mode", "--doctest-glob")
-_FLAGS = ("--doctest-modules", "--noconftest")
-
-
-def replayable_options(args: tuple[str, ...] | list[str]) -> list[str]:
-    """The recorded options a replay repeats (plugins, ini overrides, import mode, doctests);
-    paths, selection (-k, -m), xdist and testlog's own options are the replay's business."""
-    out: list[str] = []
-    items = list(args)
-    i = 0
-    while i < len(items):
-        arg = items[i]
-        name = arg.split("=", 1)[0]
-        if arg in _FLAGS:
-            out.append(arg)
-        elif name in _WITH_VALUE and "=" in arg and name.startswith("--"):
-            out.append(arg)
-        elif arg in _WITH_VALUE and i + 1 < len(items):
-            out += [arg, items[i + 1]]
-            i += 1
-        elif len(arg) > 2 and arg[:2] in ("-p", "-o", "-W") and arg[1] != "-":
-            out.append(arg)                       # -pno:randomly, -Werror
-        i += 1
-    return out
-
-
 def rng_leaks(tests: tuple[PlannedTest, ...] | list[PlannedTest]) -> dict[str, tuple[str, ...]]:
     """Tests that drew from an RNG in the state an earlier test (same process) left it in.
 

@@ -46,6 +46,7 @@ class ReplayMeta:
     selection: str | None       # -k EXPR
     not_selected: int
     session_mismatch: tuple[str, ...] = ()
+    trust: dict[str, Any] | None = None     # trust.Trust.as_dict(): signer, forced, waived
 
 
 def r6(value: float | None) -> float | None:
@@ -115,7 +116,7 @@ def report_data(plan: ReplayPlan, judgements: list[Judgement], env: EnvCompariso
                    "pythonhashseed": meta.pythonhashseed, "materialized": meta.materialized,
                    "directory": meta.directory, "selection": meta.selection,
                    "replayed": len(judgements), "not_selected": meta.not_selected,
-                   "session_states_differ": list(meta.session_mismatch)},
+                   "session_states_differ": list(meta.session_mismatch), "trust": meta.trust},
         "environment": env.as_dict(), "counts": counts(judgements),
         "audit_alerts": sum(1 for j in judgements if j.verdict.audit_alert),
         "max_precision_delta": delta_text(max(deltas) if deltas else None),
@@ -216,6 +217,18 @@ def _source_text(run: dict[str, Any], replay: dict[str, Any]) -> str:
     return f"commit `{run['source_commit']}` (tree `{run['source_tree']}`){dirty}; {how}"
 
 
+def forced_text(trust: dict[str, Any] | None) -> str | None:
+    """What --trust-run waived, when it did."""
+    if not trust or not trust.get("forced") or not trust.get("waived"):
+        return None
+    return "forced with --trust-run, although " + "; ".join(trust["waived"])
+
+
+def _trust_rows(trust: dict[str, Any] | None) -> list[tuple[str, str]]:
+    forced = forced_text(trust)
+    return [("trust", forced)] if forced else []
+
+
 def report_md(data: dict[str, Any]) -> str:
     run, replay, env = data["run"], data["replay"], data["environment"]
     rows = [("run", f"`{run['label']}`, recorded {run['recorded']}, base seed {run['base_seed']}"
@@ -228,7 +241,7 @@ def report_md(data: dict[str, Any]) -> str:
              + (f" (`-k {replay['selection']}`)" if replay["selection"] else "")),
             ("verdicts", _counts_text(data["counts"])), ("audit alerts", str(data["audit_alerts"])),
             ("max precision Δ", data["max_precision_delta"] or "0"),
-            ("timing", _timing_text(data["timing"]))]
+            ("timing", _timing_text(data["timing"]))] + _trust_rows(replay.get("trust"))
     out = [f"# Replay of `{run['label']}` (`{run['suite']}`): {data['verdict']}", "",
            "| | |", "|---|---|"] + [f"| {k} | {_cell(v)} |" for k, v in rows]
     out += ["", "## Environment", ""]
@@ -266,6 +279,8 @@ def terminal_lines(data: dict[str, Any], where: str) -> list[str]:
     """The short table: environment first, counts, the flagged tests, where the report is."""
     run = data["run"]
     lines = [f"replay of {run['label']} (suite {run['suite']}): {data['environment']['headline']}"]
+    forced = forced_text(data["replay"].get("trust"))
+    lines += [f"  note: {forced}"] if forced else []
     lines += [f"  note: {note}" for note in data["environment"]["notes"]]
     lines += [f"  {LABELS[level]:<26}{n:>6}" for level, n in data["counts"].items() if n]
     bad = flagged(data)

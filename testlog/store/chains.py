@@ -38,6 +38,7 @@ from gitstore import (
     refs_under,
     remote_key,
     remote_refs,
+    unsafe_incoming,
     update_ref,
     valid_ref_name,
 )
@@ -143,7 +144,7 @@ def restarts_at_epoch(store: LogStore) -> bool:
 @dataclass(frozen=True)
 class FetchedChain:
     writer: str
-    status: str          # new | fast-forward | up-to-date | ahead | kept apart | skipped
+    status: str          # new | fast-forward | up-to-date | ahead | kept apart | refused | skipped
     tip: str
     reason: str = ""
 
@@ -244,6 +245,9 @@ def accept(store: LogStore, tip: str, ref: str, writer: str, trusted: TrustedCer
     if have is not None and not is_ancestor(store.common_dir, have, tip):
         return quarantine(store, tip, writer, key, "it does not continue the chain we have "
                           f"(rewritten?); ours stays at {have[:10]}")
+    unsafe = unsafe_incoming(store, tip, [have] if have else [])
+    if unsafe is not None:        # nothing to look at safely: not even kept apart
+        return FetchedChain(writer, "refused", tip, f"{unsafe}; nothing was updated")
     unsigned = untrusted_commits(store, tip, have, trusted)
     if unsigned:
         return quarantine(store, tip, writer, key, f"{len(unsigned)} new commit(s) not signed "
@@ -262,6 +266,10 @@ def accept_own(store: LogStore, tip: str, writer: str) -> FetchedChain:
         raise TestlogError(f"the remote's chain {writer} and this clone's {store.ref} have "
                            f"grown apart: another clone writes as {writer!r}. Give this clone "
                            "its own writer id (`git config testlog.writer NAME`)")
+    unsafe = unsafe_incoming(store, tip, [own] if own else [])
+    if unsafe is not None:
+        raise TestlogError(f"refusing the remote's chain {writer} (this clone's own): {unsafe}; "
+                           "nothing was updated")
     with store.locked():
         if not update_ref(store, store.ref, tip, own):
             raise TestlogError(f"{store.ref} moved while fetching; run the command again")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
-from gitstore import GitStoreError, LogEntry, LogStore
+from gitstore import GitStoreError, LogEntry, LogStore, path_problem
 
-from testlog.core import layout, schema, timing_summary
+from testlog.core import branchjson, layout, schema, timing_summary
 from testlog.core.canonical import dumps_normal, record_signature
 from testlog.core.chronicle import TEST_SUITE_EXECUTED
 from testlog.core.compact import (
@@ -27,6 +28,7 @@ from testlog.core.layout import (
     TRAILER_VERDICT,
 )
 from testlog.core.runfiles import RunBundle
+from testlog.core.runshape import determinism_problem, event_problem, run_problem
 from testlog.core.schema import check_version
 from testlog.core.spec_files import spec_files
 from testlog.errors import TestlogError
@@ -64,17 +66,23 @@ def committed_already(store: LogStore, bundle: RunBundle, since_s: int,
     return found
 
 
-def out_dir_files(bundle: RunBundle, previous_summary: bytes | None = None) -> dict[str, bytes | None]:
+def out_dir_files(bundle: RunBundle, previous_summary: bytes | None = None,
+                  rename: Callable[[list[str]], list[str]] | None = None
+                  ) -> dict[str, bytes | None]:
     """What --testlog-out writes: the run's files with the full format's run.json, timing.json
     and determinism.json rendered beside the compact run file (readers without git want the
-    spec's files), and the directory's timing summary with this run's samples added."""
+    spec's files), and the directory's timing summary with this run's samples added (the
+    names it carries on rewritten by `rename`, see write_run_dir)."""
     files: dict[str, bytes | None] = dict(bundle.files)
     written = {p: d for p, d in bundle.files.items() if d is not None}
     rendered = with_spec_files(written)
     files.update(rendered)
     timing = rendered.get(layout.sibling_path(bundle.artifact, "timing", "json"))
     rows = json.loads(timing)["tests"] if timing is not None else []
-    summary = timing_summary.updated_summary(timing_summary.parse_summary(previous_summary),
+    previous = timing_summary.parse_summary(previous_summary)
+    if rename is not None:
+        previous = timing_summary.renamed(previous, rename)
+    summary = timing_summary.updated_summary(previous,
                                              [(r["test_name"], r["duration_ms"]) for r in rows])
     files[layout.TIMING_SUMMARY] = dumps_normal(summary)
     return files
@@ -97,19 +105,27 @@ def run_dir_holds(directory: str, bundle: RunBundle) -> bool:
     return True
 
 
-def write_run_dir(directory: str, bundle: RunBundle) -> list[str]:
-    """--testlog-out: the run's files under `directory` (see `out_dir_files`)."""
+def write_run_dir(directory: str, bundle: RunBundle,
+                  rename: Callable[[list[str]], list[str]] | None = None) -> list[str]:
+    """--testlog-out: the run's files under `directory` (see `out_dir_files`); `rename`
+    rewrites the test names the directory's timing summary carries on (redaction: a secret
+    recorded in an earlier run's node id does not stay there)."""
     summary_path = os.path.join(directory, *layout.TIMING_SUMMARY.split("/"))
     try:
         with open(summary_path, "rb") as handle:
             previous: bytes | None = handle.read()
     except FileNotFoundError:
         previous = None
-    return write_files(directory, out_dir_files(bundle, previous))
+    return write_files(directory, out_dir_files(bundle, previous, rename))
 
 
 def write_files(directory: str, files: dict[str, bytes | None]) -> list[str]:
-    """Branch paths written under `directory` as files (None deletes); the paths written."""
+    """Branch paths written under `directory` as files (None deletes); the paths written.
+    A path that would leave `directory` is refused before anything is written."""
+    for path in files:
+        if path_problem(path) is not None:
+            raise TestlogError(f"refusing to write {path!r} under {directory}: "
+                               f"{path_problem(path)}")
     written = []
     for path, data in sorted(files.items()):
         target = os.path.join(directory, *path.split("/"))
@@ -148,11 +164,15 @@ def run_info(entry: LogEntry) -> dict[str, Any] | None:
 
 
 def commit_event_record(store: LogStore, entry: LogEntry) -> dict[str, Any]:
-    """The chronicle event the commit recorded (see store.events.event_of)."""
+    """The chronicle event the commit recorded (see store.events.event_of), checked for the
+    types readers use."""
     event = event_of(store, entry)
     if event is None:
         raise TestlogError(f"{entry.sha[:10]} has no chronicle event (not written by "
                            "git-testlog?)")
+    problem = event_problem(event)
+    if problem is not None:
+        raise TestlogError(f"{entry.sha[:10]}: {problem} (the log branch was edited by hand?)")
     return event
 
 
@@ -170,15 +190,15 @@ def run_entry(store: LogStore, rev: str | None) -> tuple[LogEntry, str]:
 
 
 def read_json(store: LogStore, path: str, sha: str) -> dict[str, Any]:
-    """A JSON file of a run; refuses a newer schema and a hand-edited file."""
+    """A JSON file of a run; refuses a newer schema and a hand-edited or hostile file."""
     return parse_run_json(store.read(path, sha), f"{path} at {sha[:10]}")
 
 
 def parse_run_json(raw: bytes, where: str) -> dict[str, Any]:
     try:
-        data = json.loads(raw)
-    except ValueError:
-        raise TestlogError(f"{where} is not valid JSON (edited by hand?)") from None
+        data = branchjson.loads(raw)
+    except ValueError as exc:
+        raise TestlogError(f"{where} is {exc} (edited by hand?)") from None
     if not isinstance(data, dict):
         raise TestlogError(f"{where} is not a JSON object (edited by hand?)")
     check_version(data.get("schema_version"), schema.RUN, where, missing=0)
@@ -190,9 +210,9 @@ def run_data(raw: bytes, artifact: str, where: str) -> dict[str, Any]:
     file's records are rebuilt (and checked against the digest the recorder wrote)."""
     if not artifact.endswith(".jsonl"):
         try:
-            data = json.loads(raw)
-        except ValueError:
-            raise TestlogError(f"{where} is not valid JSON (edited by hand?)") from None
+            data = branchjson.loads(raw)
+        except ValueError as exc:
+            raise TestlogError(f"{where} is {exc} (edited by hand?)") from None
         check_run_data(data, where)
         check_version(data.get("schema_version"), schema.RUN, where, missing=0)
         return data
@@ -202,7 +222,11 @@ def run_data(raw: bytes, artifact: str, where: str) -> dict[str, Any]:
     except CompactError as exc:
         raise TestlogError(f"{where}: {exc}") from None
     check_records_digest(run, records, where)
-    return {"schema_version": schema.RUN, "run": run.run, "records": records}
+    data = {"schema_version": schema.RUN, "run": run.run, "records": records}
+    problem = run_problem(data)
+    if problem is not None:
+        raise TestlogError(f"{where}: {problem} (edited by hand?)")
+    return data
 
 
 def check_records_digest(run: CompactRun, records: list[dict[str, Any]], where: str) -> None:
@@ -219,7 +243,8 @@ def read_run(store: LogStore, rev: str | None) -> tuple[LogEntry, dict[str, Any]
 
 
 def check_run_data(data: Any, where: str) -> dict[str, Any]:
-    """`data` if it is a run as the recorder wrote it (shape and every record's signature)."""
+    """`data` if it is a run as the recorder wrote it: every field readers use of the right
+    type (core/runshape.py), and every record matching its digest (its `signature` field)."""
     records = data.get("records") if isinstance(data, dict) else None
     if not isinstance(data, dict) or not isinstance(data.get("run"), dict) \
             or not isinstance(records, list) \
@@ -228,13 +253,28 @@ def check_run_data(data: Any, where: str) -> dict[str, Any]:
     for record in records:
         if record.get("signature") != record_signature(record):
             raise TestlogError(f"record {record['test_name']!r} in {where} does not match its "
-                               "signature (edited by hand?); `git testlog verify` checks the log")
+                               "digest (edited by hand?); `git testlog verify` checks the log")
+    problem = run_problem(data)
+    if problem is not None:
+        raise TestlogError(f"{where} is not a recorded run ({problem})")
+    return data
+
+
+def check_determinism(data: Any, where: str) -> dict[str, Any]:
+    problem = determinism_problem(data)
+    if problem is not None:
+        raise TestlogError(f"{where}: {problem}")
     return data
 
 
 def run_summary(store: LogStore, sha: str, artifact: str) -> tuple[str, dict[str, Any]]:
     """(summary.md text, summary.json) of the run whose run.json is `artifact`."""
-    md = store.read(layout.sibling_path(artifact, "summary", "md"), sha).decode("utf-8")
+    try:
+        layout.sibling_path(artifact, "summary", "md")
+    except ValueError:
+        raise TestlogError(f"{artifact!r} at {sha[:10]} is not a run file's path "
+                           "(the log branch was edited by hand?)") from None
+    md = store.read(layout.sibling_path(artifact, "summary", "md"), sha).decode("utf-8", "replace")
     return md, read_json(store, layout.sibling_path(artifact, "summary", "json"), sha)
 
 
@@ -250,7 +290,7 @@ def with_spec_files(files: dict[str, bytes]) -> dict[str, bytes]:
             continue
         det_path = prefix + layout.sibling_path(own, "determinism", "json")
         try:
-            determinism = json.loads(files[det_path]) if det_path in files else None
+            determinism = branchjson.loads(files[det_path]) if det_path in files else None
             rendered = spec_files(own, files[path], determinism, seeded_digest)
         except (ValueError, CompactError) as exc:
             raise TestlogError(f"{path} cannot be rendered in the full format: {exc}") from None

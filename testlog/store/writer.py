@@ -11,12 +11,16 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from testlog.core.envdigest import redactor
 from testlog.core.records import TestOutcome
+from testlog.core.redaction import Redactor
 from testlog.core.runfiles import Harvest, RecordBook, RunBundle, RunContext, Source, run_bundle
 from testlog.rng import seeded_digest
 from testlog.store.environment import environment_blocks
-from testlog.store.state import CONVENTIONS
+from testlog.store.state import CONVENTIONS, PENDING, STATE_DIR
+
+# The first words of the line saying a run could be neither committed nor saved anywhere:
+# pytest's exit status is then a failing one (recorder.RecordWriter.report).
+RUN_LOST = "testlog: this run is lost"
 
 
 @dataclass
@@ -55,6 +59,7 @@ class RunWriter:
         self.book: RecordBook | None = None
         self.store: Any = None
         self.store_error: Exception | None = None
+        self.redactor: Redactor | None = None
 
     def start(self) -> None:
         """The environment blocks, then the store with its signer (a failure to open it is
@@ -62,8 +67,12 @@ class RunWriter:
         setup, environ = self.setup, self.setup.environ
         record_env, run_env = environment_blocks(environ, setup.env_key, setup.env_key_source,
                                                  setup.sys_path)
+        # Secrets are taken out once, as the run is written (core/redaction.py).
+        self.redactor = Redactor(environ, setup.ctx.pytest_args)
         self.ctx = dataclasses.replace(setup.ctx, record_environment=record_env,
-                                       run_environment=run_env, redact=redactor(environ),
+                                       run_environment=run_env, redact=self.redactor,
+                                       redact_names=self.redactor.names,
+                                       pytest_args=self.redactor.args(setup.ctx.pytest_args),
                                        derive=seeded_digest)
         self.book = RecordBook(self.ctx)
         if setup.out_dir is not None:
@@ -107,7 +116,7 @@ class RunWriter:
                 return [f"testlog: {suite} {bundle.verdict} ({counts}): files written to "
                         f"{setup.out_dir} (by the writer process before it stopped)"]
             try:
-                write_run_dir(setup.out_dir, bundle)
+                write_run_dir(setup.out_dir, bundle, self.ctx.redact_names)
             except OSError as exc:     # not a directory, no permission, full disk
                 return [f"testlog: could not write the files to {setup.out_dir}: "
                         f"{exc.strerror or exc} ({exc.filename or setup.out_dir})"]
@@ -136,6 +145,9 @@ class RunWriter:
         return sha, f"signed by {signer.fingerprint}" if signer else "unsigned"
 
     def save_pending(self, bundle: RunBundle, error: str) -> list[str]:
+        """The run to pending; when that fails too (a full disk, a read-only .git), to the
+        fallback directory in the system temp directory; when even that fails, a line that
+        starts with RUN_LOST (pytest then ends with a failing status)."""
         from testlog.store import pending
         setup = self.setup
         settings = {"branch": setup.branch, "sign_key": setup.sign_key, "no_sign": setup.no_sign}
@@ -145,10 +157,24 @@ class RunWriter:
                 raise OSError("there is no repository to keep it in")
             where = pending.save(setup.common_dir, bundle, settings, first)
         except OSError as exc:
-            return [f"testlog: could not commit the run ({first}) NOR save it to pending "
-                    f"({exc}): this run is lost"]
+            return self.save_fallback(bundle, settings, first, exc)
         return [f"testlog: could not commit the run to {setup.branch}: {first}",
                 f"testlog: saved to {where}; run `git testlog commit-pending` to commit it"]
+
+    def save_fallback(self, bundle: RunBundle, settings: dict[str, Any], first: str,
+                      why: OSError) -> list[str]:
+        from testlog.store import pending
+        reason = f"{why.strerror or why}" + (f" ({why.filename})" if why.filename else "")
+        try:
+            where = pending.save(self.setup.common_dir or "", bundle, settings, first,
+                                 root=pending.fallback_root())
+        except OSError as exc:
+            return [f"{RUN_LOST}: could not commit it ({first}), save it to pending "
+                    f"({reason}) nor to {pending.fallback_root()} ({exc.strerror or exc})"]
+        return [f"testlog: could not commit the run to {self.setup.branch} ({first}) nor save "
+                f"it to pending ({reason})",
+                f"testlog: saved to {where} instead: move it into .git/{STATE_DIR}/"
+                f"{PENDING}/ when there is room, then run `git testlog commit-pending`"]
 
     def close(self) -> None:
         if self.store is not None:

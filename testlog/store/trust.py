@@ -1,6 +1,6 @@
-"""Which keys `verify` trusts: an armored OpenPGP key file, an SSH allowed-signers file (as
-git's gpg.ssh.allowedSignersFile), or config `trusted_keys` (such a file, or fingerprints).
-A key that is merely in the gpg keyring is never trusted by being there."""
+"""Which keys `verify` and `replay` trust: an armored OpenPGP key file, an SSH allowed-signers
+file (as git's gpg.ssh.allowedSignersFile), or config `trusted_keys` (such a file, or
+fingerprints). A key that is merely in the gpg keyring is never trusted by being there."""
 from __future__ import annotations
 
 import os

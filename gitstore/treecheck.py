@@ -1,0 +1,187 @@
+"""Checking the trees of a log branch before anything is read from them.
+
+Everything on a shared log may come from whoever can push to it, and git lets a tree hold
+names no checkout would write (`..`, `.git`, `/abs`, control characters, names that are not
+UTF-8) and entries that are not files (symlinks, submodules). A log branch holds only plain
+files in folders: any other entry, or a name `paths.name_problem` refuses, makes the whole tree
+unsafe, so nothing built from it can land outside where it is written.
+
+Two ways in: `check_tree` walks one tree through dulwich (what LogStore reads), judging each tree object
+with `tree_problems`; `unsafe_trees` checks a range of history (fetch, verify) from what each
+commit changes, listed by git, judging each entry with `entry_problem`. Both apply
+`paths.name_problem` to names.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, MutableSet, Sequence
+from dataclasses import dataclass
+
+from dulwich.object_store import BaseObjectStore
+from dulwich.objects import ObjectID, Tree
+
+from gitstore.errors import GitStoreError
+from gitstore.gitcmd import run_git
+from gitstore.paths import name_problem
+
+MAX_DEPTH = 32                  # folders within folders; the layout needs 3
+FILE_MODES = (b"100644", b"100755")
+_MODE_NAMES = {b"120000": "a symlink", b"160000": "a submodule (gitlink)"}
+
+# One tree whose every entry is a file or folder with a name name_problem accepts: checked in
+# C by one match. Anything else goes the slow way, which also says what is wrong.
+_UTF8_CHAR = (rb"(?:[\x20-\x2e\x30-\x5b\x5d-\x7e]|\xc2[\xa0-\xbf]|[\xc3-\xdf][\x80-\xbf]"
+              rb"|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+              rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}"
+              rb"|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2})")
+_SAFE_NAME = (rb"(?=[^\x00]{1,255}\x00)(?![. ]*\x00)(?!(?i:\.git)[. ]*\x00)"   # <= 255 bytes
+              + _UTF8_CHAR + rb"+")
+_SAFE_TREE = re.compile(rb"(?:(?:100644|100755|40000) " + _SAFE_NAME + rb"\x00.{20})*", re.S)
+_ENTRY = re.compile(rb"([0-7]{1,6}) ([^\x00]*)\x00", re.S)
+
+
+@dataclass(frozen=True)
+class TreeProblem:
+    path: str            # where in the tree, shown escaped
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+def shown(path: bytes) -> str:
+    """A path as a message may show it: escaped, never acted on by a terminal."""
+    return ascii(path.decode("utf-8", "backslashreplace"))[1:-1] if path else "(the top)"
+
+
+def entries(raw: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
+    """(mode, name, 20-byte id) of each entry of a raw tree; ValueError when malformed."""
+    pos = 0
+    while pos < len(raw):
+        found = _ENTRY.match(raw, pos)
+        end = found.end() + 20 if found else 0
+        if found is None or end > len(raw):
+            raise ValueError("a malformed tree object")
+        yield found.group(1), found.group(2), raw[found.end():end]
+        pos = end
+
+
+def tree_problems(raw: bytes) -> list[tuple[bytes, str]]:
+    """(name, why) for each entry of one raw tree that cannot be on a log branch."""
+    if _SAFE_TREE.fullmatch(raw):
+        return []
+    found: list[tuple[bytes, str]] = []
+    try:
+        for mode, name, _sha in entries(raw):
+            problem = name_problem(name)
+            if problem is None and _kind(mode) not in (_FILE, _FOLDER):
+                problem = _MODE_NAMES.get(mode, f"an entry of mode {mode.decode()}") + \
+                    " where a file or folder is expected"
+            if problem is not None:
+                found.append((name, problem))
+    except ValueError as exc:
+        found.append((b"", str(exc)))
+    return found
+
+
+_FILE, _FOLDER = 0o100000, 0o040000
+
+
+def _kind(mode: bytes) -> int:
+    """The file type bits of a tree entry's mode (git reads 100664 as a file, 040000 as a
+    folder, as it always has; anything else is a symlink, a submodule or no valid entry)."""
+    return int(mode, 8) & 0o170000
+
+
+def subtrees(raw: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(name, 20-byte id) of each folder of a tree already found safe."""
+    for mode, name, sha in entries(raw):
+        if _kind(mode) == _FOLDER:
+            yield name, sha
+
+
+def check_tree(store: BaseObjectStore, tree_id: bytes, checked: MutableSet[bytes]) -> None:
+    """Raise GitStoreError when the tree `tree_id` (hex) or one below it is unsafe. Trees in
+    `checked` are known safe (a tree id names its whole content); safe ones are added to it."""
+    stack = [(tree_id, b"", 0)]
+    while stack:
+        sha, path, depth = stack.pop()
+        if sha in checked:
+            continue
+        if depth > MAX_DEPTH:
+            raise unsafe(TreeProblem(shown(path), f"folders nested more than {MAX_DEPTH} deep"))
+        try:
+            kind, raw = store.get_raw(ObjectID(sha))
+        except KeyError:
+            raise GitStoreError(f"tree {sha.decode()} of the log branch is missing "
+                                "(run `git fsck`)") from None
+        if kind != Tree.type_num:
+            raise unsafe(TreeProblem(shown(path), "a folder that is not a tree object"))
+        problems = tree_problems(raw)
+        if problems:
+            name, problem = problems[0]
+            raise unsafe(TreeProblem(shown(_join(path, name)), problem))
+        stack += [(child.hex().encode(), _join(path, name), depth + 1)
+                  for name, child in subtrees(raw)]
+        checked.add(sha)
+
+
+def _join(path: bytes, name: bytes) -> bytes:
+    return path + b"/" + name if path and name else path or name
+
+
+def unsafe(problem: TreeProblem) -> GitStoreError:
+    return GitStoreError(f"unsafe tree on the log branch: {problem} (nothing was read from "
+                         "it; see `git fsck`)")
+
+
+def unsafe_trees(cwd: str | os.PathLike[str], tips: Sequence[str],
+                 exclude: Sequence[str] = ()) -> list[TreeProblem]:
+    """Every unsafe entry of the trees of the commits reachable from `tips` but not from
+    `exclude` (whose trees are taken as checked).
+
+    Each commit's tree is compared with its first parent's (a root commit's with the empty
+    tree) by one `git diff-tree --stdin`: an entry that is not in the diff is the parent's
+    own, checked with it, so only what each commit adds or changes is looked at: the cost
+    follows the changes, not the size of the trees.
+    """
+    args = ["rev-list", "--parents", *tips, *(f"^{sha}" for sha in exclude), "--"]
+    commits = [line.split() for line in run_git(args, cwd).stdout.decode().splitlines() if line]
+    if not commits:
+        return []
+    query = "".join(f"{c[0]} {c[1]}\n" if len(c) > 1 else f"{c[0]}\n" for c in commits)
+    out = run_git(["diff-tree", "--stdin", "-r", "-t", "-z", "--root", "--no-renames"], cwd,
+                  input=query.encode()).stdout
+    found: dict[tuple[bytes, str], TreeProblem] = {}
+    tokens = out.split(b"\0")
+    pos = 0
+    while pos < len(tokens):
+        meta = tokens[pos]
+        if not meta.startswith(b":") or pos + 1 >= len(tokens):
+            pos += 1                        # the commit each diff is headed with
+            continue
+        path, pos = tokens[pos + 1], pos + 2
+        fields = meta[1:].split(b" ")
+        if len(fields) != 5 or fields[4].startswith(b"D"):
+            continue
+        problem = entry_problem(fields[1], path)
+        if problem is not None:
+            found.setdefault((path, problem), TreeProblem(shown(path), problem))
+    return list(found.values())
+
+
+def entry_problem(mode: bytes, path: bytes) -> str | None:
+    """Why an entry `git diff-tree` lists (its mode as git writes it, its full path) cannot
+    be on a log branch; None when it can."""
+    names = path.split(b"/")
+    for name in names:
+        problem = name_problem(name)
+        if problem is not None:
+            return problem
+    if mode not in (*FILE_MODES, b"040000"):
+        return _MODE_NAMES.get(mode, f"an entry of mode {mode.decode()}") + \
+            " where a file or folder is expected"
+    if len(names) > MAX_DEPTH + (0 if mode == b"040000" else 1):
+        return f"folders nested more than {MAX_DEPTH} deep"
+    return None

@@ -1,0 +1,76 @@
+"""JSON read back from a log branch: anyone who can push may have written it, so it is parsed
+with limits (size, nesting) and every failure is a ValueError the reader turns into one line.
+
+Python's json module recurses once per level and raises RecursionError (not ValueError) on a
+document nested a few thousand deep; our own walkers recurse too. Pure.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_BYTES = 512 * 1024 * 1024      # a 100,000-test run file is about 220 MB
+MAX_DEPTH = 200                    # a record needs 6; a test's declared value may nest more
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+class BranchJSONError(ValueError):
+    """Not JSON, too large, nested too deep, or not UTF-8; `syntax` when it is not JSON at all."""
+
+    def __init__(self, message: str, syntax: bool = False) -> None:
+        super().__init__(message)
+        self.syntax = syntax
+
+
+def loads(data: bytes | str, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Any:
+    """The parsed document; BranchJSONError saying why it cannot be read."""
+    if len(data) > max_bytes:
+        raise BranchJSONError(f"larger than {max_bytes} bytes")
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise BranchJSONError(f"nested more than {max_depth} deep") from None
+    except UnicodeDecodeError:
+        raise BranchJSONError("not UTF-8") from None
+    except ValueError as exc:
+        raise BranchJSONError(f"not valid JSON ({exc})", syntax=True) from None
+    if depth_exceeds(value, max_depth):
+        raise BranchJSONError(f"nested more than {max_depth} deep")
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    if _SURROGATE_ESCAPE.search(raw) and not encodable(value):
+        raise BranchJSONError("not text: it holds a lone surrogate (\\ud800-\\udfff)")
+    return value
+
+
+def encodable(value: Any) -> bool:
+    """Every string (keys included) can be written as UTF-8: no lone surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            stack += item
+    return True
+
+
+def depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than `limit` deep (without recursing)."""
+    if not isinstance(value, (dict, list)):
+        return False
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        nested = [c for c in children if isinstance(c, (dict, list))]
+        if nested:
+            if depth >= limit:
+                return True
+            stack += [(c, depth + 1) for c in nested]
+    return limit < 1
