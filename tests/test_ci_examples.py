@@ -159,8 +159,15 @@ def project(tmp_path: Path, gpg_key: str, sandbox: dict[str, str]) -> tuple[Path
     runner.close()
 
 
-def origin_log(runner: Runner) -> list[str]:
-    return git(runner.origin, "log", "--format=%s", "testlog").splitlines()
+GITHUB_CHAIN = "refs/testlog/chains/gha-4242-test"      # TESTLOG_WRITER of the test job
+GITLAB_CHAIN = "refs/testlog/chains/gitlab-7-test"
+
+
+def origin_log(runner: Runner, chain: str = GITHUB_CHAIN) -> list[str]:
+    """The subjects of the job's chain on origin, newest first; origin has no other log ref."""
+    refs = git(runner.origin, "for-each-ref", "--format=%(refname)").split()
+    assert [r for r in refs if "testlog" in r] in ([], [chain]), refs
+    return git(runner.origin, "log", "--format=%s", chain).splitlines()
 
 
 @pytest.mark.slow
@@ -168,12 +175,12 @@ def test_the_github_workflow_records_gates_publishes_seals_and_verifies(project,
     repo, runner = project
     # A push to main: recorded (signed with the secret key), published.
     steps = ok(github_job(runner, "test", "push", "main", {"GITHUB_REF": "refs/heads/main"}))
-    assert list(steps) == ["Identity and signing key", "Bring the log branch", "Record the tests",
+    assert list(steps) == ["Identity and signing key", "Bring the log", "Record the tests",
                            "Publish the log"]
-    assert "origin has no log branch yet" in steps["Bring the log branch"]
+    assert "origin has no chains" in steps["Bring the log"]
     assert f"(signed by {gpg_key})" in steps["Record the tests"]
     assert origin_log(runner) == ["TEST_SUITE_EXECUTED job PASS 2 passed 0 failed"]
-    assert git(runner.origin, "log", "-1", "--format=%G? %GF", "testlog").split() == \
+    assert git(runner.origin, "log", "-1", "--format=%G? %GF", GITHUB_CHAIN).split() == \
         ["G", gpg_key]
 
     # A pull request touching alpha: recorded, and only alpha is gated against main.
@@ -185,7 +192,7 @@ def test_the_github_workflow_records_gates_publishes_seals_and_verifies(project,
                        {"GITHUB_BASE_REF": "main", "GITHUB_HEAD_REF": "feature",
                         "GITHUB_REF": "refs/pull/1/merge"})
     names = [name for name, _ in steps]
-    assert names == ["Identity and signing key", "Bring the log branch", "Record the tests",
+    assert names == ["Identity and signing key", "Bring the log", "Record the tests",
                      "Gate the modules this pull request touches"]
     gate = steps[-1][1]
     assert gate.returncode == 1, gate.stdout + gate.stderr          # the PR fails its gate
@@ -201,7 +208,7 @@ def test_the_github_workflow_records_gates_publishes_seals_and_verifies(project,
     assert "Seal this release's runs" in steps
     assert [s.split()[0] for s in origin_log(runner)] == ["AUDIT_SEALED", "TEST_SUITE_EXECUTED",
                                                          "TEST_SUITE_EXECUTED"]
-    assert len(git(runner.origin, "rev-list", "testlog").split()) == 3     # one chain
+    assert len(git(runner.origin, "rev-list", GITHUB_CHAIN).split()) == 3  # one chain, appended to
 
     # Nightly: a full verify first (nothing cached), then only what was published since.
     assert github_job(runner, "test", "schedule", "main") == []
@@ -233,7 +240,7 @@ def gitlab_job(runner: Runner, job: str, ref: str,
     spec = pipeline[job]
     work = runner.checkout(ref)
     env = runner.environ(work, {"GITLAB_CI": "true", "CI_PROJECT_DIR": str(work),
-                                "CI_PROJECT_ID": "7", "CI_RUNNER_ID": "3",
+                                "CI_PROJECT_ID": "7", "CI_RUNNER_ID": "3", "CI_JOB_NAME": job,
                                 "CI_PROJECT_PATH": "group/project", "CI_SERVER_HOST": "gitlab.test",
                                 "CI_DEFAULT_BRANCH": "main",
                                 **{k: v for k, v in runner.secrets.items()}, **variables})
@@ -264,7 +271,7 @@ def test_the_gitlab_pipeline_records_gates_publishes_and_verifies(project, gpg_k
                                                     "CI_COMMIT_BRANCH": "main"})
     assert code == 0, out
     assert f"(signed by {gpg_key})" in out
-    assert origin_log(runner) == ["TEST_SUITE_EXECUTED job PASS 2 passed 0 failed"]
+    assert origin_log(runner, GITLAB_CHAIN) == ["TEST_SUITE_EXECUTED job PASS 2 passed 0 failed"]
 
     git(repo, "checkout", "-q", "-b", "feature")
     (repo / "beta" / "tests" / "test_beta.py").write_text(HALF_TEST.format(pkg="beta"))
@@ -274,7 +281,7 @@ def test_the_gitlab_pipeline_records_gates_publishes_and_verifies(project, gpg_k
         "CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main"})
     assert code == 1, out
     assert "beta: 75.00% < target 80% (lane L2)" in out and "alpha" not in out.split("Coverage")[-1]
-    assert len(origin_log(runner)) == 1
+    assert len(origin_log(runner, GITLAB_CHAIN)) == 1
 
     assert gitlab_job(runner, "verify", "main", {"CI_PIPELINE_SOURCE": "push"}) is None
     assert gitlab_job(runner, "test", "main", {"CI_PIPELINE_SOURCE": "schedule"}) is None
