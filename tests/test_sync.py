@@ -150,7 +150,7 @@ def test_a_rewritten_chain_is_kept_apart(remote_and_clones, gpg_key, tmp_path, c
     git(remote, "update-ref", "refs/testlog/chains/a", forged)
     capsys.readouterr()
     assert main(["-C", str(b), "fetch"]) == 1
-    assert "does not continue the chain we have" in capsys.readouterr().out
+    assert "does not continue the chain we have" in capsys.readouterr().err
     assert git(b, "rev-parse", "refs/testlog/chains/a").strip() == have
 
 
