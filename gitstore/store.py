@@ -17,7 +17,7 @@ from gitstore import changes as ch
 from gitstore.backgroundpack import pack_in_background, spawn_packer
 from gitstore.commits import compose_message, new_commit
 from gitstore.conventions import GENERIC, Conventions
-from gitstore.errors import GitStoreError
+from gitstore.errors import GitStoreError, GitStoreInputError
 from gitstore.gitcmd import git_config, git_pipeline, is_ancestor, run_git
 from gitstore.history import LogEntry, parse_cat_file_batch
 from gitstore.location import full_ref, locate
@@ -134,7 +134,7 @@ class LogStore:
     def require_tip(self) -> str:
         tip = self.tip
         if tip is None:
-            raise GitStoreError(f"no log branch {self.ref} here "
+            raise GitStoreInputError(f"no log branch {self.ref} here "
                                 f"({self.conventions.no_branch_hint})")
         return tip
 
@@ -147,9 +147,9 @@ class LogStore:
                        self.common_dir, check=False)
         sha = proc.stdout.decode().strip()
         if proc.returncode != 0 or not sha:
-            raise GitStoreError(f"unknown revision {rev!r} ({self.conventions.revision_hint})")
+            raise GitStoreInputError(f"unknown revision {rev!r} ({self.conventions.revision_hint})")
         if sha != tip and not is_ancestor(self.common_dir, sha, tip):
-            raise GitStoreError(f"{rev} is not a commit on the log branch {self.ref}")
+            raise GitStoreInputError(f"{rev} is not a commit on the log branch {self.ref}")
         return sha
 
     def _commit(self, sha: str) -> Commit:
@@ -197,7 +197,7 @@ class LogStore:
                 verify_signatures: bool = False) -> list[LogEntry]:
         """Commits from `rev` (default the tip) back to the root, newest first."""
         if limit is not None and limit < 0:
-            raise GitStoreError(f"cannot show {limit} commits: give a count of 0 or more")
+            raise GitStoreInputError(f"cannot show {limit} commits: give a count of 0 or more")
         if (self.tip is None and rev is None) or limit == 0:
             return []
         start = self.resolve(rev)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from gitstore import GitStoreError
+from gitstore import GitStoreError, GitStoreInputError
 
 from testlog import __version__
 from testlog.errors import TestlogError, UsageError
@@ -40,7 +40,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} -h`)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `only`, that subcommand alone (each command's module loads
+    what it runs, so building all of them would import every layer: a hook pays for that)."""
     parser = _Parser(
         prog="git testlog",
         description="Record, verify and replay test runs on a signed orphan git branch.",
@@ -50,12 +52,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-C", dest="repo", default=".", metavar="PATH",
                         help="run as if started in PATH (default: the current directory)")
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
-    for name in COMMANDS:
+    for name in (only,) if only else COMMANDS:
         module = importlib.import_module(f"testlog.commands.{name.replace('-', '_')}")
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
         command.set_defaults(run=module.run, trailing=getattr(module, "TRAILING_ARGS", None))
     return parser
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` names after the global options, when it is one of COMMANDS."""
+    rest = list(argv)
+    while rest:
+        item = rest.pop(0)
+        if item == "-C":
+            rest = rest[1:]
+        elif not item.startswith("-C"):
+            return item if item in COMMANDS else None
+    return None
+
+
+def exit_status(exc: Exception) -> int:
+    """2 for a wrong command line or input of the user's own (argparse's convention), else 1."""
+    if isinstance(exc, TestlogError):
+        return exc.exit_status
+    return 2 if isinstance(exc, GitStoreInputError) else 1
 
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
@@ -72,12 +93,13 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        parser = build_parser()
+        argv = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser(command_named(argv))
         args = parse(parser, argv)
         return args.run(args)
     except (TestlogError, GitStoreError) as exc:
         print(f"git-testlog: error: {exc}", file=sys.stderr)
-        return exc.exit_status if isinstance(exc, TestlogError) else 1
+        return exit_status(exc)
     except KeyboardInterrupt:
         print("git-testlog: interrupted", file=sys.stderr)
         return 130

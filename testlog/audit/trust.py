@@ -8,7 +8,7 @@ import re
 from gitstore import GitStoreError, TrustedCerts, export_public_keys, git_config
 
 from testlog.config import Setting
-from testlog.errors import TestlogError
+from testlog.errors import UsageError
 
 _FINGERPRINT = re.compile(r"^[0-9A-Fa-f]{40}$")
 
@@ -18,12 +18,12 @@ def certs_from_file(path: str) -> TrustedCerts:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        raise TestlogError(f"cannot read trusted keys file {path}: {exc.strerror} (export one "
+        raise UsageError(f"cannot read trusted keys file {path}: {exc.strerror} (export one "
                            "with `gpg --armor --export KEYID > KEYS.asc`)") from None
     try:
         return TrustedCerts.from_armored(data, source=f"trusted keys file {path}")
     except GitStoreError as exc:
-        raise TestlogError(f"{exc} (export one with `gpg --armor --export KEYID > KEYS.asc`)") from None
+        raise UsageError(f"{exc} (export one with `gpg --armor --export KEYID > KEYS.asc`)") from None
 
 
 def certs_from_setting(setting: Setting, root: str, git_dir: str) -> TrustedCerts | None:
@@ -39,7 +39,7 @@ def certs_from_setting(setting: Setting, root: str, git_dir: str) -> TrustedCert
     fingerprints = [f for f in re.split(r"[\s,]+", text) if f]
     bad = [f for f in fingerprints if not _FINGERPRINT.match(f)]
     if bad:
-        raise TestlogError(f"trusted_keys ({setting.source}): {bad[0]!r} is neither a key file "
+        raise UsageError(f"trusted_keys ({setting.source}): {bad[0]!r} is neither a key file "
                            "nor a full 40-hex fingerprint")
     armored = export_public_keys(fingerprints, git_config(git_dir, "gpg.program"))
     return TrustedCerts.from_armored(armored, source="the gpg keyring", only=fingerprints)

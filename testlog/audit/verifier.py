@@ -38,7 +38,7 @@ from testlog.core.canonical import sha256_hex
 from testlog.core.chronicle import RETENTION_EPOCH
 from testlog.core.layout import TRAILER_EVENT_SHA256
 from testlog.core.timefmt import utc_now
-from testlog.errors import TestlogError
+from testlog.errors import UsageError
 
 CHUNK = 256          # artifact blobs read per git process: bounded memory for large run files
 
@@ -109,17 +109,17 @@ def starting_point(store: LogStore, policy: Policy, state: VerifiedState | None,
     if since is None:
         return None, []
     if since == "last" and state is None:
-        raise TestlogError(f"nothing on {store.ref} has been verified here yet: run "
+        raise UsageError(f"nothing on {store.ref} has been verified here yet: run "
                            "`git testlog verify` without --since first")
     rev = state.tip if since == "last" and state else store.resolve(since)
     if state is None or not state.vouches_for(policy.fingerprints, policy.require_signed):
-        raise TestlogError(f"{since} was not verified here with these trusted keys and "
+        raise UsageError(f"{since} was not verified here with these trusted keys and "
                            "signing rule: run a full `git testlog verify` first")
     if not is_ancestor(store.common_dir, state.tip, tip):
         return None, [f"the last verified tip {state.tip[:12]} is not in the history of "
                       f"{store.ref}: verifying everything"]
     if not is_ancestor(store.common_dir, rev, state.tip):
-        raise TestlogError(f"{since} ({rev[:12]}) is newer than the last verified tip "
+        raise UsageError(f"{since} ({rev[:12]}) is newer than the last verified tip "
                            f"{state.tip[:12]}, so it was never verified (use --since last)")
     return rev, []
 
@@ -131,7 +131,7 @@ def require_trust(ref: str, entries: Sequence[LogEntry], policy: Policy) -> None
     why = ("--require-signed needs them" if policy.require_signed else
            f"{ref} has signed commits" if any(e.gpgsig for e in entries) else None)
     if why:
-        raise TestlogError(f"no trusted keys are configured and {why}: pass --trusted-keys "
+        raise UsageError(f"no trusted keys are configured and {why}: pass --trusted-keys "
                            "KEYS.asc or set trusted_keys (a key file or fingerprints) in the "
                            "[testlog] config")
 

@@ -17,7 +17,7 @@ from testlog.audit.seal import (
 )
 from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
-from testlog.errors import TestlogError
+from testlog.errors import UsageError
 from testlog.store.state import open_configured
 
 HELP = ("bundle a period's runs/, timing/, determinism/ and summaries/ (earlier runs of a "
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     day = options.parse_day(args.date) if args.date else today
     with open_configured(args.repo, values, sign=True) as store:
         if store.signer is None:
-            raise TestlogError("sealing needs a signing key: pass --sign-key KEYID, or set git "
+            raise UsageError("sealing needs a signing key: pass --sign-key KEYID, or set git "
                                "config user.signingkey (or sign_key in the [testlog] config)")
         tip = store.require_tip()
         changed, since = None, None
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         paths = sealed_paths(store.paths(rev=tip), None if changed is not None else day, changed)
         period = f"after {args.since}" if args.since else day.isoformat()
         if not any(p.startswith("runs/") and p.endswith("__run.json") for p in paths):
-            raise TestlogError(f"no runs to seal for {period} on {store.ref} (nothing was "
+            raise UsageError(f"no runs to seal for {period} on {store.ref} (nothing was "
                                "written; record a run first, or pick another --date)")
         files = read_files(store, tip, paths)
         files.update(superseded_files(store, tip, paths, after=since))

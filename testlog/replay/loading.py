@@ -11,7 +11,7 @@ from gitstore import GitStoreError, LogStore
 
 from testlog.core import layout, schema
 from testlog.core.schema import check_version
-from testlog.errors import TestlogError
+from testlog.errors import TestlogError, UsageError
 from testlog.store import runs
 
 
@@ -85,7 +85,7 @@ def pick_run(directory: str, name: str | None) -> str:
     """The run.json a name picks in `directory` (the only run when no name is given)."""
     found = runs_in_dir(directory)
     if not found:
-        raise TestlogError(f"no recorded run in {directory} (expected runs/<date>__<suite>__run.json "
+        raise UsageError(f"no recorded run in {directory} (expected runs/<date>__<suite>__run.json "
                            "written by `pytest --testlog-out`)")
     chosen = [p for p in found if name is None or name in (p, os.path.basename(p))
               or (layout.parse_artifact(p) or {}).get("suite") == name]
@@ -93,8 +93,8 @@ def pick_run(directory: str, name: str | None) -> str:
         return chosen[0]
     listed = ", ".join(os.path.basename(p) for p in found)
     if not chosen:
-        raise TestlogError(f"no run {name!r} in {directory} (it holds {listed})")
-    raise TestlogError(f"{directory} holds {len(chosen)} runs ({listed}): name one, "
+        raise UsageError(f"no run {name!r} in {directory} (it holds {listed})")
+    raise UsageError(f"{directory} holds {len(chosen)} runs ({listed}): name one, "
                        "e.g. `git testlog replay --from-dir DIR <suite>`")
 
 
@@ -110,7 +110,7 @@ def _dir_file(directory: str, path: str | None) -> bytes | None:
 
 def load_from_dir(directory: str, name: str | None = None) -> RecordedRun:
     if not os.path.isdir(directory):
-        raise TestlogError(f"no such directory: {directory} (--from-dir needs the directory "
+        raise UsageError(f"no such directory: {directory} (--from-dir needs the directory "
                            "given to `pytest --testlog-out`)")
     artifact = pick_run(directory, name)
     where = os.path.join(directory, artifact)

@@ -21,7 +21,7 @@ from testlog.core.layout import (
 )
 from testlog.core.runfiles import RunBundle
 from testlog.core.schema import check_version
-from testlog.errors import TestlogError
+from testlog.errors import TestlogError, UsageError
 from testlog.store.events import commit_event
 
 # -- committing ----------------------------------------------------------------------------
@@ -172,7 +172,7 @@ def run_entry(store: LogStore, rev: str | None) -> tuple[LogEntry, str]:
     entry = store.history(rev=rev, limit=1)[0]
     event = commit_event_record(store, entry.sha)
     if event.get("event") != TEST_SUITE_EXECUTED or entry.trailers.get(TRAILER_EVENT) != TEST_SUITE_EXECUTED:
-        raise TestlogError(f"{rev or entry.sha[:10]} is not a test run (it records "
+        raise UsageError(f"{rev or entry.sha[:10]} is not a test run (it records "
                            f"{event.get('event', 'something else')}); see `git testlog log --runs`")
     return entry, event["artifact"]
 
