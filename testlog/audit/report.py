@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 ROWS = (
     "commits (one linear chain)",
@@ -60,3 +61,16 @@ def render(report: Report) -> str:
     verdict = "OK" if report.ok else f"FAILED ({len(report.failures)} failure(s))"
     lines.append(f"verify: {verdict}")
     return "\n".join(lines)
+
+
+def report_document(report: Report, exit_status: int) -> dict[str, Any]:
+    """`verify --json`: what `render` prints, as one JSON document (docs/gates.md)."""
+    return {
+        "schema_version": 1, "command": "verify", "verdict": "pass" if report.ok else "fail",
+        "exit_status": exit_status, "ref": report.ref, "tip": report.tip, "mode": report.mode,
+        "checks": [{"check": row, "checked": report.checked[row], "failed": report.failed[row]}
+                   for row in ROWS],
+        "notes": list(report.notes),
+        "failures": [{"commit": f.sha, "path": f.path, "message": f.message}
+                     for f in report.failures],
+    }

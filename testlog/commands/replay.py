@@ -2,9 +2,19 @@
 from __future__ import annotations
 
 import argparse
+import glob
+import json
+import os
 import sys
+from typing import Any
 
-from testlog.commands.arguments import add_branch_argument
+from gitstore import GitStoreError, commit_sha, file_at, locate
+
+from testlog.commands.arguments import add_branch_argument, add_json_argument
+from testlog.config import load_settings
+from testlog.core import layout
+from testlog.core.chronicle import REPLAY_FAILED, REPLAY_VERIFIED, parse_chronicle
+from testlog.gates.outcome import json_mode, print_json
 from testlog.replay.launch import ReplayFailed, ReplayRequest, replay
 
 HELP = ("re-execute a recorded run in a temporary checkout of its source (recorded order, "
@@ -26,22 +36,77 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-dir", default=None, metavar="DIR",
                         help="replay a run written by `pytest --testlog-out=DIR` (the report "
                              "is written to DIR)")
+    add_json_argument(parser)
     add_branch_argument(parser)
     parser.add_argument("--sign-key", default=None,
                         help="key to sign the report commit (default: git's user.signingkey)")
     parser.add_argument("--no-sign", action="store_true", help="commit the report unsigned")
 
 
+def log_tip(args: argparse.Namespace) -> tuple[str | None, str | None, str | None]:
+    """(the repository's top, the log branch, its tip) before the replay; Nones outside git."""
+    try:
+        _common, _git, top = locate(args.repo)
+    except GitStoreError:       # outside a repository (--from-dir): the report is a file
+        return None, None, None
+    where = top or args.repo
+    branch = args.branch or str(load_settings(where)["branch"].value)
+    return where, branch, commit_sha(where, branch)
+
+
+def branch_report(where: str, branch: str, before: str | None) -> tuple[dict[str, Any] | None, str | None]:
+    """The replay report the replay just committed (the chronicle's last event at the new tip)."""
+    tip = commit_sha(where, branch)
+    if tip is None or tip == before:
+        return None, None
+    chronicle = (file_at(where, tip, layout.CHRONICLE) or b"").splitlines()
+    events = parse_chronicle(chronicle[-1]) if chronicle else []
+    event = events[-1] if events else {}
+    if event.get("event") not in (REPLAY_VERIFIED, REPLAY_FAILED):
+        return None, tip
+    data = file_at(where, tip, str(event.get("artifact", "")))
+    return (json.loads(data) if data else None), tip
+
+
+def directory_report(directory: str) -> dict[str, Any] | None:
+    """The newest replay report written into a --from-dir directory."""
+    found = sorted(glob.glob(os.path.join(directory, "replays", "*__replay.json")),
+                   key=os.path.getmtime)
+    if not found:
+        return None
+    with open(found[-1], encoding="utf-8") as handle:
+        data = json.load(handle)
+    return data if isinstance(data, dict) else None
+
+
+def document(args: argparse.Namespace, code: int, before: tuple[str | None, ...]) -> dict[str, Any]:
+    """`replay --json`: the exit status and the replay report (docs/gates.md)."""
+    where, branch, tip = before
+    commit = None
+    if args.from_dir:
+        report = directory_report(args.from_dir)
+    elif where and branch:
+        report, commit = branch_report(where, branch, tip)
+    else:
+        report = None
+    return {"schema_version": 1, "command": "replay", "exit_status": code,
+            "verdict": (report or {}).get("verdict"), "commit": commit, "report": report}
+
+
 def run(args: argparse.Namespace) -> int:
     request = ReplayRequest(repo=args.repo, rev=args.rev, select=args.select, keep=args.keep,
                             python=args.python, from_dir=args.from_dir, branch=args.branch,
                             sign_key=args.sign_key, no_sign=args.no_sign)
-    try:
-        code, lines = replay(request)
-    except ReplayFailed as exc:
-        if exc.lines:
-            print("\n".join(exc.lines))
-            sys.stdout.flush()
-        raise
-    print("\n".join(lines))
+    before = log_tip(args) if args.json else (None, None, None)
+    with json_mode(args.json) as stream:
+        try:
+            code, lines = replay(request)
+        except ReplayFailed as exc:
+            if exc.lines:
+                print("\n".join(exc.lines))
+                sys.stdout.flush()
+            raise
+        print("\n".join(lines))
+        if args.json:
+            print_json(document(args, code, before), stream)
     return code

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 from testlog.audit import options
-from testlog.audit.report import render
+from testlog.audit.report import render, report_document
 from testlog.audit.trust import trusted_certs
 from testlog.audit.verifier import Policy, verify_branch
-from testlog.commands.arguments import add_branch_argument
+from testlog.commands.arguments import add_branch_argument, add_json_argument
 from testlog.config import repo_settings
 from testlog.store.state import ARCHIVE, open_configured, state_path
 
@@ -30,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accept-rewrite", action="store_true",
                         help="report a branch that no longer contains the last verified tip "
                              "instead of failing (after a deliberate rewrite)")
+    add_json_argument(parser)
     add_branch_argument(parser)
 
 
@@ -43,5 +45,9 @@ def run(args: argparse.Namespace) -> int:
         dirs = tuple(dict.fromkeys([options.archive_dir(values, root, common), default_archive]))
         policy = Policy(trusted, args.require_signed, dirs, args.accept_rewrite)
         report = verify_branch(store, policy, args.since)
-    print(render(report))
-    return 0 if report.ok else 1
+    code = 0 if report.ok else 1
+    if args.json:
+        print(json.dumps(report_document(report, code), indent=2, sort_keys=True))
+    else:
+        print(render(report))
+    return code

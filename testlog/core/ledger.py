@@ -35,7 +35,8 @@ def cached_entries(entries: list[dict[str, Any]], path: str, tree: str | None,
                    env: str) -> list[dict[str, Any]]:
     """The latest clean measurement's lines for module folder `path` at `tree` in `env`.
 
-    All lines of the latest invocation that measured it (bench writes one per benchmark).
+    All lines of the latest invocation that measured it (bench writes one per benchmark). A
+    measurement too noisy to judge is no verdict: it is never taken again.
     """
     if tree is None:
         return []
@@ -44,4 +45,5 @@ def cached_entries(entries: list[dict[str, Any]], path: str, tree: str | None,
     if not matching:
         return []
     run = matching[-1].get("run")
-    return [e for e in matching if e.get("run") == run]
+    latest = [e for e in matching if e.get("run") == run]
+    return [] if any(e.get("noisy") for e in latest) else latest

@@ -1,17 +1,17 @@
 """What coverage and bench invocations share: the context of one invocation, running modules
-in parallel with a progress line each, the one ledger commit, and writing manifests back."""
+in parallel with progress lines, the one ledger commit, and writing manifests back."""
 from __future__ import annotations
 
 import os
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from gitstore import Append, Change, LogStore
+from gitstore import file_at
 
 from testlog.core import layout, schema
 from testlog.core.canonical import canonical_json, sha256_hex
@@ -20,23 +20,48 @@ from testlog.core.ledger import ledger_line, parse_ledger
 from testlog.core.manifest import Manifest, manifest_path, manifest_text
 from testlog.core.timefmt import utc_now
 from testlog.gates.interpreter import Interpreter
+from testlog.gates.progress import Progress
 from testlog.gates.workspace import Workspace, dirty_roots, module_trees
-from testlog.store.events import commit_event
 from testlog.store.state import open_log
 
+if TYPE_CHECKING:
+    from gitstore import Change, LogStore
+
 T = TypeVar("T")
+Begin = Callable[[str], None]       # a measurement says it starts a pytest run (what it runs)
+
+
+def value(found: T | Future[T]) -> T:
+    return found.result() if isinstance(found, Future) else found
 
 
 @dataclass(frozen=True)
 class Invocation:
+    """One cov/bench invocation. Its git questions (module trees, dirty folders, the ledger)
+    are asked on threads at the start and answered when first needed: with --no-cache, only
+    after the tests ran."""
     ws: Workspace
     interp: Interpreter
-    trees: dict[str, str]
-    dirty: frozenset[str]
-    entries: tuple[dict[str, Any], ...]    # the ledger before this invocation
+    trees_found: dict[str, str] | Future[dict[str, str]]
+    dirty_found: frozenset[str] | Future[frozenset[str]]
+    entries_found: tuple[dict[str, Any], ...] | Future[tuple[dict[str, Any], ...]]
     use_cache: bool
     run_id: str
     ts: str
+    artifact: str = ""                     # this invocation's report on the log branch
+
+    @property
+    def trees(self) -> dict[str, str]:
+        return value(self.trees_found)
+
+    @property
+    def dirty(self) -> frozenset[str]:
+        return value(self.dirty_found)
+
+    @property
+    def entries(self) -> tuple[dict[str, Any], ...]:
+        """The ledger before this invocation."""
+        return value(self.entries_found)
 
     def tree(self, manifest: Manifest) -> str | None:
         return self.trees.get(manifest.root)
@@ -45,7 +70,16 @@ class Invocation:
         """The fields every ledger line of a module carries: repository-relative, no absolute path."""
         return {"ts": self.ts, "run": self.run_id, "module": manifest.name, "path": manifest.label,
                 "tree": self.tree(manifest), "dirty": manifest.root in self.dirty,
-                "source_commit": self.ws.head, "env_fingerprint": self.interp.fingerprint}
+                "source_commit": self.ws.head, "env_fingerprint": self.interp.fingerprint,
+                "report": self.artifact}
+
+
+def preload_store() -> None:
+    """Import the storage layer (dulwich) on a thread while the tests run: the ledger commit
+    at the end then starts at once."""
+    def load() -> None:
+        from gitstore import LogStore  # noqa: F401  (the façade loads gitstore.store)
+    threading.Thread(target=load, name="testlog-preload", daemon=True).start()
 
 
 def open_ledger_log(ws: Workspace, sign: bool = True) -> LogStore:
@@ -53,60 +87,75 @@ def open_ledger_log(ws: Workspace, sign: bool = True) -> LogStore:
     return open_log(ws.root, ws.settings["branch"].value, key)
 
 
-def read_ledger(store: LogStore, path: str) -> list[dict[str, Any]]:
-    if store.tip is None or not store.exists(path):
-        return []
-    return parse_ledger(store.read(path), f"{path} on {store.ref}")
+def read_ledger(ws: Workspace, path: str) -> list[dict[str, Any]]:
+    """The ledger at the tip of the log branch (one `git cat-file`; no store to open)."""
+    ref = ws.settings["branch"].value
+    data = file_at(ws.root, ref, path)
+    return parse_ledger(data, f"{path} on {ref}") if data else []
 
 
-def start(ws: Workspace, interp: Interpreter, manifests: Sequence[Manifest], store: LogStore,
-          ledger: str, use_cache: bool, prefix: str) -> Invocation:
+def read_report(ws: Workspace, path: str) -> bytes | None:
+    """A measurement report named by a ledger line (only a measurements/ path is read)."""
+    if not isinstance(path, str) or layout.parse_measurement(path) is None:
+        return None
+    return file_at(ws.root, ws.settings["branch"].value, path)
+
+
+_QUESTIONS = ThreadPoolExecutor(max_workers=3, thread_name_prefix="testlog-ledger")
+
+
+def start(ws: Workspace, interp: Interpreter, manifests: Sequence[Manifest], ledger: str,
+          use_cache: bool, prefix: str, category: str) -> Invocation:
+    """The invocation's context; its three git questions are asked at once, on threads."""
     roots = [m.root for m in manifests]
-    return Invocation(ws, interp, module_trees(ws, roots), frozenset(dirty_roots(ws, roots)),
-                      tuple(read_ledger(store, ledger)), use_cache,
-                      f"{prefix}-{secrets.token_hex(6)}", utc_now())
+    trees = _QUESTIONS.submit(module_trees, ws, roots)
+    dirty = _QUESTIONS.submit(lambda: frozenset(dirty_roots(ws, roots)))
+    entries = _QUESTIONS.submit(lambda: tuple(read_ledger(ws, ledger)))
+    run_id, ts = f"{prefix}-{secrets.token_hex(6)}", utc_now()
+    artifact = layout.measurement_path(category, datetime.strptime(ts[:10], "%Y-%m-%d"), run_id)
+    return Invocation(ws, interp, trees, dirty, entries, use_cache, run_id, ts, artifact)
 
 
-def run_all(manifests: Sequence[Manifest], jobs: int, measure: Callable[[Manifest], T],
+def run_all(manifests: Sequence[Manifest], jobs: int, measure: Callable[[Manifest, Begin], T],
             describe: Callable[[T], str]) -> list[T]:
-    """Measure every module (`jobs` at once), printing one progress line as each finishes;
-    the results come back in the order of `manifests`."""
-    lock, done = threading.Lock(), [0]
+    """Measure every module (`jobs` at once): a line as a pytest run starts, a heartbeat while
+    it runs, its result when it ends; the results come back in the order of `manifests`."""
+    progress = Progress(len(manifests))
 
     def one(manifest: Manifest) -> T:
-        result = measure(manifest)
-        with lock:
-            done[0] += 1
-            print(f"[{done[0]}/{len(manifests)}] {describe(result)}", flush=True)
+        number = progress.number()
+        result = measure(manifest, lambda what: progress.begin(number, manifest.name, what))
+        progress.end(number, manifest.name, describe(result))
         return result
 
-    if jobs <= 1:
-        return [one(m) for m in manifests]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(one, m): i for i, m in enumerate(manifests)}
-        results: list[Any] = [None] * len(manifests)
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-    return results
+    try:
+        if jobs <= 1:
+            return [one(m) for m in manifests]
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(one, manifests))
+    finally:
+        progress.close()
 
 
-def scratch_for(inv: Invocation, manifest: Manifest) -> str:
+def scratch_for(inv: Invocation, manifest: Manifest, kind: str = "") -> str:
     """A private scratch folder per module, so parallel runs never share a data file."""
-    path = os.path.join(inv.ws.scratch, sha256_hex(manifest.label.encode())[:16])
+    path = os.path.join(inv.ws.scratch, sha256_hex(f"{kind}{manifest.label}".encode())[:16])
     os.makedirs(path, exist_ok=True)
     return path
 
 
-def record(store: LogStore, inv: Invocation, *, category: str, ledger: str, event: str,
+def record(store: LogStore, inv: Invocation, *, ledger: str, event: str,
            lines: list[dict[str, Any]], report: dict[str, Any], verdict: str, summary: str) -> str:
     """One commit: the ledger lines appended, the invocation's report as the chronicle artifact."""
-    artifact = layout.measurement_path(category, datetime.now(timezone.utc), inv.run_id)
+    from gitstore import Append  # the storage layer loads for the commit, not before
+
+    from testlog.store.events import commit_event
     body = {"schema_version": str(schema.MEASUREMENT), "run": inv.run_id, "ts": inv.ts,
             "source_commit": inv.ws.head, "environment": environment(inv.interp), **report}
     files: dict[str, Change] = {ledger: Append(b"".join(ledger_line(line) for line in lines)),
-                                artifact: canonical_json(body) + b"\n"}
+                                inv.artifact: canonical_json(body) + b"\n"}
     trailers = {TRAILER_SOURCE_COMMIT: inv.ws.head or "none", TRAILER_VERDICT: verdict}
-    return commit_event(store, files, event=event, artifact=artifact, verdict=verdict,
+    return commit_event(store, files, event=event, artifact=inv.artifact, verdict=verdict,
                         summary=summary, trailers=trailers)
 
 

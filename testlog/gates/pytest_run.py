@@ -28,29 +28,26 @@ def status_of(returncode: int) -> str:
     return {0: PASSED, 1: FAILED, 5: NO_TESTS}.get(returncode, ERROR)
 
 
-def tests_dir(root: str) -> str:
-    return f"{root}/tests" if root else "tests"
+def cov_options(sources: tuple[str, ...]) -> list[str]:
+    return [f"--cov={source or '.'}" for source in sources]
 
 
-def bench_dir(root: str) -> str:
-    return f"{tests_dir(root)}/benchmarks"
-
-
-def coverage_argv(python: str, root: str, report: str, benchmark_plugin: bool) -> list[str]:
+def coverage_argv(python: str, sources: tuple[str, ...], tests: list[str], report: str,
+                  benchmark_plugin: bool) -> list[str]:
     # --cov-fail-under=0: a project-wide fail_under must not turn a measurement into a failure.
-    argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--cov={root or '.'}",
+    argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *cov_options(sources),
             f"--cov-report=json:{report}", "--cov-fail-under=0"]
-    return argv + (["--benchmark-disable"] if benchmark_plugin else []) + [tests_dir(root)]
+    return argv + (["--benchmark-disable"] if benchmark_plugin else []) + tests
 
 
-def tests_argv(python: str, root: str, benchmark_plugin: bool) -> list[str]:
+def tests_argv(python: str, tests: list[str], benchmark_plugin: bool) -> list[str]:
     argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    return argv + (["--benchmark-disable"] if benchmark_plugin else []) + [tests_dir(root)]
+    return argv + (["--benchmark-disable"] if benchmark_plugin else []) + tests
 
 
-def bench_argv(python: str, root: str, report: str) -> list[str]:
+def bench_argv(python: str, folders: list[str], report: str) -> list[str]:
     return [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-only",
-            f"--benchmark-json={report}", "--benchmark-save-data", bench_dir(root)]
+            f"--benchmark-json={report}", "--benchmark-save-data", *folders]
 
 
 def child_env(scratch: str) -> dict[str, str]:

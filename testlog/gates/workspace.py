@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -13,9 +14,9 @@ from gitstore import head_commit, listed_files, locate, tree_shas, worktree_chan
 
 from testlog.config import Setting, load_settings
 from testlog.core.modules import module_roots
-from testlog.errors import TestlogError
+from testlog.errors import UsageError
 from testlog.gates.interpreter import Interpreter, probe
-from testlog.store.state import state_path
+from testlog.store.state import INTERPRETERS, state_path
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,14 @@ class Workspace:
     all_roots: tuple[str, ...]    # every module folder of the working tree
     head: str | None
     scratch: str
+    common_dir: str = ""          # git's common dir: objects, refs
 
 
 def repo_top(path: str) -> tuple[str, str]:
     """(top of the working tree, git common dir); a bare repository has no modules to test."""
     common, _git_dir, top = locate(path)
     if top is None:
-        raise TestlogError(f"{os.path.abspath(path)} is a bare repository: run this in a "
+        raise UsageError(f"{os.path.abspath(path)} is a bare repository: run this in a "
                            "checkout (modules and their tests live in the working tree)")
     return top, common
 
@@ -40,18 +42,20 @@ def repo_top(path: str) -> tuple[str, str]:
 @contextmanager
 def open_workspace(path: str, cli: dict | None = None) -> Iterator[Workspace]:
     top, common = repo_top(path)
-    settings = load_settings(top, cli)
-    roots = tuple(module_roots(listed_files(top)))
+    with ThreadPoolExecutor(max_workers=2) as pool:     # two git questions at once
+        files = pool.submit(listed_files, top)
+        head = pool.submit(head_commit, top)
+        settings = load_settings(top, cli)
+        roots = tuple(module_roots(files.result()))
     scratch = tempfile.mkdtemp(prefix="git-testlog-")
     try:
-        yield Workspace(top, state_path(common), settings, roots,
-                        head_commit(top), scratch)
+        yield Workspace(top, state_path(common), settings, roots, head.result(), scratch, common)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def interpreter(ws: Workspace) -> Interpreter:
-    return probe(ws.root, ws.settings["python"])
+    return probe(ws.root, ws.settings["python"], os.path.join(ws.state_dir, INTERPRETERS))
 
 
 def module_trees(ws: Workspace, roots: list[str]) -> dict[str, str]:
