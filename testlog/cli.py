@@ -79,9 +79,30 @@ def exit_status(exc: Exception) -> int:
     return 2 if isinstance(exc, GitStoreInputError) else 1
 
 
+def unknown_long_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
+    """The first `--option` the named subcommand does not know (argparse would first complain
+    about a missing required option, hiding the typo: `gate --bogus`)."""
+    name = command_named(argv)
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    sub = subparsers[0].choices.get(name) if name and subparsers else None
+    if sub is None or name is None:
+        return None
+    known = [o for o in sub._option_string_actions if o.startswith("--")]
+    for item in list(argv)[list(argv).index(name) + 1:]:
+        if item == "--":
+            break
+        option = item.split("=", 1)[0]
+        if option.startswith("--") and not any(k.startswith(option) for k in known):
+            return item
+    return None
+
+
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     """Like parse_args; a command with TRAILING_ARGS also takes its positional arguments after
     its options (`hook pre-push --check bench origin URL`, as git passes them to a shim)."""
+    bogus = unknown_long_option(parser, argv or [])
+    if bogus:
+        parser.error(f"unrecognized arguments: {bogus}")
     args, extra = parser.parse_known_args(argv)
     trailing = getattr(args, "trailing", None)
     if extra and trailing and not any(item.startswith("-") for item in extra):

@@ -56,6 +56,16 @@ def owns_source(manifest: Manifest, excluded: list[str], path: str) -> bool:
         not any(inside(path, e) for e in excluded)
 
 
+def outside_paths(manifest: Manifest) -> list[str]:
+    """The module's declared sources and tests outside its own folder: part of what it is (a
+    change there is a change of the module, for the cache as for the selection)."""
+    return sorted({p for p in (*manifest.sources, *manifest.tests) if not inside(p, manifest.root)})
+
+
+def identity_paths(manifest: Manifest) -> list[str]:
+    return [manifest.root, *outside_paths(manifest)]
+
+
 def claimed_by(manifests: Iterable[Manifest], changed: Iterable[str]) -> list[str]:
     """The module folders whose declared tests or sources hold a changed path (a module with a
     top-level `tests/` is affected by a change there), sorted."""

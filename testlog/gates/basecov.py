@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitstore import GitStoreError, tree_shas
+from gitstore import GitStoreError
 
 from testlog.core.gates import NEW_MODULE, BaseCoverage
 from testlog.core.ledger import cached_entries
@@ -15,7 +15,7 @@ from testlog.core.manifest import Manifest, manifest_path, parse_manifest
 from testlog.errors import TestlogError
 from testlog.gates.checkouts import Checkouts
 from testlog.gates.coverage import CovOutcome, existing_tests, measure_at
-from testlog.gates.invocation import Begin, Invocation
+from testlog.gates.invocation import Begin, Invocation, identity_at
 from testlog.gates.pytest_run import ERROR
 
 SHORT = 7
@@ -28,30 +28,27 @@ class BaseMeasurer:
     checkouts: Checkouts
     lines: list[dict[str, Any]] = field(default_factory=list)     # ledger lines measured now
 
-    def tree_of(self, manifest: Manifest, commit: str) -> str | None:
-        return tree_shas(self.inv.ws.root, commit, [manifest.root]).get(manifest.root)
-
-    def from_ledger(self, manifest: Manifest, tree: str) -> float | None:
+    def from_ledger(self, manifest: Manifest, tree: str, inputs: dict[str, str]) -> float | None:
         hits = cached_entries(list(self.inv.entries), manifest.label, tree,
-                              self.inv.interp.fingerprint)
+                              self.inv.interp.fingerprint, inputs)
         usable = [h for h in hits if isinstance(h.get("coverage"), (int, float))]
         return float(usable[-1]["coverage"]) if usable else None
 
     def find(self, manifest: Manifest, commit: str, current: CovOutcome,
              begin: Begin) -> BaseCoverage:
         try:
-            tree = self.tree_of(manifest, commit)
+            tree, inputs = identity_at(self.inv.ws, manifest, commit)
         except GitStoreError as exc:
             return BaseCoverage(commit, None, f"its tree cannot be read: {exc}")
         if tree is None:
             return BaseCoverage(commit, None, NEW_MODULE)
-        known = self.from_ledger(manifest, tree)
+        known = self.from_ledger(manifest, tree, inputs)
         if known is not None:
             return BaseCoverage(commit, known)
-        return self.measure(manifest, commit, tree, current, begin)
+        return self.measure(manifest, commit, (tree, inputs), current, begin)
 
-    def measure(self, manifest: Manifest, commit: str, tree: str, current: CovOutcome,
-                begin: Begin) -> BaseCoverage:
+    def measure(self, manifest: Manifest, commit: str, identity: tuple[str, dict[str, str]],
+                current: CovOutcome, begin: Begin) -> BaseCoverage:
         try:
             where = self.checkouts.folder(commit)
         except GitStoreError as exc:
@@ -71,7 +68,7 @@ class BaseMeasurer:
         problem = unusable(outcome, current)
         if problem:
             return BaseCoverage(commit, None, problem, measured=True)
-        self.lines.append(self.ledger_line(base_manifest, commit, tree, outcome))
+        self.lines.append(self.ledger_line(base_manifest, commit, identity, outcome))
         return BaseCoverage(commit, outcome.coverage, measured=True)
 
     def base_manifest(self, where: str, manifest: Manifest) -> Manifest | None:
@@ -81,15 +78,17 @@ class BaseMeasurer:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return parse_manifest(handle.read(), manifest.root)
 
-    def ledger_line(self, manifest: Manifest, commit: str, tree: str,
+    def ledger_line(self, manifest: Manifest, commit: str, identity: tuple[str, dict[str, str]],
                     outcome: CovOutcome) -> dict[str, Any]:
         """A base measured now joins the ledger like any other (it serves the next gate)."""
+        tree, inputs = identity
         line = self.inv.base_line(manifest)
         line.update(tree=tree, dirty=False, source_commit=commit, coverage=outcome.coverage,
                     tests=outcome.status, lane=manifest.lane, target=manifest.coverage_target,
                     role="base")
         line.pop("report", None)
-        return line
+        line.pop("inputs", None)
+        return {**line, "inputs": inputs} if inputs else line
 
 
 def unusable(outcome: CovOutcome, current: CovOutcome) -> str:

@@ -39,12 +39,16 @@ def bench_folders(root: str, manifest: Manifest) -> list[str]:
     return found
 
 
-def samples_from_report(data: bytes | None, label: str) -> dict[str, list[float]] | None:
-    """A module's kept samples from a stored bench report (read from the log branch: checked)."""
+def samples_from_report(data: bytes | None, label: str,
+                        tree: str | None) -> dict[str, list[float]] | None:
+    """A module's kept samples at `tree` from a stored bench report (measured, or measured as a
+    base); read from the log branch, so checked."""
     try:
         report = json.loads(data) if data else None
-        for entry in report["modules"] if isinstance(report, dict) else []:
-            if isinstance(entry, dict) and entry.get("path") == label:
+        entries = [*report.get("modules", []), *report.get("bases", [])] \
+            if isinstance(report, dict) else []
+        for entry in entries:
+            if isinstance(entry, dict) and entry.get("path") == label and entry.get("tree") == tree:
                 found = {str(b["benchmark"]): [float(x) for x in b["samples_ms"]]
                          for b in entry.get("benchmarks", [])}
                 return found or None
@@ -54,14 +58,14 @@ def samples_from_report(data: bytes | None, label: str) -> dict[str, list[float]
 
 
 def from_cache(inv: Invocation, manifest: Manifest, need_samples: bool) -> BenchOutcome | None:
-    if not inv.use_cache or manifest.root in inv.dirty:
+    if not inv.use_cache or inv.is_dirty(manifest):
         return None
     hits = cached_entries(list(inv.entries), manifest.label, inv.tree(manifest),
-                          inv.interp.fingerprint)
+                          inv.interp.fingerprint, inv.inputs(manifest))
     if not hits:
         return None
     samples = samples_from_report(read_report(inv.ws, hits[-1].get("report", "")),
-                                  manifest.label) if need_samples else None
+                                  manifest.label, inv.tree(manifest)) if need_samples else None
     if need_samples and samples is None:
         return None
     keys = ("benchmark", *PERCENTILE_KEYS, "rounds")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from gitstore import GitStoreError, tree_shas
+from gitstore import GitStoreError
 
 from testlog.core import layout
 from testlog.core.chronicle import BENCH_RECORDED
@@ -40,6 +40,7 @@ from testlog.gates.invocation import (
     Begin,
     Invocation,
     announce,
+    identity_at,
     open_ledger_log,
     preload_store,
     read_report,
@@ -82,22 +83,25 @@ class BenchJudge:
     """Finds bases (ledger, else measured in a checkout) and keeps the base lines measured."""
     inv: Invocation
     checkouts: Checkouts
-    lines: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[dict[str, Any]] = field(default_factory=list)      # bases measured now
+    reported: list[dict[str, Any]] = field(default_factory=list)   # their samples, for the report
 
     def base(self, manifest: Manifest, commit: str, begin: Begin) -> BaseSamples:
         try:
-            tree = tree_shas(self.inv.ws.root, commit, [manifest.root]).get(manifest.root)
+            tree, inputs = identity_at(self.inv.ws, manifest, commit)
         except GitStoreError as exc:
             return BaseSamples(commit, None, f"its tree cannot be read: {exc}")
         if tree is None:
             return BaseSamples(commit, None, "a new module")
         hits = cached_entries(list(self.inv.entries), manifest.label, tree,
-                              self.inv.interp.fingerprint)
+                              self.inv.interp.fingerprint, inputs)
         known = samples_from_report(read_report(self.inv.ws, hits[-1].get("report", "")),
-                                    manifest.label) if hits else None
-        return BaseSamples(commit, known) if known else self.measure(manifest, commit, tree, begin)
+                                    manifest.label, tree) if hits else None
+        return BaseSamples(commit, known) if known else \
+            self.measure(manifest, commit, (tree, inputs), begin)
 
-    def measure(self, manifest: Manifest, commit: str, tree: str, begin: Begin) -> BaseSamples:
+    def measure(self, manifest: Manifest, commit: str, identity: tuple[str, dict[str, str]],
+                begin: Begin) -> BaseSamples:
         try:
             where = self.checkouts.folder(commit)
             with open(f"{where}/{manifest_path(manifest.root)}", encoding="utf-8") as handle:
@@ -112,8 +116,14 @@ class BenchJudge:
                                   "base's benchmarks")
         if outcome.status != "passed" or not outcome.samples:
             return BaseSamples(commit, None, "its benchmarks did not run")
-        self.lines += [{**line, "tree": tree, "source_commit": commit, "dirty": False,
-                        "role": "base"} for line in ledger_lines(self.inv, [outcome])]
+        tree, inputs = identity
+        extra = {"inputs": inputs} if inputs else {}
+        self.lines += [{**{k: v for k, v in line.items() if k != "inputs"}, "tree": tree,
+                        "source_commit": commit, "dirty": False, "role": "base", **extra}
+                       for line in ledger_lines(self.inv, [outcome])]
+        self.reported.append({"path": manifest.label, "tree": tree, "commit": commit,
+                              "benchmarks": [{"benchmark": name, "samples_ms": samples}
+                                             for name, samples in outcome.samples.items()]})
         return BaseSamples(commit, outcome.samples)
 
 
@@ -258,9 +268,9 @@ def saying(name: str) -> Begin:
 
 
 def judge_all(inv: Invocation, req: BenchRequest,
-              outcomes: list[BenchOutcome]) -> tuple[list[Judgement], list[dict[str, Any]]]:
+              outcomes: list[BenchOutcome]) -> tuple[list[Judgement], BenchJudge]:
     """Bases, verdicts, and one re-measurement of each module with a regression or noise;
-    (the judgements, the ledger lines of bases measured now)."""
+    (the judgements, the finder holding the bases measured now)."""
     finder = BenchJudge(inv, Checkouts(inv.ws))
     bases = {o.manifest.root: find_base(finder, req, o, saying(o.manifest.name))
              for o in outcomes}
@@ -274,20 +284,21 @@ def judge_all(inv: Invocation, req: BenchRequest,
         for j, outcome in zip(again, redo):
             j.outcome, j.remeasured = outcome, True
             j.benchmarks = judge(outcome, j.base)
-    return judged, finder.lines
+    return judged, finder
 
 
 def record_bench(store: LogStore, inv: Invocation, judged: list[Judgement],
                  modules: list[dict[str, Any]], problems: list[str], selection: str,
-                 base_lines: list[dict[str, Any]]) -> str | None:
-    lines = ledger_lines(inv, [j.outcome for j in judged]) + base_lines
+                 bases: BenchJudge) -> str | None:
+    lines = ledger_lines(inv, [j.outcome for j in judged]) + bases.lines
     if not lines:
         return None
     verdict = "FAIL" if problems else "PASS"
     stored = [{**entry, "benchmarks": [{**b, "samples_ms": (j.outcome.samples or {}).get(
         b["benchmark"], [])} for b in entry["benchmarks"]]} if not j.outcome.cached_at else entry
         for j, entry in zip(judged, modules)]
-    report = {"kind": "bench", "selection": selection, "problems": problems, "modules": stored}
+    report = {"kind": "bench", "selection": selection, "problems": problems, "modules": stored,
+              "bases": bases.reported}
     summary = f"{BENCH_RECORDED} {len(lines)} benchmark{'s' if len(lines) != 1 else ''} {verdict}"
     return record(store, inv, ledger=layout.BENCH_LEDGER, event=BENCH_RECORDED, lines=lines,
                   report=report, verdict=verdict, summary=summary)
@@ -307,16 +318,16 @@ def run_bench(ws: Workspace, manifests: list[Manifest], req: BenchRequest) -> Ga
     outcomes = run_all(manifests, req.jobs, lambda m, begin: measure(
         inv, m, begin, m.max_regression is not None and gate_range_of(req, m) is not None),
         describe)
-    judged, base_lines = judge_all(inv, req, outcomes)
+    judged, bases = judge_all(inv, req, outcomes)
     problems = [p for j in sorted(judged, key=lambda j: j.outcome.manifest.name)
                 for p in problems_of(j.outcome, j.benchmarks)]
     notes = [n for j in judged for n in notes_of(j.outcome, j.benchmarks, j.base)]
     modules = [module_entry(inv, j.outcome, j.benchmarks, j.remeasured,
                             problems_of(j.outcome, j.benchmarks)) for j in judged]
     with open_ledger_log(ws) as store:
-        sha = record_bench(store, inv, judged, modules, problems, req.selection, base_lines)
+        sha = record_bench(store, inv, judged, modules, problems, req.selection, bases)
     final = [j.outcome for j in judged]
-    report_recorded(sha, len(ledger_lines(inv, final)) + len(base_lines), "benchmark",
+    report_recorded(sha, len(ledger_lines(inv, final)) + len(bases.lines), "benchmark",
                     layout.BENCH_LEDGER, store.ref)
     if req.update:
         write_back(ws, manifest_updates(inv, final))

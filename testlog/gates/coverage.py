@@ -78,10 +78,10 @@ def lines_from_report(data: bytes | None, label: str) -> Lines | None:
 
 
 def from_cache(inv: Invocation, manifest: Manifest, need_lines: bool) -> CovOutcome | None:
-    if not inv.use_cache or manifest.root in inv.dirty:
+    if not inv.use_cache or inv.is_dirty(manifest):
         return None
     hits = cached_entries(list(inv.entries), manifest.label, inv.tree(manifest),
-                          inv.interp.fingerprint)
+                          inv.interp.fingerprint, inv.inputs(manifest))
     if not hits:
         return None
     entry = hits[-1]

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gitstore import diff_zero_context
+from gitstore import GitStoreError, diff_zero_context
 
 from testlog.core import layout
 from testlog.core.chronicle import COVERAGE_RECORDED
@@ -76,6 +76,7 @@ class Judged:
     bases: dict[str, BaseCoverage] = field(default_factory=dict)
     patches: dict[str, PatchCoverage] = field(default_factory=dict)
     base_lines: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def find_bases(inv: Invocation, req: CoverageRequest, outcomes: list[CovOutcome]) -> Judged:
@@ -85,7 +86,7 @@ def find_bases(inv: Invocation, req: CoverageRequest, outcomes: list[CovOutcome]
               and (r := gate_range(req, o.manifest)) is not None]
     judged = Judged()
     judged.bases, judged.base_lines = base_coverages(inv, wanted)
-    judged.patches = patch_coverages(inv, wanted)
+    judged.patches, judged.notes = patch_coverages(inv, wanted)
     return judged
 
 
@@ -107,20 +108,34 @@ def owner(manifest: Manifest, excluded: list[str]) -> Callable[[str], bool]:
     return lambda path: owns_source(manifest, excluded, path)
 
 
-def patch_coverages(inv: Invocation,
-                    wanted: list[tuple[CovOutcome, GateRange]]) -> dict[str, PatchCoverage]:
-    """Changed-lines coverage of each module with a patch_target: one diff per range start."""
-    diffs: dict[str, dict[str, list[int]]] = {}
-    patches = {}
+def changed_lines(root: str, start: str) -> dict[str, list[int]] | str:
+    """The added lines from `start` to the working tree, or why git could not say."""
+    try:
+        return added_lines(diff_zero_context(root, start))
+    except GitStoreError as exc:
+        return str(exc)
+
+
+def patch_coverages(inv: Invocation, wanted: list[tuple[CovOutcome, GateRange]]
+                    ) -> tuple[dict[str, PatchCoverage], list[str]]:
+    """Changed-lines coverage of each module with a patch_target (one diff per range start),
+    and a note for each module whose changed lines could not be read."""
+    diffs: dict[str, dict[str, list[int]] | str] = {}
+    patches, notes = {}, []
     for outcome, found in wanted:
         m = outcome.manifest
         if m.patch_target is None or found.start is None or outcome.lines is None:
             continue
         if found.start not in diffs:
-            diffs[found.start] = added_lines(diff_zero_context(inv.ws.root, found.start))
-        patches[m.root] = patch_coverage(diffs[found.start], outcome.lines,
+            diffs[found.start] = changed_lines(inv.ws.root, found.start)
+        diff = diffs[found.start]
+        if isinstance(diff, str):
+            notes.append(f"{m.name}: the changed lines since {found.start[:7]} cannot be read "
+                         f"({diff}): the changed-lines check is skipped")
+            continue
+        patches[m.root] = patch_coverage(diff, outcome.lines,
                                          owner(m, measured_exclusions(m, inv.ws.all_roots)))
-    return patches
+    return patches, notes
 
 
 def describe_base(named: tuple[str, BaseCoverage]) -> str:
@@ -220,13 +235,14 @@ def run_coverage(ws: Workspace, manifests: list[Manifest], req: CoverageRequest)
                     "measurement", layout.COVERAGE_LEDGER, store.ref)
     if req.update:
         write_back(ws, manifest_updates(inv, outcomes))
-    return coverage_outcome(req, inv, outcomes, results, modules, problems, sha)
+    return coverage_outcome(req, inv, outcomes, results, modules, problems, sha, judged.notes)
 
 
 def coverage_outcome(req: CoverageRequest, inv: Invocation, outcomes: list[CovOutcome],
                      results: list[CoverageResult], modules: list[dict[str, Any]],
-                     problems: list[str], sha: str | None) -> GateOutcome:
+                     problems: list[str], sha: str | None, more: list[str]) -> GateOutcome:
     notes = [n for r in sorted(results, key=lambda r: r.module) for n in coverage_notes(r)]
+    notes += more
     if req.gate and req.range_note and any(m.max_drop is not None or m.patch_target is not None
                                            for m in (o.manifest for o in outcomes)):
         notes.insert(0, req.range_note)

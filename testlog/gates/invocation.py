@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gitstore import file_at
+from gitstore import file_at, tree_shas
 
 from testlog.core import layout, schema
 from testlog.core.canonical import canonical_json, sha256_hex
 from testlog.core.layout import TRAILER_SOURCE_COMMIT, TRAILER_VERDICT
 from testlog.core.ledger import ledger_line, parse_ledger
 from testlog.core.manifest import Manifest, manifest_path, manifest_text
+from testlog.core.modules import identity_paths, outside_paths
 from testlog.core.timefmt import utc_now
 from testlog.gates.interpreter import Interpreter
 from testlog.gates.progress import Progress
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from gitstore import Change, LogStore
 
 T = TypeVar("T")
+ABSENT = "absent"                   # a declared path the commit does not have
 Begin = Callable[[str], None]       # a measurement says it starts a pytest run (what it runs)
 
 
@@ -66,12 +68,27 @@ class Invocation:
     def tree(self, manifest: Manifest) -> str | None:
         return self.trees.get(manifest.root)
 
+    def inputs(self, manifest: Manifest) -> dict[str, str]:
+        """The trees of the module's declared paths outside its folder ({} when none)."""
+        return {p: self.trees.get(p, ABSENT) for p in outside_paths(manifest)}
+
+    def is_dirty(self, manifest: Manifest) -> bool:
+        return any(p in self.dirty for p in identity_paths(manifest))
+
     def base_line(self, manifest: Manifest) -> dict[str, Any]:
         """The fields every ledger line of a module carries: repository-relative, no absolute path."""
-        return {"ts": self.ts, "run": self.run_id, "module": manifest.name, "path": manifest.label,
-                "tree": self.tree(manifest), "dirty": manifest.root in self.dirty,
+        line = {"ts": self.ts, "run": self.run_id, "module": manifest.name, "path": manifest.label,
+                "tree": self.tree(manifest), "dirty": self.is_dirty(manifest),
                 "source_commit": self.ws.head, "env_fingerprint": self.interp.fingerprint,
                 "report": self.artifact}
+        inputs = self.inputs(manifest)
+        return {**line, "inputs": inputs} if inputs else line
+
+
+def identity_at(ws: Workspace, manifest: Manifest, commit: str) -> tuple[str | None, dict[str, str]]:
+    """(the module folder's tree at `commit`, the trees of its declared outside paths there)."""
+    found = tree_shas(ws.root, commit, identity_paths(manifest))
+    return found.get(manifest.root), {p: found.get(p, ABSENT) for p in outside_paths(manifest)}
 
 
 def preload_store() -> None:
@@ -107,9 +124,9 @@ _QUESTIONS = ThreadPoolExecutor(max_workers=3, thread_name_prefix="testlog-ledge
 def start(ws: Workspace, interp: Interpreter, manifests: Sequence[Manifest], ledger: str,
           use_cache: bool, prefix: str, category: str) -> Invocation:
     """The invocation's context; its three git questions are asked at once, on threads."""
-    roots = [m.root for m in manifests]
-    trees = _QUESTIONS.submit(module_trees, ws, roots)
-    dirty = _QUESTIONS.submit(lambda: frozenset(dirty_roots(ws, roots)))
+    paths = sorted({p for m in manifests for p in identity_paths(m)})
+    trees = _QUESTIONS.submit(module_trees, ws, paths)
+    dirty = _QUESTIONS.submit(lambda: frozenset(dirty_roots(ws, paths)))
     entries = _QUESTIONS.submit(lambda: tuple(read_ledger(ws, ledger)))
     run_id, ts = f"{prefix}-{secrets.token_hex(6)}", utc_now()
     artifact = layout.measurement_path(category, datetime.strptime(ts[:10], "%Y-%m-%d"), run_id)

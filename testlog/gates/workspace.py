@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from gitstore import head_commit, listed_files, locate, tree_shas, worktree_changes
 
 from testlog.config import Setting, load_settings
-from testlog.core.modules import module_roots
+from testlog.core.modules import inside, module_roots
 from testlog.errors import UsageError
 from testlog.gates.interpreter import Interpreter, probe
 from testlog.store.state import INTERPRETERS, state_path
@@ -58,12 +58,12 @@ def interpreter(ws: Workspace) -> Interpreter:
     return probe(ws.root, ws.settings["python"], os.path.join(ws.state_dir, INTERPRETERS))
 
 
-def module_trees(ws: Workspace, roots: list[str]) -> dict[str, str]:
-    """Each module folder's tree sha at HEAD (absent for a folder HEAD does not have)."""
-    return tree_shas(ws.root, ws.head, roots) if ws.head else {}
+def module_trees(ws: Workspace, paths: list[str]) -> dict[str, str]:
+    """Each folder's (or file's) object sha at HEAD (absent for a path HEAD does not have)."""
+    return tree_shas(ws.root, ws.head, paths) if ws.head else {}
 
 
-def dirty_roots(ws: Workspace, roots: list[str]) -> set[str]:
-    """Module folders with any uncommitted change inside (staged, unstaged or untracked)."""
+def dirty_roots(ws: Workspace, paths: list[str]) -> set[str]:
+    """The paths with any uncommitted change inside (staged, unstaged or untracked)."""
     changed = worktree_changes(ws.root)
-    return {r for r in roots if any(p.startswith(f"{r}/") or not r for p in changed)}
+    return {r for r in paths if any(inside(p, r) for p in changed)}
