@@ -10,15 +10,12 @@ from gitstore import staged_files
 from testlog.commands.arguments import add_branch_argument, add_json_argument
 from testlog.core.prepush import branch_ref, parse_push_lines
 from testlog.errors import UsageError
-from testlog.gates.benchgate import BenchRequest, run_bench
 from testlog.gates.covgate import CoverageRequest, run_coverage
 from testlog.gates.gaterange import Ranges
 from testlog.gates.outcome import GateOutcome, finish, json_mode
 from testlog.gates.pushrange import framework_files, framework_range, pushed_files
 from testlog.gates.selection import affected
-from testlog.gates.testsonly import run_tests
 from testlog.gates.workspace import Workspace, open_workspace
-from testlog.store.publish import publish_along
 
 HELP = ("git hook entry point: `hook pre-push` gates the coverage of the modules the pushed "
         "commits touch; `hook pre-commit` runs the tests of the modules the staged files touch")
@@ -111,8 +108,10 @@ def gate(ws: Workspace, args: argparse.Namespace, check: str) -> GateOutcome:
     manifests = affected(ws, files) if files else []
     selection = f"modules affected by {what}"
     if check == "tests":
+        from testlog.gates.testsonly import run_tests  # each check loads what it runs
         return run_tests(ws, manifests, selection, jobs=args.jobs)
     if check == "bench":
+        from testlog.gates.benchgate import BenchRequest, run_bench
         return run_bench(ws, manifests, BenchRequest(
             selection, args.jobs, not args.no_cache, False, args.allow_empty, ranges, True))
     return run_coverage(ws, manifests, CoverageRequest(
@@ -126,6 +125,7 @@ def publish(ws: Workspace, args: argparse.Namespace, outcome: GateOutcome) -> No
     if args.stage != "pre-push" or outcome.exit_status or not remote or \
             not any(m.get("coverage") is not None or m.get("benchmarks") for m in outcome.modules):
         return
+    from testlog.store.publish import publish_along
     _status, line = publish_along(ws.root, remote, ws.settings["branch"].value,
                                   ws.settings["sign_key"].value)
     print(f"git-testlog: {line}", flush=True)

@@ -4,7 +4,6 @@ Fields of a project's own start with `x-` (at any level) and are left alone. Pur
 """
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 # field -> its own known fields (None: a value, not checked further here)
@@ -42,6 +41,7 @@ def check_known_fields(data: dict[str, Any], known: Fields = KNOWN, prefix: str 
 
 
 def unknown(full: str, name: str, known: Fields, prefix: str) -> str:
+    import difflib  # only for a typo
     close = difflib.get_close_matches(name, [k for k in known if not k.startswith("$")], n=1)
     hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
     choices = ", ".join(prefix + k for k in known if not k.startswith("$"))

@@ -15,7 +15,8 @@ from testlog.core.manifest import Manifest, manifest_path, parse_manifest
 from testlog.errors import TestlogError
 from testlog.gates.checkouts import Checkouts
 from testlog.gates.coverage import CovOutcome, existing_tests, measure_at
-from testlog.gates.invocation import Begin, Invocation, identity_at
+from testlog.gates.invocation import Begin, Identity, Invocation, identity_at
+from testlog.gates.later import Later
 from testlog.gates.pytest_run import ERROR
 
 SHORT = 7
@@ -34,10 +35,12 @@ class BaseMeasurer:
         usable = [h for h in hits if isinstance(h.get("coverage"), (int, float))]
         return float(usable[-1]["coverage"]) if usable else None
 
-    def find(self, manifest: Manifest, commit: str, current: CovOutcome,
-             begin: Begin) -> BaseCoverage:
+    def find(self, manifest: Manifest, commit: str, current: CovOutcome, begin: Begin,
+             identity: Later[dict[str, Identity]] | None = None) -> BaseCoverage:
+        """`identity`: the modules' identities at `commit`, when asked on a thread already."""
         try:
-            tree, inputs = identity_at(self.inv.ws, manifest, commit)
+            tree, inputs = identity.result()[manifest.root] if identity else \
+                identity_at(self.inv.ws, manifest, commit)
         except GitStoreError as exc:
             return BaseCoverage(commit, None, f"its tree cannot be read: {exc}")
         if tree is None:

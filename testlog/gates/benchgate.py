@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from gitstore import GitStoreError
+from gitstore import GitStoreError, full_ref
 
 from testlog.core import layout
 from testlog.core.chronicle import BENCH_RECORDED
@@ -40,16 +40,17 @@ from testlog.gates.invocation import (
     Begin,
     Invocation,
     announce,
+    close_store,
     identity_at,
-    open_ledger_log,
-    preload_store,
     read_report,
     record,
     report_recorded,
     run_all,
     start,
+    store_later,
     write_back,
 )
+from testlog.gates.later import Later
 from testlog.gates.outcome import GateOutcome, checked_nothing
 from testlog.gates.pytest_run import ERROR, FAILED
 from testlog.gates.workspace import Workspace, interpreter
@@ -287,7 +288,7 @@ def judge_all(inv: Invocation, req: BenchRequest,
     return judged, finder
 
 
-def record_bench(store: LogStore, inv: Invocation, judged: list[Judgement],
+def record_bench(store: Later[LogStore], inv: Invocation, judged: list[Judgement],
                  modules: list[dict[str, Any]], problems: list[str], selection: str,
                  bases: BenchJudge) -> str | None:
     lines = ledger_lines(inv, [j.outcome for j in judged]) + bases.lines
@@ -300,8 +301,8 @@ def record_bench(store: LogStore, inv: Invocation, judged: list[Judgement],
     report = {"kind": "bench", "selection": selection, "problems": problems, "modules": stored,
               "bases": bases.reported}
     summary = f"{BENCH_RECORDED} {len(lines)} benchmark{'s' if len(lines) != 1 else ''} {verdict}"
-    return record(store, inv, ledger=layout.BENCH_LEDGER, event=BENCH_RECORDED, lines=lines,
-                  report=report, verdict=verdict, summary=summary)
+    return record(store.result(), inv, ledger=layout.BENCH_LEDGER, event=BENCH_RECORDED,
+                  lines=lines, report=report, verdict=verdict, summary=summary)
 
 
 def run_bench(ws: Workspace, manifests: list[Manifest], req: BenchRequest) -> GateOutcome:
@@ -313,22 +314,24 @@ def run_bench(ws: Workspace, manifests: list[Manifest], req: BenchRequest) -> Ga
     interp = interpreter(ws)
     interp.require("pytest_benchmark")
     announce("Benchmarks", manifests, req.selection, interp)
-    preload_store()
-    inv = start(ws, interp, manifests, layout.BENCH_LEDGER, req.use_cache, "bench", "bench")
-    outcomes = run_all(manifests, req.jobs, lambda m, begin: measure(
-        inv, m, begin, m.max_regression is not None and gate_range_of(req, m) is not None),
-        describe)
-    judged, bases = judge_all(inv, req, outcomes)
-    problems = [p for j in sorted(judged, key=lambda j: j.outcome.manifest.name)
-                for p in problems_of(j.outcome, j.benchmarks)]
-    notes = [n for j in judged for n in notes_of(j.outcome, j.benchmarks, j.base)]
-    modules = [module_entry(inv, j.outcome, j.benchmarks, j.remeasured,
-                            problems_of(j.outcome, j.benchmarks)) for j in judged]
-    with open_ledger_log(ws) as store:
+    store = store_later(ws)
+    try:
+        inv = start(ws, interp, manifests, layout.BENCH_LEDGER, req.use_cache, "bench", "bench")
+        outcomes = run_all(manifests, req.jobs, lambda m, begin: measure(
+            inv, m, begin, m.max_regression is not None and gate_range_of(req, m) is not None),
+            describe)
+        judged, bases = judge_all(inv, req, outcomes)
+        problems = [p for j in sorted(judged, key=lambda j: j.outcome.manifest.name)
+                    for p in problems_of(j.outcome, j.benchmarks)]
+        notes = [n for j in judged for n in notes_of(j.outcome, j.benchmarks, j.base)]
+        modules = [module_entry(inv, j.outcome, j.benchmarks, j.remeasured,
+                                problems_of(j.outcome, j.benchmarks)) for j in judged]
         sha = record_bench(store, inv, judged, modules, problems, req.selection, bases)
+    finally:
+        close_store(store)
     final = [j.outcome for j in judged]
     report_recorded(sha, len(ledger_lines(inv, final)) + len(bases.lines), "benchmark",
-                    layout.BENCH_LEDGER, store.ref)
+                    layout.BENCH_LEDGER, full_ref(ws.settings["branch"].value))
     if req.update:
         write_back(ws, manifest_updates(inv, final))
     return bench_outcome(req, inv, judged, modules, problems, notes, sha)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gitstore import GitStoreError, diff_zero_context
+from gitstore import GitStoreError, diff_zero_context, full_ref
 
 from testlog.core import layout
 from testlog.core.chronicle import COVERAGE_RECORDED
@@ -26,16 +26,19 @@ from testlog.gates.coverage import CovOutcome, describe, measure, stored_lines
 from testlog.gates.gaterange import GateRange, Ranges
 from testlog.gates.invocation import (
     Begin,
+    Identity,
     Invocation,
     announce,
-    open_ledger_log,
-    preload_store,
+    close_store,
+    identities_at,
     record,
     report_recorded,
     run_all,
     start,
+    store_later,
     write_back,
 )
+from testlog.gates.later import Later
 from testlog.gates.outcome import GateOutcome, checked_nothing
 from testlog.gates.pytest_run import ERROR, FAILED
 from testlog.gates.workspace import Workspace, interpreter
@@ -79,18 +82,54 @@ class Judged:
     notes: list[str] = field(default_factory=list)
 
 
-def find_bases(inv: Invocation, req: CoverageRequest, outcomes: list[CovOutcome]) -> Judged:
+@dataclass
+class Prefetched:
+    """What the gate asks git on threads while the tests run: each base's module identities
+    (one question per base commit) and each range start's changed lines (one diff each)."""
+    identities: dict[str, Later[dict[str, Identity]]] = field(default_factory=dict)
+    diffs: dict[str, Later[dict[str, list[int]] | str]] = field(default_factory=dict)
+
+
+def prefetch(inv: Invocation, req: CoverageRequest, manifests: list[Manifest]) -> Prefetched:
+    ahead = Prefetched()
+    if not req.gate:
+        return ahead
+    by_range = [(m, r) for m in manifests if (r := gate_range(req, m)) is not None]
+    starts = {r.start for m, r in by_range if m.patch_target is not None and r.start}
+    ahead.diffs = {s: diff_later(inv.ws.root, s) for s in sorted(starts)}
+    dropping = [(m, r) for m, r in by_range if m.max_drop is not None]
+    for r in {id(r): r for _, r in dropping}.values():
+        mods = [m for m, other in dropping if other is r]
+        found = identities_later(inv, mods, r)
+        ahead.identities.update({m.root: found for m in mods})
+    return ahead
+
+
+def diff_later(root: str, start: str) -> Later[dict[str, list[int]] | str]:
+    return Later(lambda: changed_lines(root, start))
+
+
+def identities_later(inv: Invocation, manifests: list[Manifest],
+                     found: GateRange) -> Later[dict[str, Identity]]:
+    def ask() -> dict[str, Identity]:
+        base = found.base
+        return identities_at(inv.ws, manifests, base) if base else {}
+    return Later(ask)
+
+
+def find_bases(inv: Invocation, req: CoverageRequest, outcomes: list[CovOutcome],
+               ahead: Prefetched) -> Judged:
     """The base of each measured module with a max_drop (measured now where the ledger has
     none), and its changed-lines coverage where it has a patch_target."""
     wanted = [(o, r) for o in outcomes if o.coverage is not None
               and (r := gate_range(req, o.manifest)) is not None]
     judged = Judged()
-    judged.bases, judged.base_lines = base_coverages(inv, wanted)
-    judged.patches, judged.notes = patch_coverages(inv, wanted)
+    judged.bases, judged.base_lines = base_coverages(inv, wanted, ahead)
+    judged.patches, judged.notes = patch_coverages(inv, wanted, ahead)
     return judged
 
 
-def base_coverages(inv: Invocation, wanted: list[tuple[CovOutcome, GateRange]]
+def base_coverages(inv: Invocation, wanted: list[tuple[CovOutcome, GateRange]], ahead: Prefetched
                    ) -> tuple[dict[str, BaseCoverage], list[dict[str, Any]]]:
     measurer = BaseMeasurer(inv, Checkouts(inv.ws))
     todo = {o.manifest.root: (o, r.base) for o, r in wanted
@@ -98,7 +137,8 @@ def base_coverages(inv: Invocation, wanted: list[tuple[CovOutcome, GateRange]]
 
     def one(manifest: Manifest, begin: Begin) -> tuple[str, BaseCoverage]:
         outcome, commit = todo[manifest.root]
-        return manifest.name, measurer.find(manifest, commit or "", outcome, begin)
+        return manifest.name, measurer.find(manifest, commit or "", outcome, begin,
+                                            ahead.identities.get(manifest.root))
 
     found = run_all([o.manifest for o, _ in todo.values()], 1, one, describe_base) if todo else []
     return {root: base for root, (_, base) in zip(todo, found)}, measurer.lines
@@ -116,8 +156,8 @@ def changed_lines(root: str, start: str) -> dict[str, list[int]] | str:
         return str(exc)
 
 
-def patch_coverages(inv: Invocation, wanted: list[tuple[CovOutcome, GateRange]]
-                    ) -> tuple[dict[str, PatchCoverage], list[str]]:
+def patch_coverages(inv: Invocation, wanted: list[tuple[CovOutcome, GateRange]],
+                    ahead: Prefetched) -> tuple[dict[str, PatchCoverage], list[str]]:
     """Changed-lines coverage of each module with a patch_target (one diff per range start),
     and a note for each module whose changed lines could not be read."""
     diffs: dict[str, dict[str, list[int]] | str] = {}
@@ -127,7 +167,9 @@ def patch_coverages(inv: Invocation, wanted: list[tuple[CovOutcome, GateRange]]
         if m.patch_target is None or found.start is None or outcome.lines is None:
             continue
         if found.start not in diffs:
-            diffs[found.start] = changed_lines(inv.ws.root, found.start)
+            early = ahead.diffs.get(found.start)
+            diffs[found.start] = early.result() if early else changed_lines(inv.ws.root,
+                                                                            found.start)
         diff = diffs[found.start]
         if isinstance(diff, str):
             notes.append(f"{m.name}: the changed lines since {found.start[:7]} cannot be read "
@@ -183,7 +225,7 @@ def module_entry(inv: Invocation, outcome: CovOutcome, result: CoverageResult) -
     }
 
 
-def record_coverage(store: LogStore, inv: Invocation, outcomes: list[CovOutcome],
+def record_coverage(store: Later[LogStore], inv: Invocation, outcomes: list[CovOutcome],
                     judged: Judged, modules: list[dict[str, Any]], problems: list[str],
                     selection: str) -> str | None:
     """The ledger commit (measurements and bases measured now), or None when nothing was."""
@@ -196,7 +238,7 @@ def record_coverage(store: LogStore, inv: Invocation, outcomes: list[CovOutcome]
               for o, entry in zip(outcomes, modules)]
     report = {"kind": "coverage", "selection": selection, "problems": problems, "modules": stored}
     summary = f"{COVERAGE_RECORDED} {len(lines)} module{'s' if len(lines) != 1 else ''} {verdict}"
-    return record(store, inv, ledger=layout.COVERAGE_LEDGER, event=COVERAGE_RECORDED,
+    return record(store.result(), inv, ledger=layout.COVERAGE_LEDGER, event=COVERAGE_RECORDED,
                   lines=lines, report=report, verdict=verdict, summary=summary)
 
 
@@ -221,18 +263,22 @@ def run_coverage(ws: Workspace, manifests: list[Manifest], req: CoverageRequest)
     interp = interpreter(ws)
     interp.require("pytest_cov")
     announce("Coverage", manifests, req.selection, interp)
-    preload_store()
-    inv = start(ws, interp, manifests, layout.COVERAGE_LEDGER, req.use_cache, "cov", "coverage")
-    outcomes = run_all(manifests, req.jobs,
-                       lambda m, begin: measure(inv, m, begin, needs_lines(req, m)), describe)
-    judged = find_bases(inv, req, outcomes) if req.gate else Judged()
-    results = [as_result(o, judged) for o in outcomes]
-    problems = coverage_problems(results)
-    modules = [module_entry(inv, o, r) for o, r in zip(outcomes, results)]
-    with open_ledger_log(ws) as store:
+    store = store_later(ws)
+    try:
+        inv = start(ws, interp, manifests, layout.COVERAGE_LEDGER, req.use_cache, "cov",
+                    "coverage")
+        ahead = prefetch(inv, req, manifests)
+        outcomes = run_all(manifests, req.jobs,
+                           lambda m, begin: measure(inv, m, begin, needs_lines(req, m)), describe)
+        judged = find_bases(inv, req, outcomes, ahead) if req.gate else Judged()
+        results = [as_result(o, judged) for o in outcomes]
+        problems = coverage_problems(results)
+        modules = [module_entry(inv, o, r) for o, r in zip(outcomes, results)]
         sha = record_coverage(store, inv, outcomes, judged, modules, problems, req.selection)
+    finally:
+        close_store(store)
     report_recorded(sha, len(ledger_lines(inv, outcomes)) + len(judged.base_lines),
-                    "measurement", layout.COVERAGE_LEDGER, store.ref)
+                    "measurement", layout.COVERAGE_LEDGER, full_ref(ws.settings["branch"].value))
     if req.update:
         write_back(ws, manifest_updates(inv, outcomes))
     return coverage_outcome(req, inv, outcomes, results, modules, problems, sha, judged.notes)

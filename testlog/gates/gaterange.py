@@ -8,7 +8,6 @@ judged against main, not against the first push.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from gitstore import commit_sha, merge_base, remote_default_branch
@@ -16,21 +15,21 @@ from gitstore import commit_sha, merge_base, remote_default_branch
 from testlog.core.manifest import Manifest
 from testlog.core.modules import inside
 from testlog.errors import UsageError
+from testlog.gates.later import Later, answer
 
 # Finding a base asks git (and maybe the remote) several questions; a hook asks them on a
 # thread while the tests run, since the base matters only once they are measured.
-_GIT_QUESTIONS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="testlog-base")
 Found = tuple[str | None, str]          # (base commit, how it was found)
 
 
-def later(question: Callable[[], Found]) -> Future[Found]:
-    return _GIT_QUESTIONS.submit(question)
+def later(question: Callable[[], Found]) -> Later[Found]:
+    return Later(question)
 
 
 @dataclass(frozen=True)
 class GateRange:
     start: str | None                    # changed lines: from this commit to the working tree
-    found: Found | Future[Found] = (None, "")   # the delta's reference commit, how found
+    found: Found | Later[Found] = (None, "")    # the delta's reference commit, how found
 
     @property
     def base(self) -> str | None:
@@ -41,7 +40,7 @@ class GateRange:
         return self._found()[1]
 
     def _found(self) -> Found:
-        return self.found.result() if isinstance(self.found, Future) else self.found
+        return answer(self.found)
 
 
 @dataclass(frozen=True)

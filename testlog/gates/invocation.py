@@ -3,12 +3,9 @@ in parallel with progress lines, the one ledger commit, and writing manifests ba
 from __future__ import annotations
 
 import os
-import secrets
-import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gitstore import file_at, tree_shas
@@ -21,6 +18,7 @@ from testlog.core.manifest import Manifest, manifest_path, manifest_text
 from testlog.core.modules import identity_paths, outside_paths
 from testlog.core.timefmt import utc_now
 from testlog.gates.interpreter import Interpreter
+from testlog.gates.later import Later, answer
 from testlog.gates.progress import Progress
 from testlog.gates.workspace import Workspace, dirty_roots, module_trees
 from testlog.store.state import open_log
@@ -33,10 +31,6 @@ ABSENT = "absent"                   # a declared path the commit does not have
 Begin = Callable[[str], None]       # a measurement says it starts a pytest run (what it runs)
 
 
-def value(found: T | Future[T]) -> T:
-    return found.result() if isinstance(found, Future) else found
-
-
 @dataclass(frozen=True)
 class Invocation:
     """One cov/bench invocation. Its git questions (module trees, dirty folders, the ledger)
@@ -44,9 +38,9 @@ class Invocation:
     after the tests ran."""
     ws: Workspace
     interp: Interpreter
-    trees_found: dict[str, str] | Future[dict[str, str]]
-    dirty_found: frozenset[str] | Future[frozenset[str]]
-    entries_found: tuple[dict[str, Any], ...] | Future[tuple[dict[str, Any], ...]]
+    trees_found: dict[str, str] | Later[dict[str, str]]
+    dirty_found: frozenset[str] | Later[frozenset[str]]
+    entries_found: tuple[dict[str, Any], ...] | Later[tuple[dict[str, Any], ...]]
     use_cache: bool
     run_id: str
     ts: str
@@ -54,16 +48,16 @@ class Invocation:
 
     @property
     def trees(self) -> dict[str, str]:
-        return value(self.trees_found)
+        return answer(self.trees_found)
 
     @property
     def dirty(self) -> frozenset[str]:
-        return value(self.dirty_found)
+        return answer(self.dirty_found)
 
     @property
     def entries(self) -> tuple[dict[str, Any], ...]:
         """The ledger before this invocation."""
-        return value(self.entries_found)
+        return answer(self.entries_found)
 
     def tree(self, manifest: Manifest) -> str | None:
         return self.trees.get(manifest.root)
@@ -85,23 +79,35 @@ class Invocation:
         return {**line, "inputs": inputs} if inputs else line
 
 
-def identity_at(ws: Workspace, manifest: Manifest, commit: str) -> tuple[str | None, dict[str, str]]:
+Identity = tuple[str | None, dict[str, str]]   # (module folder's tree, its outside paths' trees)
+
+
+def identities_at(ws: Workspace, manifests: Sequence[Manifest], commit: str) -> dict[str, Identity]:
+    """Each module's identity at `commit` (one git question for them all)."""
+    found = tree_shas(ws.root, commit, sorted({p for m in manifests for p in identity_paths(m)}))
+    return {m.root: (found.get(m.root), {p: found.get(p, ABSENT) for p in outside_paths(m)})
+            for m in manifests}
+
+
+def identity_at(ws: Workspace, manifest: Manifest, commit: str) -> Identity:
     """(the module folder's tree at `commit`, the trees of its declared outside paths there)."""
-    found = tree_shas(ws.root, commit, identity_paths(manifest))
-    return found.get(manifest.root), {p: found.get(p, ABSENT) for p in outside_paths(manifest)}
-
-
-def preload_store() -> None:
-    """Import the storage layer (dulwich) on a thread while the tests run: the ledger commit
-    at the end then starts at once."""
-    def load() -> None:
-        from gitstore import LogStore  # noqa: F401  (the façade loads gitstore.store)
-    threading.Thread(target=load, name="testlog-preload", daemon=True).start()
+    return identities_at(ws, [manifest], commit)[manifest.root]
 
 
 def open_ledger_log(ws: Workspace, sign: bool = True) -> LogStore:
     key = ws.settings["sign_key"].value if sign else False
     return open_log(ws.root, ws.settings["branch"].value, key)
+
+
+def store_later(ws: Workspace) -> Later[LogStore]:
+    """The log branch opened on a thread while the tests run (loading dulwich, finding the
+    signing key): the ledger commit at the end starts at once. Close it with `close_store`."""
+    return Later(lambda: open_ledger_log(ws))
+
+
+def close_store(store: Later[LogStore]) -> None:
+    """Close it, now or once it is open (a gate served from the cache does not wait)."""
+    store.dispose(lambda opened: opened.close())
 
 
 def read_ledger(ws: Workspace, path: str) -> list[dict[str, Any]]:
@@ -118,18 +124,16 @@ def read_report(ws: Workspace, path: str) -> bytes | None:
     return file_at(ws.root, ws.settings["branch"].value, path)
 
 
-_QUESTIONS = ThreadPoolExecutor(max_workers=3, thread_name_prefix="testlog-ledger")
-
-
 def start(ws: Workspace, interp: Interpreter, manifests: Sequence[Manifest], ledger: str,
           use_cache: bool, prefix: str, category: str) -> Invocation:
     """The invocation's context; its three git questions are asked at once, on threads."""
     paths = sorted({p for m in manifests for p in identity_paths(m)})
-    trees = _QUESTIONS.submit(module_trees, ws, paths)
-    dirty = _QUESTIONS.submit(lambda: frozenset(dirty_roots(ws, paths)))
-    entries = _QUESTIONS.submit(lambda: tuple(read_ledger(ws, ledger)))
-    run_id, ts = f"{prefix}-{secrets.token_hex(6)}", utc_now()
-    artifact = layout.measurement_path(category, datetime.strptime(ts[:10], "%Y-%m-%d"), run_id)
+    trees = Later(lambda: module_trees(ws, paths))
+    dirty = Later(lambda: frozenset(dirty_roots(ws, paths)))
+    entries = Later(lambda: tuple(read_ledger(ws, ledger)))
+    run_id, ts = f"{prefix}-{os.urandom(6).hex()}", utc_now()
+    day = date(int(ts[0:4]), int(ts[5:7]), int(ts[8:10]))
+    artifact = layout.measurement_path(category, day, run_id)
     return Invocation(ws, interp, trees, dirty, entries, use_cache, run_id, ts, artifact)
 
 
@@ -148,6 +152,7 @@ def run_all(manifests: Sequence[Manifest], jobs: int, measure: Callable[[Manifes
     try:
         if jobs <= 1:
             return [one(m) for m in manifests]
+        from concurrent.futures import ThreadPoolExecutor  # only with -j
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             return list(pool.map(one, manifests))
     finally:

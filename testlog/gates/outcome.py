@@ -11,7 +11,6 @@ from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TextIO
 
-from testlog.core.gate_markdown import gate_markdown
 from testlog.gates.interpreter import Interpreter
 
 if TYPE_CHECKING:
@@ -79,6 +78,7 @@ def write_step_summary(doc: dict[str, Any]) -> None:
     path = os.environ.get(STEP_SUMMARY)
     if not path:
         return
+    from testlog.core.gate_markdown import gate_markdown  # only on GitHub Actions
     try:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(gate_markdown(doc))

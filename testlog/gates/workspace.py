@@ -6,7 +6,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from testlog.config import Setting, load_settings
 from testlog.core.modules import inside, module_roots
 from testlog.errors import UsageError
 from testlog.gates.interpreter import Interpreter, probe
+from testlog.gates.later import Later
 from testlog.store.state import INTERPRETERS, state_path
 
 
@@ -42,11 +42,9 @@ def repo_top(path: str) -> tuple[str, str]:
 @contextmanager
 def open_workspace(path: str, cli: dict | None = None) -> Iterator[Workspace]:
     top, common = repo_top(path)
-    with ThreadPoolExecutor(max_workers=2) as pool:     # two git questions at once
-        files = pool.submit(listed_files, top)
-        head = pool.submit(head_commit, top)
-        settings = load_settings(top, cli)
-        roots = tuple(module_roots(files.result()))
+    files, head = Later(lambda: listed_files(top)), Later(lambda: head_commit(top))
+    settings = load_settings(top, cli)                   # three git questions at once
+    roots = tuple(module_roots(files.result()))
     scratch = tempfile.mkdtemp(prefix="git-testlog-")
     try:
         yield Workspace(top, state_path(common), settings, roots, head.result(), scratch, common)
