@@ -309,3 +309,21 @@ def test_bad_manifest_fields_stop_the_gate_in_one_line(toolz: Path, testing, mes
         proc.stderr.count("\n") == 1, proc.stderr
     assert user_state(toolz) == before and log_tip(toolz) == ""
 
+
+
+def test_ctrl_c_while_a_module_runs_exits_130_and_records_nothing(tmp_path: Path):
+    repo = mono_repo(tmp_path / "r", module("slow", "L0", test=FIFO_TEST))
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    env = {**os.environ, "GO_FIFO": str(fifo)}
+    proc = subprocess.Popen(["git-testlog", "gate", "--all"], cwd=repo, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline() if proc.stdout else ""
+    assert first.startswith("Coverage of 1 module"), first
+    started = proc.stdout.readline() if proc.stdout else ""
+    assert started.startswith("[1/1] slow: running its tests"), started
+    proc.send_signal(2)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert err.strip().splitlines()[-1] == "git-testlog: interrupted"
+    assert log_tip(repo) == ""

@@ -134,7 +134,9 @@ def verdict_of(bench: dict[str, Any], samples: list[float] | None, base: BaseSam
     noisy = samples is not None and too_noisy(samples)
     out = {**bench, "noisy": noisy, "sla_p95_ms": sla, "regression": None, "verdict": PASS}
     if noisy:
-        out["verdict"] = NOISY
+        # too noisy for p95 to mean anything, unless even the median is over the SLA
+        over = sla is not None and bench["latency_p50_ms"] > sla
+        out["verdict"] = "sla" if over else NOISY
         return out
     if sla is not None and bench["latency_p95_ms"] > sla:
         out["verdict"] = "sla"

@@ -55,3 +55,13 @@ class Later(Generic[T]):
 
 def answer(found: T | Later[T]) -> T:
     return found.result() if isinstance(found, Later) else found
+
+
+def warm_imports(names: tuple[str, ...]) -> Later[None]:
+    """Import `names` on a thread (while the tests run, say): the main thread then finds them
+    loaded, or waits for the import already under way."""
+    def load() -> None:
+        import importlib
+        for name in names:
+            importlib.import_module(name)
+    return Later(load)
