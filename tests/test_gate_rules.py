@@ -273,3 +273,36 @@ def test_markdown_summary_has_the_verdict_problems_and_a_row_per_module():
     assert text.startswith("### \u274c Coverage gate: Coverage gate failed (1 problem)")
     assert "| `toolz` | L3 | 93.74% | 85% | -4.81 vs `1a2b3c4` | 25.00% (1/4) | \u274c |" in text
     assert "- toolz: 93.74% (was 98.55%" in text and "> a \\| note" in text
+
+
+def test_a_noisy_benchmark_is_not_judged_unless_even_its_median_breaks_the_sla():
+    from testlog.gates.benchgate import verdict_of
+    noisy = [1.0] * 36 + [9.0] * 4
+    row = {"benchmark": "b", "latency_p50_ms": 1.0, "latency_p95_ms": 9.0}
+    assert verdict_of(row, noisy, None, None, 5.0)["verdict"] == NOISY      # p95 is noise
+    over = {**row, "latency_p50_ms": 6.0}
+    assert verdict_of(over, noisy, None, None, 5.0)["verdict"] == "sla"     # the median is not
+    steady = [1.0 + i / 100 for i in range(40)]
+    assert verdict_of({**row, "latency_p95_ms": 1.4}, steady, None, None, 5.0)["verdict"] == PASS
+
+
+def test_later_hands_back_the_answer_or_the_error_and_disposes_of_unused_answers():
+    import threading
+
+    from testlog.gates.later import Later
+    assert Later(lambda: 42).result() == 42
+    failing = Later(lambda: 1 // 0)
+    with pytest.raises(ZeroDivisionError):
+        failing.result()
+    release, closed = threading.Event(), []
+    slow = Later(lambda: release.wait(60) and "store")
+    slow.dispose(closed.append)           # not answered yet: disposed of once it is
+    assert closed == []
+    release.set()
+    slow.result()
+    from tests.waiting import wait_until
+    wait_until(lambda: closed == ["store"], "the late answer is disposed of")
+    done = Later(lambda: "x")
+    done.result()
+    done.dispose(closed.append)
+    assert closed == ["store", "x"]
