@@ -326,6 +326,10 @@ def run_bench(ws: Workspace, manifests: list[Manifest], req: BenchRequest) -> Ga
         problems = [p for j in sorted(judged, key=lambda j: j.outcome.manifest.name)
                     for p in problems_of(j.outcome, j.benchmarks)]
         notes = [n for j in judged for n in notes_of(j.outcome, j.benchmarks, j.base)]
+        notes += [f"{m.name}: no base to compare with (give --base REV, or push to a remote "
+                  "with a default branch): the regression check is skipped"
+                  for m in manifests if m.max_regression is not None
+                  and gate_range_of(req, m) is None]
         modules = [module_entry(inv, j.outcome, j.benchmarks, j.remeasured,
                                 problems_of(j.outcome, j.benchmarks)) for j in judged]
         sha = record_bench(store, inv, judged, modules, problems, req.selection, bases)
