@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from gitstore.errors import GitStoreError
+from gitstore.errors import GitStoreError, GitStoreInputError
 
 # name -> the module that defines it (loaded when the name is first asked for)
 _EXPORTS = {
@@ -42,13 +42,14 @@ _EXPORTS = {
     "export_public_keys": "signing",
     # the user's repository: where it is, what changed, its source, a private checkout
     "locate": "location", "full_ref": "location", "valid_ref_name": "location",
-    "git_config": "gitcmd", "git_config_section": "gitcmd", "is_ancestor": "gitcmd",
+    "git_config": "gitcmd", "git_config_section": "gitcmd", "is_ancestor": "gitcmd", "refs_matching": "gitcmd",
     "empty_tree": "gitcmd", "without_git_location": "gitcmd", "shallow_hint": "gitcmd",
     "GIT_LOCATION_VARS": "gitcmd",
     "changed_files": "changeset", "staged_files": "changeset", "worktree_changes": "changeset",
     "files_at": "changeset", "listed_files": "changeset", "head_commit": "changeset",
     "commit_sha": "changeset", "merge_base": "changeset", "tree_shas": "changeset",
     "remote_default_branch": "changeset", "new_commits_base": "changeset",
+    "diff_zero_context": "changeset", "remote_has_ref": "changeset", "file_at": "changeset",
     "SourceInfo": "source", "source_info": "source",
     "source_tree": "materialize", "checkout_tree": "materialize", "apply_patch": "materialize",
     "try_lock": "locking",
@@ -74,12 +75,15 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.changes import Existing as Existing
     from gitstore.changeset import changed_files as changed_files
     from gitstore.changeset import commit_sha as commit_sha
+    from gitstore.changeset import diff_zero_context as diff_zero_context
+    from gitstore.changeset import file_at as file_at
     from gitstore.changeset import files_at as files_at
     from gitstore.changeset import head_commit as head_commit
     from gitstore.changeset import listed_files as listed_files
     from gitstore.changeset import merge_base as merge_base
     from gitstore.changeset import new_commits_base as new_commits_base
     from gitstore.changeset import remote_default_branch as remote_default_branch
+    from gitstore.changeset import remote_has_ref as remote_has_ref
     from gitstore.changeset import staged_files as staged_files
     from gitstore.changeset import tree_reachable as tree_reachable
     from gitstore.changeset import tree_shas as tree_shas
@@ -94,6 +98,7 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.gitcmd import git_config as git_config
     from gitstore.gitcmd import git_config_section as git_config_section
     from gitstore.gitcmd import is_ancestor as is_ancestor
+    from gitstore.gitcmd import refs_matching as refs_matching
     from gitstore.gitcmd import shallow_hint as shallow_hint
     from gitstore.gitcmd import without_git_location as without_git_location
     from gitstore.history import LogEntry as LogEntry
@@ -140,7 +145,7 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.verify import SignatureCheck as SignatureCheck
     from gitstore.verify import TrustedCerts as TrustedCerts
 
-__all__ = ["GitStoreError", *sorted(_EXPORTS)]
+__all__ = ["GitStoreError", "GitStoreInputError", *sorted(_EXPORTS)]
 
 
 def __getattr__(name: str) -> Any:

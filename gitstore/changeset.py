@@ -160,3 +160,25 @@ def tree_reachable(cwd: Cwd, tree: str, commit: str | None, excluded: Iterable[s
         return False
     proc = run_git(["log", "--format=%T", *refs, "--"], cwd, check=False)
     return tree in proc.stdout.decode("utf-8", "replace").split()
+
+
+def diff_zero_context(cwd: Cwd, base: str, head: str | None = None) -> bytes:
+    """`git diff -U0 -M <base> [<head>]` (without head: against the working tree): each hunk's
+    added lines, renames followed, `a/`/`b/` prefixes whatever the user's diff settings."""
+    args = ["--no-optional-locks", "diff", "-U0", "-M", "--no-color", "--no-ext-diff",
+            "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/", "--no-relative", base]
+    return run_git([*args, *([head] if head else []), "--"], cwd).stdout
+
+
+def remote_has_ref(cwd: Cwd, remote: str, ref: str) -> bool | None:
+    """Whether `remote` (a name, URL or path) has `ref`; None when the remote cannot be asked."""
+    proc = run_git(["ls-remote", "--exit-code", remote, ref], cwd, check=False)
+    if proc.returncode == 0:
+        return any(line.endswith(f"\t{ref}") for line in proc.stdout.decode().splitlines())
+    return False if proc.returncode == 2 else None
+
+
+def file_at(cwd: Cwd, rev: str, path: str) -> bytes | None:
+    """The bytes of `path` in the tree of `rev`, or None when there is no such file."""
+    proc = run_git(["cat-file", "blob", f"{rev}:{path}"], cwd, check=False)
+    return proc.stdout if proc.returncode == 0 else None

@@ -108,6 +108,13 @@ def shallow_hint(cwd: str | os.PathLike[str]) -> str:
     return f"; {SHALLOW_HINT}" if is_shallow(cwd) else ""
 
 
+def refs_matching(cwd: str | os.PathLike[str], patterns: Sequence[str]) -> list[tuple[str, str]]:
+    """(ref, sha) of the refs matching `patterns` (for-each-ref's: prefixes or globs), by name."""
+    out = run_git(["for-each-ref", "--format=%(objectname) %(refname)", *patterns],
+                  cwd).stdout.decode()
+    return sorted((ref, sha) for sha, _, ref in (line.partition(" ") for line in out.splitlines()))
+
+
 def is_ancestor(cwd: str | os.PathLike[str], ancestor: str, descendant: str) -> bool:
     """True when `ancestor` is `descendant` or in its history (False if either is unknown)."""
     proc = run_git(["merge-base", "--is-ancestor", ancestor, descendant], cwd, check=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from gitstore.errors import GitStoreError
+from gitstore.errors import GitStoreError, GitStoreInputError
 from gitstore.gitcmd import run_git
 
 # git-check-ref-format(1): characters no ref name may contain, and sequences it may not hold.
@@ -27,14 +27,14 @@ def full_ref(ref: str) -> str:
     name = ref if ref.startswith("refs/") else f"refs/heads/{ref}"
     branch = name.removeprefix("refs/heads/") if name.startswith("refs/heads/") else None
     if not valid_ref_name(name) or branch == "HEAD" or (branch or "").startswith("-"):
-        raise GitStoreError(f"invalid log branch name {ref!r}")
+        raise GitStoreInputError(f"invalid log branch name {ref!r}")
     return name
 
 
 def locate(path: str | os.PathLike[str]) -> tuple[str, str, str | None]:
     """(common git dir, this worktree's git dir, top of the working tree or None when bare)."""
     if not os.path.isdir(path):
-        raise GitStoreError(f"not a directory: {path}")
+        raise GitStoreInputError(f"not a directory: {path}")
     # One git call; --show-toplevel comes last because it fails in a bare repo or inside .git.
     proc = run_git(["rev-parse", "--path-format=absolute", "--git-common-dir", "--git-dir",
                     "--is-bare-repository", "--show-object-format", "--show-toplevel"],
@@ -45,7 +45,7 @@ def locate(path: str | os.PathLike[str]) -> tuple[str, str, str | None]:
         if reason and "not a git repository" not in reason:
             raise GitStoreError(f"git cannot use the repository at {os.path.abspath(path)}: "
                                 f"{reason}")
-        raise GitStoreError(f"not a git repository: {os.path.abspath(path)} (run `git init`, "
+        raise GitStoreInputError(f"not a git repository: {os.path.abspath(path)} (run `git init`, "
                             "or run inside a repository)")
     common, git_dir, bare, object_format = lines[:4]
     if object_format != "sha1":

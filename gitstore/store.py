@@ -18,8 +18,8 @@ from gitstore import changes as ch
 from gitstore.backgroundpack import pack_in_background, spawn_packer
 from gitstore.commits import compose_message, new_commit
 from gitstore.conventions import GENERIC, Conventions
-from gitstore.errors import GitStoreError
-from gitstore.gitcmd import git_config, git_pipeline, is_ancestor, run_git
+from gitstore.errors import GitStoreError, GitStoreInputError
+from gitstore.gitcmd import git_config, git_pipeline, is_ancestor, refs_matching, run_git
 from gitstore.history import LogEntry, parse_cat_file_batch, parse_raw_commit
 from gitstore.location import full_ref, locate
 from gitstore.locking import add_object, clear_stale_ref_lock, write_lock
@@ -194,7 +194,7 @@ class LogStore:
     def require_tip(self) -> str:
         tip = self.tip
         if tip is None:
-            raise GitStoreError(f"no log branch {self.ref} here "
+            raise GitStoreInputError(f"no log branch {self.ref} here "
                                 f"({self.conventions.no_branch_hint})")
         return tip
 
@@ -215,11 +215,7 @@ class LogStore:
         return found
 
     def _refs(self, patterns: Sequence[str]) -> list[tuple[str, str]]:
-        """(ref, sha) of the refs matching `patterns` (for-each-ref's), by name."""
-        out = run_git(["for-each-ref", "--format=%(objectname) %(refname)", *patterns],
-                      self.common_dir).stdout.decode()
-        pairs = [(ref, sha) for sha, _, ref in (line.partition(" ") for line in out.splitlines())]
-        return sorted(pairs)
+        return refs_matching(self.common_dir, patterns)
 
     def require_chains(self) -> dict[str, str]:
         """The chains (see `chains`); an error naming the branch when there is none at all."""
@@ -239,9 +235,9 @@ class LogStore:
                        self.common_dir, check=False)
         sha = proc.stdout.decode().strip()
         if proc.returncode != 0 or not sha:
-            raise GitStoreError(f"unknown revision {rev!r} ({self.conventions.revision_hint})")
+            raise GitStoreInputError(f"unknown revision {rev!r} ({self.conventions.revision_hint})")
         if self.chain_of(sha, chains) is None:
-            raise GitStoreError(f"{rev} is not a commit on the log branch {self.ref} or on "
+            raise GitStoreInputError(f"{rev} is not a commit on the log branch {self.ref} or on "
                                 "another writer's chain")
         return sha
 
@@ -348,7 +344,7 @@ class LogStore:
                 verify_signatures: bool = False) -> list[LogEntry]:
         """Commits from `rev` (default the tip) back to the root, newest first."""
         if limit is not None and limit < 0:
-            raise GitStoreError(f"cannot show {limit} commits: give a count of 0 or more")
+            raise GitStoreInputError(f"cannot show {limit} commits: give a count of 0 or more")
         if (self.tip is None and rev is None) or limit == 0:
             return []
         start = self.resolve(rev)

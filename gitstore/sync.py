@@ -12,7 +12,7 @@ import hashlib
 import os
 
 from gitstore.errors import GitStoreError
-from gitstore.gitcmd import run_git
+from gitstore.gitcmd import refs_matching, run_git
 from gitstore.store import LogStore
 from gitstore.treecheck import unsafe_trees
 
@@ -50,9 +50,7 @@ def git_failure(stderr: bytes) -> str:
 
 def refs_under(store: LogStore, prefix: str) -> dict[str, str]:
     """{ref: sha} of the local refs under `prefix`."""
-    out = run_git(["for-each-ref", "--format=%(objectname) %(refname)", prefix],
-                  store.common_dir).stdout.decode()
-    return {ref: sha for sha, _, ref in (line.partition(" ") for line in out.splitlines())}
+    return dict(refs_matching(store.common_dir, [prefix]))
 
 
 def remote_refs(store: LogStore, remote: str, patterns: list[str]) -> dict[str, str]:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO, cast
 
-from gitstore import GitStoreError
+from gitstore import GitStoreError, GitStoreInputError
 
 from testlog import __version__
 from testlog.core.asciitext import ERROR_HANDLER
@@ -43,7 +43,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} -h`)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `only`, that subcommand alone (each command's module loads
+    what it runs, so building all of them would import every layer: a hook pays for that)."""
     parser = _Parser(
         prog="git testlog",
         description="Record, verify and replay test runs on a signed orphan git branch.",
@@ -54,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run as if started in PATH (default: the current directory)")
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     parsers = {"": parser}
-    for name in COMMANDS:
+    for name in (only,) if only else COMMANDS:
         module = importlib.import_module(f"testlog.commands.{name.replace('-', '_')}")
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
@@ -64,9 +66,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_named(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` names after the global options, when it is one of COMMANDS."""
+    rest = list(argv)
+    while rest:
+        item = rest.pop(0)
+        if item == "-C":
+            rest = rest[1:]
+        elif not item.startswith("-C"):
+            return item if item in COMMANDS else None
+    return None
+
+
+def exit_status(exc: Exception) -> int:
+    """2 for a wrong command line or input of the user's own (argparse's convention), else 1."""
+    if isinstance(exc, TestlogError):
+        return exc.exit_status
+    return 2 if isinstance(exc, GitStoreInputError) else 1
+
+
+def unknown_long_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
+    """The first `--option` the named subcommand does not know (argparse would first complain
+    about a missing required option, hiding the typo: `gate --bogus`)."""
+    name = command_named(argv)
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    sub = subparsers[0].choices.get(name) if name and subparsers else None
+    if sub is None or name is None:
+        return None
+    known = [o for o in sub._option_string_actions if o.startswith("--")]
+    for item in list(argv)[list(argv).index(name) + 1:]:
+        if item == "--":
+            break
+        option = item.split("=", 1)[0]
+        if option.startswith("--") and not any(k.startswith(option) for k in known):
+            return item
+    return None
+
+
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     """Like parse_args; a command with TRAILING_ARGS also takes its positional arguments after
     its options (`hook pre-push --check bench origin URL`, as git passes them to a shim)."""
+    bogus = unknown_long_option(parser, argv or [])
+    if bogus:
+        parser.error(f"unrecognized arguments: {bogus}")
     args, extra = parser.parse_known_args(argv)
     trailing = getattr(args, "trailing", None)
     if extra and trailing and not any(item.startswith("-") for item in extra):
@@ -100,12 +142,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     try:
-        parser = build_parser()
+        argv = sys.argv[1:] if argv is None else list(argv)
+        named = command_named(argv)
+        parser = build_parser(None if named == "help" else named)   # help shows any command
         args = parse(parser, argv)
         return args.run(args)
     except (TestlogError, GitStoreError) as exc:
         print(f"git-testlog: error: {printable(str(exc), one_line=True)}", file=sys.stderr)
-        return exc.exit_status if isinstance(exc, TestlogError) else 1
+        return exit_status(exc)
     except KeyboardInterrupt:
         print("git-testlog: interrupted", file=sys.stderr)
         return 130

@@ -10,7 +10,7 @@ from typing import Any
 
 from gitstore import DEFAULT_SIGN_TIMEOUT, GitStoreError, git_config_section, locate
 
-from testlog.errors import TestlogError
+from testlog.errors import UsageError
 
 DEFAULTS: dict[str, Any] = {
     "branch": "refs/heads/testlog",
@@ -43,7 +43,7 @@ def _from_setup_cfg(root: str) -> dict[str, str]:
         parser.read(path, encoding="utf-8")
     except configparser.Error as exc:
         reason = str(exc).splitlines()[0]
-        raise TestlogError(f"cannot read {path}: {reason} (fix the file)") from None
+        raise UsageError(f"cannot read {path}: {reason} (fix the file)") from None
     return dict(parser["testlog"]) if parser.has_section("testlog") else {}
 
 
@@ -59,7 +59,7 @@ def _from_pyproject(root: str) -> dict[str, Any]:
         try:
             data = tomllib.load(handle)
         except tomllib.TOMLDecodeError as exc:
-            raise TestlogError(f"cannot read {path}: {exc} (fix the file)") from None
+            raise UsageError(f"cannot read {path}: {exc} (fix the file)") from None
     return data.get("tool", {}).get("testlog", {})
 
 
@@ -100,8 +100,8 @@ def sign_timeout(setting: Setting) -> float:
     except ValueError:
         seconds = -1.0
     if not 0 < seconds < float("inf"):
-        raise TestlogError(f"sign_timeout must be a positive number of seconds, not "
-                           f"{setting.value!r} (from {setting.source})")
+        raise UsageError(f"sign_timeout must be a positive number of seconds, not "
+                         f"{setting.value!r} (from {setting.source})")
     return seconds
 
 

@@ -132,7 +132,8 @@ def test_affected_detection_is_exact_on_a_150_module_repo(tmp_path: Path):
     # the same through git's pre-push input, pushing a new branch and an update
     stdin = (f"refs/heads/main {head} refs/heads/main {base}\n"
              f"refs/heads/topic {head} refs/heads/topic {'0' * 40}\n")
-    files, notes = pushed_files(str(repo), "origin", parse_push_lines(stdin), "testlog", head)
+    files, _ranges, notes = pushed_files(str(repo), "origin", parse_push_lines(stdin), "testlog",
+                                         head)
     assert affected_modules(files, roots) == sorted(expected)
     assert notes == [f"refs/heads/{b} -> refs/heads/{b}: {len(changed)} file(s) changed since "
                      f"{base[:10]}" for b in ("main", "topic")]

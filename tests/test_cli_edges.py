@@ -22,7 +22,7 @@ def one_error_line(capsys: pytest.CaptureFixture) -> str:
 
 
 def test_show_without_a_log_branch(repo: Path, capsys):
-    assert main(["-C", str(repo), "show"]) == 1
+    assert main(["-C", str(repo), "show"]) == 2
     assert "no log branch refs/heads/testlog here" in one_error_line(capsys)
 
 
@@ -41,7 +41,7 @@ def test_log_into_a_closed_pipe_stops_quietly(repo: Path):
                                           ("[tool.testlog\n", "pyproject.toml")])
 def test_malformed_config_files(repo: Path, capsys, content: str, name: str):
     (repo / name).write_text(content)
-    assert main(["-C", str(repo), "verify"]) == 1
+    assert main(["-C", str(repo), "verify"]) == 2
     assert f"cannot read {repo / name}" in one_error_line(capsys)
 
 
@@ -82,7 +82,7 @@ def test_a_record_whose_signature_does_not_match_is_refused(repo: Path, capsys):
 
 def test_export_to_an_empty_name(repo: Path, capsys):
     sha = write_fake_run(repo, b"{}")
-    assert main(["-C", str(repo), "export", sha, "-o", ""]) == 1
+    assert main(["-C", str(repo), "export", sha, "-o", ""]) == 2
     assert "export directory (-o) is empty" in one_error_line(capsys)
 
 

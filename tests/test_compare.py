@@ -98,10 +98,10 @@ def test_compare_two_recorded_runs(tmp_path: Path):
 def test_compare_refuses_what_is_not_a_run(tmp_path: Path):
     repo = project(tmp_path / "repo", {"tests/test_r.py": RANDOM_TEST})
     code, _out, err = cli("-C", str(repo), "compare", "testlog", "testlog~1")
-    assert code == 1 and "git testlog fetch" in err
+    assert code == 2 and "git testlog fetch" in err
     first = record(repo, "tests")
     code, _out, err = cli("-C", str(repo), "compare", first, "nope")
-    assert code == 1 and err.startswith("git-testlog: error: unknown revision 'nope'")
+    assert code == 2 and err.startswith("git-testlog: error: unknown revision 'nope'")
     main = git(repo, "rev-parse", "main").strip()
     code, _out, err = cli("-C", str(repo), "compare", first, main)
-    assert code == 1 and "is not a commit on the log branch" in err
+    assert code == 2 and "is not a commit on the log branch" in err

@@ -59,7 +59,10 @@ def test_push_below_target_is_blocked_naming_the_module_then_a_good_push_passes(
     assert user_state(pushed) == before
     assert proc.returncode != 0
     assert "gamma: 75.00% < target 80% (lane L2)" in proc.stdout
-    assert "Coverage gate failed (1 problem): 1 module checked" in proc.stdout
+    # and 25 points below its base (origin/main, measured now since the ledger had none)
+    assert f"gamma: 75.00% (was 100.00% at {remote[:7]}, \u221225.00 points > max drop 1) " \
+        "(lane L2)" in proc.stdout
+    assert "Coverage gate failed (2 problems): 1 module checked" in proc.stdout
     assert git(pushed, "ls-remote", "origin", "refs/heads/main").split()[0] == remote
     (pushed / "gamma" / "tests" / "test_gamma.py").write_text(FULL_TEST.format(pkg="gamma") + "# again\n")
     head = commit_all(pushed, "gamma: test it all again")
@@ -67,8 +70,9 @@ def test_push_below_target_is_blocked_naming_the_module_then_a_good_push_passes(
     assert proc.returncode == 0, proc.stdout
     assert "Coverage gate passed: 1 module checked" in proc.stdout
     assert git(pushed, "ls-remote", "origin", "refs/heads/main").split()[0] == head
-    # only the touched module's tests ran, once per push
-    assert [(e["path"], e["coverage"]) for e in ledger(pushed)] == [("gamma", 75.0), ("gamma", 100.0)]
+    # only the touched module's tests ran, once per push (and once at the base, on demand)
+    assert [(e["path"], e["coverage"], e.get("role")) for e in ledger(pushed)] == \
+        [("gamma", 75.0, None), ("gamma", 100.0, "base"), ("gamma", 100.0, None)]
 
 
 def test_new_branch_deletion_and_the_log_branch(pushed: Path):
@@ -112,7 +116,7 @@ def test_pre_commit_framework_try_repo_pre_push_stage(pushed: Path):
     proc = run(pushed, *argv)
     assert proc.returncode == 1, proc.stdout
     assert "gamma: 75.00% < target 80% (lane L2)" in proc.stdout
-    assert [e["path"] for e in ledger(pushed)] == ["gamma"]
+    assert [(e["path"], e.get("role")) for e in ledger(pushed)] == [("gamma", None), ("gamma", "base")]
     proc = run(pushed, *argv[:-5], "--from-ref", base, "--to-ref", base, "--verbose")
     assert proc.returncode == 0, proc.stdout
 
@@ -134,7 +138,7 @@ def test_framework_push_of_the_log_branch_and_malformed_stdin(pushed: Path):
     assert proc.returncode == 0 and "pushing the log branch: nothing to gate" in proc.stdout
     proc = subprocess.run(["git", "testlog", "hook", "pre-push", "origin"], cwd=pushed,
                           input="refs/heads/main not-a-sha\n", capture_output=True, text=True)
-    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr == ("git-testlog: error: pre-push input line 1 is not `<local ref> "
                            "<local sha> <remote ref> <remote sha>`: 'refs/heads/main not-a-sha'\n")
     assert log_tip(pushed) == ""

@@ -194,7 +194,7 @@ def test_prune_bad_input_writes_nothing(repo, gpg_key, capsys, args, message):
     with open_store(repo, sign_key=gpg_key) as store:
         record_run(store, OLD)
     tip, before = git(repo, "rev-parse", "testlog"), user_state(repo)
-    assert prune(repo, *args, "--sign-key", gpg_key) == 1
+    assert prune(repo, *args, "--sign-key", gpg_key) == 2
     err = capsys.readouterr().err
     assert err.startswith("git-testlog: error: ") and message in err and err.count("\n") == 1
     assert git(repo, "rev-parse", "testlog") == tip and user_state(repo) == before
@@ -204,6 +204,6 @@ def test_prune_without_a_key_is_refused(repo, gpg_key, capsys):
     with open_store(repo, sign_key=gpg_key) as store:
         record_run(store, OLD)
     tip = git(repo, "rev-parse", "testlog")
-    assert prune(repo, "--as-of", "2026-01-01") == 1
+    assert prune(repo, "--as-of", "2026-01-01") == 2
     assert "prune writes signed commits" in capsys.readouterr().err
     assert git(repo, "rev-parse", "testlog") == tip

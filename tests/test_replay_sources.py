@@ -68,8 +68,10 @@ def assert_verified(repo: Path, code: int, out: str, err: str, tests: int = 3) -
     return report
 
 
-def assert_refused(code: int, out: str, err: str, *needles: str) -> None:
-    assert code == 1 and out == "", out
+def assert_refused(code: int, out: str, err: str, *needles: str, status: int = 2) -> None:
+    """One error line, nothing on stdout; exit 2 for input of the user's own (an unknown or
+    wrong revision, a missing directory), 1 for what the repository or the run lacks."""
+    assert code == status and out == "", (code, out)
     assert err.count("\n") == 1 and err.startswith("git-testlog: error: "), err
     for needle in needles:
         assert needle in err, err
@@ -157,7 +159,7 @@ def test_shallow_clone_says_how_to_fetch_the_source(repo, origin, tmp_path, tmp)
     assert cli("-C", str(shallow), "fetch")[0] == 0
     tip_before = tip(shallow)
     assert_refused(*replay(shallow, sha), "not in this clone", "a shallow clone",
-                   "git fetch --unshallow")
+                   "git fetch --unshallow", status=1)
     assert tip(shallow) == tip_before and temp_entries(tmp) == []
 
 
@@ -170,7 +172,7 @@ def test_clone_without_the_source_commit_names_it(repo, origin, tmp_path, tmp):
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(origin), str(clone))
     assert cli("-C", str(clone), "fetch")[0] == 0
-    assert_refused(*replay(clone, sha), f"`git fetch origin {local}`")
+    assert_refused(*replay(clone, sha), f"`git fetch origin {local}`", status=1)
     assert temp_entries(tmp) == []
 
 
@@ -197,7 +199,8 @@ def test_other_bad_input_is_refused(repo, tmp, tmp_path):
                    "no such executable")
     assert_refused(*replay(repo), "which run?")
     assert tip(repo) == tip_before and temp_entries(tmp) == []
-    assert_refused(*replay(repo, sha, "-k", "no_such_test"), "no recorded test was replayed")
+    assert_refused(*replay(repo, sha, "-k", "no_such_test"), "no recorded test was replayed",
+                   status=1)
     assert tip(repo) == tip_before and leftovers(tmp) == []
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -232,7 +235,7 @@ def test_hand_edited_record_is_refused_and_a_foreign_seed_is_seed_corruption(rep
         data["records"][0]["signature"] = signature_of(data["records"][0])
     tip_before = tip(repo)
     edited = forge_run(repo, sha, edit)
-    assert_refused(*replay(repo, edited), "does not match its digest")
+    assert_refused(*replay(repo, edited), "does not match its digest", status=1)
     assert tip(repo) == edited != tip_before
     forged = forge_run(repo, sha, edit_and_resign)
     code, out, err = replay(repo, forged)

@@ -131,7 +131,7 @@ def test_seal_since_a_commit_takes_the_files_changed_after_it(runs: Path, gpg_ke
 ])
 def test_seal_bad_input_writes_nothing(runs: Path, gpg_key: str, capsys, args, message):
     before, tip = user_state(runs), git(runs, "rev-parse", "testlog")
-    assert seal(runs, *args, "--sign-key", gpg_key) == 1
+    assert seal(runs, *args, "--sign-key", gpg_key) == 2
     err = capsys.readouterr().err
     assert err.startswith("git-testlog: error: ") and err.count("\n") == 1 and message in err
     assert git(runs, "rev-parse", "testlog") == tip and user_state(runs) == before
@@ -139,7 +139,7 @@ def test_seal_bad_input_writes_nothing(runs: Path, gpg_key: str, capsys, args, m
 
 def test_seal_without_a_signing_key_is_refused(runs: Path, capsys):
     tip = git(runs, "rev-parse", "testlog")
-    assert seal(runs, "--date", "2025-11-01") == 1
+    assert seal(runs, "--date", "2025-11-01") == 2
     assert "sealing needs a signing key" in capsys.readouterr().err
     assert git(runs, "rev-parse", "testlog") == tip
 
@@ -158,7 +158,7 @@ def test_export_a_run_writes_its_files_and_a_manifest(runs: Path, tmp_path: Path
     ("main", "is not a commit on the log branch"),
 ])
 def test_export_bad_rev(runs: Path, tmp_path: Path, capsys, rev, message):
-    assert main(["-C", str(runs), "export", rev, "-o", str(tmp_path / "x")]) == 1
+    assert main(["-C", str(runs), "export", rev, "-o", str(tmp_path / "x")]) == 2
     assert message in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
@@ -166,13 +166,13 @@ def test_export_refuses_a_non_empty_directory_and_non_run_commits(runs, gpg_key,
     full = tmp_path / "full"
     full.mkdir()
     (full / "keep.txt").write_text("mine")
-    assert main(["-C", str(runs), "export", "testlog", "-o", str(full)]) == 1
+    assert main(["-C", str(runs), "export", "testlog", "-o", str(full)]) == 2
     assert "is not an empty directory" in capsys.readouterr().err
     assert os.listdir(full) == ["keep.txt"]
     assert main(["-C", str(runs), "prune", "--rotate-days", "0", "--as-of", "2025-11-03",
                  "--retain-days", "100000", "--sign-key", gpg_key]) == 0
     capsys.readouterr()
-    assert main(["-C", str(runs), "export", "testlog", "-o", str(tmp_path / "rot")]) == 1
+    assert main(["-C", str(runs), "export", "testlog", "-o", str(tmp_path / "rot")]) == 2
     assert "is a ROTATION commit, not a run or a seal" in capsys.readouterr().err
     assert not (tmp_path / "rot").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".testlog-export-")]

@@ -17,9 +17,11 @@ import pytest
 
 import gitstore.commits
 
+from testlog.cli import main
 from testlog.store.events import commit_event
 from testlog.store.state import open_log
 from tests.fixtures import gen_key, git, make_repo
+from tests.gate_repos import module, mono_repo
 from tests.recorder_helpers import pytest_env
 
 CLONES, ROUNDS = 8, 5
@@ -208,3 +210,27 @@ def test_a_fresh_clone_reads_origins_log_branch_and_says_so(tmp_path: Path, sand
                              "refs/remotes/origin/testlog (`git testlog fetch` brings every "
                              "writer's chain)\n")
     assert subprocess.run(CLI + ["verify"], cwd=fresh, env=env).returncode == 0
+
+
+def test_a_measurement_another_writer_published_serves_the_cache(tmp_path: Path, sandbox,
+                                                                 capsys: pytest.CaptureFixture):
+    """Ledgers are read from every chain: bob's gate is served by the measurement alice
+    recorded and pushed, for the same module tree in the same environment."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    alice = mono_repo(tmp_path / "alice", module("alpha", "L2"))
+    git(alice, "remote", "add", "origin", str(remote))
+    git(alice, "push", "-q", "origin", "main")
+    git(alice, "config", "testlog.writer", "alice")
+    assert main(["-C", str(alice), "cov", "--module", "alpha", "--no-sign"]) == 0
+    assert "Recorded 1 measurement(s)" in capsys.readouterr().out
+    assert main(["-C", str(alice), "push"]) == 0
+    bob = tmp_path / "bob"
+    git(tmp_path, "clone", "-q", str(remote), str(bob))
+    git(bob, "config", "testlog.writer", "bob")
+    assert main(["-C", str(bob), "fetch"]) == 0
+    capsys.readouterr()
+    assert main(["-C", str(bob), "gate", "--module", "alpha", "--no-sign"]) == 0
+    out = capsys.readouterr().out
+    assert "(cached: measured" in out, out
+    assert git(bob, "for-each-ref", "refs/heads/testlog") == ""          # nothing recorded

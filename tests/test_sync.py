@@ -172,7 +172,7 @@ def test_fetch_and_push_errors_are_one_line(remote_and_clones, capsys):
     assert "no remote named 'nosuchremote'" in capsys.readouterr().err
     assert main(["-C", str(a), "fetch"]) == 0
     assert capsys.readouterr().out == "origin has no chains\n"
-    assert main(["-C", str(a), "push"]) == 1
+    assert main(["-C", str(a), "push"]) == 2        # nothing of the user's to push: input
     err = capsys.readouterr().err
     assert err.startswith("git-testlog: error: no log branch refs/heads/testlog here")
     assert err.count("\n") == 1

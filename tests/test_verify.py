@@ -109,8 +109,8 @@ def test_incremental_verify_checks_only_new_commits(log: Log, capsys):
 
 def test_since_a_commit_never_verified_is_refused(log: Log, capsys):
     code, out = log.verify(capsys, "--since", log.shas[0])
-    assert code == 1 and "run a full `git testlog verify` first" in out
-    assert log.verify(capsys, "--since", "last")[0] == 1
+    assert code == 2 and "run a full `git testlog verify` first" in out
+    assert log.verify(capsys, "--since", "last")[0] == 2
 
 
 def _unsigned_blob_edit(log: Log) -> tuple[str, str, str]:
@@ -245,7 +245,7 @@ def test_trusted_keys_from_config_file_or_fingerprints(log: Log, capsys):
     git(log.repo, "config", "testlog.trusted-keys", log.key)
     assert main(["-C", str(log.repo), "verify"]) == 0
     git(log.repo, "config", "testlog.trusted-keys", "ABCD")
-    assert main(["-C", str(log.repo), "verify"]) == 1
+    assert main(["-C", str(log.repo), "verify"]) == 2
     assert "neither a key file nor a full 40-hex fingerprint" in capsys.readouterr().err
 
 
@@ -263,7 +263,7 @@ def test_bad_input_is_one_line_and_changes_nothing(log: Log, capsys, args, messa
         args = ["--trusted-keys", str(log.keys), *args]
     code = main(["-C", str(log.repo), "verify", *args])
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2
     assert err.count("\n") == 1 and err.startswith("git-testlog: error: ") and message in err
     assert git(log.repo, "rev-parse", "testlog") == tip and user_state(log.repo) == before
     assert not state_dir.exists()
@@ -272,14 +272,14 @@ def test_bad_input_is_one_line_and_changes_nothing(log: Log, capsys, args, messa
 def test_unreadable_or_empty_key_file(log: Log, capsys, tmp_path: Path):
     garbage = tmp_path / "garbage.asc"
     garbage.write_text("not a key\n")
-    assert main(["-C", str(log.repo), "verify", "--trusted-keys", str(garbage)]) == 1
+    assert main(["-C", str(log.repo), "verify", "--trusted-keys", str(garbage)]) == 2
     assert "holds no readable OpenPGP public key" in capsys.readouterr().err
     unreadable = tmp_path / "locked.asc"
     unreadable.write_text("x")
     unreadable.chmod(0)
     try:
         if unreadable.stat().st_mode & 0o777 == 0 and not _can_read(unreadable):
-            assert main(["-C", str(log.repo), "verify", "--trusted-keys", str(unreadable)]) == 1
+            assert main(["-C", str(log.repo), "verify", "--trusted-keys", str(unreadable)]) == 2
             assert "Permission denied" in capsys.readouterr().err
     finally:
         unreadable.chmod(0o600)
@@ -294,7 +294,7 @@ def _can_read(path: Path) -> bool:
 
 
 def test_signed_branch_without_any_trusted_key_is_an_error(log: Log, capsys):
-    assert main(["-C", str(log.repo), "verify"]) == 1
+    assert main(["-C", str(log.repo), "verify"]) == 2
     assert "no trusted keys are configured" in capsys.readouterr().err
 
 
@@ -305,7 +305,8 @@ def test_unsigned_branch_verifies_without_keys_unless_signatures_are_required(re
     assert main(["-C", str(repo), "verify"]) == 0
     out = capsys.readouterr().out
     assert table(out)["unsigned commits"] == (2, 0)
-    assert main(["-C", str(repo), "verify", "--require-signed"]) == 1
+    # no trusted key to check signatures with: a configuration error, not a failed check
+    assert main(["-C", str(repo), "verify", "--require-signed"]) == 2
 
 
 def test_commits_without_the_event_digest_trailer_take_the_exact_slow_path(repo: Path, capsys):

@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 from testlog.config import Setting
 from testlog.core.timefmt import UTC_SECONDS
-from testlog.errors import TestlogError
+from testlog.errors import UsageError
 from testlog.store.state import ARCHIVE, state_path
 
 
@@ -16,7 +16,7 @@ def whole_days(setting: Setting, name: str) -> int:
     except (TypeError, ValueError):
         days = -1
     if days < 0:
-        raise TestlogError(f"{name} ({setting.source}) must be a whole number of days, "
+        raise UsageError(f"{name} ({setting.source}) must be a whole number of days, "
                            f"not {setting.value!r}")
     return days
 
@@ -25,7 +25,7 @@ def parse_day(text: str) -> date:
     try:
         return datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
-        raise TestlogError(f"invalid date {text!r}: use YYYY-MM-DD") from None
+        raise UsageError(f"invalid date {text!r}: use YYYY-MM-DD") from None
 
 
 def parse_moment(text: str | None) -> datetime:
@@ -37,7 +37,7 @@ def parse_moment(text: str | None) -> datetime:
             return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc)
         except ValueError:
             continue
-    raise TestlogError(f"invalid time {text!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)")
+    raise UsageError(f"invalid time {text!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)")
 
 
 def archive_dir(values: dict[str, Setting], root: str, common_dir: str) -> str:
@@ -58,8 +58,8 @@ def check_archive_dir(path: str) -> None:
             break
         probe = parent
     if not os.path.isdir(probe):
-        raise TestlogError(f"archive directory {path}: {probe} is not a directory (pass "
-                           "--archive-dir DIR, or set archive_dir)")
+        raise UsageError(f"archive directory {path}: {probe} is not a directory (pass "
+                         "--archive-dir DIR, or set archive_dir)")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise TestlogError(f"archive directory {path}: {probe} is not writable (pass "
-                           "--archive-dir DIR, or set archive_dir)")
+        raise UsageError(f"archive directory {path}: {probe} is not writable (pass "
+                         "--archive-dir DIR, or set archive_dir)")

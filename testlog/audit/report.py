@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 ROWS = (
     "commits (one linear chain)",
@@ -61,3 +62,21 @@ def render(report: Report) -> str:
     verdict = "OK" if report.ok else f"FAILED ({len(report.failures)} failure(s))"
     lines.append(f"verify: {verdict}")
     return "\n".join(lines)
+
+
+def report_document(reports: list[Report], exit_status: int) -> dict[str, Any]:
+    """`verify --json`: what the reports print, as one JSON document (docs/gates.md): the
+    checks summed over the chains, every note and failure (each naming its chain), and one
+    entry per chain."""
+    return {
+        "schema_version": 1, "command": "verify",
+        "verdict": "pass" if all(r.ok for r in reports) else "fail",
+        "exit_status": exit_status,
+        "checks": [{"check": row, "checked": sum(r.checked[row] for r in reports),
+                    "failed": sum(r.failed[row] for r in reports)} for row in ROWS],
+        "notes": [note for r in reports for note in r.notes],
+        "failures": [{"chain": r.ref, "commit": f.sha, "path": f.path, "message": f.message}
+                     for r in reports for f in r.failures],
+        "chains": [{"ref": r.ref, "tip": r.tip, "mode": r.mode,
+                    "verdict": "pass" if r.ok else "fail"} for r in reports],
+    }

@@ -15,7 +15,7 @@ from testlog.audit.intoto import run_statement, statement_name
 from testlog.core import branchjson, layout
 from testlog.core.chronicle import AUDIT_SEALED, TEST_SUITE_EXECUTED
 from testlog.core.layout import TRAILER_EVENT, TRAILER_SEAL_DATE
-from testlog.errors import TestlogError
+from testlog.errors import TestlogError, UsageError
 from testlog.store.events import commit_event
 from testlog.store.runs import check_run_data
 from testlog.store.state import CHAINS_PREFIX, LEGACY_PREFIX
@@ -204,7 +204,7 @@ def already_sealed(store: LogStore, seal: Seal) -> bool:
 
 def commit_seal(store: LogStore, seal: Seal) -> str:
     if store.signer is None:
-        raise TestlogError("sealing needs a signing key: pass --sign-key KEY, or set "
+        raise UsageError("sealing needs a signing key: pass --sign-key KEY, or set "
                            "git config user.signingkey (or sign_key in the [testlog] config)")
     signature = store.signer.sign(seal.zip_bytes) + b"\n"
     manifest = sha256sum_manifest({os.path.basename(seal.paths["zip"]): seal.zip_bytes})

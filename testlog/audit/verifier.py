@@ -43,7 +43,7 @@ from testlog.core.canonical import sha256_hex
 from testlog.core.chronicle import RETENTION_EPOCH
 from testlog.core.layout import TRAILER_EVENT_RECORD, TRAILER_EVENT_SHA256, TRAILER_PREVIOUS_EVENT
 from testlog.core.timefmt import utc_now
-from testlog.errors import TestlogError
+from testlog.errors import UsageError
 from testlog.rng import seeded_digest
 from testlog.store.events import event_digest
 
@@ -92,13 +92,13 @@ def verify_log(store: LogStore, policy: Policy, since: str | None = None) -> lis
     """Every chain of the log (the own branch first), each remembered when it verifies."""
     chains = store.require_chains()
     if policy.require_signed and policy.trusted is None:
-        raise TestlogError("no trusted keys are configured and --require-signed needs them: "
+        raise UsageError("no trusted keys are configured and --require-signed needs them: "
                            "pass --trusted-keys KEYS.asc or set trusted_keys (a key file or "
                            "fingerprints) in the [testlog] config")
     named = store.chain_of(store.resolve(since)) if since not in (None, "last") else None
     states = {ref: load_state(store.common_dir, ref) for ref in chains}
     if since == "last" and not any(states.values()):
-        raise TestlogError(f"nothing on {store.ref} has been verified here yet: run "
+        raise UsageError(f"nothing on {store.ref} has been verified here yet: run "
                            "`git testlog verify` without --since first")
     return [verify_chain(store, ref, tip, policy, since if ref == named or since == "last"
                          else None, states[ref]) for ref, tip in chains.items()]
@@ -151,19 +151,19 @@ def starting_point(store: LogStore, ref: str, policy: Policy, state: VerifiedSta
         return None, [f"{ref} was never verified here: verifying it in full"]
     rev = state.tip if since == "last" and state else store.resolve(since)
     if state is None:
-        raise TestlogError(f"{since} was not verified here: run a full `git testlog verify` "
-                           "first (without --since)")
+        raise UsageError(f"{since} was not verified here: run a full `git testlog verify` "
+                         "first (without --since)")
     weaker = state.weaker_than(policy.fingerprints, policy.require_signed)
     if weaker:
-        raise TestlogError(f"the last verify here ({state.tip[:12]}, {state.verified_at}) "
-                           f"{weaker}, a weaker policy than this one: --since cannot extend it; "
-                           "run a full `git testlog verify` (without --since) with these keys "
-                           "to make a new baseline")
+        raise UsageError(f"the last verify here ({state.tip[:12]}, {state.verified_at}) "
+                         f"{weaker}, a weaker policy than this one: --since cannot extend it; "
+                         "run a full `git testlog verify` (without --since) with these keys "
+                         "to make a new baseline")
     if not is_ancestor(store.common_dir, state.tip, tip):
         return None, [f"the last verified tip {state.tip[:12]} is not in the history of "
                       f"{ref}: verifying everything"]
     if not is_ancestor(store.common_dir, rev, state.tip):
-        raise TestlogError(f"{since} ({rev[:12]}) is newer than the last verified tip "
+        raise UsageError(f"{since} ({rev[:12]}) is newer than the last verified tip "
                            f"{state.tip[:12]}, so it was never verified (use --since last)")
     return rev, []
 
@@ -221,7 +221,7 @@ def check_commit(chain: Chain, policy: Policy, sha: str, previous: str | None,
 
 def check_signature(chain: Chain, policy: Policy, entry: LogEntry, report: rp.Report) -> None:
     if entry.gpgsig and policy.trusted is None:
-        raise TestlogError(f"no trusted keys are configured and {chain.ref} has signed commits: "
+        raise UsageError(f"no trusted keys are configured and {chain.ref} has signed commits: "
                            "pass --trusted-keys KEYS.asc or set trusted_keys (a key file or "
                            "fingerprints) in the [testlog] config")
     check = (policy.trusted.check(entry.payload, entry.gpgsig) if policy.trusted and entry.gpgsig

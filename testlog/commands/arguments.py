@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from testlog.errors import TestlogError
+from testlog.errors import UsageError
 from testlog.gates.selection import Selection
 
 
@@ -43,6 +43,14 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --affected: files changed from REV ...")
     parser.add_argument("--to", dest="to_rev", metavar="REV", help="... to REV (default HEAD)")
     parser.add_argument("--staged", action="store_true", help="with --affected: the staged files")
+    parser.add_argument("--base", metavar="REV",
+                        help="gate: the commit whose coverage (or benchmark times) the delta "
+                             "compares with (default: --from, HEAD for uncommitted changes, "
+                             "else the merge-base of HEAD with origin's default branch)")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="gate: pass when nothing was checked (no module, or every module "
+                             "skipped); without it that fails")
+    add_json_argument(parser)
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                         help="run N modules at once (default 1)")
     parser.add_argument("--no-cache", action="store_true",
@@ -54,8 +62,15 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     add_signing_arguments(parser, "the ledger commit")
 
 
+def add_json_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON document on stdout (the shape is in docs/gates.md); "
+                             "the progress text goes to stderr")
+
+
 def selection_of(args: argparse.Namespace) -> Selection:
     if args.jobs < 1:
-        raise TestlogError(f"-j {args.jobs}: use a positive number of parallel modules")
+        raise UsageError(f"-j {args.jobs}: use a positive number of parallel modules")
     return Selection(modules=tuple(args.module or ()), all=args.all, affected=args.affected,
-                     from_rev=args.from_rev, to_rev=args.to_rev, staged=args.staged)
+                     from_rev=args.from_rev, to_rev=args.to_rev, staged=args.staged,
+                     base=args.base)

@@ -6,6 +6,7 @@ import json
 
 from testlog.commands.arguments import add_branch_argument
 from testlog.config import load_settings
+from testlog.errors import UsageError
 from testlog.replay.compare import TIMING_FACTOR, compare_runs, render_lines
 from testlog.replay.loading import load_from_branch
 from testlog.store.state import open_log
@@ -26,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.timing_factor > 0:
+        raise UsageError(f"--timing-factor {args.timing_factor:g}: use a factor above 0, e.g. 2")
     branch = load_settings(args.repo, {"branch": args.branch})["branch"].value
     with open_log(args.repo, branch, False) as store:
         store.require_chains()

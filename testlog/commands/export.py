@@ -15,7 +15,7 @@ from testlog.config import repo_settings
 from testlog.core import layout
 from testlog.core.chronicle import AUDIT_SEALED, TEST_SUITE_EXECUTED
 from testlog.core.layout import TRAILER_EVENT
-from testlog.errors import TestlogError
+from testlog.errors import TestlogError, UsageError
 from testlog.store.runs import with_spec_files
 from testlog.store.state import open_configured
 
@@ -36,19 +36,19 @@ def exported_files(event: str | None, files: dict[str, bytes], rev: str) -> dict
         return {os.path.basename(p): data for p, data in files.items() if p.startswith("audit/")}
     if event == TEST_SUITE_EXECUTED:
         return {**files, "manifest.sha256": sha256sum_manifest(files)}
-    raise TestlogError(f"{rev} is a {event or 'non-testlog'} commit, not a run or a seal "
+    raise UsageError(f"{rev} is a {event or 'non-testlog'} commit, not a run or a seal "
                        "(see `git testlog log`)")
 
 
 def write_directory(target: str, files: dict[str, bytes]) -> None:
     """All files or nothing: written in a temporary sibling directory, then renamed."""
     if not target.strip():
-        raise TestlogError("the export directory (-o) is empty: name a directory to create")
+        raise UsageError("the export directory (-o) is empty: name a directory to create")
     if os.path.exists(target) and (not os.path.isdir(target) or os.listdir(target)):
-        raise TestlogError(f"{target} exists and is not an empty directory (pick a new one)")
+        raise UsageError(f"{target} exists and is not an empty directory (pick a new one)")
     parent = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(parent):
-        raise TestlogError(f"cannot export to {target}: {parent} is not a directory")
+        raise UsageError(f"cannot export to {target}: {parent} is not a directory")
     for name in files:          # read-side checks passed them already: this is the last guard
         if path_problem(name) is not None:
             raise TestlogError(f"refusing to export {name!r}: {path_problem(name)}")

@@ -9,7 +9,7 @@ from testlog.audit import options
 from testlog.audit.prune import retain, retention_plan, rotate, rotation_plan
 from testlog.commands.arguments import add_branch_argument, add_signing_arguments, sign_choice
 from testlog.config import repo_settings
-from testlog.errors import TestlogError
+from testlog.errors import UsageError
 from testlog.store.state import open_configured
 
 HELP = ("rotate old run files off the tip (history keeps them) and archive history older than "
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     with open_configured(args.repo, values, sign=not args.dry_run) as store:
         store.require_tip()
         if not args.dry_run and store.signer is None and not args.no_sign:
-            raise TestlogError("prune writes signed commits: pass --sign-key KEY, or set git "
+            raise UsageError("prune writes signed commits: pass --sign-key KEY, or set git "
                                "config user.signingkey (or sign_key in the [testlog] config), "
                                "or --no-sign for an unsigned log")
         old = rotation_plan(store, as_of, rotate_days)

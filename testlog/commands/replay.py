@@ -2,10 +2,22 @@
 from __future__ import annotations
 
 import argparse
+import glob
+import json
+import os
 import sys
+from typing import Any
 
-from testlog.commands.arguments import add_branch_argument, add_signing_arguments
+from gitstore import GitStoreError, commit_sha, locate
+
+from testlog.commands.arguments import add_branch_argument, add_json_argument, add_signing_arguments
+from testlog.config import load_settings
+from testlog.core import branchjson
+from testlog.core.chronicle import REPLAY_FAILED, REPLAY_VERIFIED
+from testlog.gates.outcome import json_mode, print_json
 from testlog.replay.launch import ReplayFailed, ReplayRequest, replay
+from testlog.store.events import event_of
+from testlog.store.state import open_log
 
 HELP = ("re-execute a recorded run in a temporary checkout of its source (recorded order, "
         "seeds and RNG states, PYTHONHASHSEED) and judge every test against its record; the "
@@ -33,8 +45,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replay a run the trust rule refuses (unsigned with trusted keys "
                              "configured, a source in none of your refs, a dirty diff that is "
                              "not yours, options that load code); the report says it was forced")
+    add_json_argument(parser)
     add_branch_argument(parser)
     add_signing_arguments(parser, "the report commit")
+
+
+def log_tip(args: argparse.Namespace) -> tuple[str | None, str | None, str | None]:
+    """(the repository's top, the log branch, its tip) before the replay; Nones outside git."""
+    try:
+        _common, _git, top = locate(args.repo)
+    except GitStoreError:       # outside a repository (--from-dir): the report is a file
+        return None, None, None
+    where = top or args.repo
+    branch = args.branch or str(load_settings(where)["branch"].value)
+    return where, branch, commit_sha(where, branch)
+
+
+def branch_report(where: str, branch: str, before: str | None) -> tuple[dict[str, Any] | None, str | None]:
+    """The replay report the replay just committed (the event of the new tip names it)."""
+    tip = commit_sha(where, branch)
+    if tip is None or tip == before:
+        return None, None
+    with open_log(where, branch, False) as store:
+        event = event_of(store, store.entry(tip)) or {}
+        if event.get("event") not in (REPLAY_VERIFIED, REPLAY_FAILED):
+            return None, tip
+        data = store.read(str(event.get("artifact", "")), tip)
+    return branchjson.loads(data), tip
+
+
+def directory_report(directory: str) -> dict[str, Any] | None:
+    """The newest replay report written into a --from-dir directory."""
+    found = sorted(glob.glob(os.path.join(directory, "replays", "*__replay.json")),
+                   key=os.path.getmtime)
+    if not found:
+        return None
+    with open(found[-1], encoding="utf-8") as handle:
+        data = json.load(handle)
+    return data if isinstance(data, dict) else None
+
+
+def document(args: argparse.Namespace, code: int, before: tuple[str | None, ...]) -> dict[str, Any]:
+    """`replay --json`: the exit status and the replay report (docs/gates.md)."""
+    where, branch, tip = before
+    commit = None
+    if args.from_dir:
+        report = directory_report(args.from_dir)
+    elif where and branch:
+        report, commit = branch_report(where, branch, tip)
+    else:
+        report = None
+    return {"schema_version": 1, "command": "replay", "exit_status": code,
+            "verdict": (report or {}).get("verdict"), "commit": commit, "report": report}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,12 +104,16 @@ def run(args: argparse.Namespace) -> int:
                             python=args.python, from_dir=args.from_dir, branch=args.branch,
                             sign_key=args.sign_key, no_sign=args.no_sign,
                             trust_run=args.trust_run, trusted_keys=args.trusted_keys)
-    try:
-        code, lines = replay(request)
-    except ReplayFailed as exc:
-        if exc.lines:
-            print("\n".join(exc.lines))
-            sys.stdout.flush()
-        raise
-    print("\n".join(lines))
+    before = log_tip(args) if args.json else (None, None, None)
+    with json_mode(args.json) as stream:
+        try:
+            code, lines = replay(request)
+        except ReplayFailed as exc:
+            if exc.lines:
+                print("\n".join(exc.lines))
+                sys.stdout.flush()
+            raise
+        print("\n".join(lines))
+        if args.json:
+            print_json(document(args, code, before), stream)
     return code

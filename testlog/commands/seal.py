@@ -19,7 +19,7 @@ from testlog.audit.seal import (
 )
 from testlog.commands.arguments import add_branch_argument, add_signing_arguments
 from testlog.config import repo_settings
-from testlog.errors import TestlogError
+from testlog.errors import UsageError
 from testlog.store.runs import with_spec_files
 from testlog.store.state import open_configured
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     day = options.parse_day(args.date) if args.date else today
     with open_configured(args.repo, values, sign=True) as store:
         if store.signer is None:
-            raise TestlogError("sealing needs a signing key: pass --sign-key KEY, or set git "
+            raise UsageError("sealing needs a signing key: pass --sign-key KEY, or set git "
                                "config user.signingkey (or sign_key in the [testlog] config)")
         tip = store.require_tip()
         changed, since = None, None
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             files.update(other_chains_files(store, day))
         if not holds_runs(files):
             period = f"after {args.since}" if args.since else day.isoformat()
-            raise TestlogError(f"no runs to seal for {period} on {store.ref} (nothing was "
+            raise UsageError(f"no runs to seal for {period} on {store.ref} (nothing was "
                                "written; record a run first, or pick another --date)")
         files = with_spec_files(files)
         seal = build_seal(day, files)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 from testlog.audit import options
-from testlog.audit.report import render
+from testlog.audit.report import render, report_document
 from testlog.audit.verifier import Policy, verify_log
-from testlog.commands.arguments import add_branch_argument
+from testlog.commands.arguments import add_branch_argument, add_json_argument
 from testlog.config import repo_settings
 from testlog.store.state import ARCHIVE, open_configured, state_path
 from testlog.store.trust import trusted_certs
@@ -40,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also rebuild every record of compact run files and check them "
                              "against the digest the recorder wrote (slower; the default "
                              "checks each run file against its signed event)")
+    add_json_argument(parser)
     add_branch_argument(parser)
 
 
@@ -54,9 +56,13 @@ def run(args: argparse.Namespace) -> int:
         strict = args.require_signed or (trusted is not None and not args.allow_unsigned)
         policy = Policy(trusted, strict, dirs, args.accept_rewrite, args.deep)
         reports = verify_log(store, policy, args.since)
-    print("\n\n".join(render(report) for report in reports))
     failed = [r.ref for r in reports if not r.ok]
+    code = 1 if failed else 0
+    if args.json:
+        print(json.dumps(report_document(reports, code), indent=2, sort_keys=True))
+        return code
+    print("\n\n".join(render(report) for report in reports))
     if len(reports) > 1:
         print(f"verify: {len(reports) - len(failed)} of {len(reports)} chains OK"
               + (f"; FAILED: {', '.join(failed)}" if failed else ""))
-    return 1 if failed else 0
+    return code

@@ -93,6 +93,17 @@ def measurement_path(category: str, day: date | datetime, run_id: str) -> str:
     return f"{MEASUREMENTS_DIR}/{day_stamp(day)}__{check_suite(run_id)}__{category}.json"
 
 
+_MEASUREMENT = re.compile(r"^measurements/\d{8}__(?P<run>(?:cov|bench)-[0-9a-f]{12})__"
+                          r"(?P<category>coverage|bench)\.json$")
+
+
+def parse_measurement(path: str) -> dict[str, str] | None:
+    """{"run", "category"} of a measurement report's path, or None when `path` is not one
+    (a path read from a ledger line is checked against this before it is read)."""
+    match = _MEASUREMENT.match(path)
+    return match.groupdict() if match else None
+
+
 def seal_day(path: str) -> date | None:
     """The day of a seal's zip path, or None when `path` is not one."""
     match = _AUDIT_ZIP.match(path)

@@ -31,16 +31,20 @@ def parse_ledger(data: bytes, name: str) -> list[dict[str, Any]]:
 
 
 def cached_entries(entries: list[dict[str, Any]], path: str, tree: str | None,
-                   env: str) -> list[dict[str, Any]]:
+                   env: str, inputs: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The latest clean measurement's lines for module folder `path` at `tree` in `env`.
 
-    All lines of the latest invocation that measured it (bench writes one per benchmark).
+    All lines of the latest invocation that measured it (bench writes one per benchmark). A
+    measurement too noisy to judge is no verdict: it is never taken again. `inputs`: the trees
+    of the module's declared paths outside its folder (a top-level tests/), which must match too.
     """
     if tree is None:
         return []
     matching = [e for e in entries if e.get("path") == path and e.get("tree") == tree
-                and e.get("env_fingerprint") == env and not e.get("dirty")]
+                and e.get("env_fingerprint") == env and not e.get("dirty")
+                and (e.get("inputs") or {}) == (inputs or {})]
     if not matching:
         return []
     run = matching[-1].get("run")
-    return [e for e in matching if e.get("run") == run]
+    latest = [e for e in matching if e.get("run") == run]
+    return [] if any(e.get("noisy") for e in latest) else latest

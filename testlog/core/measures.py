@@ -16,17 +16,21 @@ def _inside(path: str, folder: str) -> bool:
     return not folder or path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def coverage_percent(report: dict[str, Any], root: str, excluded: Iterable[str]) -> float:
-    """Percent covered (2 decimals) of the files under `root` outside the `excluded` folders.
+def coverage_percent(report: dict[str, Any], root: str | Iterable[str],
+                     excluded: Iterable[str]) -> float:
+    """Percent covered (2 decimals) of the files under `root` (a folder, or the module's source
+    folders) outside the `excluded` folders.
 
     Counted like coverage.py's total: (covered lines + covered branches) / (statements +
     branches). Nothing to measure counts as 100%, as coverage.py does.
     """
     skip = list(excluded)
+    sources = [root] if isinstance(root, str) else list(root)
     covered = total = 0
     for path, entry in sorted(report.get("files", {}).items()):
         path = path.replace("\\", "/")
-        if not _inside(path, root) or any(_inside(path, folder) for folder in skip):
+        if not any(_inside(path, source) for source in sources) or \
+                any(_inside(path, folder) for folder in skip):
             continue
         summary = entry["summary"]
         covered += summary["covered_lines"] + summary.get("covered_branches", 0)

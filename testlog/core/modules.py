@@ -4,7 +4,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 
-from testlog.core.manifest import MANIFEST
+from testlog.core.manifest import MANIFEST, Manifest
 
 
 def module_roots(paths: Iterable[str]) -> list[str]:
@@ -35,3 +35,44 @@ def nested_roots(root: str, roots: Iterable[str]) -> list[str]:
     """Module folders strictly inside `root`: their files belong to them, not to `root`."""
     prefix = f"{root}/" if root else ""
     return sorted(r for r in roots if r != root and r.startswith(prefix))
+
+
+def inside(path: str, folder: str) -> bool:
+    """`path` is `folder` or below it ("" is the whole repository)."""
+    return not folder or path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def measured_exclusions(manifest: Manifest, roots: Iterable[str]) -> list[str]:
+    """What a module's coverage leaves out of its sources: its tests, and the modules nested in
+    its sources (their files are theirs)."""
+    nested = {r for source in manifest.sources for r in nested_roots(source, roots)
+              if r != manifest.root}
+    return sorted(set(manifest.tests) | nested)
+
+
+def owns_source(manifest: Manifest, excluded: list[str], path: str) -> bool:
+    """`path` is one of the module's own measured source files."""
+    return any(inside(path, s) for s in manifest.sources) and \
+        not any(inside(path, e) for e in excluded)
+
+
+def outside_paths(manifest: Manifest) -> list[str]:
+    """The module's declared sources and tests outside its own folder: part of what it is (a
+    change there is a change of the module, for the cache as for the selection)."""
+    return sorted({p for p in (*manifest.sources, *manifest.tests) if not inside(p, manifest.root)})
+
+
+def identity_paths(manifest: Manifest) -> list[str]:
+    return [manifest.root, *outside_paths(manifest)]
+
+
+def claimed_by(manifests: Iterable[Manifest], changed: Iterable[str]) -> list[str]:
+    """The module folders whose declared tests or sources hold a changed path (a module with a
+    top-level `tests/` is affected by a change there), sorted."""
+    paths = list(changed)
+    hits = set()
+    for m in manifests:
+        declared = (*(m.tests if m.tests_declared else ()), *m.sources)
+        if any(inside(p, folder) for folder in declared if folder != m.root for p in paths):
+            hits.add(m.root)
+    return sorted(hits)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from testlog.errors import TestlogError
+from testlog.errors import UsageError
 
 _SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 
@@ -38,7 +38,7 @@ def parse_push_lines(text: str) -> list[PushedRef]:
             continue
         parts = line.split()
         if len(parts) != 4 or not (_SHA.match(parts[1]) and _SHA.match(parts[3])):
-            raise TestlogError(f"pre-push input line {number} is not `<local ref> <local sha> "
+            raise UsageError(f"pre-push input line {number} is not `<local ref> <local sha> "
                                f"<remote ref> <remote sha>`: {line.strip()!r}")
         refs.append(PushedRef(*parts))
     return refs

@@ -1,44 +1,21 @@
-"""Benchmarks of modules: pytest-benchmark's per-round data -> p50/p95/p99 ms -> the bench
-ledger; the SLO gate compares each benchmark's p95 with the module's latency SLA."""
+"""Benchmarks of modules: pytest-benchmark's per-round data -> p50/p95/p99 ms, measured (or
+taken from the ledger cache) in the working tree or in a checkout of a base commit."""
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitstore import LogStore
-
-from testlog.core import layout
-from testlog.core.chronicle import BENCH_RECORDED
-from testlog.core.gates import LatencyResult, slo_summary, slo_violation
 from testlog.core.ledger import cached_entries
-from testlog.core.manifest import Manifest, with_observed_latency
+from testlog.core.manifest import BENCHMARKS_FOLDER, Manifest
 from testlog.core.measures import benchmark_samples, latency_percentiles
-from testlog.gates.invocation import (
-    Invocation,
-    announce,
-    indent,
-    open_ledger_log,
-    record,
-    report_recorded,
-    run_all,
-    scratch_for,
-    start,
-    write_back,
-)
-from testlog.gates.pytest_run import (
-    ERROR,
-    FAILED,
-    NO_TESTS,
-    bench_argv,
-    bench_dir,
-    child_env,
-    run_pytest,
-)
-from testlog.gates.workspace import Workspace, interpreter
+from testlog.core.regression import kept_samples, spread
+from testlog.gates.invocation import Begin, Invocation, indent, read_report, scratch_for
+from testlog.gates.pytest_run import ERROR, FAILED, NO_TESTS, bench_argv, child_env, run_pytest
 
 NO_BENCHMARKS = "no-benchmarks"
+PERCENTILE_KEYS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
 
 
 @dataclass(frozen=True)
@@ -49,45 +26,85 @@ class BenchOutcome:
     seconds: float = 0.0
     tail: str = ""
     cached_at: str | None = None
-
-    def latencies(self) -> list[LatencyResult]:
-        return [LatencyResult(self.manifest.name, b["benchmark"], b["latency_p95_ms"],
-                              self.manifest.latency_p95_ms) for b in self.benchmarks]
+    samples: dict[str, list[float]] | None = None     # kept per-round ms, per benchmark
 
 
-def from_cache(inv: Invocation, manifest: Manifest) -> BenchOutcome | None:
-    if not inv.use_cache or manifest.root in inv.dirty:
+def bench_folders(root: str, manifest: Manifest) -> list[str]:
+    """`<tests>/benchmarks` of each of the module's test folders that has one, under `root`."""
+    found = []
+    for tests in manifest.tests:
+        folder = f"{tests}/{BENCHMARKS_FOLDER}" if tests else BENCHMARKS_FOLDER
+        if os.path.isdir(os.path.join(root, folder)):
+            found.append(folder)
+    return found
+
+
+def samples_from_report(data: bytes | None, label: str,
+                        tree: str | None) -> dict[str, list[float]] | None:
+    """A module's kept samples at `tree` from a stored bench report (measured, or measured as a
+    base); read from the log branch, so checked."""
+    try:
+        report = json.loads(data) if data else None
+        entries = [*report.get("modules", []), *report.get("bases", [])] \
+            if isinstance(report, dict) else []
+        for entry in entries:
+            if isinstance(entry, dict) and entry.get("path") == label and entry.get("tree") == tree:
+                found = {str(b["benchmark"]): [float(x) for x in b["samples_ms"]]
+                         for b in entry.get("benchmarks", [])}
+                return found or None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return None
+
+
+def from_cache(inv: Invocation, manifest: Manifest, need_samples: bool) -> BenchOutcome | None:
+    if not inv.use_cache or inv.is_dirty(manifest):
         return None
     hits = cached_entries(list(inv.entries), manifest.label, inv.tree(manifest),
-                          inv.interp.fingerprint)
+                          inv.interp.fingerprint, inv.inputs(manifest))
     if not hits:
         return None
-    keys = ("benchmark", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "rounds")
+    samples = samples_from_report(read_report(inv.ws, hits[-1].get("report", "")),
+                                  manifest.label, inv.tree(manifest)) if need_samples else None
+    if need_samples and samples is None:
+        return None
+    keys = ("benchmark", *PERCENTILE_KEYS, "rounds")
     return BenchOutcome(manifest, "passed", [{k: h[k] for k in keys} for h in hits],
-                        cached_at=hits[-1]["ts"])
+                        cached_at=hits[-1]["ts"], samples=samples)
 
 
-def summarise(report: dict[str, Any], label: str) -> list[dict[str, Any]]:
-    rows = []
+def summarise(report: dict[str, Any], label: str) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
+    """(one row per benchmark: percentiles, rounds, spread; the kept samples in ms)."""
+    rows, kept = [], {}
     for name, samples in sorted(benchmark_samples(report, label).items()):
-        rows.append({"benchmark": name, **latency_percentiles(samples), "rounds": len(samples)})
-    return rows
+        rows.append({"benchmark": name, **latency_percentiles(samples), "rounds": len(samples),
+                     "spread": round(spread(samples), 3)})
+        kept[name] = kept_samples([s * 1000.0 for s in samples])
+    return rows, kept
 
 
-def measure(inv: Invocation, manifest: Manifest) -> BenchOutcome:
-    if not os.path.isdir(os.path.join(inv.ws.root, bench_dir(manifest.root))):
+def measure(inv: Invocation, manifest: Manifest, begin: Begin, need_samples: bool) -> BenchOutcome:
+    folders = bench_folders(inv.ws.root, manifest)
+    if not folders:
         return BenchOutcome(manifest, NO_BENCHMARKS)
-    cached = from_cache(inv, manifest)
+    cached = from_cache(inv, manifest, need_samples)
     if cached:
         return cached
-    scratch = scratch_for(inv, manifest)
+    return measure_at(inv, manifest, begin, inv.ws.root, folders)
+
+
+def measure_at(inv: Invocation, manifest: Manifest, begin: Begin, where: str,
+               folders: list[str], kind: str = "",
+               what: str = "running its benchmarks") -> BenchOutcome:
+    begin(what)
+    scratch = scratch_for(inv, manifest, f"bench{kind}")
     report = os.path.join(scratch, "bench.json")
-    run = run_pytest(bench_argv(inv.interp.path, manifest.root, report, scratch), inv.ws.root,
+    run = run_pytest(bench_argv(inv.interp.path, folders, report, scratch), where,
                      child_env(scratch), report)
     if run.status == NO_TESTS:
         return BenchOutcome(manifest, NO_BENCHMARKS, seconds=run.seconds)
-    rows = summarise(run.report, bench_dir(manifest.root)) if run.report else []
-    return BenchOutcome(manifest, run.status, rows, run.seconds, run.tail)
+    rows, kept = summarise(run.report, ", ".join(folders)) if run.report else ([], {})
+    return BenchOutcome(manifest, run.status, rows, run.seconds, run.tail, samples=kept)
 
 
 def describe(outcome: BenchOutcome) -> str:
@@ -107,72 +124,3 @@ def describe(outcome: BenchOutcome) -> str:
     if outcome.status == FAILED:
         lines.append(indent(outcome.tail))
     return "\n".join(lines)
-
-
-def ledger_lines(inv: Invocation, outcomes: list[BenchOutcome]) -> list[dict[str, Any]]:
-    """One line per benchmark measured now, with the module's SLA when it has one."""
-    return [{**inv.base_line(o.manifest), **b, "sla_p95_ms": o.manifest.latency_p95_ms}
-            for o in outcomes if not o.cached_at and o.status == "passed" for b in o.benchmarks]
-
-
-def record_bench(store: LogStore, inv: Invocation, outcomes: list[BenchOutcome], selection: str,
-                 problems: list[str]) -> str | None:
-    lines = ledger_lines(inv, outcomes)
-    if not lines:
-        return None
-    verdict = "FAIL" if problems else "PASS"
-    report = {"kind": "bench", "selection": selection, "problems": problems,
-              "modules": [{"module": o.manifest.name, "path": o.manifest.label,
-                           "status": o.status, "cached": bool(o.cached_at),
-                           "tree": inv.tree(o.manifest), "sla_p95_ms": o.manifest.latency_p95_ms,
-                           "benchmarks": o.benchmarks} for o in outcomes]}
-    summary = f"{BENCH_RECORDED} {len(lines)} benchmark{'s' if len(lines) != 1 else ''} {verdict}"
-    return record(store, inv, category="bench", ledger=layout.BENCH_LEDGER, event=BENCH_RECORDED,
-                  lines=lines, report=report, verdict=verdict, summary=summary)
-
-
-def observed(inv: Invocation, outcome: BenchOutcome) -> dict[str, Any]:
-    """`performance.observed`: the module's slowest benchmark by p95."""
-    worst = max(outcome.benchmarks, key=lambda b: b["latency_p95_ms"])
-    return {"latency_p50_ms": worst["latency_p50_ms"], "latency_p95_ms": worst["latency_p95_ms"],
-            "latency_p99_ms": worst["latency_p99_ms"], "benchmark": worst["benchmark"],
-            "env_fingerprint": inv.interp.fingerprint, "observed_at": outcome.cached_at or inv.ts}
-
-
-def manifest_updates(inv: Invocation,
-                     outcomes: list[BenchOutcome]) -> Iterator[tuple[Manifest, dict[str, Any]]]:
-    """(manifest, data with the observed p95) of each module whose benchmarks passed."""
-    return ((o.manifest, with_observed_latency(o.manifest.raw, observed(inv, o)))
-            for o in outcomes if o.benchmarks and o.status == "passed")
-
-
-def bench_problems(outcomes: list[BenchOutcome]) -> list[str]:
-    problems = []
-    for o in sorted(outcomes, key=lambda o: o.manifest.name):
-        problems += [v for v in map(slo_violation, o.latencies()) if v]
-        if o.status in (FAILED, ERROR):
-            problems.append(f"{o.manifest.name}: benchmarks {'failed' if o.status == FAILED else 'could not run'}")
-    return problems
-
-
-def run_bench(ws: Workspace, manifests: list[Manifest], selection: str, *, jobs: int,
-              use_cache: bool, update: bool) -> int:
-    if not manifests:
-        print(f"No modules to benchmark ({selection}: none).")
-        return 0
-    interp = interpreter(ws)
-    interp.require("pytest_benchmark")
-    announce("Benchmarks", manifests, selection, interp)
-    with open_ledger_log(ws) as store:
-        inv = start(ws, interp, manifests, store, layout.BENCH_LEDGER, use_cache, "bench")
-        outcomes = run_all(manifests, jobs, lambda m: measure(inv, m), describe)
-        problems = bench_problems(outcomes)
-        sha = record_bench(store, inv, outcomes, selection, problems)
-    report_recorded(sha, len(ledger_lines(inv, outcomes)), "benchmark", layout.BENCH_LEDGER,
-                    store.ref)
-    if update:
-        write_back(ws, manifest_updates(inv, outcomes))
-    for line in problems:
-        print(line)
-    print(slo_summary([r for o in outcomes for r in o.latencies()], problems))
-    return 1 if problems else 0

@@ -28,12 +28,8 @@ def status_of(returncode: int) -> str:
     return {0: PASSED, 1: FAILED, 5: NO_TESTS}.get(returncode, ERROR)
 
 
-def tests_dir(root: str) -> str:
-    return f"{root}/tests" if root else "tests"
-
-
-def bench_dir(root: str) -> str:
-    return f"{tests_dir(root)}/benchmarks"
+def cov_options(sources: tuple[str, ...]) -> list[str]:
+    return [f"--cov={source or '.'}" for source in sources]
 
 
 # The gates load the plugins they measure with themselves (`-p`, by their entry point names):
@@ -47,25 +43,24 @@ def benchmark_plugin_args(scratch: str) -> list[str]:
     return ["-p", "benchmark", f"--benchmark-storage=file://{os.path.join(scratch, 'benchmarks')}"]
 
 
-def coverage_argv(python: str, root: str, report: str, benchmark_plugin: bool,
-                  scratch: str) -> list[str]:
+def coverage_argv(python: str, sources: tuple[str, ...], tests: list[str], report: str,
+                  benchmark_plugin: bool, scratch: str) -> list[str]:
     # --cov-fail-under=0: a project-wide fail_under must not turn a measurement into a failure.
     argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *COV_PLUGIN,
-            f"--cov={root or '.'}", f"--cov-report=json:{report}", "--cov-fail-under=0"]
+            *cov_options(sources), f"--cov-report=json:{report}", "--cov-fail-under=0"]
     benchmark = [*benchmark_plugin_args(scratch), "--benchmark-disable"] if benchmark_plugin else []
-    return argv + benchmark + [tests_dir(root)]
+    return argv + benchmark + tests
 
 
-def tests_argv(python: str, root: str, benchmark_plugin: bool, scratch: str) -> list[str]:
+def tests_argv(python: str, tests: list[str], benchmark_plugin: bool, scratch: str) -> list[str]:
     argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     benchmark = [*benchmark_plugin_args(scratch), "--benchmark-disable"] if benchmark_plugin else []
-    return argv + benchmark + [tests_dir(root)]
+    return argv + benchmark + tests
 
 
-def bench_argv(python: str, root: str, report: str, scratch: str) -> list[str]:
+def bench_argv(python: str, folders: list[str], report: str, scratch: str) -> list[str]:
     return [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *benchmark_plugin_args(scratch),
-            "--benchmark-only", f"--benchmark-json={report}", "--benchmark-save-data",
-            bench_dir(root)]
+            "--benchmark-only", f"--benchmark-json={report}", "--benchmark-save-data", *folders]
 
 
 def child_env(scratch: str) -> dict[str, str]:

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from gitstore import head_commit, listed_files, locate, tree_shas, worktree_changes
 
 from testlog.config import Setting, load_settings
-from testlog.core.modules import module_roots
-from testlog.errors import TestlogError
+from testlog.core.modules import inside, module_roots
+from testlog.errors import UsageError
 from testlog.gates.interpreter import Interpreter, probe
-from testlog.store.state import state_path
+from testlog.gates.later import Later
+from testlog.store.state import INTERPRETERS, state_path
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,14 @@ class Workspace:
     all_roots: tuple[str, ...]    # every module folder of the working tree
     head: str | None
     scratch: str
+    common_dir: str = ""          # git's common dir: objects, refs
 
 
 def repo_top(path: str) -> tuple[str, str]:
     """(top of the working tree, git common dir); a bare repository has no modules to test."""
     common, _git_dir, top = locate(path)
     if top is None:
-        raise TestlogError(f"{os.path.abspath(path)} is a bare repository: run this in a "
+        raise UsageError(f"{os.path.abspath(path)} is a bare repository: run this in a "
                            "checkout (modules and their tests live in the working tree)")
     return top, common
 
@@ -40,26 +42,26 @@ def repo_top(path: str) -> tuple[str, str]:
 @contextmanager
 def open_workspace(path: str, cli: dict | None = None) -> Iterator[Workspace]:
     top, common = repo_top(path)
-    settings = load_settings(top, cli)
-    roots = tuple(module_roots(listed_files(top)))
+    files, head = Later(lambda: listed_files(top)), Later(lambda: head_commit(top))
+    settings = load_settings(top, cli)                   # three git questions at once
+    roots = tuple(module_roots(files.result()))
     scratch = tempfile.mkdtemp(prefix="git-testlog-")
     try:
-        yield Workspace(top, state_path(common), settings, roots,
-                        head_commit(top), scratch)
+        yield Workspace(top, state_path(common), settings, roots, head.result(), scratch, common)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def interpreter(ws: Workspace) -> Interpreter:
-    return probe(ws.root, ws.settings["python"])
+    return probe(ws.root, ws.settings["python"], os.path.join(ws.state_dir, INTERPRETERS))
 
 
-def module_trees(ws: Workspace, roots: list[str]) -> dict[str, str]:
-    """Each module folder's tree sha at HEAD (absent for a folder HEAD does not have)."""
-    return tree_shas(ws.root, ws.head, roots) if ws.head else {}
+def module_trees(ws: Workspace, paths: list[str]) -> dict[str, str]:
+    """Each folder's (or file's) object sha at HEAD (absent for a path HEAD does not have)."""
+    return tree_shas(ws.root, ws.head, paths) if ws.head else {}
 
 
-def dirty_roots(ws: Workspace, roots: list[str]) -> set[str]:
-    """Module folders with any uncommitted change inside (staged, unstaged or untracked)."""
+def dirty_roots(ws: Workspace, paths: list[str]) -> set[str]:
+    """The paths with any uncommitted change inside (staged, unstaged or untracked)."""
     changed = worktree_changes(ws.root)
-    return {r for r in roots if any(p.startswith(f"{r}/") or not r for p in changed)}
+    return {r for r in paths if any(inside(p, r) for p in changed)}

@@ -12,7 +12,7 @@ from typing import Any
 from gitstore import GitStoreError, full_ref, locate, source_tree
 
 from testlog.config import load_settings
-from testlog.errors import TestlogError
+from testlog.errors import TestlogError, UsageError
 from testlog.gates.interpreter import project_python
 from testlog.replay import loading
 from testlog.replay.bytecode import seed_bytecode
@@ -66,7 +66,7 @@ def _repository(path: str, from_dir: str | None) -> tuple[str | None, str | None
         return common, top
     except GitStoreError as exc:
         if from_dir is None:
-            raise TestlogError(f"{exc}; a run recorded with --testlog-out outside git is "
+            raise UsageError(f"{exc}; a run recorded with --testlog-out outside git is "
                                "replayed with `git testlog replay --from-dir DIR`") from None
         return None, None
 
@@ -78,12 +78,12 @@ def locate_run(req: ReplayRequest) -> Located:
     try:
         branch = full_ref(settings["branch"].value)
     except GitStoreError as exc:
-        raise TestlogError(f"{exc} (--branch)") from None
+        raise UsageError(f"{exc} (--branch)") from None
     if req.from_dir is not None:
         recorded = loading.load_from_dir(req.from_dir, req.rev)
     else:
         if not req.rev:
-            raise TestlogError("which run? give its log commit (see `git testlog log`), or "
+            raise UsageError("which run? give its log commit (see `git testlog log`), or "
                                "--from-dir DIR for a run recorded with --testlog-out")
         with open_log(top or req.repo, branch, False) as store:
             store.require_chains()
@@ -104,7 +104,7 @@ def check_source(found: Located) -> tuple[str, str] | None:
     if not (source.get("commit") or source.get("tree")):
         return None
     if found.common_dir is None:
-        raise TestlogError(f"run {found.recorded.label} was recorded at commit "
+        raise UsageError(f"run {found.recorded.label} was recorded at commit "
                            f"{str(source.get('commit'))[:12]}: replay it inside a clone of "
                            "that repository (-C PATH)")
     return source_tree(found.common_dir, source.get("commit"), source.get("tree"))

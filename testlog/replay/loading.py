@@ -9,7 +9,7 @@ from typing import Any
 from gitstore import GitStoreError, LogStore, path_problem
 
 from testlog.core import layout
-from testlog.errors import TestlogError
+from testlog.errors import TestlogError, UsageError
 from testlog.store import runs
 
 
@@ -78,16 +78,16 @@ def pick_run(directory: str, name: str | None) -> str:
     """The run.json a name picks in `directory` (the only run when no name is given)."""
     found = runs_in_dir(directory)
     if not found:
-        raise TestlogError(f"no recorded run in {directory} (expected "
-                           "runs/<date>__<suite>__run.jsonl written by `pytest --testlog-out`)")
+        raise UsageError(f"no recorded run in {directory} (expected "
+                         "runs/<date>__<suite>__run.jsonl written by `pytest --testlog-out`)")
     chosen = [p for p in found if name is None or name in (p, os.path.basename(p))
               or (layout.parse_artifact(p) or {}).get("suite") == name]
     if len(chosen) == 1:
         return chosen[0]
     listed = ", ".join(os.path.basename(p) for p in found)
     if not chosen:
-        raise TestlogError(f"no run {name!r} in {directory} (it holds {listed})")
-    raise TestlogError(f"{directory} holds {len(chosen)} runs ({listed}): name one, "
+        raise UsageError(f"no run {name!r} in {directory} (it holds {listed})")
+    raise UsageError(f"{directory} holds {len(chosen)} runs ({listed}): name one, "
                        "e.g. `git testlog replay --from-dir DIR <suite>`")
 
 
@@ -108,7 +108,7 @@ def _dir_file(directory: str, path: str | None) -> bytes | None:
 
 def load_from_dir(directory: str, name: str | None = None) -> RecordedRun:
     if not os.path.isdir(directory):
-        raise TestlogError(f"no such directory: {directory} (--from-dir needs the directory "
+        raise UsageError(f"no such directory: {directory} (--from-dir needs the directory "
                            "given to `pytest --testlog-out`)")
     artifact = pick_run(directory, name)
     where = os.path.join(directory, artifact)

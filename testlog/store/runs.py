@@ -31,7 +31,7 @@ from testlog.core.runfiles import RunBundle
 from testlog.core.runshape import determinism_problem, event_problem, run_problem
 from testlog.core.schema import check_version
 from testlog.core.spec_files import spec_files
-from testlog.errors import TestlogError
+from testlog.errors import TestlogError, UsageError
 from testlog.rng import seeded_digest
 from testlog.store.events import commit_event, event_of
 
@@ -181,7 +181,7 @@ def run_entry(store: LogStore, rev: str | None) -> tuple[LogEntry, str]:
     entry = store.history(rev=rev, limit=1)[0]
     event = commit_event_record(store, entry)
     if event.get("event") != TEST_SUITE_EXECUTED or entry.trailers.get(TRAILER_EVENT) != TEST_SUITE_EXECUTED:
-        raise TestlogError(f"{rev or entry.sha[:10]} is not a test run (it records "
+        raise UsageError(f"{rev or entry.sha[:10]} is not a test run (it records "
                            f"{event.get('event', 'something else')}); see `git testlog log --runs`")
     artifact = event.get("artifact")
     if not isinstance(artifact, str) or not layout.is_run_file(artifact):

@@ -8,6 +8,7 @@ gitstore where its own state goes, which git config section it reads and how to 
         verified/<ref>.json  the last verified tip of each log branch
         archive/             retention bundles (default archive_dir)
         writer.log           the last writer process's stderr
+        interpreters.json    what each project interpreter is (the gates' probe, cached)
         write.lock, pack.*   gitstore's writer lock and pack bookkeeping
 """
 from __future__ import annotations
@@ -50,6 +51,7 @@ VERIFIED = "verified"
 ARCHIVE = "archive"
 WRITER_LOG = "writer.log"
 WRITER_ID = "writer-id"
+INTERPRETERS = "interpreters.json"
 
 
 def state_path(common_dir: str, *parts: str) -> str:

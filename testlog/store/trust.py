@@ -9,7 +9,7 @@ import re
 from gitstore import GitStoreError, TrustedCerts, export_public_keys, git_config
 
 from testlog.config import Setting
-from testlog.errors import TestlogError
+from testlog.errors import UsageError
 
 _FINGERPRINT = re.compile(r"^[0-9A-Fa-f]{40}$")
 
@@ -23,8 +23,8 @@ def certs_from_file(path: str, git_dir: str | None = None) -> TrustedCerts:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        raise TestlogError(f"cannot read trusted keys file {path}: {exc.strerror} "
-                           f"({KEY_FILE_HINT})") from None
+        raise UsageError(f"cannot read trusted keys file {path}: {exc.strerror} "
+                         f"({KEY_FILE_HINT})") from None
     source = f"trusted keys file {path}"
     try:
         if b"-----BEGIN PGP" not in data and is_allowed_signers(data):
@@ -32,7 +32,7 @@ def certs_from_file(path: str, git_dir: str | None = None) -> TrustedCerts:
             return TrustedCerts.from_allowed_signers(path, data, program, source)
         return TrustedCerts.from_armored(data, source=source)
     except GitStoreError as exc:
-        raise TestlogError(f"{exc} ({KEY_FILE_HINT})") from None
+        raise UsageError(f"{exc} ({KEY_FILE_HINT})") from None
 
 
 def is_allowed_signers(data: bytes) -> bool:
@@ -55,7 +55,7 @@ def certs_from_setting(setting: Setting, root: str, git_dir: str) -> TrustedCert
     fingerprints = [f for f in re.split(r"[\s,]+", text) if f]
     bad = [f for f in fingerprints if not _FINGERPRINT.match(f)]
     if bad:
-        raise TestlogError(f"trusted_keys ({setting.source}): {bad[0]!r} is neither a key file "
+        raise UsageError(f"trusted_keys ({setting.source}): {bad[0]!r} is neither a key file "
                            "nor a full 40-hex fingerprint")
     armored = export_public_keys(fingerprints, git_config(git_dir, "gpg.program"))
     return TrustedCerts.from_armored(armored, source="the gpg keyring", only=fingerprints)
