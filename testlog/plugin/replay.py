@@ -5,6 +5,7 @@ reseeding was off, and at the end judges each test, publishes the report and set
 status (0 only when every replayed test is verified)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -19,12 +20,15 @@ from gitstore import GitStoreError, full_ref, locate, source_info
 
 from testlog.config import load_settings
 from testlog.core.chronicle import REPLAY_FAILED, REPLAY_VERIFIED
-from testlog.core.records import Failure, TestOutcome
+from testlog.core.hashing import result_hash
+from testlog.core.records import TestOutcome
 from testlog.core.timefmt import utc_iso
 from testlog.errors import TestlogError
 from testlog.plugin.capture import TestCapture
-from testlog.plugin.runner import TestRunner, cooperate_with_randomly, crash_message
-from testlog.replay import loading
+from testlog.plugin.hashprobe import HashProbe, write_fingerprints
+from testlog.plugin.reports import OutcomeBuilder
+from testlog.plugin.runner import TestRunner, cooperate_with_randomly
+from testlog.replay import hashprobe, loading
 from testlog.replay.environment import compare_environments
 from testlog.replay.judge import MISSING, NOT_RUN, Judgement, Replayed, judge
 from testlog.replay.plan import ReplayPlan, build_plan, rng_leaks
@@ -61,6 +65,9 @@ class Settings:
     directory: str | None
     result: str | None
     from_dir: tuple[str, str | None] | None
+    probe: dict[str, Any] | None = None    # how `git testlog replay` wants the probe run
+    hash_probe: bool = True                # check hash order (a run recorded without a seed)
+    probe_out: str | None = None           # this process IS a probe: its fingerprints go here
 
 
 def read_context(path: str | None) -> dict[str, Any]:
@@ -85,7 +92,9 @@ def settings_of(config: pytest.Config) -> Settings:
                     no_sign=bool(ctx.get("no_sign") or config.getoption("testlog_no_sign")),
                     materialized=ctx.get("materialized", "checkout"),
                     directory=ctx.get("directory", str(config.rootpath)), result=ctx.get("result"),
-                    from_dir=from_dir)
+                    from_dir=from_dir, probe=ctx.get("probe"),
+                    hash_probe=bool(ctx.get("hash_probe", True)),
+                    probe_out=config.getoption("testlog_replay_probe"))
 
 
 def load_recorded(settings: Settings) -> loading.RecordedRun:
@@ -117,6 +126,16 @@ def install(config: pytest.Config) -> None:
 
 
 # -- what this process is -------------------------------------------------------------------
+
+def incomplete_note(plan: ReplayPlan) -> tuple[str, ...]:
+    """Said first: the recorded run ended before all its tests ran (only those that ran are
+    judged)."""
+    if not plan.incomplete:
+        return ()
+    verdict = f" ({plan.verdict})" if plan.verdict else ""
+    return (f"the recorded run was incomplete{verdict}: {plan.incomplete}; only the "
+            f"{len(plan.tests)} tests it ran are replayed and judged",)
+
 
 def checkout_note(settings: Settings, plan: ReplayPlan, rootdir: str) -> tuple[str, ...]:
     """In a checkout the user chose: say when it does not hold the recorded source."""
@@ -156,6 +175,10 @@ class ReplaySession:
         self.runner = runner
         self.planned = plan.by_nodeid()
         self.started = time.time()
+        self.builder = OutcomeBuilder(hash_capture=True)
+        self.hashseed = os.environ.get("PYTHONHASHSEED")
+        self.probe: HashProbe | None = None
+        self.probe_note = ""
         self.outcomes: dict[str, TestOutcome] = {}
         self.captures: dict[str, TestCapture] = {}
         self.restore_missing: dict[str, tuple[str, ...]] = {}
@@ -171,7 +194,8 @@ class ReplaySession:
         self.env = compare_environments(
             plan.environment, current_environment(os.environ, common),
             recorded_hashseed=plan.pythonhashseed, current_hashseed=os.environ.get("PYTHONHASHSEED"),
-            extra_notes=checkout_note(settings, plan, str(config.rootpath)) + untracked_note(plan))
+            extra_notes=incomplete_note(plan) + checkout_note(settings, plan, str(config.rootpath))
+            + untracked_note(plan))
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         ignored = ["testlog: --testlog is ignored while replaying: nothing new is recorded"] \
@@ -231,13 +255,49 @@ class ReplaySession:
                 rng.restore(raw)
         return tuple(missing)
 
+    @pytest.hookimpl(trylast=True)     # as the recorder reads them (after subtests' verdict)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        outcome = self.outcomes.setdefault(report.nodeid, TestOutcome(report.nodeid))
-        if report.when in outcome.phases:
-            return                             # a re-run (e.g. rerunfailures): keep the first
-        outcome.phases[report.when] = (report.outcome, hasattr(report, "wasxfail"))
-        if report.failed and not outcome.failures:
-            outcome.failures.append(Failure(report.when, report.longreprtext, crash_message(report)))
+        outcome = self.builder.add(report)
+        if outcome is not None:
+            self.outcomes.setdefault(outcome.nodeid, outcome)    # a test given twice: the first
+
+    # -- hash order (a run recorded without PYTHONHASHSEED) -------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Start the probe now, so that it runs beside this replay."""
+        settings = self.settings
+        if settings.probe_out or not settings.hash_probe or self.config.option.collectonly \
+                or not hashprobe.unpinned(self.plan.pythonhashseed):
+            return
+        probe = settings.probe or {}
+        command = probe.get("command") or [sys.executable, "-m", "pytest",
+                                           *map(str, self.config.invocation_params.args)]
+        cwd = probe.get("cwd") or str(self.config.invocation_params.dir)
+        seed = hashprobe.probe_hashseed(self.plan.base_seed, self.hashseed)
+        self.probe = HashProbe(list(command), cwd, seed, probe.get("workdir"))
+        self.probe.start()
+
+    def probe_fingerprints(self) -> dict[str, Any] | None:
+        """The probe's fingerprints (None, and a note saying why, when it has none)."""
+        probe = self.probe
+        if probe is None:
+            if hashprobe.unpinned(self.plan.pythonhashseed) and not self.settings.probe_out:
+                self.probe_note = ("hash order not checked (--no-hash-probe): a test whose "
+                                   "result depends on set/dict order may pass or fail by luck")
+            return None
+        try:
+            found = probe.fingerprints()
+        finally:
+            probe.close()
+        if found is None:
+            self.probe_note = (f"hash order not checked: the second replay under "
+                               f"PYTHONHASHSEED={probe.hashseed} failed: {probe.problem}")
+        else:
+            self.probe_note = (f"hash order checked: the run was recorded without "
+                               f"PYTHONHASHSEED; its tests ran under PYTHONHASHSEED="
+                               f"{self.hashseed or 'random'} and again under {probe.hashseed}")
+        return found
 
     # -- the end ---------------------------------------------------------------------------
 
@@ -247,13 +307,17 @@ class ReplaySession:
             return None
         outcome, capture = self.outcomes.get(nodeid), self.captures.get(nodeid)
         if outcome is not None and "setup" in outcome.phases:
-            failure = outcome.failures[0] if outcome.failures else None
+            last = len(outcome.attempts or ()) + 1
+            failure = next((f for f in outcome.failures if f.attempt == last), None)
             cap = capture or TestCapture(nodeid, 0, None)
+            attempts = tuple(str(a["status"]) for a in outcome.attempts or ())
             return Replayed(status=outcome.status, before=dict(cap.before), after=dict(cap.after),
                             outputs=cap.outputs or {}, inputs=cap.inputs or {},
                             duration_ms=(cap.end_ns - cap.start_ns) / 1e6,
                             failure=failure.text if failure else "",
-                            restore_missing=self.restore_missing.get(nodeid, ()))
+                            restore_missing=self.restore_missing.get(nodeid, ()),
+                            output_digests=dict(outcome.captured or {}),
+                            attempts=attempts + (outcome.status,) if attempts else ())
         if nodeid in self.collected:
             return Replayed(status=NOT_RUN)
         path = nodeid.split("::", 1)[0]
@@ -262,18 +326,39 @@ class ReplaySession:
             return Replayed(status=MISSING)
         return None
 
-    def judgements(self) -> tuple[list[Judgement], int]:
+    def replays(self) -> tuple[list[tuple[Any, Replayed]], int]:
+        """(recorded test, what its replay gave) for each replayed test; how many were not
+        selected."""
         self.runner.capturer.flush()            # digests of the last tests are filled in lazily
-        leaks = rng_leaks(self.plan.tests) if not self.plan.reseed else {}
         out, skipped = [], 0
         for test in self.plan.tests:
             replayed = self.replayed(test.nodeid)
             if replayed is None:
                 skipped += 1
-                continue
-            out.append(judge(test, replayed, same_platform=self.env.same_platform,
-                             leaks=leaks.get(test.nodeid, ())))
+            else:
+                out.append((test, replayed))
         return out, skipped
+
+    def judgements(self, replays: list[tuple[Any, Replayed]],
+                   probe: dict[str, Any] | None) -> list[Judgement]:
+        leaks = rng_leaks(self.plan.tests) if not self.plan.reseed else {}
+        seeds = (self.hashseed or "random", self.probe.hashseed if self.probe else "")
+        out = []
+        for test, replayed in replays:
+            if probe is not None:
+                mine = hashprobe.fingerprint(replayed, result_hash(replayed.outputs))
+                found = hashprobe.differences(mine, probe.get(test.nodeid))
+                replayed = dataclasses.replace(replayed, hash_order=found)
+            out.append(judge(test, replayed, same_platform=self.env.same_platform,
+                             leaks=leaks.get(test.nodeid, ()), hash_seeds=seeds))
+        return out
+
+    def write_probe(self, replays: list[tuple[Any, Replayed]]) -> None:
+        """This process is the probe: each replayed test's fingerprint, to the file."""
+        assert self.settings.probe_out is not None
+        tests = {test.nodeid: hashprobe.fingerprint(replayed, result_hash(replayed.outputs))
+                 for test, replayed in replays}
+        write_fingerprints(self.settings.probe_out, self.hashseed, tests)
 
     def meta(self, skipped: int) -> ReplayMeta:
         session = self.runner.capturer.session_states
@@ -300,7 +385,19 @@ class ReplaySession:
             return
         result: dict[str, Any] = {"exit": 1, "terminal": [], "report": None, "commit": None,
                                   "error": None}
-        judgements, skipped = self.judgements()
+        replays, skipped = self.replays()
+        if self.settings.probe_out:
+            if int(exitstatus) not in (INTERRUPTED, pytest.ExitCode.USAGE_ERROR,
+                                       pytest.ExitCode.INTERNAL_ERROR):
+                self.write_probe(replays)
+                session.exitstatus = 0
+            return
+        stopped = int(exitstatus) in (INTERRUPTED, pytest.ExitCode.USAGE_ERROR,
+                                      pytest.ExitCode.INTERNAL_ERROR)
+        if stopped and self.probe is not None:
+            self.probe.close()                 # nothing will be judged: do not wait for it
+            self.probe = None
+        judgements = self.judgements(replays, None if stopped else self.probe_fingerprints())
         if int(exitstatus) == INTERRUPTED:
             result["error"] = "the replay was interrupted; nothing was committed"
         elif int(exitstatus) in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
@@ -320,7 +417,10 @@ class ReplaySession:
                 json.dump(result, handle)
 
     def finish(self, judgements: list[Judgement], skipped: int, result: dict[str, Any]) -> None:
-        data = report_data(self.plan, judgements, self.env, self.meta(skipped))
+        env = self.env
+        if self.probe_note:
+            env = dataclasses.replace(env, notes=env.notes + (self.probe_note,))
+        data = report_data(self.plan, judgements, env, self.meta(skipped))
         inputs = {t.nodeid: t.inputs for t in self.plan.tests if t.inputs}
         try:
             where, sha = publish(self.destination(), data, inputs,
@@ -331,6 +431,10 @@ class ReplaySession:
         result.update(terminal=terminal_lines(data, where), report=where, commit=sha,
                       verdict=data["verdict"], exit=0 if data["verdict"] == "VERIFIED" else 1)
         self.lines = list(result["terminal"])
+
+    def pytest_unconfigure(self) -> None:
+        if self.probe is not None:
+            self.probe.close()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         for line in self.lines:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from gitstore import GitStoreError, full_ref, locate, source_tree
 
 from testlog.config import load_settings
+from testlog.core.pytestargs import capture_option, rerun_options
 from testlog.errors import TestlogError
 from testlog.gates.interpreter import project_python
-from testlog.replay import loading
+from testlog.replay import hashprobe, loading
 from testlog.replay.bytecode import seed_bytecode
 from testlog.replay.checkout import (
     Workspace,
@@ -41,6 +42,7 @@ class ReplayRequest:
     branch: str | None
     sign_key: str | None
     no_sign: bool
+    hash_probe: bool = True     # a run recorded without PYTHONHASHSEED: probe a second seed
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,10 @@ def replay_rootdir(src: str, recorded: str | None, files: list[str]) -> str:
 def pytest_command(python: str, found: Located, rootdir: str, rev: str, context: str,
                    select: str | None) -> list[str]:
     files = [f for f in files_of(found.plan.nodeids) if os.path.exists(os.path.join(rootdir, f))]
+    plan = found.plan
     cmd = [python, "-m", "pytest", "-p", "no:cacheprovider", f"--rootdir={rootdir}",
-           *replayable_options(found.plan.pytest_args), f"--testlog-replay={rev}",
+           *replayable_options(plan.pytest_args), *rerun_options(plan.pytest_args),
+           *capture_option(plan.capture.get("mode")), f"--testlog-replay={rev}",
            f"--testlog-replay-context={context}"]
     if select:
         cmd += ["-k", select]
@@ -140,9 +144,14 @@ def pytest_command(python: str, found: Located, rootdir: str, rev: str, context:
 
 
 def replay_env(plan: ReplayPlan) -> dict[str, str]:
+    """This environment under the recorded PYTHONHASHSEED; a run recorded without one is
+    replayed under one derived from its base seed (the same on every replay: see
+    hashprobe.py)."""
     env = dict(os.environ)
     env.pop("PYTHONHASHSEED", None)
-    if plan.pythonhashseed not in (None, "", "random"):
+    if hashprobe.unpinned(plan.pythonhashseed):
+        env["PYTHONHASHSEED"] = hashprobe.replay_hashseed(plan.base_seed)
+    else:
         env["PYTHONHASHSEED"] = str(plan.pythonhashseed)
     return env
 
@@ -168,13 +177,19 @@ def execute(found: Located, req: ReplayRequest, python: str, tree: tuple[str, st
     src = ws.src
     materialized = prepare_tree(found, req, tree, src)
     rootdir = replay_rootdir(src, found.plan.rootdir, files_of(found.plan.nodeids))
-    paths = {name: os.path.join(ws.root, name) for name in ("context.json", "result.json", "pytest.log")}
-    context = {"repo": found.top, "branch": found.branch, "sign_key": req.sign_key,
+    paths = {name: os.path.join(ws.root, name) for name in ("context.json", "result.json",
+                                                            "pytest.log", "probe-context.json")}
+    context: dict[str, object] = {
+               "repo": found.top, "branch": found.branch, "sign_key": req.sign_key,
                "no_sign": req.no_sign, "materialized": materialized,
-               "directory": src if req.keep else None, "result": paths["result.json"]}
+               "directory": src if req.keep else None, "result": paths["result.json"],
+               "hash_probe": req.hash_probe}
+    rev = found.recorded.sha or os.path.join(found.recorded.directory or "", found.recorded.artifact)
+    if req.hash_probe and hashprobe.unpinned(found.plan.pythonhashseed):
+        context["probe"] = probe_context(found, req, python, tree, ws, rev,
+                                         paths["probe-context.json"])
     with open(paths["context.json"], "w", encoding="utf-8") as handle:
         json.dump(context, handle)
-    rev = found.recorded.sha or os.path.join(found.recorded.directory or "", found.recorded.artifact)
     cmd = pytest_command(python, found, rootdir, rev, paths["context.json"], req.select)
     code = run_pytest(cmd, rootdir, replay_env(found.plan), paths["pytest.log"])
     if not os.path.exists(paths["result.json"]):
@@ -186,6 +201,19 @@ def execute(found: Located, req: ReplayRequest, python: str, tree: tuple[str, st
     if result.get("error"):
         raise ReplayFailed(lines, result["error"])
     return int(result["exit"]), lines
+
+
+def probe_context(found: Located, req: ReplayRequest, python: str, tree: tuple[str, str] | None,
+                  ws: Workspace, rev: str, context_path: str) -> dict[str, object]:
+    """How the replay starts its probe (the same tests under another PYTHONHASHSEED): in a
+    checkout of its own, so that tests writing into their tree never meet the replay's."""
+    probe_src = os.path.join(ws.root, "probe")
+    prepare_tree(found, req, tree, probe_src)
+    rootdir = replay_rootdir(probe_src, found.plan.rootdir, files_of(found.plan.nodeids))
+    with open(context_path, "w", encoding="utf-8") as handle:
+        json.dump({"repo": found.top, "branch": found.branch, "materialized": "probe"}, handle)
+    command = pytest_command(python, found, rootdir, rev, context_path, req.select)
+    return {"command": command, "cwd": rootdir, "workdir": ws.root}
 
 
 class ReplayFailed(TestlogError):

@@ -1,0 +1,84 @@
+"""The probe of a replay whose run was recorded without PYTHONHASHSEED (replay/hashprobe.py
+says why): a second pytest, started as the replay's session starts so that the two run side
+by side, replaying the same tests under another PYTHONHASHSEED and writing each test's
+fingerprint to a file that the replay reads when its own tests are done.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from typing import Any
+
+PROBE_OPTION = "--testlog-replay-probe"
+FORMAT = 1
+
+
+class HashProbe:
+    """One probe process: `start` it, then `fingerprints` waits for it ({nodeid: fingerprint},
+    or None when it failed: `problem` says how)."""
+
+    def __init__(self, command: list[str], cwd: str, hashseed: str, workdir: str | None) -> None:
+        self.hashseed = hashseed
+        self.own_dir = None if workdir else tempfile.mkdtemp(prefix="testlog-probe-")
+        where = workdir or self.own_dir or "."
+        self.out = os.path.join(where, "probe.json")
+        self.log = os.path.join(where, "probe.log")
+        self.command = [*command, f"{PROBE_OPTION}={self.out}"]
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.problem = ""
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONHASHSEED": self.hashseed}
+        try:
+            with open(self.log, "wb") as log:
+                self.proc = subprocess.Popen(self.command, cwd=self.cwd, env=env,
+                                             stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.DEVNULL, stderr=log)
+        except OSError as exc:
+            self.problem = f"it could not start ({exc})"
+
+    def fingerprints(self) -> dict[str, Any] | None:
+        if self.proc is None:
+            return None
+        try:
+            code = self.proc.wait()
+        except KeyboardInterrupt:
+            self.stop()
+            raise
+        data = self._read()
+        if data is None:
+            self.problem = f"it ended with status {code} without its results (see {self.log})"
+        return data
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            with open(self.out, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        tests = data.get("tests") if isinstance(data, dict) else None
+        ok = isinstance(tests, dict) and data.get("format") == FORMAT \
+            and data.get("hashseed") == self.hashseed
+        return tests if ok else None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self) -> None:
+        self.stop()
+        if self.own_dir is not None:
+            import shutil
+            shutil.rmtree(self.own_dir, ignore_errors=True)
+
+
+def write_fingerprints(path: str, hashseed: str | None, tests: dict[str, Any]) -> None:
+    """The probe's answer, written whole or not at all (a rename)."""
+    partial = f"{path}.partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        json.dump({"format": FORMAT, "hashseed": hashseed, "tests": tests}, handle)
+    os.replace(partial, path)
