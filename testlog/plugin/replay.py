@@ -25,7 +25,7 @@ from testlog.core.records import TestOutcome
 from testlog.core.timefmt import utc_iso
 from testlog.errors import TestlogError
 from testlog.plugin.capture import TestCapture
-from testlog.plugin.hashprobe import HashProbe, write_fingerprints
+from testlog.plugin.hashprobe import HashProbe, read_only, write_fingerprints
 from testlog.plugin.reports import OutcomeBuilder
 from testlog.plugin.runner import TestRunner, cooperate_with_randomly
 from testlog.replay import hashprobe, loading
@@ -33,7 +33,7 @@ from testlog.replay.environment import compare_environments
 from testlog.replay.judge import MISSING, NOT_RUN, Judgement, Replayed, judge
 from testlog.replay.plan import ReplayPlan, build_plan, rng_leaks
 from testlog.replay.publish import Destination, publish
-from testlog.replay.report import ReplayMeta, report_data, terminal_lines
+from testlog.replay.report import ReplayMeta, incomplete_text, report_data, terminal_lines
 from testlog.rng import by_name
 from testlog.store.environment import current_environment
 from testlog.store.state import open_log
@@ -130,11 +130,8 @@ def install(config: pytest.Config) -> None:
 def incomplete_note(plan: ReplayPlan) -> tuple[str, ...]:
     """Said first: the recorded run ended before all its tests ran (only those that ran are
     judged)."""
-    if not plan.incomplete:
-        return ()
-    verdict = f" ({plan.verdict})" if plan.verdict else ""
-    return (f"the recorded run was incomplete{verdict}: {plan.incomplete}; only the "
-            f"{len(plan.tests)} tests it ran are replayed and judged",)
+    return (incomplete_text(plan.verdict, plan.incomplete, len(plan.tests)),) \
+        if plan.incomplete else ()
 
 
 def checkout_note(settings: Settings, plan: ReplayPlan, rootdir: str) -> tuple[str, ...]:
@@ -179,6 +176,7 @@ class ReplaySession:
         self.hashseed = os.environ.get("PYTHONHASHSEED")
         self.probe: HashProbe | None = None
         self.probe_note = ""
+        self.only = read_only(settings.probe_out)     # a probe of some tests only
         self.outcomes: dict[str, TestOutcome] = {}
         self.captures: dict[str, TestCapture] = {}
         self.restore_missing: dict[str, tuple[str, ...]] = {}
@@ -194,15 +192,14 @@ class ReplaySession:
         self.env = compare_environments(
             plan.environment, current_environment(os.environ, common),
             recorded_hashseed=plan.pythonhashseed, current_hashseed=os.environ.get("PYTHONHASHSEED"),
-            extra_notes=incomplete_note(plan) + checkout_note(settings, plan, str(config.rootpath))
-            + untracked_note(plan))
+            extra_notes=checkout_note(settings, plan, str(config.rootpath)) + untracked_note(plan))
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         ignored = ["testlog: --testlog is ignored while replaying: nothing new is recorded"] \
             if config.getoption("testlog") or config.getini("testlog") else []
         return ignored + [f"testlog: replaying {self.recorded.label} (suite {self.plan.suite}, "
                 f"{len(self.plan.tests)} tests): {self.env.headline()}"] + \
-            [f"testlog: note: {note}" for note in self.env.notes]
+            [f"testlog: note: {note}" for note in incomplete_note(self.plan) + self.env.notes]
 
     # -- selection and order ---------------------------------------------------------------
 
@@ -217,9 +214,10 @@ class ReplaySession:
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
         """Only the recorded tests, in the recorded order (after -k and any shuffling plugin)."""
-        keep = sorted((i for i in items if i.nodeid in self.planned),
+        wanted = self.planned if self.only is None else self.only & self.planned.keys()
+        keep = sorted((i for i in items if i.nodeid in wanted),
                       key=lambda i: self.planned[i.nodeid].order)
-        extra = [i for i in items if i.nodeid not in self.planned]
+        extra = [i for i in items if i.nodeid not in wanted]
         self.collected = {i.nodeid for i in keep}
         items[:] = keep
         if extra:
@@ -267,25 +265,35 @@ class ReplaySession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Start the probe now, so that it runs beside this replay."""
         settings = self.settings
-        if settings.probe_out or not settings.hash_probe or self.config.option.collectonly \
+        if settings.probe_out or self.config.option.collectonly \
                 or not hashprobe.unpinned(self.plan.pythonhashseed):
             return
-        probe = settings.probe or {}
+        if not settings.hash_probe:
+            self.probe_note = ("hash order not checked (--no-hash-probe): a test whose result "
+                               "depends on set/dict order may pass or fail by luck")
+            return
+        if not self.hashseed:
+            self.probe_note = ("hash order not checked: this replay runs under a random "
+                               "PYTHONHASHSEED (set one, as `git testlog replay` does)")
+            return
+        self.probe = self.new_probe(hashprobe.probe_hashseed(self.plan.base_seed, self.hashseed))
+        self.probe.start()
+
+    def new_probe(self, seed: str, only: list[str] | None = None) -> HashProbe:
+        probe = self.settings.probe or {}
         command = probe.get("command") or [sys.executable, "-m", "pytest",
                                            *map(str, self.config.invocation_params.args)]
         cwd = probe.get("cwd") or str(self.config.invocation_params.dir)
-        seed = hashprobe.probe_hashseed(self.plan.base_seed, self.hashseed)
-        self.probe = HashProbe(list(command), cwd, seed, probe.get("workdir"))
-        self.probe.start()
+        return HashProbe(list(command), cwd, seed, probe.get("workdir"),
+                         name="probe" if only is None else "confirm", only=only)
 
-    def probe_fingerprints(self) -> dict[str, Any] | None:
-        """The probe's fingerprints (None, and a note saying why, when it has none)."""
+    def hash_order(self, replays: list[tuple[Any, Replayed]]) -> dict[str, tuple[str, ...]]:
+        """{nodeid: what differed under the probe's PYTHONHASHSEED} of the tests that depend
+        on hash order: they differ there, and give the same result again under this replay's
+        own seed (a test that differs from run to run anyway is judged as usual)."""
         probe = self.probe
         if probe is None:
-            if hashprobe.unpinned(self.plan.pythonhashseed) and not self.settings.probe_out:
-                self.probe_note = ("hash order not checked (--no-hash-probe): a test whose "
-                                   "result depends on set/dict order may pass or fail by luck")
-            return None
+            return {}
         try:
             found = probe.fingerprints()
         finally:
@@ -293,11 +301,24 @@ class ReplaySession:
         if found is None:
             self.probe_note = (f"hash order not checked: the second replay under "
                                f"PYTHONHASHSEED={probe.hashseed} failed: {probe.problem}")
-        else:
-            self.probe_note = (f"hash order checked: the run was recorded without "
-                               f"PYTHONHASHSEED; its tests ran under PYTHONHASHSEED="
-                               f"{self.hashseed or 'random'} and again under {probe.hashseed}")
-        return found
+            return {}
+        mine = {test.nodeid: hashprobe.fingerprint(replayed, result_hash(replayed.outputs))
+                for test, replayed in replays}
+        suspects = {n: hashprobe.differences(fp, found.get(n)) for n, fp in mine.items()}
+        suspects = {n: parts for n, parts in suspects.items() if parts}
+        self.probe_note = (f"hash order checked: the run was recorded without PYTHONHASHSEED; "
+                           f"its tests ran under PYTHONHASHSEED={self.hashseed} and again under "
+                           f"{probe.hashseed}")
+        if not suspects:
+            return {}
+        again = self.new_probe(self.hashseed or "", only=sorted(suspects))
+        again.start()
+        try:
+            repeated = again.fingerprints() or {}
+        finally:
+            again.close()
+        return {n: parts for n, parts in suspects.items()
+                if n in repeated and not hashprobe.differences(mine[n], repeated[n])}
 
     # -- the end ---------------------------------------------------------------------------
 
@@ -340,15 +361,13 @@ class ReplaySession:
         return out, skipped
 
     def judgements(self, replays: list[tuple[Any, Replayed]],
-                   probe: dict[str, Any] | None) -> list[Judgement]:
+                   hash_order: dict[str, tuple[str, ...]]) -> list[Judgement]:
         leaks = rng_leaks(self.plan.tests) if not self.plan.reseed else {}
         seeds = (self.hashseed or "random", self.probe.hashseed if self.probe else "")
         out = []
         for test, replayed in replays:
-            if probe is not None:
-                mine = hashprobe.fingerprint(replayed, result_hash(replayed.outputs))
-                found = hashprobe.differences(mine, probe.get(test.nodeid))
-                replayed = dataclasses.replace(replayed, hash_order=found)
+            if test.nodeid in hash_order:
+                replayed = dataclasses.replace(replayed, hash_order=hash_order[test.nodeid])
             out.append(judge(test, replayed, same_platform=self.env.same_platform,
                              leaks=leaks.get(test.nodeid, ()), hash_seeds=seeds))
         return out
@@ -397,7 +416,7 @@ class ReplaySession:
         if stopped and self.probe is not None:
             self.probe.close()                 # nothing will be judged: do not wait for it
             self.probe = None
-        judgements = self.judgements(replays, None if stopped else self.probe_fingerprints())
+        judgements = self.judgements(replays, {} if stopped else self.hash_order(replays))
         if int(exitstatus) == INTERRUPTED:
             result["error"] = "the replay was interrupted; nothing was committed"
         elif int(exitstatus) in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):

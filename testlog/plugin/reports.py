@@ -71,8 +71,9 @@ class OutcomeBuilder:
         if "context" in attrs or type(report).__name__ in SUBTEST_CLASSES:
             self._subtest(outcome, report, attrs)
             return None
-        if when not in PHASES:        # xdist reports a crashed worker's test with when="???"
-            when = "call"             # and pytest counts it as failed
+        crashed = when not in PHASES
+        if crashed:                   # xdist reports a crashed worker's test with when="???",
+            when = "call"             # its only report, and pytest counts it as failed
         result = report.outcome
         if result == RERUN:
             outcome.reruns += 1
@@ -89,7 +90,7 @@ class OutcomeBuilder:
             # its subtests' failures say it all)
             outcome.failures.append(Failure(when, report.longreprtext, crash_message(report),
                                             attempt=len(outcome.attempts or ()) + 1))
-        if when != "teardown":
+        if when != "teardown" and not crashed:
             return None
         if self.hash_capture and attrs.get("sections"):
             self._hash_capture(outcome, attrs["sections"])

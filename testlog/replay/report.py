@@ -283,10 +283,18 @@ def report_md(data: dict[str, Any]) -> str:
 
 # -- terminal ------------------------------------------------------------------------------
 
+def incomplete_text(verdict: str | None, incomplete: str, tests: int) -> str:
+    return (f"the recorded run was incomplete{f' ({verdict})' if verdict else ''}: {incomplete}"
+            f"; only the {tests} tests it ran are replayed and judged")
+
+
 def terminal_lines(data: dict[str, Any], where: str) -> list[str]:
-    """The short table: environment first, counts, the flagged tests, where the report is."""
+    """The short table: an incomplete recorded run and the environment first, counts, the
+    flagged tests, where the report is."""
     run = data["run"]
     lines = [f"replay of {run['label']} (suite {run['suite']}): {data['environment']['headline']}"]
+    if run.get("incomplete"):
+        lines.append(f"  note: {incomplete_text(run.get('verdict'), run['incomplete'], run['tests'])}")
     lines += [f"  note: {note}" for note in data["environment"]["notes"]]
     lines += [f"  {LABELS[level]:<26}{n:>6}" for level, n in data["counts"].items() if n]
     bad = flagged(data)
