@@ -277,7 +277,7 @@ class RecordWriter:
         """`node`: the xdist worker that ran the test (report.node), else None."""
         outcome.order = len(self.harvest.outcomes)
         outcome.worker = getattr(node, "workerinput", {}).get("workerid") if node else None
-        if self.benchmarks.session is not None:
+        if self.benchmarks.active:
             outcome.benchmark = self.benchmarks.take(outcome.nodeid)
         self.harvest.outcomes.append(outcome)
 
@@ -454,10 +454,17 @@ class BenchmarkReader:
     (the plugin's session keeps every benchmark's per-round times while the tests run)."""
 
     def __init__(self, config: pytest.Config) -> None:
-        self.session = getattr(config, "_benchmarksession", None)
+        self.config = config
+        # pytest-benchmark may configure itself after the recorder: its session is looked up
+        # at the first test, and never again when it is not there.
+        self.active = True
+        self.session: Any = None
         self.seen = 0
 
     def take(self, nodeid: str) -> dict[str, Any] | None:
+        if self.session is None:
+            self.session = getattr(self.config, "_benchmarksession", None)
+            self.active = self.session is not None
         benchmarks = getattr(self.session, "benchmarks", None)
         if not isinstance(benchmarks, list) or len(benchmarks) == self.seen:
             return None

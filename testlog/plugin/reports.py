@@ -80,11 +80,11 @@ class OutcomeBuilder:
             self._rerun.add(nodeid)
             result = "failed"
         elif result not in KNOWN_OUTCOMES:
-            self._warn(f"a plugin reported the outcome {result!r} (for {nodeid}), which testlog "
-                       "does not know: the test is recorded from its other reports")
-            result = ""
-        if result:
-            outcome.phases[when] = (result, "wasxfail" in attrs)
+            # A plain outcome: failed when the report carries a failure, else passed.
+            result = "failed" if report.longrepr is not None else "passed"
+            self._warn(f"a plugin reported the outcome {report.outcome!r} (for {nodeid}), which "
+                       f"testlog does not know: recorded as {result}")
+        outcome.phases[when] = (result, "wasxfail" in attrs)
         if result == "failed" and report.longrepr is not None:
             # (a passing call whose subtests failed, turned into a re-run, has no traceback:
             # its subtests' failures say it all)
