@@ -2,9 +2,10 @@
 says why). The first is a second pytest, started as the replay's session starts so that the
 two run side by side, replaying the same tests under another PYTHONHASHSEED and writing each
 test's fingerprint to a file that the replay reads when its own tests are done. The tests
-whose fingerprints differ are then run once more under the replay's own PYTHONHASHSEED: only
-those that give the same result again depend on hash order (a clock-seeded RNG, say, differs
-from any run to the next).
+whose fingerprints differ are then run once more under each of the two seeds, one after the
+other: only those for which each seed gives its result again depend on hash order (a
+clock-seeded RNG differs from any run to the next; a test using a fixed port may have met
+the probe running beside it).
 
 A probe that runs only some tests finds their node ids in `<its file>.only.json`.
 """

@@ -279,18 +279,19 @@ class ReplaySession:
         self.probe = self.new_probe(hashprobe.probe_hashseed(self.plan.base_seed, self.hashseed))
         self.probe.start()
 
-    def new_probe(self, seed: str, only: list[str] | None = None) -> HashProbe:
+    def new_probe(self, seed: str, only: list[str] | None = None,
+                  name: str = "probe") -> HashProbe:
         probe = self.settings.probe or {}
         command = probe.get("command") or [sys.executable, "-m", "pytest",
                                            *map(str, self.config.invocation_params.args)]
         cwd = probe.get("cwd") or str(self.config.invocation_params.dir)
-        return HashProbe(list(command), cwd, seed, probe.get("workdir"),
-                         name="probe" if only is None else "confirm", only=only)
+        return HashProbe(list(command), cwd, seed, probe.get("workdir"), name=name, only=only)
 
     def hash_order(self, replays: list[tuple[Any, Replayed]]) -> dict[str, tuple[str, ...]]:
         """{nodeid: what differed under the probe's PYTHONHASHSEED} of the tests that depend
-        on hash order: they differ there, and give the same result again under this replay's
-        own seed (a test that differs from run to run anyway is judged as usual)."""
+        on hash order: they differ there, and each seed gives the same result again when they
+        are run once more, one seed after the other (a test that differs from run to run
+        anyway, or that met the probe running beside it, is judged as usual)."""
         probe = self.probe
         if probe is None:
             return {}
@@ -311,14 +312,21 @@ class ReplaySession:
                            f"{probe.hashseed}")
         if not suspects:
             return {}
-        again = self.new_probe(self.hashseed or "", only=sorted(suspects))
+        mine_again = self.run_again(self.hashseed or "", sorted(suspects), "again-here")
+        probe_again = self.run_again(probe.hashseed, sorted(suspects), "again-probe")
+        return {n: parts for n, parts in suspects.items()
+                if n in mine_again and n in probe_again
+                and not hashprobe.differences(mine[n], mine_again[n])
+                and not hashprobe.differences(found[n], probe_again[n])}
+
+    def run_again(self, seed: str, nodeids: list[str], name: str) -> dict[str, Any]:
+        """Fingerprints of some tests run once more under `seed`, alone (nothing beside it)."""
+        again = self.new_probe(seed, only=nodeids, name=name)
         again.start()
         try:
-            repeated = again.fingerprints() or {}
+            return again.fingerprints() or {}
         finally:
             again.close()
-        return {n: parts for n, parts in suspects.items()
-                if n in repeated and not hashprobe.differences(mine[n], repeated[n])}
 
     # -- the end ---------------------------------------------------------------------------
 
