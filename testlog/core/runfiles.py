@@ -25,7 +25,6 @@ from testlog.core.layout import (
     TRAILER_SUITE,
     TRAILER_VERDICT,
 )
-from testlog.core.pytestargs import collection_options
 from testlog.core.records import Failure, TestOutcome, build_record, is_flaky, ms
 from testlog.core.timefmt import IsoClock
 
@@ -260,6 +259,8 @@ def reproduce_options(ctx: RunContext) -> tuple[list[str], str]:
     """(options, shell tail) a reproduction command adds to `python -m pytest <nodeid>
     --testlog-seed=N`: the recorded options that change collection or seeding, and what keeps
     it from committing where the project records every run."""
+    # Imported here: pytest's process loads this module for RunContext and Harvest alone.
+    from testlog.core.pytestargs import collection_options
     options = collection_options(ctx.pytest_args)
     if not ctx.reseed:
         options.append("--testlog-no-reseed")

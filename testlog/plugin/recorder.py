@@ -19,7 +19,6 @@ from gitstore import GitStoreError, SourceInfo, full_ref, locate
 
 from testlog.config import load_settings
 from testlog.core import counts, layout
-from testlog.core.measures import benchmark_statistics
 from testlog.core.records import Failure, TestOutcome
 from testlog.core.runfiles import Harvest, RunContext
 from testlog.core.seeds import random_base_seed, session_seed
@@ -472,6 +471,7 @@ class BenchmarkReader:
         for bench in new:
             data = getattr(getattr(bench, "stats", None), "data", None)
             if getattr(bench, "fullname", None) == nodeid and isinstance(data, list):
+                from testlog.core.measures import benchmark_statistics
                 stats = benchmark_statistics([float(x) for x in data])
                 stats["name"] = str(getattr(bench, "name", nodeid))
                 return stats
