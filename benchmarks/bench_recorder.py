@@ -209,9 +209,11 @@ def run(pairs: int, mix: tuple[int, int, int], keep: str | None,
               f"(trivial, random/numpy, torch), on {machine()}:")
         print("\n".join(summarise(results)))
         ratio = statistics.median(pair_ratios(results["testlog"], results["bare"], 0))
+        cpu = statistics.median(pair_ratios(results["testlog"], results["bare"], 1))
         targets = Targets()
         verdict = targets.check("testlog/bare wall time", ratio, TARGET_RATIO)
         print(f"testlog/bare median ratio {ratio:.3f} (target <= {TARGET_RATIO}) {verdict}")
+        print(f"testlog/bare median CPU ratio {cpu:.3f} (pytest and every child it waited for)")
         return targets.status()
 
 

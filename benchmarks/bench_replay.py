@@ -3,8 +3,10 @@ original recorded run (`pytest --testlog`), side by side in interleaved rounds. 
 (the recorded source materialised in a temp directory) is timed on its own, so the target
 reads: replay <= 1.3x the recorded run, plus the checkout. Also shown: a cold replay (`--keep`
 forces a fresh directory, so every test module is compiled and assertion-rewritten again, as
-on the first replay of a source) and `pytest --testlog-replay` in the suite's own directory
-(no checkout, warm bytecode cache).
+on the first replay of a source), `pytest --testlog-replay` in the suite's own directory
+(no checkout, warm bytecode cache), and a replay with `--no-hash-probe`: the suite is recorded
+without PYTHONHASHSEED, so a plain replay also runs the hash-order probe beside it (a second
+pytest in a second checkout; the checkout timed on its own is the first one only).
 
     python benchmarks/bench_replay.py [--rounds N] [--mix 70,20,10] [--keep DIR]
 
@@ -58,13 +60,17 @@ def one_round(suite: str, env: dict[str, str], work: str) -> dict[str, float]:
     record, _cpu, _rss, code = timed(PYTEST + ["--testlog", "--testlog-suite=bench"], suite, env)
     sha = git(suite, env, "rev-parse", "testlog").strip()
     replay, _cpu, _rss, replay_code = timed([CLI, "replay", "--python", sys.executable, sha], suite, env)
+    # The suite is recorded without PYTHONHASHSEED: the replay above also runs the hash-order
+    # probe (a second pytest beside it); this one does not.
+    no_probe, _cpu, _rss, no_probe_code = timed([CLI, "replay", "--python", sys.executable,
+                                                 "--no-hash-probe", sha], suite, env)
     cold, cold_code = cold_replay(suite, sha, env, work)
     in_place, _cpu, _rss, in_place_code = timed(PYTEST + [f"--testlog-replay={sha}"], suite, env)
-    if (code, replay_code, cold_code, in_place_code) != (0, 0, 0, 0):
+    if (code, replay_code, no_probe_code, cold_code, in_place_code) != (0, 0, 0, 0, 0):
         raise SystemExit(f"exit codes record {code}, replay {replay_code}, cold {cold_code}, in "
                          f"place {in_place_code}: a replay did not verify every test")
     return {"record": record, "replay": replay, "checkout": checkout_seconds(suite, sha, env),
-            "cold": cold, "in_place": in_place}
+            "cold": cold, "in_place": in_place, "no_probe": no_probe}
 
 
 def spread(values: list[float]) -> str:
@@ -77,11 +83,14 @@ def summarise(rounds: list[dict[str, float]]) -> list[str]:
     return [
         f"recorded run (pytest --testlog)     wall s  {spread(col('record'))}",
         f"git testlog replay <sha>            wall s  {spread(col('replay'))}",
+        f"  with --no-hash-probe              wall s  {spread(col('no_probe'))}",
         f"  of which the checkout             wall s  {spread(col('checkout'))}",
         f"cold replay (fresh directory)       wall s  {spread(col('cold'))}",
         f"pytest --testlog-replay (in place)  wall s  {spread(col('in_place'))}",
         f"replay / record                     ratio   {spread([r['replay'] / r['record'] for r in rounds])}",
         f"(replay - checkout) / record        ratio   {spread(net)}   target <= {TARGET_RATIO}",
+        f"(no-probe - checkout) / record      ratio   "
+        f"{spread([(r['no_probe'] - r['checkout']) / r['record'] for r in rounds])}",
         f"cold replay / record                ratio   {spread([r['cold'] / r['record'] for r in rounds])}",
         f"in-place replay / record            ratio   {spread([r['in_place'] / r['record'] for r in rounds])}",
     ]

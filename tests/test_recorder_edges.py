@@ -227,7 +227,8 @@ def test_out_dir_outside_git_writes_the_files_with_coverage_and_collection_error
     assert coverage["percent_covered"] == pytest.approx(75.0)
     assert coverage["files"]["pkg/calc.py"] == {"statements": 4, "covered": 3, "percent": 75.0}
     summary = json.loads(next((out / "summaries").glob("*.json")).read_text())
-    assert summary["coverage_percent"] == pytest.approx(75.0) and summary["verdict"] == "FAIL"
+    # A collection error makes an ERROR run (issue 15), not an ordinary FAIL.
+    assert summary["coverage_percent"] == pytest.approx(75.0) and summary["verdict"] == "ERROR"
     assert summary["totals"]["collection_errors"] == 1
     errors = json.loads(next((out / "errors").glob("*.json")).read_text())["errors"]
     assert [(e["test_name"], e["when"], e["severity"]) for e in errors] == \

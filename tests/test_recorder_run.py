@@ -227,15 +227,24 @@ def test_run_block_records_source_seeds_and_environment(recorded: Recorded):
                              "tree": git(repo, "rev-parse", "main^{tree}").strip(),
                              "dirty": False, "dirty_diff_path": None, "untracked": []}
     assert (run["base_seed"], run["pythonhashseed"], run["hash_order_reproducible"]) == (SEED, "0", True)
-    assert run["suite"] == "unit" and run["schema_version"] == 1 and run["xdist_workers"] == 0
+    assert run["suite"] == "unit" and run["schema_version"] == 2 and run["xdist_workers"] == 0
     assert set(run["session_states"]) == {"python", "numpy", "torch"}
     assert run["nodeids"] == [f"{MODULE}::{n}" for n in STATUSES]
     assert run["pytest"]["args"][-1] == "tests/unit"
     env = run["environment"]
     assert env["env_key"]["source"] == "repository" and "PATH" in env["env"]
     assert all(v.startswith("hmac-sha256:") for v in env["env"].values())
+    # pytest's closing-line counts and the run's own (issue 15: schema 2 adds the rest).
     assert run["totals"] == {"tests": 13, "passed": 7, "failed": 2, "errors": 1, "skipped": 1,
-                             "xfailed": 1, "xpassed": 1, "collection_errors": 0}
+                             "xfailed": 1, "xpassed": 1, "collection_errors": 0,
+                             "deselected": 0, "rerun": 0, "subtests_passed": 0,
+                             "subtests_skipped": 0, "subtests_xfailed": 0, "flaky": 0,
+                             "selected": 13, "not_run": 0,
+                             "statuses": {"PASS": 7, "FAIL": 2, "ERROR": 1, "SKIP": 1,
+                                          "XFAIL": 1, "XPASS": 1}}
+    assert (run["verdict"], run["incomplete"], run["interruption"], run["selection"]) == (
+        "FAIL", None, None, None)
+    assert run["capture"] == {"mode": "fd", "log": True, "hashed": True}
 
 
 def _stable(records: list[dict]) -> bytes:
@@ -314,6 +323,7 @@ def test_git_testlog_log_lists_runs_with_suite_verdict_and_counts(recorded: Reco
     assert re.search(r"signed\s+run  unit  FAIL  8 passed  3 failed  source [0-9a-f]{10}$", lines[0])
     entry = json.loads(_cli(recorded.repo, "log", "--json", "-n", "1"))
     assert entry["run"] == {"suite": "unit", "verdict": "FAIL", "passed": 8, "failed": 3,
+                            "not_run": 0, "selection": None,
                             "source_commit": git(recorded.repo, "rev-parse", "main").strip(),
                             "source_tree": git(recorded.repo, "rev-parse", "main^{tree}").strip()}
 

@@ -11,14 +11,10 @@ import pytest
 
 from testlog.core import errorinfo, layout
 from testlog.core.canonical import canonical_json, record_signature
+from testlog.core.counts import pass_rate, run_verdict
 from testlog.core.hashing import describe_value, result_hash
 from testlog.core.records import TestOutcome, build_record, status_of
-from testlog.core.runfiles import (
-    commit_summary,
-    pass_rate,
-    run_bundle,
-    verdict_of,
-)
+from testlog.core.runfiles import commit_summary, run_bundle
 from testlog.core.seeds import derive_seed, parse_seed, session_seed
 from testlog.core.suite import clean_suite, derive_suite
 from testlog.core.timefmt import IsoClock
@@ -89,22 +85,46 @@ def test_status_of(phases, status):
     assert status_of(phases) == status
 
 
-@pytest.mark.parametrize("message, expected", [
-    ("assert 3 == 2", "Expected 2, got 3"),
-    ("AssertionError: assert (1 + 1) == 3", "Expected 3, got (1 + 1)"),
-    ("assert 2.1e-05 < 1e-06\n +  where 2.1e-05 = abs(x)", "Expected < 1e-06, got 2.1e-05"),
-    ("assert 'a' in ['b']", "Expected in ['b'], got 'a'"),
-    ("assert 0.1 == 0.2 ± 2.0e-07", "Expected 0.2 ± 2.0e-07, got 0.1"),
-    ("AssertionError: values differ\nassert False", None),
-    ("ZeroDivisionError: division by zero", None),
+# Expected/got only where the comparison says which side is expected (pytest.approx, numpy's
+# desired/actual); a plain `assert a == b` does not, so it is left/right (issue 15: the old
+# "Expected 2, got 3" assumed `assert got == expected`).
+@pytest.mark.parametrize("message, expected, left_right", [
+    ("assert 3 == 2", None, "Left 3, right 2 (==)"),
+    ("AssertionError: assert (1 + 1) == 3", None, "Left (1 + 1), right 3 (==)"),
+    ("assert 2.1e-05 < 1e-06\n +  where 2.1e-05 = abs(x)", None, "Left 2.1e-05, right 1e-06 (<)"),
+    ("assert 'a' in ['b']", None, "Left 'a', right ['b'] (in)"),
+    ("assert 0.1 == 0.2 ± 2.0e-07", "Expected 0.2 ± 2.0e-07, got 0.1", None),
+    ("assert 0.2 ± 2.0e-07 == 0.1", "Expected 0.2 ± 2.0e-07, got 0.1", None),
+    ("assert 0.31 == 0.3 ± 3.0e-07\n  \n  comparison failed\n  Obtained: 0.31\n"
+     "  Expected: 0.3 ± 3.0e-07", "Expected 0.3 ± 3.0e-07, got 0.31", None),
+    ("AssertionError: \nNot equal to tolerance rtol=1e-07, atol=0\n\n ACTUAL: array(0.3)\n"
+     " DESIRED: array(0.2)", "Expected array(0.2), got array(0.3)", None),
+    ("AssertionError: 45 != 46", None, "Left 45, right 46 (==)"),
+    ("AssertionError: values differ\nassert False", None, None),
+    ("ZeroDivisionError: division by zero", None, None),
+    ("ValueError: a != b", None, None),
 ])
-def test_expected_got(message, expected):
+def test_expected_got_and_left_right(message, expected, left_right):
     assert errorinfo.expected_got(message) == expected
+    assert errorinfo.left_right(message) == left_right
 
 
+# ⚠️ minor only for numeric drift within a tolerance: approx, numpy.testing's tolerance
+# assertions, unittest's assertAlmostEqual, a float comparison within a relative 1e-6.
 @pytest.mark.parametrize("status, when, message, severity", [
-    ("FAIL", "call", "assert 2.1e-05 < 1e-06", "minor"),
+    ("FAIL", "call", "assert 2.1e-05 < 1e-06", "moderate"),
+    ("FAIL", "call", "assert 0.73 < 0.5\n +  where 0.73 = random()", "moderate"),
+    ("FAIL", "call", "assert 45 == 46", "moderate"),
+    ("FAIL", "call", "assert 1.0 == 1.1", "moderate"),
+    ("FAIL", "call", "assert 0.30000000000000004 == 0.3", "minor"),
+    ("FAIL", "call", "assert 1.0000001 <= 1.0", "minor"),
     ("FAIL", "call", "assert 0.1 == 0.2 ± 2.0e-07", "minor"),
+    ("FAIL", "call", "AssertionError: \nNot equal to tolerance rtol=1e-07, atol=0", "minor"),
+    ("FAIL", "call", "AssertionError: \nArrays are not almost equal to 6 decimals", "minor"),
+    ("FAIL", "call", "AssertionError: \nItems are not equal to 7 significant digits:", "minor"),
+    ("FAIL", "call", "AssertionError: Arrays are not equal to 1 ULP (max is 3)", "minor"),
+    ("FAIL", "call", "AssertionError: 0.3 != 0.31 within 7 places (0.01 difference)", "minor"),
+    ("FAIL", "call", "AssertionError: \nArrays are not equal\n ACTUAL: 1\n DESIRED: 2", "moderate"),
     ("FAIL", "call", "assert 'a' == 'b'", "moderate"),
     ("FAIL", "call", "assert 1 in [2]", "moderate"),
     ("FAIL", "call", "ValueError: bad", "moderate"),
@@ -134,10 +154,15 @@ def test_error_text(error_type, message, expected_got, text):
     assert errorinfo.error_text(error_type, message, expected_got) == text
 
 
-def test_reproduce_command_quotes_and_keeps_the_hash_seed():
+# `python -m pytest`, no `--testlog` (the seed alone seeds without recording: nothing is
+# committed), the recorded options that change collection or seeding.
+def test_reproduce_command_quotes_keeps_the_hash_seed_and_commits_nothing():
     assert errorinfo.reproduce_command("t.py::test[a b]", 7, "0") == \
-        "PYTHONHASHSEED=0 pytest 't.py::test[a b]' --testlog --testlog-seed=7"
-    assert errorinfo.reproduce_command("t.py::t", 7, None) == "pytest t.py::t --testlog --testlog-seed=7"
+        "PYTHONHASHSEED=0 python -m pytest 't.py::test[a b]' --testlog-seed=7"
+    assert errorinfo.reproduce_command("t.py::t", 7, None, ["-p", "no:randomly", "-o", "a=b c"]) \
+        == "python -m pytest t.py::t --testlog-seed=7 -p no:randomly -o 'a=b c'"
+    assert errorinfo.reproduce_command("t.py::t", 7, "random", (), errorinfo.TEMP_OUT) == \
+        'python -m pytest t.py::t --testlog-seed=7 --testlog-out "$(mktemp -d)"'
 
 
 def test_timing_summary_matches_mean_and_sample_variance():
@@ -218,11 +243,14 @@ def test_run_json_is_canonical_sorted_and_signed():
 def test_verdicts_counts_and_pass_rate():
     t = {"tests": 5, "passed": 2, "failed": 1, "errors": 0, "skipped": 1, "xfailed": 0,
          "xpassed": 1, "collection_errors": 0}
-    assert verdict_of(t, 1) == "FAIL" and pass_rate(t) == 75.0
+    ended = {"not_run": 0, "collection_errors": 0, "interruption": None, "exit_status": 1,
+             "stopped_by_maxfail": False}
+    assert run_verdict(t, **ended) == "FAIL" and pass_rate(t) == 75.0
     clean = {**t, "failed": 0}
-    assert verdict_of(clean, 0) == "PASS" and verdict_of(clean, 2) == "FAIL"
-    assert verdict_of({**clean, "collection_errors": 1}, 0) == "FAIL"
+    assert run_verdict(clean, **{**ended, "exit_status": 0}) == "PASS"
     assert commit_summary("unit", "FAIL", t) == "TEST_SUITE_EXECUTED unit FAIL 3 passed 1 failed"
+    assert commit_summary("unit", "INTERRUPTED", {**t, "not_run": 4}) == \
+        "TEST_SUITE_EXECUTED unit INTERRUPTED 3 passed 1 failed 4 not run"
     assert pass_rate({k: 0 for k in t}) is None
 
 

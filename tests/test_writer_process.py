@@ -154,8 +154,9 @@ def test_the_run_line_is_printed_even_when_pytest_ends_in_an_internal_error(
                                     "    raise RuntimeError('a broken plugin')\n"}))
     proc = run_pytest(repo, pytest_env(sandbox), "--testlog")
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    assert re.search(r"\ntestlog: proj FAIL \(\d passed 0 failed\) recorded as [0-9a-f]{10} ",
-                     proc.stdout), proc.stdout
+    # An internal error is an ERROR run, the test it cut short counted as not run (issue 15).
+    assert re.search(r"\ntestlog: proj ERROR \(1 passed 0 failed 1 not run\) recorded as "
+                     r"[0-9a-f]{10} ", proc.stdout), proc.stdout
     assert writer_processes(repo) == []
 
 

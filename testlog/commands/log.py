@@ -49,8 +49,10 @@ def entry_line(entry: LogEntry, writer: str | None = None) -> str:
     if info is None:
         return head + entry.summary
     source = (info["source_commit"] or "none")[:10]
-    return (head + f"run  {info['suite']}  {info['verdict']}  {info['passed']} passed  "
-            f"{info['failed']} failed  source {source}")
+    not_run = f"  {info['not_run']} not run" if info.get("not_run") else ""
+    selection = f"  [{info['selection']}]" if info.get("selection") else ""
+    return (head + f"run  {info['suite']}{selection}  {info['verdict']}  {info['passed']} passed  "
+            f"{info['failed']} failed{not_run}  source {source}")
 
 
 def run(args: argparse.Namespace) -> int:

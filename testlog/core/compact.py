@@ -43,7 +43,8 @@ REBUILT = frozenset({"timestamp_start", "timestamp_end", "duration_ms", "seed", 
                      "rng_state_after", "outputs", "determinism_check", "environment",
                      "signature"})
 # Keys of a line that are not record keys.
-LINE_ONLY = frozenset({"timing", "rng", "rng_after", "rng_after_dropped", "result_hash"})
+LINE_ONLY = frozenset({"timing", "rng", "rng_after", "rng_after_dropped", "result_hash",
+                       "captured"})
 
 # (RNG name, seed) -> the digest of that RNG's state right after seeding; None: not derivable.
 Deriver = Callable[[str, int], "str | None"]
@@ -113,6 +114,8 @@ def compact_line(record: Mapping[str, Any], capture: Mapping[str, Any] | None,
         line["outputs"] = values
     if record["outputs"].get("result_hash") != result_hash(values):
         line["result_hash"] = record["outputs"].get("result_hash")
+    if "captured" in record["outputs"]:
+        line["captured"] = record["outputs"]["captured"]
     if record["determinism_check"] != defaults.determinism:
         line["determinism_check"] = record["determinism_check"]
     if record["environment"] != defaults.environment:
@@ -198,10 +201,12 @@ def expand_line(line: Mapping[str, Any], defaults: Defaults, derive: Deriver,
         after = {n: d for n, d in before.items() if n not in (line.get("rng_after_dropped") or ())}
         after.update(line.get("rng_after") or {})
         values = line.get("outputs") or {}
+        outputs = {"result_hash": line["result_hash"] if "result_hash" in line
+                   else result_hash(values), "values": values}
+        if "captured" in line:
+            outputs["captured"] = line["captured"]
         record.update(
-            seed=seed, rng_state=before, rng_state_after=after,
-            outputs={"result_hash": line["result_hash"] if "result_hash" in line
-                     else result_hash(values), "values": values},
+            seed=seed, rng_state=before, rng_state_after=after, outputs=outputs,
             determinism_check=line.get("determinism_check", defaults.determinism),
             environment=line.get("environment", defaults.environment))
     except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:

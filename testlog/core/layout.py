@@ -21,6 +21,7 @@ TRAILER_SUITE = "Testlog-Suite"
 TRAILER_VERDICT = "Testlog-Verdict"
 TRAILER_SOURCE_COMMIT = "Testlog-Source-Commit"
 TRAILER_SOURCE_TREE = "Testlog-Source-Tree"
+TRAILER_SELECTION = "Testlog-Selection"        # a partial run: how it selected its tests
 TRAILER_REPLAY_OF = "Testlog-Replay-Of"
 TRAILER_PREVIOUS_TIP = "Testlog-Previous-Tip"
 TRAILER_ARCHIVE_SHA256 = "Testlog-Archive-SHA256"
@@ -33,7 +34,8 @@ DIRECTORIES = {
     "errors": "errors", "coverage": "coverage", "replay": "replays", "dirty": "runs",
     "replayerrors": "errors",
 }
-_SUITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# `~` and `+` name a partial run's selection (`tests~k+m-3f2a`, see core/selection.py).
+_SUITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.~+-]*$")
 _ARTIFACT = re.compile(r"^(?P<dir>[a-z]+)/(?P<date>\d{8})__(?P<suite>.+?)__(?P<category>[a-z]+)\.(?P<ext>[a-z0-9.]+)$")
 
 
@@ -41,7 +43,7 @@ def check_suite(suite: str) -> str:
     """A suite name is one path segment without the `__` separator."""
     if not _SUITE.match(suite) or "__" in suite:
         raise ValueError(f"invalid suite name {suite!r}: use letters, digits, '_', '.', '-' "
-                         "(no '__', not starting with a symbol)")
+                         "(and '~', '+'; no '__', not starting with a symbol)")
     return suite
 
 

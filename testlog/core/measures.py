@@ -53,6 +53,17 @@ def latency_percentiles(samples_s: list[float]) -> dict[str, float]:
     return {f"latency_p{p}_ms": round(percentile(ordered, p), 4) for p in PERCENTILES}
 
 
+def benchmark_statistics(samples_s: list[float]) -> dict[str, Any]:
+    """A recorded test's benchmark: min, median and p95 in ms of its per-round seconds, and
+    its rounds (percentiles as numpy computes them, rounded like canonical JSON)."""
+    ordered = sorted(s * 1000.0 for s in samples_s)
+    if not ordered:
+        return {"rounds": 0, "min_ms": None, "median_ms": None, "p95_ms": None}
+    return {"rounds": len(ordered), "min_ms": round(ordered[0], 6),
+            "median_ms": round(percentile(ordered, 50), 6),
+            "p95_ms": round(percentile(ordered, 95), 6)}
+
+
 def benchmark_samples(report: dict[str, Any], label: str) -> dict[str, list[float]]:
     """{benchmark fullname: per-round seconds} from `pytest --benchmark-json --benchmark-save-data`."""
     out = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from testlog.core.counts import closing_line
 from testlog.core.errorinfo import SEVERITY_MARKS, error_text
 
 SLOWEST = 10
@@ -22,7 +23,8 @@ def run_log(records: list[dict[str, Any]], errors: list[dict[str, Any]]) -> str:
     first_error: dict[str, str] = {}
     for error in errors:
         first_error.setdefault(error["test_name"], error_text(error["error_type"], error["message"],
-                                                              error["expected_got"]))
+                                                              error["expected_got"],
+                                                              error.get("left_right")))
     lines = []
     for r in records:
         line = (f"{r['timestamp_start'] or '-'} {r['status']:<5} {r['duration_ms']:>10.3f} ms  "
@@ -40,13 +42,19 @@ def _indented(text: str, prefix: str = "    ") -> str:
 def error_entry(error: dict[str, Any]) -> str:
     """One entry in the spec's format (IX), with severity and the full traceback."""
     lines = [f"[{error['timestamp']}] ERROR: {error['error_type']}",
-             f"  Test: {error['test_name']}",
-             f"  Status: {error['status']} ({error['when']})",
-             f"  Severity: {SEVERITY_MARKS[error['severity']]}"]
+             f"  Test: {error['test_name']}"]
+    if error.get("subtest"):
+        lines.append(f"  Subtest: {error['subtest']}")
+    if error.get("attempt"):
+        lines.append(f"  Attempt: {error['attempt']} of {error['attempts']}")
+    lines += [f"  Status: {error['status']} ({error['when']})",
+              f"  Severity: {SEVERITY_MARKS[error['severity']]}"]
     for fixture in error.get("fixtures", []):
         lines.append(f"  Fixture: {fixture['name']} (sha256 {fixture['hash']})")
     if error.get("expected_got"):
         lines.append(f"  {error['expected_got']}")
+    elif error.get("left_right"):
+        lines.append(f"  {error['left_right']}")
     elif error.get("message"):
         lines.append(f"  Message: {_one_line(error['message'], 500)}")
     lines.append(f"  Command: {error['command']}")
@@ -64,10 +72,17 @@ def _table_cell(text: str) -> str:
     return _one_line(text).replace("|", "\\|")
 
 
-def _counts_line(totals: dict[str, int]) -> str:
-    return (f"{totals['tests']}: {totals['passed']} passed, {totals['failed']} failed, "
-            f"{totals['errors']} errors, {totals['skipped']} skipped, "
-            f"{totals['xfailed']} xfailed, {totals['xpassed']} xpassed")
+def _counts_line(totals: dict[str, Any]) -> str:
+    """pytest's closing line (its counts are of reports: a failing subtest is one more failed)."""
+    return closing_line(totals)
+
+
+def _records_line(totals: dict[str, Any]) -> str:
+    """Records by status: one per test, its subtests and re-runs folded in."""
+    statuses = totals.get("statuses") or {}
+    shown = ", ".join(f"{n} {status}" for status, n in statuses.items() if n)
+    flaky = f"; {totals['flaky']} flaky" if totals.get("flaky") else ""
+    return f"{totals['tests']} ({shown or 'none'}){flaky}"
 
 
 def _hashseed_text(summary: dict[str, Any]) -> str:
@@ -85,6 +100,15 @@ def _source_text(summary: dict[str, Any]) -> str:
     return f"`{commit}` (tree `{tree}`), {state}"
 
 
+def _failure_detail(failure: dict[str, Any]) -> str:
+    detail = ""
+    if failure.get("subtest"):
+        detail += f" subtest {_table_cell(failure['subtest'])}"
+    if failure.get("attempt"):
+        detail += f" (attempt {failure['attempt']})"
+    return detail
+
+
 def summary_md(summary: dict[str, Any]) -> str:
     """The run's summary page: totals, pass rate, duration, slowest tests, failures, coverage."""
     rate = summary["pass_rate"]
@@ -92,9 +116,16 @@ def summary_md(summary: dict[str, Any]) -> str:
             ("duration", f"{summary['duration_s']:.3f} s"), ("source", _source_text(summary)),
             ("base seed", f"{summary['base_seed']}; {_hashseed_text(summary)}"),
             ("tests", _counts_line(summary["totals"])),
+            ("records", _records_line(summary["totals"])),
             ("pass rate", "n/a" if rate is None else f"{rate:.2f}%")]
+    if summary.get("selection"):
+        rows.append(("selection", f"partial run: `{summary['selection']['text']}`"))
+    if summary.get("incomplete"):
+        rows.append(("incomplete", summary["incomplete"]))
     if summary["totals"].get("collection_errors"):
         rows.append(("collection errors", str(summary["totals"]["collection_errors"])))
+    for warning in summary.get("warnings") or ():
+        rows.append(("warning", warning))
     if summary.get("coverage_percent") is not None:
         rows.append(("coverage", f"{summary['coverage_percent']:.2f}%"))
     out = [f"# Test run `{summary['suite']}`: {summary['verdict']}", "", "| | |", "|---|---|"]
@@ -105,8 +136,9 @@ def summary_md(summary: dict[str, Any]) -> str:
     out += ["", "## Failures", ""]
     if summary["failures"]:
         out += ["| test | status | severity | error |", "|---|---|---|---|"]
-        out += [f"| `{f['test_name']}` | {f['status']} | {SEVERITY_MARKS[f['severity']]} | "
-                f"{_table_cell(f['error'])} |" for f in summary["failures"]]
+        out += [f"| `{f['test_name']}`{_failure_detail(f)} | {f['status']} | "
+                f"{SEVERITY_MARKS[f['severity']]} | {_table_cell(f['error'])} |"
+                for f in summary["failures"]]
     else:
         out.append("None.")
     return "\n".join(out) + "\n"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple, Protocol
 
-from testlog.core import errorinfo, layout, render, schema
+from testlog.core import counts, errorinfo, layout, render, schema
 from testlog.core.canonical import canonical_json, dumps_normal
 from testlog.core.chronicle import TEST_SUITE_EXECUTED
 from testlog.core.compact import (
@@ -28,17 +28,17 @@ from testlog.core.compact import (
     timing_row,
 )
 from testlog.core.layout import (
+    TRAILER_SELECTION,
     TRAILER_SOURCE_COMMIT,
     TRAILER_SOURCE_TREE,
     TRAILER_SUITE,
     TRAILER_VERDICT,
 )
-from testlog.core.records import Failure, TestOutcome, build_record
+from testlog.core.records import Failure, TestOutcome, build_record, is_flaky
 from testlog.core.timefmt import IsoClock
 
 TIMING_COLUMNS = ("test_name", "start_ns", "end_ns", "duration_ns", "duration_ms", "memory_mb",
                   "cpu_util")
-FAILING_EXIT_STATUSES = (2, 3, 4)       # interrupted, internal error, usage error
 
 
 class Source(Protocol):
@@ -87,6 +87,15 @@ class RunContext:
     derive: Deriver | None = field(repr=False, default=None)
     # Node ids with secrets rewritten (redaction.Redactor.names): every file shows the same ids.
     redact_names: Callable[[list[str]], list[str]] = field(repr=False, default=same_names)
+    # A partial run: how it selected its tests (core/selection.Selection.as_dict, with "text").
+    selection: dict[str, Any] | None = None
+    # What pytest's capture saw and whether it is hashed: {"mode": fd|sys|no|tee-sys,
+    # "hashed": bool}.
+    capture: dict[str, Any] = field(default_factory=dict)
+    # What turned recording on: "args" (--testlog, --testlog-out), "ini" (testlog = true),
+    # "addopts" (--testlog in addopts) or "ini+addopts": how a reproduction command avoids
+    # committing.
+    record_switch: str = "args"
 
 
 @dataclass
@@ -101,6 +110,15 @@ class Harvest:
     exit_status: int = 0
     finished_ns: int = 0
     coverage: dict[str, Any] | None = None
+    # How the session ended early, if it did: {"kind": counts.KEYBOARD_INTERRUPT|EXIT|STOPPED|
+    # COLLECTION_ERRORS|INTERNAL_ERROR, "reason": str}.
+    interruption: dict[str, Any] | None = None
+    stopped_by_maxfail: bool = False     # -x / --maxfail stopped it (not an interruption)
+    selected: int = 0                    # tests selected to run (after deselection)
+    deselected: int = 0
+    collection_skipped: int = 0          # modules skipped as a whole (counted "skipped")
+    unfinished: list[str] = field(default_factory=list)   # tests a stop cut mid-way
+    warnings: list[str] = field(default_factory=list)     # e.g. an unknown plugin's reports
 
     def add_captures(self, captures: list[dict[str, Any]]) -> None:
         for capture in captures:
@@ -232,7 +250,7 @@ class RecordBook:
         line = compact_line(record, capture, self.defaults())
         row = timing_row(line)
         kept = {key: record[key] for key in KEPT_KEYS}
-        failed = kept["status"] in FAILING
+        failed = kept["status"] in FAILING or bool(outcome.failures)    # or an attempt did
         kept["inputs"] = record["inputs"] if failed else {}
         self.built.append(BuiltRecord(
             kept, capture if failed else None, outcome, dumps_normal(line), record["signature"],
@@ -281,74 +299,153 @@ def _error_type(capture: dict[str, Any] | None, failure: Failure) -> str:
     return failure.error_type or errorinfo.error_type_from_message(failure.message)
 
 
-def _error(ctx: RunContext, nodeid: str, status: str, failure: Failure, error_type: str,
-           timestamp: str, fixtures: list[dict[str, str]]) -> dict[str, Any]:
-    message = ctx.redact(errorinfo.first_line(failure.message))
-    expected_got = errorinfo.expected_got(failure.message)
-    return {"timestamp": timestamp, "test_name": nodeid, "status": status, "when": failure.when,
-            "error_type": error_type, "message": message,
-            "expected_got": ctx.redact(expected_got) if expected_got else None,
-            "severity": errorinfo.severity(status, failure.when, failure.message),
-            "fixtures": fixtures,
-            "command": ctx.redact(errorinfo.reproduce_command(nodeid, ctx.base_seed,
-                                                              ctx.pythonhashseed)),
-            "traceback": ctx.redact(failure.text)}
+def reproduce_options(ctx: RunContext) -> tuple[list[str], str]:
+    """(options, shell tail) a reproduction command adds to `python -m pytest <nodeid>
+    --testlog-seed=N`: the recorded options that change collection or seeding, and what keeps
+    it from committing where the project records every run."""
+    # Imported here: pytest's process loads this module for RunContext and Harvest alone.
+    from testlog.core.pytestargs import collection_options
+    options = collection_options(ctx.pytest_args)
+    if not ctx.reseed:
+        options.append("--testlog-no-reseed")
+    switches = ctx.record_switch.split("+")
+    if "ini" in switches:
+        options += ["-o", "testlog=false"]
+    return options, errorinfo.TEMP_OUT if "addopts" in switches else ""
+
+
+class _Errors:
+    """Builds error-log entries; the reproduction command's options are worked out once."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.options, self.tail = reproduce_options(ctx)
+
+    def entry(self, nodeid: str, status: str, failure: Failure, error_type: str,
+              timestamp: str, fixtures: list[dict[str, str]],
+              attempts: int = 0) -> dict[str, Any]:
+        ctx = self.ctx
+        message = ctx.redact(errorinfo.first_line(failure.message))
+        expected_got = errorinfo.expected_got(failure.message)
+        left_right = errorinfo.left_right(failure.message)
+        entry: dict[str, Any] = {
+                 "timestamp": timestamp, "test_name": nodeid, "status": status,
+                 "when": failure.when, "error_type": error_type, "message": message,
+                 "expected_got": ctx.redact(expected_got) if expected_got else None,
+                 "left_right": ctx.redact(left_right) if left_right else None,
+                 "severity": errorinfo.severity(status, failure.when, failure.message),
+                 "fixtures": fixtures,
+                 "command": ctx.redact(errorinfo.reproduce_command(
+                     nodeid, ctx.base_seed, ctx.pythonhashseed, self.options, self.tail)),
+                 "traceback": ctx.redact(failure.text)}
+        if failure.subtest:
+            entry["subtest"] = ctx.redact(failure.subtest)
+        if attempts:
+            entry["attempt"], entry["attempts"] = failure.attempt, attempts
+        return entry
+
+
+def _attempt_status(outcome: TestOutcome, failure: Failure, final: str) -> str:
+    """The status of the attempt a failure belongs to (a failing subtest: FAIL)."""
+    earlier = outcome.attempts or []
+    if failure.subtest:
+        return "FAIL"
+    if failure.attempt <= len(earlier):
+        return str(earlier[failure.attempt - 1]["status"])
+    return final
 
 
 def error_entries(ctx: RunContext, harvest: Harvest, built: list[BuiltRecord],
                   clock: IsoClock) -> list[dict[str, Any]]:
-    entries = []
+    """Every failure: collection errors, each failing test's (and subtest's) failures, and the
+    failing attempts of a re-run test (flaky or not)."""
+    errors, entries = _Errors(ctx), []
     for name, failure in harvest.collection_errors:
-        entries.append(_error(ctx, ctx.redact(name), "ERROR", failure, errorinfo.error_type_from_message(
+        entries.append(errors.entry(name, "ERROR", failure, errorinfo.error_type_from_message(
             failure.message), clock(ctx.started_ns), []))
     for record, capture, outcome, *_encoded in built:
-        if record["status"] not in FAILING:
+        if not outcome.failures or (record["status"] not in FAILING and not outcome.attempts):
             continue
         fixtures = [{"name": n, "hash": d["hash"]} for n, d in record["inputs"].items()]
         stamp = record["timestamp_end"] or clock(harvest.finished_ns)
+        attempts = len(outcome.attempts) + 1 if outcome.attempts else 0
         for failure in outcome.failures:
-            entries.append(_error(ctx, outcome.nodeid, record["status"], failure,
-                                  _error_type(capture, failure), stamp, fixtures))
-    return sorted(entries, key=lambda e: (e["test_name"], e["when"] != "setup", e["when"]))
+            status = _attempt_status(outcome, failure, record["status"])
+            entries.append(errors.entry(outcome.nodeid, status, failure,
+                                        _error_type(capture, failure), stamp, fixtures, attempts))
+    return sorted(entries, key=lambda e: (e["test_name"], e.get("attempt") or 0,
+                                          e["when"] != "setup", e["when"]))
 
 
-def totals(records: list[dict[str, Any]], collection_errors: int) -> dict[str, int]:
-    count = {s: 0 for s in ("PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS")}
-    for r in records:
-        count[r["status"]] += 1
-    return {"tests": len(records), "passed": count["PASS"], "failed": count["FAIL"],
-            "errors": count["ERROR"], "skipped": count["SKIP"], "xfailed": count["XFAIL"],
-            "xpassed": count["XPASS"], "collection_errors": collection_errors}
+STATUS_ORDER = ("PASS", "FAIL", "ERROR", "SKIP", "XFAIL", "XPASS")
 
 
-def verdict_of(t: dict[str, int], exit_status: int) -> str:
-    broken = t["failed"] or t["errors"] or t["collection_errors"]
-    return "FAIL" if broken or exit_status in FAILING_EXIT_STATUSES else "PASS"
+def totals(built: list[BuiltRecord], harvest: Harvest) -> dict[str, Any]:
+    """pytest's closing-line counts (core/counts.py) with the run's own: `tests` (records),
+    `statuses` (records by status), `flaky`, `selected`, `not_run` (selected tests that never
+    finished) and `collection_errors`."""
+    t: dict[str, Any] = counts.pytest_counts(
+        (b.outcome for b in built), collection_errors=len(harvest.collection_errors),
+        collection_skipped=harvest.collection_skipped, deselected=harvest.deselected)
+    statuses = dict.fromkeys(STATUS_ORDER, 0)
+    for b in built:
+        statuses[b.record["status"]] = statuses.get(b.record["status"], 0) + 1
+    selected = max(harvest.selected, len(built))
+    t.update(tests=len(built), statuses=statuses,
+             flaky=sum(1 for b in built if is_flaky(b.outcome)),
+             selected=selected, not_run=selected - len(built),
+             collection_errors=len(harvest.collection_errors))
+    return t
 
 
-def pass_rate(t: dict[str, int]) -> float | None:
-    """Passed (incl. XPASS) over tests that passed, failed or errored; None when none did."""
-    judged = t["passed"] + t["xpassed"] + t["failed"] + t["errors"]
-    return 100.0 * (t["passed"] + t["xpassed"]) / judged if judged else None
+def verdict_of(t: dict[str, Any], harvest: Harvest) -> str:
+    return counts.run_verdict(t, not_run=t["not_run"], collection_errors=t["collection_errors"],
+                              interruption=harvest.interruption, exit_status=harvest.exit_status,
+                              stopped_by_maxfail=harvest.stopped_by_maxfail)
 
 
-def summary_data(ctx: RunContext, harvest: Harvest, records: list[dict[str, Any]],
+def incompleteness(t: dict[str, Any], harvest: Harvest, verdict: str) -> str | None:
+    """One line saying how the run ended before every selected test ran, or None."""
+    kind = (harvest.interruption or {}).get("kind")
+    reason = (harvest.interruption or {}).get("reason") or ""
+    if not t["not_run"] and verdict not in (counts.ERROR, counts.INTERRUPTED):
+        return None
+    why = {counts.KEYBOARD_INTERRUPT: "interrupted (Ctrl-C)",
+           counts.EXIT: f"stopped by pytest.exit(): {reason}",
+           counts.STOPPED: f"stopped: {reason}",
+           counts.COLLECTION_ERRORS: "collection errors",
+           counts.INTERNAL_ERROR: f"INTERNALERROR: {reason}"}.get(kind or "")
+    if why is None:
+        why = ("stopped after failures (-x/--maxfail)" if harvest.stopped_by_maxfail else
+               "collection errors" if t["collection_errors"] else
+               f"ended early (exit status {harvest.exit_status})")
+    return f"{why}; {t['not_run']} of {t['selected']} selected tests never ran"
+
+
+def summary_data(ctx: RunContext, harvest: Harvest, built: list[BuiltRecord],
                  errors: list[dict[str, Any]], clock: IsoClock) -> dict[str, Any]:
-    t = totals(records, len(harvest.collection_errors))
+    records = [b.record for b in built]
+    t = totals(built, harvest)
+    verdict = verdict_of(t, harvest)
     slowest = sorted(records, key=lambda r: (-r["duration_ms"], r["test_name"]))[:render.SLOWEST]
     first: dict[str, dict[str, Any]] = {}
     for e in errors:
         first.setdefault(e["test_name"], e)
     failures = [{"test_name": name, "status": e["status"], "severity": e["severity"],
-                 "error_type": e["error_type"],
-                 "error": errorinfo.error_text(e["error_type"], e["message"], e["expected_got"])}
+                 "error_type": e["error_type"], "subtest": e.get("subtest"),
+                 "attempt": e.get("attempt"),
+                 "error": errorinfo.error_text(e["error_type"], e["message"], e["expected_got"],
+                                               e.get("left_right"))}
                 for name, e in sorted(first.items())]
     source = ctx.source
     return {"schema_version": schema.RUN, "suite": ctx.suite,
-            "verdict": verdict_of(t, harvest.exit_status), "day": layout.day_stamp(ctx.day),
+            "verdict": verdict, "day": layout.day_stamp(ctx.day),
             "started": clock(ctx.started_ns), "finished": clock(harvest.finished_ns),
             "duration_s": (harvest.finished_ns - ctx.started_ns) / 1e9, "totals": t,
-            "pass_rate": pass_rate(t),
+            "pass_rate": counts.pass_rate(t), "pytest_line": counts.closing_line(t),
+            "incomplete": incompleteness(t, harvest, verdict),
+            "interruption": harvest.interruption, "selection": ctx.selection,
+            "warnings": list(harvest.warnings),
             "slowest": [{"test_name": r["test_name"], "status": r["status"],
                          "duration_ms": r["duration_ms"]} for r in slowest],
             "failures": failures, "base_seed": ctx.base_seed,
@@ -392,15 +489,20 @@ def run_block(ctx: RunContext, harvest: Harvest, p: dict[str, str],
             "randomly": ctx.randomly, "xdist_workers": harvest.xdist_workers,
             "verdict": summary["verdict"], "totals": summary["totals"],
             "exit_status": harvest.exit_status,
+            "incomplete": summary["incomplete"], "interruption": harvest.interruption,
+            "unfinished": list(harvest.unfinished), "stopped_by_maxfail": harvest.stopped_by_maxfail,
+            "selection": ctx.selection, "capture": ctx.capture,
+            "warnings": list(harvest.warnings),
             "files": {k: v for k, v in p.items()
                       if k not in ("dirty_patch", "coverage", *RENDERED)}}
 
 
-def commit_summary(suite: str, verdict: str, t: dict[str, int]) -> str:
-    """`TEST_SUITE_EXECUTED <suite> <verdict> <n> passed <m> failed` (XPASS counts as passed,
-    ERROR as failed)."""
-    return (f"{TEST_SUITE_EXECUTED} {suite} {verdict} {t['passed'] + t['xpassed']} passed "
-            f"{t['failed'] + t['errors']} failed")
+def commit_summary(suite: str, verdict: str, t: dict[str, Any]) -> str:
+    """`TEST_SUITE_EXECUTED <suite> <verdict> <n> passed <m> failed[ <k> not run]` (pytest's
+    counts: XPASS counts as passed, an error as failed)."""
+    passed, failed = counts.passed_failed(t)
+    not_run = f" {t['not_run']} not run" if t.get("not_run") else ""
+    return f"{TEST_SUITE_EXECUTED} {suite} {verdict} {passed} passed {failed} failed{not_run}"
 
 
 def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None) -> RunBundle:
@@ -417,7 +519,7 @@ def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None
     built.sort(key=lambda b: (b.record["test_name"], b.record["order"]))
     records = [b.record for b in built]
     errors = error_entries(ctx, harvest, built, clock)
-    summary = summary_data(ctx, harvest, records, errors, clock)
+    summary = summary_data(ctx, harvest, built, errors, clock)
     header = header_line(run_block(ctx, harvest, p, summary, nodeids), book.defaults(),
                          len(built), records_digest([b.signature for b in built]))
     run_file = compact_file(header, [b.line for b in built])
@@ -440,6 +542,8 @@ def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None
     trailers = {TRAILER_SOURCE_COMMIT: (source.commit if source else None) or "none",
                 TRAILER_SOURCE_TREE: (source.tree if source else None) or "none",
                 TRAILER_SUITE: ctx.suite, TRAILER_VERDICT: summary["verdict"]}
+    if ctx.selection:
+        trailers[TRAILER_SELECTION] = " ".join(ctx.redact(ctx.selection["text"]).split())
     return RunBundle(files=files, artifact=p["run"], verdict=summary["verdict"],
                      summary=commit_summary(ctx.suite, summary["verdict"], summary["totals"]),
                      trailers=trailers, timing_path=p["timing_csv"],

@@ -10,7 +10,11 @@ from typing import Any
 
 from testlog.errors import TestlogError
 
-RUN = 1                 # a run's files: runs/, summaries/, timing/, determinism/, errors/, coverage/
+# a run's files: runs/, summaries/, timing/, determinism/, errors/, coverage/. 2: records may
+# hold subtests, attempts/flaky, benchmark and outputs.captured; totals are pytest's counts
+# (with statuses, not_run, selected); verdicts ERROR and INTERRUPTED; the run block holds
+# selection, capture, interruption, incomplete. Version 1 runs read as before.
+RUN = 2
 RUN_COMPACT = 1         # runs/…__run.jsonl: the compact run file (core/compact.py)
 TIMING_SUMMARY = 1      # timing/timing_summary.json
 LEDGER = 1              # ledger/*.ndjson lines (written as "1")

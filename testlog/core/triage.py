@@ -27,6 +27,12 @@ class Observation:
     rng_leaks: tuple[str, ...] = ()          # RNGs it drew from as an earlier test left them
     numeric_delta: float | None = 0.0        # max |Δ| over numeric outputs; None: non-numeric differ
     same_platform: bool = True               # bit-identity demanded only on the same platform
+    captured_differs: tuple[str, ...] = ()   # "<phase>/<stream>" whose captured output differs
+    attempts: tuple[tuple[str, ...], tuple[str, ...]] | None = None   # (recorded, replayed)
+    # What differed between two replays under two PYTHONHASHSEEDs (a run recorded without
+    # one): the test depends on set/dict iteration order, whatever else differs.
+    hash_order: tuple[str, ...] = ()
+    hash_seeds: tuple[str, str] = ("", "")
 
 
 @dataclass(frozen=True)
@@ -41,13 +47,20 @@ class Verdict:
 
 
 def triage(obs: Observation) -> Verdict:
+    unrelated = _seed_reasons(obs)
+    if unrelated:
+        return Verdict(CRITICAL, unrelated + _critical_reasons(obs), audit_alert=True)
+    if obs.hash_order:
+        return Verdict(MODERATE, (_hash_order_reason(obs),) + _critical_reasons(obs)
+                       + _moderate_reasons(obs), audit_alert=True)
     critical = _critical_reasons(obs)
     if critical:
         return Verdict(CRITICAL, critical, audit_alert=True)
-    if obs.hash_matches:
+    moderate = _moderate_reasons(obs)
+    if moderate:
+        return Verdict(MODERATE, moderate, audit_alert=True)
+    if obs.hash_matches or obs.numeric_delta is None:
         return Verdict(VERIFIED)
-    if obs.numeric_delta is None:
-        return Verdict(MODERATE, ("output hash mismatch",), audit_alert=True)
     delta = f"max numeric Δ {obs.numeric_delta:.3g}"
     if obs.numeric_delta > TOLERANCE:
         return Verdict(MINOR, (f"{delta} > {TOLERANCE:g}",), audit_alert=True)
@@ -56,18 +69,44 @@ def triage(obs: Observation) -> Verdict:
     return Verdict(VERIFIED_DRIFT, (f"{delta} ≤ {TOLERANCE:g} across platforms",))
 
 
-def _critical_reasons(obs: Observation) -> tuple[str, ...]:
+def _seed_reasons(obs: Observation) -> tuple[str, ...]:
+    """Critical whatever else differs: the test did not start from its recorded state."""
     reasons = []
-    if obs.status_before != obs.status_after:
-        reasons.append(f"status {obs.status_before} → {obs.status_after}")
-    if obs.rng_mismatches:
-        reasons.append("RNG state mismatch: " + ", ".join(sorted(obs.rng_mismatches)))
     if obs.seed_corrupt:
         reasons.append("seed corruption: the seed no longer regenerates the recorded state")
     if obs.rng_leaks:
         reasons.append("RNG state leaked in from an earlier test (reseeding off): "
                        + ", ".join(sorted(obs.rng_leaks)))
     return tuple(reasons)
+
+
+def _critical_reasons(obs: Observation) -> tuple[str, ...]:
+    reasons = []
+    if obs.status_before != obs.status_after:
+        reasons.append(f"status {obs.status_before} → {obs.status_after}")
+    if obs.rng_mismatches:
+        reasons.append("RNG state mismatch: " + ", ".join(sorted(obs.rng_mismatches)))
+    return tuple(reasons)
+
+
+def _moderate_reasons(obs: Observation) -> tuple[str, ...]:
+    reasons = []
+    if obs.attempts is not None and obs.attempts[0] != obs.attempts[1]:
+        reasons.append(f"attempts {', '.join(obs.attempts[0]) or 'none'} → "
+                       f"{', '.join(obs.attempts[1]) or 'none'}")
+    if not obs.hash_matches and obs.numeric_delta is None:
+        reasons.append("output hash mismatch")
+    if obs.captured_differs:
+        reasons.append("captured output differs: " + ", ".join(
+            key.replace("/", " ") for key in obs.captured_differs))
+    return tuple(reasons)
+
+
+def _hash_order_reason(obs: Observation) -> str:
+    first, second = obs.hash_seeds
+    return (f"hash order: {', '.join(obs.hash_order)} differ(s) between PYTHONHASHSEED={first} "
+            f"and PYTHONHASHSEED={second}; the run was recorded without PYTHONHASHSEED, so "
+            "its set/dict iteration order cannot be replayed")
 
 
 def worst(verdicts: list[Verdict]) -> str:

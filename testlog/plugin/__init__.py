@@ -49,6 +49,9 @@ def pytest_configure(config: pytest.Config) -> None:
     elif enabled(config):
         from testlog.plugin.recorder import install
         install(config)
+    elif config.getoption("testlog_seed") is not None:
+        from testlog.plugin.recorder import install_seeding
+        install_seeding(config)
 
 
 @pytest.fixture

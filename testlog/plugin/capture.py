@@ -27,7 +27,8 @@ class TestCapture:
     `Capturer.flush()` (or `finish()`, which flushes)."""
     __test__ = False
     __slots__ = ("nodeid", "seed", "before", "after", "start_ns", "end_ns", "wall_ns", "cpu_ns",
-                 "rss", "inputs", "outputs", "errors", "generator", "worker")
+                 "rss", "inputs", "outputs", "errors", "generator", "worker", "started",
+                 "attempts", "attempt_start_ns")
 
     def __init__(self, nodeid: str, seed: int, worker: str | None) -> None:
         self.nodeid, self.seed, self.worker = nodeid, seed, worker
@@ -39,14 +40,22 @@ class TestCapture:
         self.outputs: dict[str, dict[str, Any]] | None = None
         self.errors: list[dict[str, str]] | None = None
         self.generator: Any = None        # the testlog_rng Generator, when the test asked for one
+        self.started = False              # pytest announced its (first) attempt
+        # A test a plugin re-ran: each earlier attempt's times, RNG after-states and outputs.
+        self.attempts: list[dict[str, Any]] | None = None
+        self.attempt_start_ns = 0         # when the last attempt started (0: the only one)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (what xdist workers send to the controller)."""
-        return {"nodeid": self.nodeid, "seed": self.seed, "worker": self.worker,
+        data = {"nodeid": self.nodeid, "seed": self.seed, "worker": self.worker,
                 "before": self.before, "after": self.after, "start_ns": self.start_ns,
                 "end_ns": self.end_ns, "wall_ns": self.wall_ns, "cpu_ns": self.cpu_ns,
                 "rss": self.rss, "inputs": self.inputs or {}, "outputs": self.outputs or {},
                 "errors": self.errors or []}
+        if self.attempts:
+            data["attempts"] = self.attempts
+            data["attempt_start_ns"] = self.attempt_start_ns
+        return data
 
 
 class StateTracker:
@@ -149,6 +158,24 @@ class Capturer:
         capture.start_ns = time.perf_counter_ns()
         return capture
 
+    def next_attempt(self, capture: TestCapture) -> None:
+        """A plugin runs the test again (pytest-rerunfailures): close this attempt and reseed
+        as before the first, so that every attempt starts from the test's own seed and any one
+        of them is reproduced by running the test once."""
+        now = time.perf_counter_ns()
+        attempt: dict[str, Any] = {"start_ns": capture.attempt_start_ns or capture.start_ns,
+                                   "end_ns": now, "after": {}, "outputs": capture.outputs or {}}
+        self.states.defer(loaded_rngs(), attempt["after"], keep=self.full_state)
+        if capture.generator is not None:
+            attempt["after"]["testlog_rng"] = generator_digest(capture.generator)
+            capture.generator = None
+        capture.attempts = (capture.attempts or []) + [attempt]
+        capture.outputs = None
+        if self.reseed:
+            for rng in loaded_rngs():
+                rng.seed(capture.seed)
+        capture.attempt_start_ns = time.perf_counter_ns()
+
     def end(self, capture: TestCapture) -> bool:
         """Close the capture; True when this completed a batch (every capture so far is
         complete: see `export`)."""
@@ -180,6 +207,10 @@ class Capturer:
             data = capture.as_dict()
             data["start_ns"] -= origin
             data["end_ns"] -= origin
+            if "attempts" in data:
+                data["attempt_start_ns"] -= origin
+                data["attempts"] = [{**a, "start_ns": a["start_ns"] - origin,
+                                     "end_ns": a["end_ns"] - origin} for a in data["attempts"]]
             out.append(data)
         return out
 

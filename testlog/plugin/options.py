@@ -25,7 +25,9 @@ def add_options(parser: Any) -> None:
              "true`, --testlog or --testlog-out in PYTEST_ADDOPTS)")
     add("--testlog-seed", type=_seed, default=None, metavar="N",
         help="base seed; each test's seed derives from it and the nodeid (default: "
-             "pytest-randomly's seed when active, else random; always recorded)")
+             "pytest-randomly's seed when active, else random; always recorded). Without "
+             "--testlog it seeds each test the same way and records nothing (what an error "
+             "entry's reproduction command does)")
     add("--testlog-suite", default=None, metavar="NAME",
         help="suite name in file names (default: from the test paths, tests/unit -> unit)")
     add("--testlog-branch", default=None, metavar="REF",
@@ -41,6 +43,10 @@ def add_options(parser: Any) -> None:
         help="store every test's full RNG states, not only their digests")
     add("--testlog-no-reseed", action="store_true", default=False,
         help="do not reseed RNGs before each test (full states are stored instead)")
+    add("--testlog-no-capture-hash", action="store_true", default=False,
+        help="do not hash what each test printed or logged (by default the SHA-256 of pytest's "
+             "captured stdout, stderr and log text, per phase, is recorded, never the text, "
+             "and a replay compares it)")
     parser.addini("testlog", type="bool", default=False,
                   help="record every run, as if --testlog were given")
     add_replay_options(group)
@@ -56,3 +62,7 @@ def add_replay_options(group: Any) -> None:
              "recorded source (`git testlog replay REV` makes one for you)")
     group.addoption("--testlog-replay-context", default=None, metavar="FILE",
                     help="settings written by `git testlog replay` (not for direct use)")
+    group.addoption("--testlog-replay-probe", default=None, metavar="FILE",
+                    help="replay only to write each test's fingerprint to FILE, for a replay "
+                         "that checks hash order under another PYTHONHASHSEED (not for direct "
+                         "use)")

@@ -18,15 +18,17 @@ import pytest
 from gitstore import GitStoreError, SourceInfo, full_ref, locate
 
 from testlog.config import load_settings, sign_timeout
-from testlog.core import layout
+from testlog.core import counts, layout
 from testlog.core.asciitext import printable
 from testlog.core.records import Failure, TestOutcome
 from testlog.core.runfiles import Harvest, RunContext
 from testlog.core.seeds import random_base_seed, session_seed
+from testlog.core.selection import Selection, partial_suite, selection_of
 from testlog.core.suite import derive_suite
 from testlog.errors import TestlogError
 from testlog.plugin.capture import BATCH_TESTS
 from testlog.plugin.keys import REPORT_AT_EXIT
+from testlog.plugin.reports import OutcomeBuilder
 from testlog.plugin.runner import (
     TestRunner,
     cooperate_with_randomly,
@@ -42,7 +44,6 @@ INTERRUPTED_WRITING = "testlog: interrupted while pytest's process wrote the run
 # Statuses a Ctrl-C while waiting for the writer process turns into "interrupted" (2).
 _OVERRIDABLE = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                 pytest.ExitCode.NO_TESTS_COLLECTED)
-_PHASES = frozenset({"setup", "call", "teardown"})
 
 
 def install(config: pytest.Config) -> None:
@@ -64,6 +65,24 @@ def install(config: pytest.Config) -> None:
     config.pluginmanager.register(runner, "testlog-runner")
 
 
+def install_seeding(config: pytest.Config) -> None:
+    """`--testlog-seed=N` without recording: each test is seeded as a recorded run with base
+    seed N seeds it, and nothing is written (a reproduction command)."""
+    cooperate_with_randomly(config)
+    runner = TestRunner(config, config.getoption("testlog_seed"), None)
+    config.pluginmanager.register(runner, "testlog-runner")
+    config.pluginmanager.register(SeedingHeader(config), "testlog-seeding")
+
+
+class SeedingHeader:
+    def __init__(self, config: pytest.Config) -> None:
+        self.seed = config.getoption("testlog_seed")
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        return (f"testlog: each test seeded from base seed {self.seed}; not recording "
+                "(add --testlog to record)")
+
+
 def _usage(message: str) -> pytest.UsageError:
     return pytest.UsageError(f"testlog: {message}")
 
@@ -77,7 +96,9 @@ class RecordWriter:
         self.config = config
         self.runner: TestRunner | None = None
         self.harvest = Harvest()
-        self.outcomes: dict[str, TestOutcome] = {}
+        hashed = not config.getoption("testlog_no_capture_hash")
+        self.outcomes = OutcomeBuilder(hash_capture=hashed)
+        self.benchmarks = BenchmarkReader(config)
         self.result: list[str] = []
         self.notes: list[str] = []
         self.interrupted = ""       # the line saying a Ctrl-C stopped the wait for the answer
@@ -153,10 +174,11 @@ class RecordWriter:
         except GitStoreError as exc:
             raise _usage(f"{exc} (--testlog-branch)") from None
 
-    def _suite(self, config: pytest.Config, configured: str | None) -> str:
+    def _suite(self, config: pytest.Config, configured: str | None,
+               selection: Selection | None) -> str:
         suite = configured or derive_suite(config.args, str(config.rootpath))
         try:
-            return layout.check_suite(suite)
+            return layout.check_suite(partial_suite(layout.check_suite(suite), selection))
         except ValueError as exc:
             raise _usage(f"{exc} (--testlog-suite)") from None
 
@@ -173,7 +195,8 @@ class RecordWriter:
 
     def _context(self, config: pytest.Config, configured_suite: str | None) -> RunContext:
         """What is known now; the writer adds the source, the environment and `redact`."""
-        suite = self._suite(config, configured_suite)
+        selection = run_selection(config)
+        suite = self._suite(config, configured_suite, selection)
         base_seed, randomly = self._base_seed(config)
         started = time.time_ns()
         return RunContext(
@@ -184,7 +207,9 @@ class RecordWriter:
             pytest_args=[str(a) for a in config.invocation_params.args],
             pytest_version=pytest.__version__, reseed=not config.getoption("testlog_no_reseed"),
             full_state=bool(config.getoption("testlog_full_state")), randomly=randomly,
-            rootdir=self._rootdir(config))
+            rootdir=self._rootdir(config),
+            selection={**selection.as_dict(), "text": selection.text()} if selection else None,
+            capture=capture_settings(config), record_switch=record_switch(config))
 
     def _rootdir(self, config: pytest.Config) -> str | None:
         """pytest's rootdir relative to the work tree, which the recorded nodeids are relative
@@ -232,49 +257,74 @@ class RecordWriter:
 
     def pytest_report_header(self, config: pytest.Config) -> str:
         target = self.out_dir or self.branch
-        return f"testlog: suite {self.ctx.suite}, base seed {self.ctx.base_seed}, recording to {target}"
+        selection = self.ctx.selection
+        partial = f" (a partial run: {selection['text']})" if selection else ""
+        return (f"testlog: suite {self.ctx.suite}{partial}, base seed {self.ctx.base_seed}, "
+                f"recording to {target}")
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             failure = Failure("collect", report.longreprtext, crash_message(report))
             self.harvest.collection_errors.append((report.nodeid, failure))
+        elif report.skipped:
+            self.harvest.collection_skipped += 1      # a module skipped whole: pytest counts it
 
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.harvest.deselected += len(items)
+
+    # After pytest's own (and the terminal's) implementations: a test whose native subtests
+    # failed has its passing call report turned into a failure by then, as pytest counts it.
+    @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # Three calls a test: report attributes are read from its __dict__ (a missing one
-        # through getattr/hasattr raises and catches an AttributeError each time).
-        nodeid, when, attrs = report.nodeid, report.when, report.__dict__
-        outcome = self.outcomes.get(nodeid)
-        if outcome is None:
-            outcome = self.outcomes[nodeid] = TestOutcome(nodeid)
-        if when not in _PHASES:       # xdist reports a crashed worker's test with when="???"
-            when = "call"             # and pytest counts it as failed
-        result = report.outcome
-        outcome.phases[when] = (result, "wasxfail" in attrs)
-        if result == "failed":
-            outcome.failures.append(Failure(when, report.longreprtext, crash_message(report)))
-        if report.when == "teardown":
-            self._complete(attrs.get("node"), self.outcomes.pop(nodeid))
+        outcome = self.outcomes.add(report)
+        if outcome is not None:
+            self._complete(report.__dict__.get("node"), outcome)
             self._send_outcomes()
 
     def _complete(self, node: Any, outcome: TestOutcome) -> None:
         """`node`: the xdist worker that ran the test (report.node), else None."""
         outcome.order = len(self.harvest.outcomes)
         outcome.worker = getattr(node, "workerinput", {}).get("workerid") if node else None
+        if self.benchmarks.active:
+            outcome.benchmark = self.benchmarks.take(outcome.nodeid)
         self.harvest.outcomes.append(outcome)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C, pytest.exit(), a plugin stopping the session, or collection errors (pytest
+        stops with an Interrupted exception after them)."""
+        value = excinfo.value
+        if isinstance(value, pytest.exit.Exception):
+            kind, reason = counts.EXIT, str(value.msg)
+        elif type(value).__name__ == "Interrupted":
+            collecting = self.harvest.collection_errors and not self.harvest.outcomes
+            kind = counts.COLLECTION_ERRORS if collecting else counts.STOPPED
+            reason = str(value)
+        else:
+            kind, reason = counts.KEYBOARD_INTERRUPT, "KeyboardInterrupt"
+        self.harvest.interruption = {"kind": kind, "reason": reason}
+
+    def pytest_internalerror(self, excrepr: Any, excinfo: Any) -> None:
+        lines = [line for line in str(excrepr).splitlines() if line.strip()]
+        self.harvest.interruption = {"kind": counts.INTERNAL_ERROR,
+                                     "reason": lines[-1].strip() if lines else "INTERNALERROR"}
 
     # -- the end ---------------------------------------------------------------------------
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.session = session
-        for outcome in list(self.outcomes.values()):      # never torn down: interrupted
-            self._complete(None, outcome)
+        harvest = self.harvest
+        # Started, never torn down: cut by a stop. Counted among the tests not run.
+        harvest.unfinished = [o.nodeid for o in self.outcomes.unfinished()]
+        harvest.warnings = list(self.outcomes.warnings)
+        harvest.selected = int(session.testscollected or 0)
+        harvest.stopped_by_maxfail = bool(session.shouldfail)
         if self.config.option.collectonly:
             return
-        if not self.harvest.outcomes and not self.harvest.collection_errors:
+        if not harvest.outcomes and not harvest.collection_errors and not (
+                harvest.interruption and harvest.selected):
             self.result = ["testlog: no test ran; nothing recorded"]
             return
-        harvest = self.harvest
         harvest.exit_status = int(exitstatus)
         harvest.finished_ns = time.time_ns()
         harvest.coverage = coverage_data(self.config)
@@ -373,10 +423,73 @@ class RecordWriter:
             return               # no terminal (-p no:terminal): nothing to print on
         encoding = getattr(sys.stdout, "encoding", None)
         for line in self.notes + self.result:
-            red = "could not" in line or "interrupted" in line
+            red = "could not" in line or "interrupted" in line or " INTERRUPTED " in line \
+                or " ERROR " in line
             reporter.write_line(printable(line, encoding), bold=True, red=red,
                                 yellow=not red and ("nothing" in line or "writer process" in line))
         self.notes, self.result = [], []
+
+
+def run_selection(config: pytest.Config) -> Selection | None:
+    """How this run selected its tests (-k, -m, node ids, --lf, --sw, --deselect), or None."""
+    option = config.option
+    return selection_of(keyword=getattr(option, "keyword", ""),
+                        markexpr=getattr(option, "markexpr", ""),
+                        args=[str(a) for a in config.args],
+                        last_failed=bool(getattr(option, "lf", False)),
+                        stepwise=bool(getattr(option, "stepwise", False)
+                                      or getattr(option, "stepwise_skip", False)),
+                        deselect=[str(d) for d in getattr(option, "deselect", None) or ()])
+
+
+def capture_settings(config: pytest.Config) -> dict[str, Any]:
+    """What pytest's capture sees (`mode`: fd, sys, tee-sys, or no with -s, which leaves only
+    log records captured) and whether testlog hashes it."""
+    mode = str(getattr(config.option, "capture", "fd") or "fd")
+    return {"mode": mode, "log": config.pluginmanager.has_plugin("logging-plugin"),
+            "hashed": not config.getoption("testlog_no_capture_hash")}
+
+
+def record_switch(config: pytest.Config) -> str:
+    """What turned recording on: "args" (the command line), "ini" (`testlog = true`),
+    "addopts" (`--testlog` in addopts or PYTEST_ADDOPTS), or both of the last two joined."""
+    given = any(a == "--testlog" or a.startswith("--testlog-out")
+                for a in map(str, config.invocation_params.args))
+    switches = [name for name, on in (
+        ("ini", bool(config.getini("testlog"))),
+        ("addopts", not given and bool(config.getoption("testlog")
+                                       or config.getoption("testlog_out")))) if on]
+    return "+".join(switches) or "args"
+
+
+class BenchmarkReader:
+    """pytest-benchmark's statistics of each test that ran a benchmark, taken as it finishes
+    (the plugin's session keeps every benchmark's per-round times while the tests run)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        # pytest-benchmark may configure itself after the recorder: its session is looked up
+        # at the first test, and never again when it is not there.
+        self.active = True
+        self.session: Any = None
+        self.seen = 0
+
+    def take(self, nodeid: str) -> dict[str, Any] | None:
+        if self.session is None:
+            self.session = getattr(self.config, "_benchmarksession", None)
+            self.active = self.session is not None
+        benchmarks = getattr(self.session, "benchmarks", None)
+        if not isinstance(benchmarks, list) or len(benchmarks) == self.seen:
+            return None
+        new, self.seen = benchmarks[self.seen:], len(benchmarks)
+        for bench in new:
+            data = getattr(getattr(bench, "stats", None), "data", None)
+            if getattr(bench, "fullname", None) == nodeid and isinstance(data, list):
+                from testlog.core.measures import benchmark_statistics
+                stats = benchmark_statistics([float(x) for x in data])
+                stats["name"] = str(getattr(bench, "name", nodeid))
+                return stats
+        return None
 
 
 def coverage_data(config: pytest.Config) -> dict[str, Any] | None:

@@ -22,19 +22,22 @@ from gitstore import GitStoreError, full_ref, locate, source_info
 from testlog.config import load_settings
 from testlog.core.asciitext import printable
 from testlog.core.chronicle import REPLAY_FAILED, REPLAY_VERIFIED
-from testlog.core.records import Failure, TestOutcome
+from testlog.core.hashing import result_hash
+from testlog.core.records import TestOutcome
 from testlog.core.redaction import Redactor
 from testlog.core.seeds import derive_seed
 from testlog.core.timefmt import utc_iso
 from testlog.errors import TestlogError
 from testlog.plugin.capture import TestCapture
-from testlog.plugin.runner import TestRunner, cooperate_with_randomly, crash_message
-from testlog.replay import loading
+from testlog.plugin.hashprobe import HashProbe, read_only, write_fingerprints
+from testlog.plugin.reports import OutcomeBuilder
+from testlog.plugin.runner import TestRunner, cooperate_with_randomly
+from testlog.replay import hashprobe, loading
 from testlog.replay.environment import compare_environments
 from testlog.replay.judge import MISSING, NOT_RUN, Judgement, Replayed, judge
 from testlog.replay.plan import ReplayPlan, build_plan, rng_leaks
 from testlog.replay.publish import Destination, publish
-from testlog.replay.report import ReplayMeta, report_data, terminal_lines
+from testlog.replay.report import ReplayMeta, incomplete_text, report_data, terminal_lines
 from testlog.rng import by_name
 from testlog.store.environment import current_environment
 from testlog.store.state import open_log
@@ -67,6 +70,9 @@ class Settings:
     result: str | None
     from_dir: tuple[str, str | None] | None
     trust: dict[str, Any] | None = None      # what `git testlog replay`'s trust rule found
+    probe: dict[str, Any] | None = None    # how `git testlog replay` wants the probe run
+    hash_probe: bool = True                # check hash order (a run recorded without a seed)
+    probe_out: str | None = None           # this process IS a probe: its fingerprints go here
 
 
 def read_context(path: str | None) -> dict[str, Any]:
@@ -91,7 +97,9 @@ def settings_of(config: pytest.Config) -> Settings:
                     no_sign=bool(ctx.get("no_sign") or config.getoption("testlog_no_sign")),
                     materialized=ctx.get("materialized", "checkout"),
                     directory=ctx.get("directory", str(config.rootpath)), result=ctx.get("result"),
-                    from_dir=from_dir, trust=ctx.get("trust"))
+                    from_dir=from_dir, trust=ctx.get("trust"), probe=ctx.get("probe"),
+                    hash_probe=bool(ctx.get("hash_probe", True)),
+                    probe_out=config.getoption("testlog_replay_probe"))
 
 
 def load_recorded(settings: Settings) -> loading.RecordedRun:
@@ -123,6 +131,13 @@ def install(config: pytest.Config) -> None:
 
 
 # -- what this process is -------------------------------------------------------------------
+
+def incomplete_note(plan: ReplayPlan) -> tuple[str, ...]:
+    """Said first: the recorded run ended before all its tests ran (only those that ran are
+    judged)."""
+    return (incomplete_text(plan.verdict, plan.incomplete, len(plan.tests)),) \
+        if plan.incomplete else ()
+
 
 def checkout_note(settings: Settings, plan: ReplayPlan, rootdir: str) -> tuple[str, ...]:
     """In a checkout the user chose: say when it does not hold the recorded source."""
@@ -162,6 +177,11 @@ class ReplaySession:
         self.runner = runner
         self.planned = plan.by_nodeid()
         self.started = time.time()
+        self.builder = OutcomeBuilder(hash_capture=True)
+        self.hashseed = os.environ.get("PYTHONHASHSEED")
+        self.probe: HashProbe | None = None
+        self.probe_note = ""
+        self.only = read_only(settings.probe_out)     # a probe of some tests only
         self.outcomes: dict[str, TestOutcome] = {}
         self.captures: dict[str, TestCapture] = {}
         self.restore_missing: dict[str, tuple[str, ...]] = {}
@@ -188,7 +208,7 @@ class ReplaySession:
             if config.getoption("testlog") or config.getini("testlog") else []
         lines = ignored + [f"testlog: replaying {self.recorded.label} (suite {self.plan.suite}, "
                            f"{len(self.plan.tests)} tests): {self.env.headline()}"] + \
-            [f"testlog: note: {note}" for note in self.env.notes]
+            [f"testlog: note: {note}" for note in incomplete_note(self.plan) + self.env.notes]
         return [printable(line, getattr(sys.stdout, "encoding", None)) for line in lines]
 
     # -- selection and order ---------------------------------------------------------------
@@ -225,9 +245,10 @@ class ReplaySession:
         self.alias = {raw: new for raw, new in zip(ids, self.redact.names(ids))
                       if raw != new and new in self.planned and raw not in self.planned}
         self.seeded_as_collected()
-        keep = sorted((i for i in items if self.recorded_id(i.nodeid) in self.planned),
+        wanted = self.planned.keys() if self.only is None else self.only & self.planned.keys()
+        keep = sorted((i for i in items if self.recorded_id(i.nodeid) in wanted),
                       key=lambda i: self.planned[self.recorded_id(i.nodeid)].order)
-        extra = [i for i in items if self.recorded_id(i.nodeid) not in self.planned]
+        extra = [i for i in items if self.recorded_id(i.nodeid) not in wanted]
         self.collected = {self.recorded_id(i.nodeid) for i in keep}
         items[:] = keep
         if extra:
@@ -266,14 +287,81 @@ class ReplaySession:
                 missing.append(name)     # not stored, or not a state this RNG can take
         return tuple(missing)
 
+    @pytest.hookimpl(trylast=True)     # as the recorder reads them (after subtests' verdict)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        nodeid = self.recorded_id(report.nodeid)
-        outcome = self.outcomes.setdefault(nodeid, TestOutcome(nodeid))
-        if report.when in outcome.phases:
-            return                             # a re-run (e.g. rerunfailures): keep the first
-        outcome.phases[report.when] = (report.outcome, hasattr(report, "wasxfail"))
-        if report.failed and not outcome.failures:
-            outcome.failures.append(Failure(report.when, report.longreprtext, crash_message(report)))
+        outcome = self.builder.add(report)
+        if outcome is not None:
+            outcome.nodeid = self.recorded_id(outcome.nodeid)   # as recorded (redacted)
+            self.outcomes.setdefault(outcome.nodeid, outcome)    # a test given twice: the first
+
+    # -- hash order (a run recorded without PYTHONHASHSEED) -------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Start the probe now, so that it runs beside this replay."""
+        settings = self.settings
+        if settings.probe_out or self.config.option.collectonly \
+                or not hashprobe.unpinned(self.plan.pythonhashseed):
+            return
+        if not settings.hash_probe:
+            self.probe_note = ("hash order not checked (--no-hash-probe): a test whose result "
+                               "depends on set/dict order may pass or fail by luck")
+            return
+        if not self.hashseed:
+            self.probe_note = ("hash order not checked: this replay runs under a random "
+                               "PYTHONHASHSEED (set one, as `git testlog replay` does)")
+            return
+        self.probe = self.new_probe(hashprobe.probe_hashseed(self.plan.base_seed, self.hashseed))
+        self.probe.start()
+
+    def new_probe(self, seed: str, only: list[str] | None = None,
+                  name: str = "probe") -> HashProbe:
+        probe = self.settings.probe or {}
+        command = probe.get("command") or [sys.executable, "-m", "pytest",
+                                           *map(str, self.config.invocation_params.args)]
+        cwd = probe.get("cwd") or str(self.config.invocation_params.dir)
+        return HashProbe(list(command), cwd, seed, probe.get("workdir"), name=name, only=only)
+
+    def hash_order(self, replays: list[tuple[Any, Replayed]]) -> dict[str, tuple[str, ...]]:
+        """{nodeid: what differed under the probe's PYTHONHASHSEED} of the tests that depend
+        on hash order: they differ there, and each seed gives the same result again when they
+        are run once more, one seed after the other (a test that differs from run to run
+        anyway, or that met the probe running beside it, is judged as usual)."""
+        probe = self.probe
+        if probe is None:
+            return {}
+        try:
+            found = probe.fingerprints()
+        finally:
+            probe.close()
+        if found is None:
+            self.probe_note = (f"hash order not checked: the second replay under "
+                               f"PYTHONHASHSEED={probe.hashseed} failed: {probe.problem}")
+            return {}
+        mine = {test.nodeid: hashprobe.fingerprint(replayed, result_hash(replayed.outputs))
+                for test, replayed in replays}
+        suspects = {n: hashprobe.differences(fp, found.get(n)) for n, fp in mine.items()}
+        suspects = {n: parts for n, parts in suspects.items() if parts}
+        self.probe_note = (f"hash order checked: the run was recorded without PYTHONHASHSEED; "
+                           f"its tests ran under PYTHONHASHSEED={self.hashseed} and again under "
+                           f"{probe.hashseed}")
+        if not suspects:
+            return {}
+        mine_again = self.run_again(self.hashseed or "", sorted(suspects), "again-here")
+        probe_again = self.run_again(probe.hashseed, sorted(suspects), "again-probe")
+        return {n: parts for n, parts in suspects.items()
+                if n in mine_again and n in probe_again
+                and not hashprobe.differences(mine[n], mine_again[n])
+                and not hashprobe.differences(found[n], probe_again[n])}
+
+    def run_again(self, seed: str, nodeids: list[str], name: str) -> dict[str, Any]:
+        """Fingerprints of some tests run once more under `seed`, alone (nothing beside it)."""
+        again = self.new_probe(seed, only=nodeids, name=name)
+        again.start()
+        try:
+            return again.fingerprints() or {}
+        finally:
+            again.close()
 
     # -- the end ---------------------------------------------------------------------------
 
@@ -283,13 +371,17 @@ class ReplaySession:
             return None
         outcome, capture = self.outcomes.get(nodeid), self.captures.get(nodeid)
         if outcome is not None and "setup" in outcome.phases:
-            failure = outcome.failures[0] if outcome.failures else None
+            last = len(outcome.attempts or ()) + 1
+            failure = next((f for f in outcome.failures if f.attempt == last), None)
             cap = capture or TestCapture(nodeid, 0, None)
+            attempts = tuple(str(a["status"]) for a in outcome.attempts or ())
             return Replayed(status=outcome.status, before=dict(cap.before), after=dict(cap.after),
                             outputs=cap.outputs or {}, inputs=cap.inputs or {},
                             duration_ms=(cap.end_ns - cap.start_ns) / 1e6,
                             failure=failure.text if failure else "",
-                            restore_missing=self.restore_missing.get(nodeid, ()))
+                            restore_missing=self.restore_missing.get(nodeid, ()),
+                            output_digests=dict(outcome.captured or {}),
+                            attempts=attempts + (outcome.status,) if attempts else ())
         if nodeid in self.collected:
             return Replayed(status=NOT_RUN)
         path = nodeid.split("::", 1)[0]
@@ -298,18 +390,37 @@ class ReplaySession:
             return Replayed(status=MISSING)
         return None
 
-    def judgements(self) -> tuple[list[Judgement], int]:
+    def replays(self) -> tuple[list[tuple[Any, Replayed]], int]:
+        """(recorded test, what its replay gave) for each replayed test; how many were not
+        selected."""
         self.runner.capturer.flush()            # digests of the last tests are filled in lazily
-        leaks = rng_leaks(self.plan.tests) if not self.plan.reseed else {}
         out, skipped = [], 0
         for test in self.plan.tests:
             replayed = self.replayed(test.nodeid)
             if replayed is None:
                 skipped += 1
-                continue
-            out.append(judge(test, replayed, same_platform=self.env.same_platform,
-                             leaks=leaks.get(test.nodeid, ())))
+            else:
+                out.append((test, replayed))
         return out, skipped
+
+    def judgements(self, replays: list[tuple[Any, Replayed]],
+                   hash_order: dict[str, tuple[str, ...]]) -> list[Judgement]:
+        leaks = rng_leaks(self.plan.tests) if not self.plan.reseed else {}
+        seeds = (self.hashseed or "random", self.probe.hashseed if self.probe else "")
+        out = []
+        for test, replayed in replays:
+            if test.nodeid in hash_order:
+                replayed = dataclasses.replace(replayed, hash_order=hash_order[test.nodeid])
+            out.append(judge(test, replayed, same_platform=self.env.same_platform,
+                             leaks=leaks.get(test.nodeid, ()), hash_seeds=seeds))
+        return out
+
+    def write_probe(self, replays: list[tuple[Any, Replayed]]) -> None:
+        """This process is the probe: each replayed test's fingerprint, to the file."""
+        assert self.settings.probe_out is not None
+        tests = {test.nodeid: hashprobe.fingerprint(replayed, result_hash(replayed.outputs))
+                 for test, replayed in replays}
+        write_fingerprints(self.settings.probe_out, self.hashseed, tests)
 
     def meta(self, skipped: int) -> ReplayMeta:
         session = self.runner.capturer.session_states
@@ -336,7 +447,19 @@ class ReplaySession:
             return
         result: dict[str, Any] = {"exit": 1, "terminal": [], "report": None, "commit": None,
                                   "error": None}
-        judgements, skipped = self.judgements()
+        replays, skipped = self.replays()
+        if self.settings.probe_out:
+            if int(exitstatus) not in (INTERRUPTED, pytest.ExitCode.USAGE_ERROR,
+                                       pytest.ExitCode.INTERNAL_ERROR):
+                self.write_probe(replays)
+                session.exitstatus = 0
+            return
+        stopped = int(exitstatus) in (INTERRUPTED, pytest.ExitCode.USAGE_ERROR,
+                                      pytest.ExitCode.INTERNAL_ERROR)
+        if stopped and self.probe is not None:
+            self.probe.close()                 # nothing will be judged: do not wait for it
+            self.probe = None
+        judgements = self.judgements(replays, {} if stopped else self.hash_order(replays))
         if int(exitstatus) == INTERRUPTED:
             result["error"] = "the replay was interrupted; nothing was committed"
         elif int(exitstatus) in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
@@ -356,7 +479,10 @@ class ReplaySession:
                 json.dump(result, handle)
 
     def finish(self, judgements: list[Judgement], skipped: int, result: dict[str, Any]) -> None:
-        data = report_data(self.plan, judgements, self.env, self.meta(skipped))
+        env = self.env
+        if self.probe_note:
+            env = dataclasses.replace(env, notes=env.notes + (self.probe_note,))
+        data = report_data(self.plan, judgements, env, self.meta(skipped))
         inputs = {t.nodeid: t.inputs for t in self.plan.tests if t.inputs}
         try:
             where, sha = publish(self.destination(), data, inputs,
@@ -367,6 +493,10 @@ class ReplaySession:
         result.update(terminal=terminal_lines(data, where), report=where, commit=sha,
                       verdict=data["verdict"], exit=0 if data["verdict"] == "VERIFIED" else 1)
         self.lines = list(result["terminal"])
+
+    def pytest_unconfigure(self) -> None:
+        if self.probe is not None:
+            self.probe.close()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         encoding = getattr(sys.stdout, "encoding", None)

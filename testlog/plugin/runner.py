@@ -72,6 +72,14 @@ class TestRunner:
         if self.capturer.end(capture) and self.on_batch is not None:
             self.on_batch(self.unexported())
 
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        """pytest announces each attempt of a test (once, unless a plugin re-runs it)."""
+        capture = self.capturer.current
+        if capture is not None and capture.nodeid == nodeid:
+            if capture.started:
+                self.capturer.next_attempt(capture)
+            capture.started = True
+
     def unexported(self) -> list[dict[str, Any]]:
         """The captures not handed out yet, complete; they count as handed out now."""
         captures = self.capturer.export(self.exported)

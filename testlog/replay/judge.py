@@ -27,6 +27,10 @@ class Replayed:
     duration_ms: float = 0.0
     failure: str = ""                      # the crash line when it failed or errored
     restore_missing: tuple[str, ...] = ()  # RNGs whose stored full state was not on the branch
+    output_digests: dict[str, str] = field(default_factory=dict)   # what pytest captured
+    attempts: tuple[str, ...] = ()         # statuses of its attempts when a plugin re-ran it
+    # What differed from a second replay under another PYTHONHASHSEED (hashprobe.py).
+    hash_order: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,17 @@ def changed_inputs(recorded: dict[str, dict[str, Any]],
                         if recorded[n].get("hash") != replayed[n].get("hash")))
 
 
+def captured_differences(recorded: dict[str, str] | None,
+                         replayed: dict[str, str]) -> tuple[str, ...]:
+    """The "<phase>/<stream>" keys whose captured output differs (None: the run hashed none)."""
+    if recorded is None:
+        return ()
+    return tuple(sorted(k for k in recorded.keys() | replayed.keys()
+                        if recorded.get(k) != replayed.get(k)))
+
+
 def judge(test: PlannedTest, replayed: Replayed, *, same_platform: bool,
-          leaks: tuple[str, ...] = ()) -> Judgement:
+          leaks: tuple[str, ...] = (), hash_seeds: tuple[str, str] = ("", "")) -> Judgement:
     ran = replayed.status not in (MISSING, NOT_RUN)
     diffs = compare_outputs(test.outputs, replayed.outputs) if ran else []
     digest = result_hash(replayed.outputs) if ran else None
@@ -70,6 +83,11 @@ def judge(test: PlannedTest, replayed: Replayed, *, same_platform: bool,
         status_before=test.status, status_after=replayed.status, hash_matches=hash_ok or not ran,
         rng_mismatches=after,
         seed_corrupt=bool(before or replayed.restore_missing or not test.seed_ok),
-        rng_leaks=leaks, numeric_delta=drift_delta(diffs), same_platform=same_platform)
+        rng_leaks=leaks, numeric_delta=drift_delta(diffs), same_platform=same_platform,
+        captured_differs=captured_differences(test.output_digests, replayed.output_digests)
+        if ran else (),
+        attempts=(test.attempts, replayed.attempts) if ran and (test.attempts or
+                                                                 replayed.attempts) else None,
+        hash_order=replayed.hash_order, hash_seeds=hash_seeds)
     return Judgement(test, replayed, triage(observation), tuple(diffs), before, after, leaks,
                      changed_inputs(test.inputs, replayed.inputs), digest)

@@ -12,9 +12,10 @@ from typing import Any
 from gitstore import GitStoreError, full_ref, locate, source_tree
 
 from testlog.config import load_settings
+from testlog.core.pytestargs import capture_option, rerun_options
 from testlog.errors import TestlogError, UsageError
 from testlog.gates.interpreter import project_python
-from testlog.replay import loading
+from testlog.replay import hashprobe, loading
 from testlog.replay.bytecode import seed_bytecode
 from testlog.replay.checkout import (
     Workspace,
@@ -48,6 +49,7 @@ class ReplayRequest:
     no_sign: bool
     trust_run: bool = False     # --trust-run: replay what the trust rule would refuse
     trusted_keys: str | None = None
+    hash_probe: bool = True     # a run recorded without PYTHONHASHSEED: probe a second seed
 
 
 @dataclass(frozen=True)
@@ -123,18 +125,18 @@ def trust_of(found: Located, req: ReplayRequest, tree: tuple[str, str] | None) -
 
 
 def prepare_tree(found: Located, req: ReplayRequest, tree: tuple[str, str] | None,
-                 ws: Workspace) -> str:
-    """Fill the workspace's src/ with the source to replay; how: commit | tree | copy. The
-    user's compiled test modules come along where they match the source byte for byte
-    (bytecode.py), into the workspace's private bytecode directory."""
+                 ws: Workspace, dest: str) -> str:
+    """Fill `dest` (the workspace's src/, or the probe's checkout) with the source to replay;
+    how: commit | tree | copy. The user's compiled test modules come along where they match
+    the source byte for byte (bytecode.py), into the workspace's private bytecode directory."""
     user_top = found.top or os.path.abspath(req.repo)
     if tree is not None:
-        checkout_source(found.common_dir or "", tree[0], ws.src, found.recorded.patch)
+        checkout_source(found.common_dir or "", tree[0], dest, found.recorded.patch)
         how = tree[1]
     else:
-        copy_project(user_top, ws.src, exclude=req.from_dir)
+        copy_project(user_top, dest, exclude=req.from_dir)
         how = "copy"
-    seed_bytecode(user_top, ws.src, os.environ.get("PYTHONPYCACHEPREFIX") or None, ws.bytecode)
+    seed_bytecode(user_top, dest, os.environ.get("PYTHONPYCACHEPREFIX") or None, ws.bytecode)
     return how
 
 
@@ -153,8 +155,10 @@ def pytest_command(python: str, found: Located, rootdir: str, rev: str, context:
                    select: str | None, forced: bool) -> list[str]:
     files = [f for f in files_of(found.plan.nodeids) if os.path.exists(os.path.join(rootdir, f))]
     options = recorded_options(found.plan.pytest_args)
+    plan = found.plan
     cmd = [python, "-m", "pytest", "-p", "no:cacheprovider", f"--rootdir={rootdir}",
            *options.kept, *(options.refused_args if forced else ()),
+           *rerun_options(plan.pytest_args), *capture_option(plan.capture.get("mode")),
            f"--testlog-replay={rev}", f"--testlog-replay-context={context}"]
     if select:
         cmd += ["-k", select]
@@ -162,13 +166,18 @@ def pytest_command(python: str, found: Located, rootdir: str, rev: str, context:
 
 
 def replay_env(plan: ReplayPlan, ws: Workspace) -> dict[str, str]:
+    """This environment under the recorded PYTHONHASHSEED; a run recorded without one is
+    replayed under one derived from its base seed (the same on every replay: see
+    hashprobe.py)."""
     env = dict(os.environ)
     # Bytecode (CPython's and pytest's rewritten modules) goes to the workspace's private
     # directory, never beside the sources: a `__pycache__` the recorded tree holds may be a
     # symlink to anywhere, or hold compiled files that are not what the sources say.
     env["PYTHONPYCACHEPREFIX"] = ws.bytecode
     env.pop("PYTHONHASHSEED", None)
-    if plan.pythonhashseed not in (None, "", "random"):
+    if hashprobe.unpinned(plan.pythonhashseed):
+        env["PYTHONHASHSEED"] = hashprobe.replay_hashseed(plan.base_seed)
+    else:
         env["PYTHONHASHSEED"] = str(plan.pythonhashseed)
     return env
 
@@ -192,22 +201,27 @@ def run_pytest(cmd: list[str], cwd: str, env: dict[str, str], log_path: str) -> 
 def execute(found: Located, req: ReplayRequest, python: str, tree: tuple[str, str] | None,
             ws: Workspace, trust: Trust) -> tuple[int, list[str]]:
     src = ws.src
-    materialized = prepare_tree(found, req, tree, ws)
+    materialized = prepare_tree(found, req, tree, ws, src)
     own_diff(trust, found.recorded.patch, src, found.top)
     trust.settle(found.recorded.label)
     rootdir = replay_rootdir(src, found.plan.rootdir, files_of(found.plan.nodeids))
     check_inside(src, rootdir, found.plan)
-    paths = {name: os.path.join(ws.root, name) for name in ("context.json", "result.json", "pytest.log")}
-    context = {"repo": found.top, "branch": found.branch, "sign_key": req.sign_key,
+    paths = {name: os.path.join(ws.root, name) for name in ("context.json", "result.json",
+                                                            "pytest.log", "probe-context.json")}
+    context: dict[str, object] = {
+               "repo": found.top, "branch": found.branch, "sign_key": req.sign_key,
                "no_sign": req.no_sign, "materialized": materialized,
                "directory": src if req.keep else None, "result": paths["result.json"],
-               "trust": trust.as_dict()}
+               "trust": trust.as_dict(), "hash_probe": req.hash_probe}
+    rev = found.recorded.sha or os.path.join(found.recorded.directory or "", found.recorded.artifact)
+    forced = trust.forced and bool(trust.problems)
+    if req.hash_probe and hashprobe.unpinned(found.plan.pythonhashseed):
+        context["probe"] = probe_context(found, req, python, tree, ws, rev,
+                                         paths["probe-context.json"], forced)
     with open(paths["context.json"], "w", encoding="utf-8") as handle:
         json.dump(context, handle)
     stop_config_search(ws)
-    rev = found.recorded.sha or os.path.join(found.recorded.directory or "", found.recorded.artifact)
-    cmd = pytest_command(python, found, rootdir, rev, paths["context.json"], req.select,
-                         trust.forced and bool(trust.problems))
+    cmd = pytest_command(python, found, rootdir, rev, paths["context.json"], req.select, forced)
     code = run_pytest(cmd, rootdir, replay_env(found.plan, ws), paths["pytest.log"])
     if not os.path.exists(paths["result.json"]):
         with open(paths["pytest.log"], encoding="utf-8", errors="replace") as handle:
@@ -218,6 +232,21 @@ def execute(found: Located, req: ReplayRequest, python: str, tree: tuple[str, st
     if result.get("error"):
         raise ReplayFailed(lines, result["error"])
     return int(result["exit"]), lines
+
+
+def probe_context(found: Located, req: ReplayRequest, python: str, tree: tuple[str, str] | None,
+                  ws: Workspace, rev: str, context_path: str, forced: bool) -> dict[str, object]:
+    """How the replay starts its probe (the same tests under another PYTHONHASHSEED): in a
+    checkout of its own, so that tests writing into their tree never meet the replay's; held
+    to the same trust rule (its rootdir stays inside it)."""
+    probe_src = os.path.join(ws.root, "probe")
+    prepare_tree(found, req, tree, ws, probe_src)
+    rootdir = replay_rootdir(probe_src, found.plan.rootdir, files_of(found.plan.nodeids))
+    check_inside(probe_src, rootdir, found.plan)
+    with open(context_path, "w", encoding="utf-8") as handle:
+        json.dump({"repo": found.top, "branch": found.branch, "materialized": "probe"}, handle)
+    command = pytest_command(python, found, rootdir, rev, context_path, req.select, forced)
+    return {"command": command, "cwd": rootdir, "workdir": ws.root}
 
 
 class ReplayFailed(TestlogError):

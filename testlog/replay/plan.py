@@ -31,6 +31,9 @@ class PlannedTest:
     duration_ms: float
     captured: bool = True        # False: its xdist worker died before sending the capture
     seed_ok: bool = True         # its seed is the one derived from the base seed and nodeid
+    # SHA-256 of what pytest captured, per "<phase>/<stream>"; None: the run hashed none.
+    output_digests: dict[str, str] | None = None
+    attempts: tuple[str, ...] = ()   # statuses of a re-run test's attempts, in order
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,15 @@ class ReplayPlan:
     tests: tuple[PlannedTest, ...]
     full_states: dict[str, bytes] = field(default_factory=dict, repr=False)
     rootdir: str | None = None          # recorded rootdir relative to the source's top
+    capture: dict[str, Any] = field(default_factory=dict)   # the run's capture settings
+    incomplete: str | None = None       # how the recorded run ended early, if it did
+    verdict: str | None = None          # the recorded run's verdict
+    totals: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def hashed_output(self) -> bool:
+        """Whether the recorded run hashed captured output (a replay compares it then)."""
+        return bool(self.capture.get("hashed"))
 
     @property
     def nodeids(self) -> list[str]:
@@ -57,8 +69,10 @@ class ReplayPlan:
         return {t.nodeid: t for t in self.tests}
 
 
-def planned_test(record: dict[str, Any], base_seed: int) -> PlannedTest:
+def planned_test(record: dict[str, Any], base_seed: int, hashed: bool = False) -> PlannedTest:
     outputs = record.get("outputs") or {}
+    listed = record.get("attempts")
+    attempts: list[Any] = listed if isinstance(listed, list) else []
     derived = derive_seed(base_seed, record["test_name"])
     seed = int(record.get("seed", derived))
     return PlannedTest(
@@ -68,7 +82,9 @@ def planned_test(record: dict[str, Any], base_seed: int) -> PlannedTest:
         after=dict(record.get("rng_state_after") or {}), result_hash=outputs.get("result_hash"),
         outputs=dict(outputs.get("values") or {}), inputs=dict(record.get("inputs") or {}),
         duration_ms=float(record.get("duration_ms") or 0.0),
-        captured=record.get("determinism_check") != NOT_CAPTURED)
+        captured=record.get("determinism_check") != NOT_CAPTURED,
+        output_digests=dict(outputs.get("captured") or {}) if hashed else None,
+        attempts=tuple(str(a.get("status")) for a in attempts if isinstance(a, dict)))
 
 
 def replay_order(tests: list[PlannedTest]) -> tuple[PlannedTest, ...]:
@@ -79,6 +95,19 @@ def replay_order(tests: list[PlannedTest]) -> tuple[PlannedTest, ...]:
     return tuple(seen.values())
 
 
+# Runs recorded before run schema 2 say how they ended only by pytest's exit status.
+_LEGACY_ENDINGS = {2: "interrupted (pytest's exit status 2: Ctrl-C, a stop or collection "
+                      "errors)", 3: "ended in an INTERNALERROR (pytest's exit status 3)"}
+
+
+def legacy_incomplete(run: dict[str, Any]) -> str | None:
+    """How a run recorded before run schema 2 ended early, from its exit status alone."""
+    if "incomplete" in run:
+        return None
+    status = run.get("exit_status")
+    return _LEGACY_ENDINGS.get(status) if isinstance(status, int) else None
+
+
 def decoded_states(determinism: dict[str, Any]) -> dict[str, bytes]:
     return {digest: base64.b64decode(raw) for digest, raw in (determinism.get("full_states") or {}).items()}
 
@@ -86,6 +115,8 @@ def decoded_states(determinism: dict[str, Any]) -> dict[str, bytes]:
 def build_plan(run: dict[str, Any], records: list[dict[str, Any]],
                determinism: dict[str, Any]) -> ReplayPlan:
     base_seed = int(run["base_seed"])
+    capture = dict(run.get("capture") or {}) if isinstance(run.get("capture"), dict) else {}
+    hashed = bool(capture.get("hashed"))
     return ReplayPlan(
         suite=run["suite"], base_seed=base_seed, reseed=bool(run.get("reseed", True)),
         pythonhashseed=run.get("pythonhashseed"),
@@ -93,9 +124,11 @@ def build_plan(run: dict[str, Any], records: list[dict[str, Any]],
         environment=dict(run.get("environment") or {}),
         pytest_args=tuple((run.get("pytest") or {}).get("args") or ()),
         pytest_version=(run.get("pytest") or {}).get("version"), started=run.get("started"),
-        tests=replay_order([planned_test(r, base_seed) for r in records]),
+        tests=replay_order([planned_test(r, base_seed, hashed) for r in records]),
         full_states=decoded_states(determinism),
-        rootdir=run.get("rootdir") if isinstance(run.get("rootdir"), str) else None)
+        rootdir=run.get("rootdir") if isinstance(run.get("rootdir"), str) else None,
+        capture=capture, incomplete=run.get("incomplete") or legacy_incomplete(run),
+        verdict=run.get("verdict"), totals=dict(run.get("totals") or {}))
 
 
 def files_of(nodeids: list[str]) -> list[str]:

@@ -21,7 +21,7 @@ from testlog.core.triage import (
     VERIFIED_DRIFT,
 )
 from testlog.replay.environment import EnvComparison
-from testlog.replay.judge import Judgement
+from testlog.replay.judge import Judgement, captured_differences
 from testlog.replay.plan import ReplayPlan
 
 LEVELS = (VERIFIED, VERIFIED_DRIFT, MINOR, MODERATE, CRITICAL)
@@ -73,6 +73,11 @@ def test_entry(j: Judgement) -> dict[str, Any]:
             "rng_states_not_stored": list(j.replayed.restore_missing),
             "seed_recorded": j.test.seed, "seed_derivable": j.test.seed_ok,
             "changed_inputs": list(j.changed_inputs),
+            "hash_order": list(j.replayed.hash_order),
+            "captured_output_differs": list(captured_differences(j.test.output_digests,
+                                                                 j.replayed.output_digests)),
+            "attempts_recorded": list(j.test.attempts),
+            "attempts_replayed": list(j.replayed.attempts),
             "duration_ms_recorded": r6(j.test.duration_ms),
             "duration_ms_replayed": r6(j.replayed.duration_ms), "timing_drift_ms": r6(drift_ms),
             "failure": j.replayed.failure or None}
@@ -110,7 +115,8 @@ def report_data(plan: ReplayPlan, judgements: list[Judgement], env: EnvCompariso
                 "recorded": plan.started, "base_seed": plan.base_seed, "reseed": plan.reseed,
                 "pythonhashseed": plan.pythonhashseed, "tests": len(plan.tests),
                 "source_commit": source.get("commit"), "source_tree": source.get("tree"),
-                "dirty": bool(source.get("dirty"))},
+                "dirty": bool(source.get("dirty")), "verdict": plan.verdict,
+                "incomplete": plan.incomplete},
         "replay": {"started": meta.started, "finished": meta.finished,
                    "duration_s": r6(meta.duration_s), "python": meta.python,
                    "pythonhashseed": meta.pythonhashseed, "materialized": meta.materialized,
@@ -148,6 +154,9 @@ def _short(digest: str | None) -> str:
 
 def _expected_got(t: dict[str, Any]) -> tuple[str, str]:
     """(error type, `Expected …, got …`) naming the first thing that did not hold."""
+    if t.get("hash_order") and t["seed_derivable"] and not t["rng_before_mismatch"]:
+        return "HashOrderDependence", ("Expected the same result under every PYTHONHASHSEED, "
+                                       f"got another {', '.join(t['hash_order'])}")
     if t["status_recorded"] != t["status_replayed"]:
         return "StatusChanged", f"Expected status {t['status_recorded']}, got {t['status_replayed']}"
     if not t["seed_derivable"]:
@@ -162,8 +171,16 @@ def _expected_got(t: dict[str, Any]) -> tuple[str, str]:
     if t["rng_leaks"]:
         return "RNGStateLeak", f"Expected {', '.join(t['rng_leaks'])} state from the test's own " \
                                "seed, got the state an earlier test left"
+    if t.get("attempts_recorded") != t.get("attempts_replayed") and t.get("attempts_recorded"):
+        return "AttemptsDiffer", (f"Expected attempts {', '.join(t['attempts_recorded'])}, got "
+                                  f"{', '.join(t['attempts_replayed']) or 'one run'}")
     if t["verdict"] == MINOR:
         return "NumericDrift", f"Expected Δ ≤ 1e-08, got {t['max_delta']}"
+    if t.get("captured_output_differs") and t["result_hash_recorded"] == t["result_hash_replayed"]:
+        return "CapturedOutputDiffers", ("Expected the recorded captured output ("
+                                         + ", ".join(k.replace("/", " ") for k in
+                                                     t["captured_output_differs"])
+                                         + "), got other output")
     return "OutputHashMismatch", (f"Expected result_hash {_short(t['result_hash_recorded'])}, "
                                   f"got {_short(t['result_hash_replayed'])}")
 
@@ -232,7 +249,11 @@ def _trust_rows(trust: dict[str, Any] | None) -> list[tuple[str, str]]:
 def report_md(data: dict[str, Any]) -> str:
     run, replay, env = data["run"], data["replay"], data["environment"]
     rows = [("run", f"`{run['label']}`, recorded {run['recorded']}, base seed {run['base_seed']}"
-             f"{'' if run['reseed'] else ', reseeding off'}"),
+             f"{'' if run['reseed'] else ', reseeding off'}")]
+    if run.get("incomplete"):
+        rows.append(("recorded run incomplete", f"{run.get('verdict') or ''}: "
+                     f"{run['incomplete']}; only the tests it ran are judged"))
+    rows += [
             ("source", _source_text(run, replay)),
             ("replayed", f"{replay['started']} → {replay['finished']} ({replay['duration_s']:.2f} s)"
              f" with `{replay['python']}`, PYTHONHASHSEED={replay['pythonhashseed'] or 'unset'}"),
@@ -275,12 +296,20 @@ def report_md(data: dict[str, Any]) -> str:
 
 # -- terminal ------------------------------------------------------------------------------
 
+def incomplete_text(verdict: str | None, incomplete: str, tests: int) -> str:
+    return (f"the recorded run was incomplete{f' ({verdict})' if verdict else ''}: {incomplete}"
+            f"; only the {tests} tests it ran are replayed and judged")
+
+
 def terminal_lines(data: dict[str, Any], where: str) -> list[str]:
-    """The short table: environment first, counts, the flagged tests, where the report is."""
+    """The short table: an incomplete recorded run and the environment first, counts, the
+    flagged tests, where the report is."""
     run = data["run"]
     lines = [f"replay of {run['label']} (suite {run['suite']}): {data['environment']['headline']}"]
     forced = forced_text(data["replay"].get("trust"))
     lines += [f"  note: {forced}"] if forced else []
+    if run.get("incomplete"):
+        lines.append(f"  note: {incomplete_text(run.get('verdict'), run['incomplete'], run['tests'])}")
     lines += [f"  note: {note}" for note in data["environment"]["notes"]]
     lines += [f"  {LABELS[level]:<26}{n:>6}" for level, n in data["counts"].items() if n]
     bad = flagged(data)
@@ -292,5 +321,8 @@ def terminal_lines(data: dict[str, Any], where: str) -> list[str]:
     lines.append(f"  timing: {_timing_text(data['timing'])}; max precision Δ "
                  f"{data['max_precision_delta'] or '0'}; {data['audit_alerts']} audit alert(s)")
     total = len(data["tests"])
-    lines.append(f"{event_of(data)}: {total - len(bad)} of {total} tests verified; report {where}")
+    incomplete = " (the recorded run was incomplete: only the tests it ran were replayed)" \
+        if run.get("incomplete") else ""
+    lines.append(f"{event_of(data)}: {total - len(bad)} of {total} tests verified{incomplete}; "
+                 f"report {where}")
     return lines

@@ -22,6 +22,7 @@ from testlog.core.compact import (
 )
 from testlog.core.layout import (
     TRAILER_EVENT,
+    TRAILER_SELECTION,
     TRAILER_SOURCE_COMMIT,
     TRAILER_SOURCE_TREE,
     TRAILER_SUITE,
@@ -142,8 +143,8 @@ def write_files(directory: str, files: dict[str, bytes | None]) -> list[str]:
 
 # -- reading --------------------------------------------------------------------------------
 
-_SUMMARY = re.compile(rf"^{TEST_SUITE_EXECUTED} (?P<suite>\S+) (?P<verdict>PASS|FAIL) (?P<passed>\d+) passed "
-                      r"(?P<failed>\d+) failed$")
+_SUMMARY = re.compile(rf"^{TEST_SUITE_EXECUTED} (?P<suite>\S+) (?P<verdict>PASS|FAIL|ERROR|INTERRUPTED) "
+                      r"(?P<passed>\d+) passed (?P<failed>\d+) failed( (?P<not_run>\d+) not run)?$")
 
 
 def _trailer_sha(value: str | None) -> str | None:
@@ -159,6 +160,8 @@ def run_info(entry: LogEntry) -> dict[str, Any] | None:
             "verdict": entry.trailers.get(TRAILER_VERDICT) or (match and match.group("verdict")),
             "passed": int(match.group("passed")) if match else None,
             "failed": int(match.group("failed")) if match else None,
+            "not_run": int(match.group("not_run") or 0) if match else None,
+            "selection": entry.trailers.get(TRAILER_SELECTION) or None,
             "source_commit": _trailer_sha(entry.trailers.get(TRAILER_SOURCE_COMMIT)),
             "source_tree": _trailer_sha(entry.trailers.get(TRAILER_SOURCE_TREE))}
 
