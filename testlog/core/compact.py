@@ -90,8 +90,10 @@ def timing_of(capture: Mapping[str, Any] | None, started_ns: int) -> list[int] |
 
 
 def compact_line(record: Mapping[str, Any], capture: Mapping[str, Any] | None,
-                 defaults: Defaults) -> dict[str, Any]:
-    """A test's line: the record less what `expand_line` rebuilds from it and the header."""
+                 defaults: Defaults, underived: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A test's line: the record less what `expand_line` rebuilds from it and the header.
+    `underived`: RNGs of the header's derived ones whose state before this test is not the one
+    its seed gives (stored as they are)."""
     line = {k: v for k, v in record.items() if k not in REBUILT}
     timing = timing_of(capture, defaults.started_ns)
     if timing is not None:
@@ -100,7 +102,7 @@ def compact_line(record: Mapping[str, Any], capture: Mapping[str, Any] | None,
         line["seed"] = record["seed"]
     before, after = record["rng_state"], record["rng_state_after"]
     line["rng"] = sorted(before)
-    stored = {n: d for n, d in before.items() if n not in defaults.derived}
+    stored = {n: d for n, d in before.items() if n not in defaults.derived or n in underived}
     if stored:
         line["rng_state"] = stored
     moved = {n: d for n, d in after.items() if before.get(n) != d}
@@ -159,8 +161,8 @@ def parse_compact(data: bytes, where: str, parse_json: Callable[[bytes], Any] = 
     first, _, rest = data.partition(b"\n")
     try:
         header = parse_json(first)
-    except ValueError:
-        raise CompactError(f"{where}: the header is not JSON") from None
+    except ValueError as exc:
+        raise CompactError(f"{where}: the header is {exc}") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise CompactError(f"{where}: not a compact run file")
     problem = schema.version_problem(header.get("schema_version"), schema.RUN_COMPACT)
@@ -231,8 +233,8 @@ def iter_records(run: CompactRun, derive: Deriver,
     for number, raw in enumerate(run.lines, 2):
         try:
             line = parse_json(raw)
-        except ValueError:
-            raise CompactError(f"line {number} is not JSON") from None
+        except ValueError as exc:
+            raise CompactError(f"line {number} is {exc}") from None
         if not isinstance(line, dict):
             raise CompactError(f"line {number} is not an object")
         yield expand_line(line, run.defaults, derive, clock)

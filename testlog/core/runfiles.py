@@ -240,6 +240,15 @@ class RecordBook:
                 self.derivable[name] = bool(self.ctx.reseed and derive is not None
                                             and derive(name, record["seed"]) == digest)
 
+    def _underived(self, record: dict[str, Any]) -> frozenset[str]:
+        """The derivable RNGs whose state before this test is not what its seed gives (a
+        library that seeded otherwise this once): their digests are stored, never lost."""
+        derive = self.ctx.derive
+        if derive is None:
+            return frozenset()
+        return frozenset(name for name, digest in record["rng_state"].items()
+                         if self.derivable.get(name) and derive(name, record["seed"]) != digest)
+
     def _record(self, outcome: TestOutcome, capture: dict[str, Any] | None) -> None:
         ctx = self.ctx
         record, _data = build_record(outcome, capture, base_seed=ctx.base_seed,
@@ -247,7 +256,7 @@ class RecordBook:
                                      determinism=self.determinism, clock=self.clock,
                                      redact=ctx.redact, environment_json=self._environment_json)
         self._decide_derivable(record)
-        line = compact_line(record, capture, self.defaults())
+        line = compact_line(record, capture, self.defaults(), self._underived(record))
         row = timing_row(line)
         kept = {key: record[key] for key in KEPT_KEYS}
         failed = kept["status"] in FAILING or bool(outcome.failures)    # or an attempt did
