@@ -196,7 +196,7 @@ def test_prune_checks_the_archive_directory_before_writing(repo: Path, gpg_key: 
     before = refs_of(repo)
     code, out, err = cli("-C", str(repo), "prune", "--as-of", "2030-01-01", "--sign-key", gpg_key,
                          "--archive-dir", str(tmp_path / "a-file" / "archive"))
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""              # the user's own setting: an input error
     assert "is not a directory" in one_line(err)
     assert refs_of(repo) == before
 
@@ -211,4 +211,4 @@ def test_a_branch_name_git_refuses_is_refused_before_any_test(tmp_path: Path, sa
     assert refs_of(repo) == before
     assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
     code, _out, err = cli("-C", str(repo), "log", f"--branch={branch}")
-    assert code == 1 and "invalid log branch name" in one_line(err)
+    assert code == 2 and "invalid log branch name" in one_line(err)   # input: exit 2

@@ -58,6 +58,7 @@ def toolz(tmp_path: Path) -> Path:
     git(tmp_path, "init", "-q", "--bare", "origin.git")
     git(repo, "remote", "add", "origin", str(tmp_path / "origin.git"))
     git(repo, "push", "-q", "origin", "main")
+    git(repo, "config", "testlog.writer", "dev")         # its chain: refs/testlog/chains/dev
     return repo
 
 
@@ -108,10 +109,10 @@ def test_pushes_through_the_shims_block_a_drop_and_new_uncovered_lines_then_a_fi
     assert proc.returncode == 0, proc.stdout
     assert remote_main(toolz) == fixed
     assert "Coverage gate passed: 1 module checked" in proc.stdout
-    # origin has no log branch yet: the ledger commit stays local, and the hook says so
-    assert ("git-testlog: the ledger commit stays local: origin has no refs/heads/testlog; run "
-            "`git testlog push origin` once") in proc.stdout
-    assert git(toolz, "ls-remote", "origin", "refs/heads/testlog") == ""
+    # origin has no chain of this writer yet: the ledger commit stays local, and the hook says so
+    assert ("git-testlog: the ledger commit stays local: origin has no chain of writer dev yet; "
+            "run `git testlog push origin` once") in proc.stdout
+    assert git(toolz, "ls-remote", "origin", "refs/testlog/*", "refs/heads/testlog") == ""
 
 
 def test_after_the_log_is_published_once_a_gated_push_carries_the_ledger_along(toolz):
@@ -125,8 +126,8 @@ def test_after_the_log_is_published_once_a_gated_push_carries_the_ledger_along(t
     assert proc.returncode == 0, proc.stdout
     assert remote_main(toolz) == head
     tip = log_tip(toolz)
-    assert f"git-testlog: pushed refs/heads/testlog {tip[:10]} to origin along" in proc.stdout
-    assert git(toolz, "ls-remote", "origin", "refs/heads/testlog").split()[0] == tip
+    assert f"git-testlog: pushed refs/testlog/chains/dev {tip[:10]} to origin along" in proc.stdout
+    assert git(toolz, "ls-remote", "origin", "refs/testlog/chains/dev").split()[0] == tip
     assert ledger(toolz)[-1]["source_commit"] == head
 
 
