@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gitstore import Change, GitStoreError, LogEntry, LogStore, Step, restart
 
-from testlog.core import layout, schema
+from testlog.core import branchjson, layout, schema
 from testlog.core.canonical import canonical_json
 from testlog.core.chronicle import make_event, parse_chronicle
 from testlog.core.layout import (
@@ -75,7 +74,7 @@ def event_of(store: LogStore, entry: LogEntry) -> dict[str, Any] | None:
     raw = entry.trailers.get(TRAILER_EVENT_RECORD)
     if raw is not None:
         try:
-            event = json.loads(raw)
+            event = branchjson.loads(raw)          # anyone may have written it: with limits
         except ValueError:
             return None
         return event if isinstance(event, dict) else None
