@@ -36,6 +36,12 @@ def commit_event(store: LogStore, files: Mapping[str, Change], *, event: str, ar
     changes = dict(files)
     if store.tip is None or store.blob_id(layout.INDEX) != STATIC_INDEX_ID:
         changes[layout.INDEX] = STATIC_INDEX
+    if store.tip is not None and layout.TIMING_SUMMARY not in changes \
+            and store.blob_id(layout.TIMING_SUMMARY) is not None:
+        # The first format's timing summary is no longer kept up to date: left at the tip it
+        # would carry on (through rotation too) the names of runs before redaction, secrets
+        # among them. History keeps it.
+        changes[layout.TIMING_SUMMARY] = None
     return store.write(changes, summary, event_trailers(record, trailers),
                        parent_trailers=lambda parent: previous_event_link(store, parent))
 
