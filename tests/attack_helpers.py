@@ -29,7 +29,6 @@ from testlog.core.layout import (
 from tests.fixtures import git, make_repo
 from tests.recorder_helpers import event_at
 
-LOG = "refs/heads/testlog"                        # each clone's own chain
 ATTACKER = "attacker"                             # the attacker clone's writer id
 CHAIN = f"refs/testlog/chains/{ATTACKER}"         # its chain, on the remote and once fetched
 LEGACY = "refs/heads/testlog"                     # a remote's log branch of the first format
