@@ -1,8 +1,12 @@
 """A shared log as an attacker uses it: a bare remote anyone may push to (git's defaults), an
 attacker's clone that crafts log commits with git plumbing (`hash-object --literally`,
-`mktree`, `commit-tree`) and pushes them with plain `git push`, and a victim's clone.
+`mktree`, `commit-tree`) and pushes them with plain `git push` to its chain on the remote
+(`refs/testlog/chains/attacker`: one chain per writer), and a victim's clone that takes them
+with `git testlog fetch`, or with plain `git fetch` (no check of ours).
 
-Nothing here uses git-testlog to write what the attacker writes: only git's own tools.
+Nothing here uses git-testlog to write what the attacker writes: only git's own tools (the
+event a commit carries in its `Testlog-Event-Record` trailer, and the digest of its parent's
+that `Testlog-Previous-Event` names, are computed here as anyone can).
 """
 from __future__ import annotations
 
@@ -12,35 +16,57 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from testlog.core import schema
+from testlog.core.canonical import canonical_json
+from testlog.core.layout import (
+    TRAILER_EVENT,
+    TRAILER_EVENT_RECORD,
+    TRAILER_PREVIOUS_EVENT,
+    TRAILER_SCHEMA,
+)
 from tests.fixtures import git, make_repo
+from tests.recorder_helpers import event_at
 
-LOG = "refs/heads/testlog"
+ATTACKER = "attacker"                             # the attacker clone's writer id
+CHAIN = f"refs/testlog/chains/{ATTACKER}"         # its chain, on the remote and once fetched
+LEGACY = "refs/heads/testlog"                     # a remote's log branch of the first format
 
 
 @dataclass
 class Shared:
     origin: Path         # the bare remote
-    attacker: Path       # a clone that can push
-    victim: Path         # a clone that fetches and reads
+    attacker: Path       # a clone that can push (writer id `attacker`)
+    victim: Path         # a clone that fetches and reads (writer id `victim`)
 
-    def push(self, sha: str, ref: str = LOG) -> None:
+    def push(self, sha: str, ref: str = CHAIN) -> None:
+        """The attacker puts `sha` on the remote's `ref` (forced: git's default remote takes
+        it)."""
         git(self.attacker, "push", "-q", "--force", "origin", f"{sha}:{ref}")
 
-    def bypass_fetch(self) -> str:
-        """The victim takes the remote log branch with plain git (no check of ours)."""
-        git(self.victim, "fetch", "-q", "origin", f"+{LOG}:{LOG}")
-        return git(self.victim, "rev-parse", LOG).strip()
+    def remote_tip(self, ref: str = CHAIN) -> str:
+        """What the remote's `ref` holds now, its objects brought to the attacker's clone."""
+        git(self.attacker, "fetch", "-q", "origin", f"+{ref}:refs/attack/tip")
+        return git(self.attacker, "rev-parse", "refs/attack/tip").strip()
+
+    def bypass_fetch(self, ref: str = CHAIN) -> str:
+        """The victim takes the attacker's chain with plain git (no check of ours) to where
+        git testlog fetch would keep it."""
+        git(self.victim, "fetch", "-q", "origin", f"+{ref}:{ref}")
+        return git(self.victim, "rev-parse", ref).strip()
 
 
 def shared_log(tmp: Path, files: dict[str, str] | None = None) -> Shared:
     origin = tmp / "origin.git"
     git(tmp, "init", "-q", "--bare", str(origin))
     attacker = make_repo(tmp / "attacker", files or {"README.md": "project\n"})
+    git(attacker, "config", "testlog.writer", ATTACKER)
     git(attacker, "remote", "add", "origin", str(origin))
     git(attacker, "push", "-q", "origin", "main")
     victim = tmp / "victim"
     git(tmp, "clone", "-q", str(origin), str(victim))
+    git(victim, "config", "testlog.writer", "victim")
     return Shared(origin, attacker, victim)
 
 
@@ -96,12 +122,68 @@ def tree_of(repo: Path, rev: str) -> str:
     return git(repo, "rev-parse", f"{rev}^{{tree}}").strip()
 
 
+# -- events, as commits carry them ---------------------------------------------------------------
+
 def event_line(artifact: str, data: bytes, event: str = "TEST_SUITE_EXECUTED",
                verdict: str = "PASS", signature: str = "unsigned") -> bytes:
-    from testlog.core.canonical import canonical_json
+    """An event for `artifact` holding `data`, canonical JSON: the value of a commit's
+    Testlog-Event-Record trailer (and, in the first format, a chronicle line)."""
     return canonical_json({"artifact": artifact, "event": event,
                            "hash": hashlib.sha256(data).hexdigest(), "signature": signature,
-                           "timestamp": "2026-01-01T00:00:00Z", "verdict": verdict}) + b"\n"
+                           "timestamp": "2026-01-01T00:00:00Z", "verdict": verdict})
+
+
+def event_digest(event: bytes) -> str:
+    """What Testlog-Previous-Event says of the parent's event (its canonical JSON)."""
+    return hashlib.sha256(canonical_json(json.loads(event))).hexdigest()
+
+
+def previous_event(repo: Path, parent: str | None) -> bytes | None:
+    """The event `parent` carries (canonical JSON), None for no parent."""
+    return None if parent is None else canonical_json(event_at(repo, parent))
+
+
+def with_event(message: str, event: bytes, previous: bytes | None) -> str:
+    """`message` (a log commit's: subject and trailers) carrying `event` as its
+    Testlog-Event-Record and the digest of `previous` as its Testlog-Previous-Event, as
+    git-testlog writes them (the link last; none on a root commit)."""
+    kept = [line for line in message.rstrip("\n").split("\n")
+            if not line.startswith((f"{TRAILER_EVENT_RECORD}: ", f"{TRAILER_PREVIOUS_EVENT}: "))]
+    kept.append(f"{TRAILER_EVENT_RECORD}: {event.decode()}")
+    if previous is not None:
+        kept.append(f"{TRAILER_PREVIOUS_EVENT}: {event_digest(previous)}")
+    return "\n".join(kept) + "\n"
+
+
+def event_message(subject: str, event: bytes, previous: bytes | None,
+                  trailers: dict[str, str] | None = None) -> str:
+    """A message as commit_event writes it: the subject, Testlog-Event, the caller's
+    trailers, the commit format, the event and the link to the parent's."""
+    name = json.loads(event)["event"]
+    lines = [f"{TRAILER_EVENT}: {name}", *(f"{k}: {v}" for k, v in (trailers or {}).items()),
+             f"{TRAILER_SCHEMA}: {schema.COMMIT}"]
+    return with_event(subject + "\n\n" + "\n".join(lines) + "\n", event, previous)
+
+
+def commit_message(repo: Path, tree: str, parent: str | None, message: str,
+                   key: str | None = None) -> str:
+    """`git commit-tree` of `tree` on `parent` with `message`, signed with `key` if given."""
+    args = ["commit-tree", tree] + (["-p", parent] if parent else []) + (
+        [f"-S{key}"] if key else [])
+    return git(repo, *args, "-F", "-", input=message.encode()).strip()
+
+
+def forged_like(repo: Path, template: str, tree: str, parent: str | None, artifact: str,
+                data: bytes, key: str | None = None) -> str:
+    """A commit of `tree` on `parent` with the message of `template` (its trailers) and a new
+    event: `artifact` holding `data`, linked to the parent's event. Consistent in every way
+    git-testlog checks but its signature."""
+    event = event_at(repo, template)
+    line = event_line(artifact, data, event["event"], event["verdict"],
+                      "unsigned" if key is None else f"gpg:{key}")
+    message = with_event(git(repo, "log", "-1", "--format=%B", template), line,
+                         previous_event(repo, parent))
+    return commit_message(repo, tree, parent, message, key)
 
 
 # -- what the victim has ------------------------------------------------------------------------
@@ -137,5 +219,6 @@ def one_line(err: str) -> str:
     return err
 
 
-def event_of(repo: Path, sha: str) -> dict:
-    return json.loads(git(repo, "show", f"{sha}:chronicle.ndjson").splitlines()[-1])
+def event_of(repo: Path, sha: str) -> dict[str, Any]:
+    """The event commit `sha` carries (its Testlog-Event-Record trailer)."""
+    return event_at(repo, sha)

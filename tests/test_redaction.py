@@ -1,6 +1,8 @@
-"""No secret in clear anywhere on the branch, nor in any file written for a run: environment
-values (also inside compound ones like PYTEST_ADDOPTS), values of options named token, secret,
-password or key, and node ids rewritten the same way in every file they appear in."""
+"""No secret in clear anywhere on the branch, nor in any file written for a run (exported,
+--testlog-out, pending): environment values (also inside compound ones like PYTEST_ADDOPTS),
+values of options named token, secret, password or key, and node ids rewritten the same way in
+every file they appear in; a secret an earlier version recorded in a timing summary does not
+stay at the tip of the branch, nor in the --testlog-out directory's summary."""
 from __future__ import annotations
 
 import hashlib
@@ -38,6 +40,9 @@ def test_options_leak(request):
     assert request.config.getoption("--api-token") == request.config.getoption("--db-password")
 ''',
 }
+
+
+SUMMARY = "timing/timing_summary.json"
 
 
 def new_secret(label: str) -> str:
@@ -85,14 +90,24 @@ def test_no_secret_reaches_any_object_and_node_ids_are_the_same_everywhere(
                                                   f"client_secret={REDACTED}"]
     param = "test_secret.py::test_param[${MY_API_TOKEN}]"
     assert param in {r["test_name"] for r in data["records"]} and param in data["run"]["nodeids"]
-    mentions = [p for p in git(repo, "ls-tree", "-r", "--name-only", "testlog").split()
-                if "test_param" in show(repo, p)]
-    assert len(mentions) >= 8, mentions          # run, log, timing x3, determinism, summaries
+    branch = git(repo, "ls-tree", "-r", "--name-only", "testlog").split()
+    mentions = [p for p in branch if "test_param" in show(repo, p)]
+    assert len(mentions) >= 5, mentions          # compact run, log, timing csv, summaries
     for path in mentions:
         assert param in show(repo, path), path
-    errors = show(repo, next(p for p in mentions + [p for p in git(
-        repo, "ls-tree", "-r", "--name-only", "testlog").split()] if p.endswith("__errors.log")))
+    errors = show(repo, next(p for p in branch if p.endswith("__errors.log")))
     assert "<redacted> == <redacted>" in errors.replace("'", "")
+
+    # the full format rendered from the compact run (export, seal) names it alike
+    exported = tmp_path / "exported"
+    assert cli("-C", str(repo), "export", "testlog", "-o", str(exported))[0] == 0
+    files = files_under(exported)
+    for path, data in files.items():
+        assert_clean(data, found, f"the exported {path}")
+    mentions = [p for p, data in files.items() if b"test_param" in data]
+    assert len(mentions) >= 8, mentions          # run x2, log, timing x2, determinism, summaries
+    for path in mentions:
+        assert param.encode() in files[path], path
 
     # the same environment replays it, matching the collected ids to their redacted form
     # (-o client_secret=… is no option a replay repeats unless forced)
@@ -123,30 +138,58 @@ def test_no_secret_in_a_pending_run(tmp_path: Path, secrets_env):
     run = run_pytest(repo, env, "--testlog", "--testlog-sign-key=NO-SUCH-KEY", *secret_args(found))
     assert "saved to" in run.stdout, run.stdout + run.stderr
     written = files_under(repo / ".git" / "testlog" / "pending")
-    assert any(p.name == "meta.json" for p in written) and len(written) >= 10
+    assert {p.name.rsplit("__", 1)[-1] for p in written} == {   # every file of the entry
+        "meta.json", "run.jsonl", "run.log", "summary.json", "summary.md", "timing.csv",
+        "determinism.json", "errors.json", "errors.log"}
     for path, data in written.items():
         assert_clean(data, found, str(path))
 
 
-def test_a_secret_an_earlier_run_left_in_the_timing_summary_leaves_the_tip(
+def leaked_summary(found: dict[str, str]) -> bytes:
+    """A timing summary as a version before redaction wrote it: the secret in a node id."""
+    entry = {"last_ms": 1.0, "m2": 0.0, "mean_ms": 1.0, "runs": 1, "variance_ms2": 0.0}
+    return json.dumps({"schema_version": 1, "tests": {
+        f"test_secret.py::test_param[{found['env']}]": entry}}).encode()
+
+
+def test_a_secret_an_earlier_version_left_in_the_timing_summary_leaves_the_tip(
         tmp_path: Path, secrets_env):
+    """New model: the branch no longer keeps a timing summary, so the one a branch of the first
+    format holds is not rewritten: the next commit takes it off the tip (it would otherwise stay
+    there, and through rotation, for ever). History keeps it, as it keeps every old commit."""
     from testlog.store.events import commit_event
     from tests.store_helpers import open_store
     env, found = secrets_env
     repo = make_repo(tmp_path / "proj", PROJECT)
-    summary_path = "timing/timing_summary.json"
-    entry = {"last_ms": 1.0, "m2": 0.0, "mean_ms": 1.0, "runs": 1, "variance_ms2": 0.0}
-    leaked = json.dumps({"schema_version": 1, "tests": {
-        f"test_secret.py::test_param[{found['env']}]": entry}}).encode()
     with open_store(repo, sign_key=False) as store:     # as a version before redaction wrote it
-        commit_event(store, {summary_path: leaked}, event="BENCH_RECORDED",
-                     artifact=summary_path, verdict="PASS", summary="old summary")
+        commit_event(store, {SUMMARY: leaked_summary(found)}, event="BENCH_RECORDED",
+                     artifact=SUMMARY, verdict="PASS", summary="old summary")
     run = run_pytest(repo, env, "--testlog", "--testlog-no-sign")
     assert "recorded as" in run.stdout, run.stdout + run.stderr
-    tip = show(repo, summary_path)
-    assert found["env"] not in tip
-    assert '"test_secret.py::test_param[${MY_API_TOKEN}]":{"last_ms"' in tip
-    assert '"runs":2' in tip                  # the earlier sample was kept, under the new name
+    tip = git(repo, "ls-tree", "-r", "--name-only", "testlog").split()
+    assert SUMMARY not in tip and any(p.endswith("__run.jsonl") for p in tip)
+    for path in tip:
+        assert_clean(show(repo, path).encode(), found, f"{path} at the tip")
+    assert SUMMARY in git(repo, "ls-tree", "-r", "--name-only", "testlog~1").split()
+
+
+def test_a_secret_an_earlier_run_left_in_the_out_directorys_timing_summary_leaves_it(
+        tmp_path: Path, secrets_env):
+    """--testlog-out still keeps a timing summary that carries names on from run to run: the
+    names an earlier version wrote there are rewritten (their samples merged), never kept."""
+    env, found = secrets_env
+    repo = make_repo(tmp_path / "proj", PROJECT)
+    out = tmp_path / "out"
+    (out / "timing").mkdir(parents=True)
+    (out / SUMMARY).write_bytes(leaked_summary(found))
+    run = run_pytest(repo, env, f"--testlog-out={out}")
+    assert "files written to" in run.stdout, run.stdout + run.stderr
+    summary = (out / SUMMARY).read_text()
+    assert found["env"] not in summary
+    assert '"test_secret.py::test_param[${MY_API_TOKEN}]":{"last_ms"' in summary
+    assert '"runs":2' in summary              # the earlier sample was kept, under the new name
+    for path, data in files_under(out).items():
+        assert_clean(data, found, str(path))
 
 
 # -- the rules, pure ---------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """verify is strict by default with trusted keys: forgeries that are consistent in every way
-but their signature (chronicle line, trailers, artifact hashes and record digests all
-recomputed, built with git plumbing and pushed to the shared remote) fail, unless
---allow-unsigned; --since last never extends a baseline made under a weaker policy."""
+but their signature (the event in the commit's trailer, its link to the parent's event, the
+artifact hash and record digests all recomputed, built with git plumbing and pushed to the
+attacker's chain on the shared remote) fail, unless --allow-unsigned; --since last never
+extends a baseline made under a weaker policy."""
 from __future__ import annotations
 
 import subprocess
@@ -10,19 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from testlog.core import schema
-from testlog.core.canonical import sha256_hex
-from testlog.core.layout import (
-    TRAILER_EVENT,
-    TRAILER_EVENT_SHA256,
-    TRAILER_SCHEMA,
-    TRAILER_SUITE,
-    artifact_path,
+from testlog.core.layout import TRAILER_SUITE, artifact_path
+from tests.attack_helpers import (
+    CHAIN,
+    Shared,
+    commit_message,
+    event_line,
+    event_message,
+    previous_event,
+    shared_log,
 )
-from tests.attack_helpers import Shared, event_line, shared_log
 from tests.audit_helpers import (  # noqa: F401 (fixtures)
     edited_tree,
-    forge_commit,
     keys_file,
     other_key,
     record_run,
@@ -39,19 +39,17 @@ RUN = artifact_path("run", "json", DAY, "unit")
 def forge_event(repo: Path, parent: str, files: dict[str, bytes | None], artifact: str,
                 event: str = "TEST_SUITE_EXECUTED", verdict: str = "PASS",
                 key: str | None = None) -> str:
-    """A commit as git-testlog writes them (one chronicle line, its digest in a trailer), made
-    with git plumbing; unsigned unless `key`."""
+    """A commit as git-testlog writes them (its event in its Testlog-Event-Record trailer,
+    linked to the parent's by Testlog-Previous-Event), made with git plumbing; unsigned
+    unless `key`."""
     data = files[artifact]
     assert data is not None
     line = event_line(artifact, data, event, verdict,
                       "unsigned" if key is None else f"gpg:{key}")
-    chronicle = git(repo, "show", f"{parent}:chronicle.ndjson").encode() + line
-    tree = edited_tree(repo, parent, {**files, "chronicle.ndjson": chronicle})
-    digest = sha256_hex(line.rstrip(b"\n"))
-    message = (f"{event} unit {verdict}\n\n{TRAILER_EVENT}: {event}\n{TRAILER_SUITE}: unit\n"
-               f"{TRAILER_SCHEMA}: {schema.COMMIT}\n"
-               f"{TRAILER_EVENT_SHA256}: {digest}\n")
-    return forge_commit(repo, tree, parent, message, key)
+    tree = edited_tree(repo, parent, files)
+    message = event_message(f"{event} unit {verdict}", line, previous_event(repo, parent),
+                            {TRAILER_SUITE: "unit"})
+    return commit_message(repo, tree, parent, message, key)
 
 
 @pytest.fixture
@@ -63,8 +61,11 @@ def shared(tmp_path: Path, gpg_key: str) -> Shared:
 
 
 def publish(shared: Shared, sha: str) -> None:
+    """The forgery on the attacker's chain of the remote, taken by the victim's fetch (no
+    trusted keys configured for fetch: a chain that continues ours is taken)."""
     shared.push(sha)
     assert cli("-C", str(shared.victim), "fetch")[0] == 0
+    assert git(shared.victim, "rev-parse", CHAIN).strip() == sha
 
 
 def verify(shared: Shared, *args: str) -> tuple[int, str, str]:

@@ -211,7 +211,7 @@ def expand_line(line: Mapping[str, Any], defaults: Defaults, derive: Deriver,
             seed=seed, rng_state=before, rng_state_after=after, outputs=outputs,
             determinism_check=line.get("determinism_check", defaults.determinism),
             environment=line.get("environment", defaults.environment))
-    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+    except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         raise CompactError(f"a test line is unreadable ({exc!r})") from None
     record["signature"] = record_signature(record)
     return record

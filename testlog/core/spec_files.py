@@ -40,7 +40,11 @@ def spec_files(artifact: str, compact: bytes, determinism: dict[str, Any] | None
         record = expand_line(line, run.defaults, derive, clock)
         signatures.append(record["signature"])
         records.append(dumps_normal(record))
-        timing.append(dumps_normal(timing_row(line)))
+        try:
+            timing.append(dumps_normal(timing_row(line)))
+        except (TypeError, ValueError, ArithmeticError) as exc:   # the numbers of a hostile line
+            raise CompactError(f"{artifact}: line {number}: its timing is unreadable "
+                               f"({exc!r})") from None
         entries.append(dumps_normal({"test_name": record["test_name"], "seed": record["seed"],
                                      "rng_state": record["rng_state"],
                                      "rng_state_after": record["rng_state_after"]}))

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gitstore import Change, GitStoreError, LogEntry, LogStore, Step, restart
 
-from testlog.core import layout, schema
+from testlog.core import branchjson, layout, schema
 from testlog.core.canonical import canonical_json
 from testlog.core.chronicle import make_event, parse_chronicle
 from testlog.core.layout import (
@@ -37,6 +36,12 @@ def commit_event(store: LogStore, files: Mapping[str, Change], *, event: str, ar
     changes = dict(files)
     if store.tip is None or store.blob_id(layout.INDEX) != STATIC_INDEX_ID:
         changes[layout.INDEX] = STATIC_INDEX
+    if store.tip is not None and layout.TIMING_SUMMARY not in changes \
+            and store.blob_id(layout.TIMING_SUMMARY) is not None:
+        # The first format's timing summary is no longer kept up to date: left at the tip it
+        # would carry on (through rotation too) the names of runs before redaction, secrets
+        # among them. History keeps it.
+        changes[layout.TIMING_SUMMARY] = None
     return store.write(changes, summary, event_trailers(record, trailers),
                        parent_trailers=lambda parent: previous_event_link(store, parent))
 
@@ -75,7 +80,7 @@ def event_of(store: LogStore, entry: LogEntry) -> dict[str, Any] | None:
     raw = entry.trailers.get(TRAILER_EVENT_RECORD)
     if raw is not None:
         try:
-            event = json.loads(raw)
+            event = branchjson.loads(raw)          # anyone may have written it: with limits
         except ValueError:
             return None
         return event if isinstance(event, dict) else None
