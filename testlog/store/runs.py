@@ -38,7 +38,7 @@ from testlog.core.spec_files import spec_files
 from testlog.errors import TestlogError, UsageError
 from testlog.rng import seeded_digest
 from testlog.store.events import commit_event, event_of
-from testlog.store.shards import check_shard
+from testlog.store.shardcheck import check_shard
 
 # -- committing ----------------------------------------------------------------------------
 

@@ -8,9 +8,7 @@ chain, since each CI job usually writes its own. Readers (`log`, `show`, `replay
 - `find_sharded_run(store, rev)`: the sharded run a shard's commit or a run id names;
 - `read_logged_run(store, run)`: its run as one `{"schema_version", "run", "records"}`, the
   shards' records side by side (each exactly as recorded) under one merged run block;
-- `shard_conflict(store, bundle)`: why a shard may not be committed (its number is already
-  recorded for its run id, as far as this repository's chains show), checked on the very
-  commit it is built on.
+- the check that refuses a shard at commit is in store/shardcheck.py (store/runs.py uses it).
 """
 from __future__ import annotations
 
@@ -23,26 +21,22 @@ from gitstore import GitStoreError, LogEntry, LogStore
 
 from testlog.core import schema
 from testlog.core.chronicle import TEST_SUITE_EXECUTED
-from testlog.core.layout import TRAILER_EVENT, TRAILER_RUN_ID, TRAILER_SHARD
+from testlog.core.layout import TRAILER_EVENT, TRAILER_RUN_ID
 from testlog.core.shards import (
     ShardSpec,
     check_run_id,
     combined_totals,
     combined_verdict,
-    commit_conflict,
     disagreements,
     missing_text,
-    parse_trailer,
     run_suite,
 )
 from testlog.errors import TestlogError
+from testlog.store.runs import read_run
+from testlog.store.shardcheck import shard_spec
 
-
-def shard_spec(entry: LogEntry) -> ShardSpec | None:
-    """The shard a run commit records, from its trailers; None for any other commit."""
-    if entry.trailers.get(TRAILER_EVENT) != TEST_SUITE_EXECUTED:
-        return None
-    return parse_trailer(entry.trailers.get(TRAILER_RUN_ID), entry.trailers.get(TRAILER_SHARD))
+__all__ = ["LoggedRun", "Shard", "ShardedRunData", "find_sharded_run", "logged_runs",
+           "read_logged_run", "read_sharded", "shard_spec", "shards_of_run"]
 
 
 @dataclass(frozen=True)
@@ -200,7 +194,6 @@ class ShardedRunData:
 
 def read_sharded(store: LogStore, run: LoggedRun) -> ShardedRunData:
     """Each present shard's run, read and checked as any run is (store/runs.py)."""
-    from testlog.store.runs import read_run
     if not run.shards:
         raise TestlogError(f"run {run.run_id} has no shard on the log")
     return ShardedRunData(run, [(shard, read_run(store, shard.entry.sha)[1])
@@ -213,31 +206,4 @@ def read_logged_run(store: LogStore, run: LoggedRun) -> dict[str, Any]:
     shards are present, missing, or disagree)."""
     if run.sharded:
         return read_sharded(store, run).data()
-    from testlog.store.runs import read_run
     return read_run(store, run.entry.sha)[1]
-
-
-# -- committing a shard -------------------------------------------------------------------------
-
-def recorded_shards(store: LogStore, run_id: str) -> list[tuple[ShardSpec, str]]:
-    """The shards of `run_id` on every chain here: (spec, "commit <sha> on <chain>") each."""
-    found = []
-    for entry, chain in store.history_all(grep=f"{TRAILER_RUN_ID}: {run_id}"):
-        spec = shard_spec(entry)
-        if spec is not None and spec.run_id == run_id:
-            found.append((spec, f"commit {entry.sha[:10]} on {chain}"))
-    return found
-
-
-def check_shard(store: LogStore, spec: ShardSpec) -> None:
-    """Refuse (ShardRefused, one line) shard `spec` when its number is already recorded for its
-    run id, or the run was recorded in another number of shards. Called with the commit the
-    shard is built on as the tip, again whenever another writer moved it (store/events.py):
-    two processes committing the same shard into one repository cannot both pass."""
-    problem = commit_conflict(spec, recorded_shards(store, spec.run_id))
-    if problem is not None:
-        raise ShardRefused(problem)
-
-
-class ShardRefused(TestlogError):
-    """A shard whose number its run already has: refused at commit, nothing written."""

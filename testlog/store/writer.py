@@ -125,7 +125,7 @@ class RunWriter:
                         f"{exc.strerror or exc} ({exc.filename or setup.out_dir})"]
             return [f"testlog: {suite} {bundle.verdict} ({counts}): files written to "
                     f"{setup.out_dir}"]
-        from testlog.store.shards import ShardRefused
+        from testlog.store.shardcheck import ShardRefused
         try:
             sha, signer = self.commit(bundle)
         except ShardRefused as exc:       # a duplicate is no run to keep in pending
