@@ -329,3 +329,22 @@ def test_shards_of_three_clones_meet_through_a_remote(tmp_path, sandbox, gpg_key
     statement = json.loads(bundle.read("attestations/sharded/gitlab-4242.intoto.json"))
     assert sorted(statement["predicate"]["passedTests"]) == NODEIDS
     assert statement["predicate"]["result"] == "PASSED"
+
+
+def test_a_sharded_run_is_trusted_only_when_every_shard_is(shard_repo, gpg_key, tmp_path):
+    """With trusted keys, an unsigned shard (here the last: the first is signed) refuses the
+    replay of the whole run; forced, the report says what was waived."""
+    repo, env = shard_repo
+    git(repo, "config", "user.signingkey", gpg_key)
+    for spec, extra in (("1/3", ()), ("2/3", ()), ("3/3", ("--testlog-no-sign",))):
+        done = record(repo, env, f"--testlog-shard={spec}", "--testlog-run-id=t1", *extra)
+        assert done.returncode == 0, done.stdout + done.stderr
+    keys = tmp_path / "keys.asc"
+    keys.write_text(subprocess.run(["gpg", "--armor", "--export", gpg_key], env=env,
+                                   capture_output=True, text=True, check=True).stdout)
+    refused = cli(repo, env, "replay", "t1", "--trusted-keys", str(keys))
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "trusted keys are configured and shard" in refused.stderr
+    assert "is unsigned" in refused.stderr and refused.stderr.count("\n") == 1
+    forced = cli(repo, env, "replay", "t1", "--trusted-keys", str(keys), "--trust-run")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
