@@ -221,7 +221,7 @@ class LogStore:
         """The chains (see `chains`); an error naming the branch when there is none at all."""
         found = self.chains()
         if not found:
-            raise GitStoreError(f"no log branch {self.ref} here "
+            raise GitStoreInputError(f"no log branch {self.ref} here "
                                 f"({self.conventions.no_branch_hint})")
         return found
 
@@ -320,7 +320,7 @@ class LogStore:
         with the ref of the chain it was reached through. `grep`: only commits whose message
         holds this text (git compares, as `git log -F --grep`; the caller checks exactly)."""
         if limit is not None and limit < 0:
-            raise GitStoreError(f"cannot show {limit} commits: give a count of 0 or more")
+            raise GitStoreInputError(f"cannot show {limit} commits: give a count of 0 or more")
         chains = self.chains()
         if not chains or limit == 0:
             return []

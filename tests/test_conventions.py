@@ -113,7 +113,7 @@ def git_testlog(repo: Path, env: dict[str, str], *args: str) -> subprocess.Compl
     (["log"], 0), (["log", "--runs", "--json"], 0), (["show"], 0), (["show", "--json"], 0),
     (["compare", "testlog~1", "testlog"], 0), (["verify"], 0), (["help", "compare"], 0),
     (["commit-pending", "--list"], 0), (["export", "testlog", "-o", "exported"], 0),
-    (["show", "no-such-rev"], 1),
+    (["show", "no-such-rev"], 2),
 ])
 def test_commands_print_ascii_on_an_ascii_terminal(recorded: Path, sandbox: dict[str, str],
                                                    tmp_path: Path, args: list[str], code: int):

@@ -176,7 +176,9 @@ def sealed_shards(files: Mapping[str, bytes]) -> dict[str, dict[int, str]]:
     shard of a later run that day (`tests~2of3` both), and sealed under superseded/."""
     found: dict[str, dict[int, str]] = {}
     for path in sorted(p for p in files if is_sealed_run(p)):
-        shard = branchjson.loads(files[path]).get("run", {}).get("shard")
+        data = branchjson.loads(files[path])
+        run = data.get("run") if isinstance(data, dict) else None
+        shard = run.get("shard") if isinstance(run, dict) else None
         if isinstance(shard, dict) and isinstance(shard.get("run_id"), str) \
                 and isinstance(shard.get("index"), int) and isinstance(shard.get("count"), int):
             found.setdefault(shard["run_id"], {}).setdefault(shard["index"], path)
@@ -216,7 +218,6 @@ def seal_members(files: Mapping[str, bytes]) -> dict[str, bytes]:
     """The zip's members: the files, one in-toto Statement per run (and per sharded run), and
     the inner manifest."""
     members = dict(files)
-    members.update(sharded_members(files)[0])
     for path in sorted(p for p in files if is_sealed_run(p)):
         try:
             check_run_data(branchjson.loads(files[path]), path)
@@ -228,6 +229,7 @@ def seal_members(files: Mapping[str, bytes]) -> dict[str, bytes]:
             raise TestlogError(f"cannot seal {path}: it is not a readable run file ({exc})") from None
         members[member_statement_name(path)] = (json.dumps(statement, indent=2, sort_keys=True)
                                                 + "\n").encode()
+    members.update(sharded_members(files)[0])        # the runs are checked by now
     members[INNER_MANIFEST] = sha256sum_manifest(members)
     return members
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitstore import GitStoreError, LogEntry, LogStore
+from gitstore import GitStoreInputError, LogEntry, LogStore
 
 from testlog.core import schema
 from testlog.core.chronicle import TEST_SUITE_EXECUTED
@@ -125,16 +125,13 @@ def find_sharded_run(store: LogStore, rev: str) -> LoggedRun | None:
     recorded run id is the store's error."""
     try:
         sha = store.resolve(rev)
-    except GitStoreError:
+    except GitStoreInputError:
         try:
-            run_id = check_run_id(rev, "the command line")
+            found = shards_of_run(store, check_run_id(rev, "the command line"))
         except ValueError:
-            raise GitStoreError(f"unknown revision or run id {rev!r} (see `git testlog log "
-                                "--runs`)") from None
-        found = shards_of_run(store, run_id)
+            found = None
         if found is None:
-            raise GitStoreError(f"unknown revision or run id {rev!r} (see `git testlog log "
-                                "--runs`)") from None
+            raise
         return found
     spec = shard_spec(store.entry(sha))
     return shards_of_run(store, spec.run_id) if spec is not None else None
