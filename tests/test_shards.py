@@ -48,9 +48,6 @@ def test_the_shards_cover_every_test_exactly_once(count):
     taken = {k: [n for n in ids if shards.shard_of(n, count) == k] for k in range(1, count + 1)}
     assert sorted(n for part in taken.values() for n in part) == sorted(ids)
     assert all(taken.values())           # 500 tests: no shard is left empty
-    # A test's shard is its own id's alone: what else a machine collects changes nothing.
-    assert [shards.shard_of(n, count) for n in ids[:50]] == \
-        [shards.shard_of(n, count) for n in reversed(ids[:50])][::-1]
 
 
 def test_the_suite_test_files_land_in_every_shard():
