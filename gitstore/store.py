@@ -313,18 +313,21 @@ class LogStore:
                 out.append((kinds.get(change.type, "M"), entry.path.decode()))
         return sorted(out, key=lambda item: item[1])
 
-    def history_all(self, limit: int | None = None,
-                    verify_signatures: bool = False) -> list[tuple[LogEntry, str]]:
+    def history_all(self, limit: int | None = None, verify_signatures: bool = False,
+                    grep: str | None = None) -> list[tuple[LogEntry, str]]:
         """Every chain's commits, newest first by commit time (clocks of different machines
         disagree: this is an order for reading, each chain's own order is its parents), each
-        with the ref of the chain it was reached through."""
+        with the ref of the chain it was reached through. `grep`: only commits whose message
+        holds this text (git compares, as `git log -F --grep`; the caller checks exactly)."""
         if limit is not None and limit < 0:
             raise GitStoreInputError(f"cannot show {limit} commits: give a count of 0 or more")
         chains = self.chains()
         if not chains or limit == 0:
             return []
         walk = ["log", "--date-order", "--source", "--format=%H %S",
-                *([f"--max-count={limit}"] if limit else []), *chains, "--"]
+                *([f"--max-count={limit}"] if limit else []),
+                *(["--fixed-strings", f"--grep={grep}"] if grep is not None else []),
+                *chains, "--"]
         listed = run_git(walk, self.common_dir).stdout.decode().splitlines()
         pairs = [line.split(" ", 1) for line in listed if " " in line]
         raw = run_git(["cat-file", "--batch"], self.common_dir,

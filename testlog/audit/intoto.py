@@ -74,3 +74,22 @@ def statement_name(run_path: str) -> str:
     """attestations/<run file name without .json>.intoto.json"""
     stem = run_path.rsplit("/", 1)[-1].removesuffix(".json")
     return f"attestations/{stem}.intoto.json"
+
+
+def sharded_statement(run_files: Mapping[str, bytes],
+                      configuration: Mapping[str, bytes]) -> dict[str, Any]:
+    """The Statement for a sharded run (`run_files`: each shard's run.json by path): every
+    shard's tests in one predicate, the tested source as subject (the shards agree on it; else
+    the shards' run files), each shard's determinism file as configuration."""
+    documents = [branchjson.loads(data) for data in run_files.values()]
+    lists = outcome_lists([r for d in documents for r in d.get("records", [])])
+    subject = source_subject(documents[0].get("run", {})) if documents else None
+    subjects = [subject] if subject else [descriptor(p, b) for p, b in sorted(run_files.items())]
+    config = [descriptor(p, b) for p, b in sorted(configuration.items())]
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": subjects,
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {"result": overall_result(lists),
+                      "configuration": config or subjects, **lists},
+    }

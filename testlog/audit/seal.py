@@ -11,10 +11,11 @@ from datetime import date
 from gitstore import LogStore, object_contents, object_info
 
 from testlog.audit.bundlefile import INNER_MANIFEST, deterministic_zip, sha256sum_manifest
-from testlog.audit.intoto import run_statement, statement_name
+from testlog.audit.intoto import run_statement, sharded_statement, statement_name
 from testlog.core import branchjson, layout
 from testlog.core.chronicle import AUDIT_SEALED, TEST_SUITE_EXECUTED
 from testlog.core.layout import TRAILER_EVENT, TRAILER_SEAL_DATE
+from testlog.core.shards import missing_text
 from testlog.errors import TestlogError, UsageError
 from testlog.store.events import commit_event
 from testlog.store.runs import check_run_data
@@ -32,6 +33,11 @@ class Seal:
     zip_bytes: bytes
     runs: int
     members: int
+    notes: tuple[str, ...] = ()     # sharded runs sealed without all their shards
+
+
+SHARDED_INDEX = "sharded-runs.json"
+SHARDED_ATTESTATIONS = "attestations/sharded"
 
 
 def sealed_paths(paths: Sequence[str], day: date | None = None,
@@ -164,8 +170,53 @@ def superseded_files(store: LogStore, tip: str, paths: Sequence[str],
             if info is not None and info.sha in blobs}
 
 
+def sealed_shards(files: Mapping[str, bytes]) -> dict[str, dict[int, str]]:
+    """{run id: {shard number: its run.json member}} of the shards among the sealed runs,
+    wherever they are in the zip: a shard of one run is superseded at the tip by the same
+    shard of a later run that day (`tests~2of3` both), and sealed under superseded/."""
+    found: dict[str, dict[int, str]] = {}
+    for path in sorted(p for p in files if is_sealed_run(p)):
+        data = branchjson.loads(files[path])
+        run = data.get("run") if isinstance(data, dict) else None
+        shard = run.get("shard") if isinstance(run, dict) else None
+        if isinstance(shard, dict) and isinstance(shard.get("run_id"), str) \
+                and isinstance(shard.get("index"), int) and isinstance(shard.get("count"), int):
+            found.setdefault(shard["run_id"], {}).setdefault(shard["index"], path)
+    return found
+
+
+def sharded_members(files: Mapping[str, bytes]) -> tuple[dict[str, bytes], list[str]]:
+    """The shards of each sharded run bundled as one run: `sharded-runs.json` (each run id,
+    its shards' members, the missing ones), one in-toto Statement per complete sharded run
+    over every shard's tests (`attestations/sharded/<run id>.intoto.json`); and a line for
+    each run sealed without all its shards."""
+    groups = sealed_shards(files)
+    if not groups:
+        return {}, []
+    members: dict[str, bytes] = {}
+    index: dict[str, object] = {}
+    notes = []
+    for run_id, shards in sorted(groups.items()):
+        first = branchjson.loads(files[shards[min(shards)]])
+        count = int(first["run"]["shard"]["count"])
+        missing = [k for k in range(1, count + 1) if k not in shards]
+        index[run_id] = {"count": count, "shards": {str(k): p for k, p in sorted(shards.items())},
+                         "missing": missing}
+        if missing:
+            notes.append(f"sealed as it is: {missing_text(run_id, count, missing)}")
+            continue
+        statement = sharded_statement({shards[k]: files[shards[k]] for k in sorted(shards)},
+                                      {p: b for k in sorted(shards)
+                                       for p, b in determinism_for(shards[k], files).items()})
+        name = f"{SHARDED_ATTESTATIONS}/{run_id.replace(':', '_')}.intoto.json"
+        members[name] = (json.dumps(statement, indent=2, sort_keys=True) + "\n").encode()
+    members[SHARDED_INDEX] = (json.dumps(index, indent=2, sort_keys=True) + "\n").encode()
+    return members, notes
+
+
 def seal_members(files: Mapping[str, bytes]) -> dict[str, bytes]:
-    """The zip's members: the files, one in-toto Statement per run, and the inner manifest."""
+    """The zip's members: the files, one in-toto Statement per run (and per sharded run), and
+    the inner manifest."""
     members = dict(files)
     for path in sorted(p for p in files if is_sealed_run(p)):
         try:
@@ -178,6 +229,7 @@ def seal_members(files: Mapping[str, bytes]) -> dict[str, bytes]:
             raise TestlogError(f"cannot seal {path}: it is not a readable run file ({exc})") from None
         members[member_statement_name(path)] = (json.dumps(statement, indent=2, sort_keys=True)
                                                 + "\n").encode()
+    members.update(sharded_members(files)[0])        # the runs are checked by now
     members[INNER_MANIFEST] = sha256sum_manifest(members)
     return members
 
@@ -185,7 +237,9 @@ def seal_members(files: Mapping[str, bytes]) -> dict[str, bytes]:
 def build_seal(day: date, files: Mapping[str, bytes]) -> Seal:
     runs = sum(1 for p in files if is_sealed_run(p))
     members = seal_members(files)
-    return Seal(day, layout.audit_paths(day), deterministic_zip(members), runs, len(members))
+    notes = tuple(sharded_members(files)[1])
+    return Seal(day, layout.audit_paths(day), deterministic_zip(members), runs, len(members),
+                notes)
 
 
 def read_files(store: LogStore, tip: str, paths: Sequence[str]) -> dict[str, bytes]:

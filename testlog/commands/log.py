@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 from gitstore import LogEntry
 
 from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
+from testlog.core.shards import combined_verdict, run_suite
 from testlog.core.timefmt import utc_iso
 from testlog.store.chains import known_writer_id, writer_of
 from testlog.store.runs import run_info
+from testlog.store.shards import LoggedRun, logged_runs, shard_spec
 from testlog.store.state import open_configured
 
 HELP = ("list the log's commits (this clone's branch and every writer's chain fetched here), "
-        "newest first")
+        "newest first; with --runs one line per run, the shards of a sharded run together")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,8 +54,56 @@ def entry_line(entry: LogEntry, writer: str | None = None) -> str:
     source = (info["source_commit"] or "none")[:10]
     not_run = f"  {info['not_run']} not run" if info.get("not_run") else ""
     selection = f"  [{info['selection']}]" if info.get("selection") else ""
+    shard = shard_spec(entry)
+    of_run = f"  shard {shard.label} of run {shard.run_id}" if shard else ""
     return (head + f"run  {info['suite']}{selection}  {info['verdict']}  {info['passed']} passed  "
-            f"{info['failed']} failed{not_run}  source {source}")
+            f"{info['failed']} failed{not_run}  source {source}{of_run}")
+
+
+def sharded_info(run: LoggedRun) -> dict[str, Any]:
+    """A sharded run's "run" object: its shards' counts summed, its verdict, which shards are
+    present and missing (from the commits' messages alone, as for one run)."""
+    infos = [run_info(shard.entry) or {} for shard in run.ordered()]
+    first = infos[0]
+
+    def total(key: str) -> int | None:
+        values = [info.get(key) for info in infos]
+        return None if any(v is None for v in values) else sum(int(v or 0) for v in values)
+    return {"suite": run_suite(str(first.get("suite"))),
+            "verdict": combined_verdict([str(i.get("verdict")) for i in infos], run.missing),
+            "passed": total("passed"), "failed": total("failed"), "not_run": total("not_run"),
+            "selection": first.get("selection"), "source_commit": first.get("source_commit"),
+            "source_tree": first.get("source_tree"), "run_id": run.run_id,
+            "shards": {"count": run.count, "present": sorted(run.shards),
+                       "missing": run.missing}}
+
+
+def sharded_dict(run: LoggedRun, writer: Callable[[str], str]) -> dict[str, Any]:
+    """The JSON of a sharded run: its newest shard's commit, the run, each shard."""
+    out = entry_dict(run.entry, run.chain, writer(run.chain))
+    out["run"] = sharded_info(run)
+    out["shards"] = [{"index": s.spec.index, "sha": s.entry.sha, "chain": s.chain,
+                      "writer": writer(s.chain), "summary": s.entry.summary,
+                      "signature": s.entry.signature} for s in run.ordered()]
+    return out
+
+
+def sharded_line(run: LoggedRun, writer: Callable[[str], str], several: bool) -> str:
+    """One line for the whole sharded run, at its newest shard: `… shards 3/3 of run ID`."""
+    info = sharded_info(run)
+    signatures = {s.entry.signature for s in run.ordered()}
+    signature = signatures.pop() if len(signatures) == 1 else "mixed"
+    head = f"{run.entry.sha[:10]}  {utc_iso(run.entry.timestamp)}  {signature:<11}  "
+    if several:
+        head += ",".join(dict.fromkeys(writer(s.chain) for s in run.ordered())) + "  "
+    source = (info["source_commit"] or "none")[:10]
+    not_run = f"  {info['not_run']} not run" if info.get("not_run") else ""
+    selection = f"  [{info['selection']}]" if info.get("selection") else ""
+    missing = ", ".join(f"{k}/{run.count}" for k in run.missing)
+    shards = f"{len(run.shards)}/{run.count} shards of run {run.run_id}" + \
+        (f" (missing {missing})" if missing else "")
+    return (head + f"run  {info['suite']}{selection}  {info['verdict']}  {info['passed']} "
+            f"passed  {info['failed']} failed{not_run}  source {source}  {shards}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,11 +113,22 @@ def run(args: argparse.Namespace) -> int:
         own = known_writer_id(common, values["writer"]) or "this clone"
         entries = store.history_all(limit=None if args.runs else args.n,
                                     verify_signatures=args.verify)
-    if args.runs:
-        entries = [(e, ref) for e, ref in entries if run_info(e) is not None][:args.n]
     several = len(chains) > 1
+
+    def writer(ref: str) -> str:
+        return writer_of(ref, store.ref, own)
+    if args.runs:
+        # One line per run: the shards of a sharded run together (store/shards.py).
+        for logged in logged_runs(entries)[:args.n]:
+            if logged.sharded:
+                print(json.dumps(sharded_dict(logged, writer), sort_keys=True) if args.json
+                      else sharded_line(logged, writer, several))
+            else:
+                print(json.dumps(entry_dict(logged.entry, logged.chain, writer(logged.chain)),
+                                 sort_keys=True) if args.json
+                      else entry_line(logged.entry, writer(logged.chain) if several else None))
+        return 0
     for entry, ref in entries:
-        writer = writer_of(ref, store.ref, own)
-        print(json.dumps(entry_dict(entry, ref, writer), sort_keys=True) if args.json
-              else entry_line(entry, writer if several else None))
+        print(json.dumps(entry_dict(entry, ref, writer(ref)), sort_keys=True) if args.json
+              else entry_line(entry, writer(ref) if several else None))
     return 0

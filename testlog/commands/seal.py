@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{seal.paths['zip']} already seals exactly these files: nothing to do")
             return 0
         sha = commit_seal(store, seal)
+    for note in seal.notes:
+        print(note)
     print(f"sealed {seal.runs} runs ({seal.members} files) into {seal.paths['zip']} "
           f"at {sha[:12]}\nexport for auditors: git testlog export {sha[:12]} -o DIR")
     return 0

@@ -120,6 +120,10 @@ def summary_md(summary: dict[str, Any]) -> str:
             ("pass rate", "n/a" if rate is None else f"{rate:.2f}%")]
     if summary.get("selection"):
         rows.append(("selection", f"partial run: `{summary['selection']['text']}`"))
+    shard = summary.get("shard")
+    if isinstance(shard, dict):
+        rows.append(("shard", f"{shard.get('index')}/{shard.get('count')} of run "
+                              f"`{_table_cell(str(shard.get('run_id')))}`"))
     if summary.get("incomplete"):
         rows.append(("incomplete", summary["incomplete"]))
     if summary["totals"].get("collection_errors"):

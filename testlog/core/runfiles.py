@@ -28,13 +28,16 @@ from testlog.core.compact import (
     timing_row,
 )
 from testlog.core.layout import (
+    TRAILER_RUN_ID,
     TRAILER_SELECTION,
+    TRAILER_SHARD,
     TRAILER_SOURCE_COMMIT,
     TRAILER_SOURCE_TREE,
     TRAILER_SUITE,
     TRAILER_VERDICT,
 )
 from testlog.core.records import Failure, TestOutcome, build_record, is_flaky
+from testlog.core.shards import trailer_value
 from testlog.core.timefmt import IsoClock
 
 TIMING_COLUMNS = ("test_name", "start_ns", "end_ns", "duration_ns", "duration_ms", "memory_mb",
@@ -96,6 +99,9 @@ class RunContext:
     # "addopts" (--testlog in addopts) or "ini+addopts": how a reproduction command avoids
     # committing.
     record_switch: str = "args"
+    # A shard of a sharded run (--testlog-shard): {"run_id", "run_id_source", "index",
+    # "count"}; None for a run of its own.
+    shard: dict[str, Any] | None = None
 
 
 @dataclass
@@ -454,7 +460,7 @@ def summary_data(ctx: RunContext, harvest: Harvest, built: list[BuiltRecord],
             "pass_rate": counts.pass_rate(t), "pytest_line": counts.closing_line(t),
             "incomplete": incompleteness(t, harvest, verdict),
             "interruption": harvest.interruption, "selection": ctx.selection,
-            "warnings": list(harvest.warnings),
+            "warnings": list(harvest.warnings), **({"shard": ctx.shard} if ctx.shard else {}),
             "slowest": [{"test_name": r["test_name"], "status": r["status"],
                          "duration_ms": r["duration_ms"]} for r in slowest],
             "failures": failures, "base_seed": ctx.base_seed,
@@ -501,7 +507,7 @@ def run_block(ctx: RunContext, harvest: Harvest, p: dict[str, str],
             "incomplete": summary["incomplete"], "interruption": harvest.interruption,
             "unfinished": list(harvest.unfinished), "stopped_by_maxfail": harvest.stopped_by_maxfail,
             "selection": ctx.selection, "capture": ctx.capture,
-            "warnings": list(harvest.warnings),
+            "warnings": list(harvest.warnings), **({"shard": ctx.shard} if ctx.shard else {}),
             "files": {k: v for k, v in p.items()
                       if k not in ("dirty_patch", "coverage", *RENDERED)}}
 
@@ -553,6 +559,9 @@ def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None
                 TRAILER_SUITE: ctx.suite, TRAILER_VERDICT: summary["verdict"]}
     if ctx.selection:
         trailers[TRAILER_SELECTION] = " ".join(ctx.redact(ctx.selection["text"]).split())
+    if ctx.shard:
+        trailers[TRAILER_RUN_ID] = ctx.shard["run_id"]
+        trailers[TRAILER_SHARD] = trailer_value(ctx.shard["index"], ctx.shard["count"])
     return RunBundle(files=files, artifact=p["run"], verdict=summary["verdict"],
                      summary=commit_summary(ctx.suite, summary["verdict"], summary["totals"]),
                      trailers=trailers, timing_path=p["timing_csv"],

@@ -71,7 +71,9 @@ RUN = {"suite": _suite, "base_seed": _int, "session_seed": _optional(_int),
        "session_states": _STR_DICT, "source": _optional(_dict), "environment": _optional(_dict),
        "pytest": _optional(_dict), "started": _optional(_str), "rootdir": _optional(_str),
        "files": _STR_DICT, "nodeids": _optional(_list_of(_str)),
-       "source_commit": _optional(_sha), "source_tree": _optional(_sha)}
+       "source_commit": _optional(_sha), "source_tree": _optional(_sha),
+       "shard": _optional(_dict)}
+SHARD = {"run_id": _str, "index": _int, "count": _int, "run_id_source": _optional(_str)}
 RUN_REQUIRED = ("suite", "base_seed")
 RECORD = {"test_name": _str, "status": _STATUS, "seed": _optional(_int), "order": _optional(_int),
           "worker": _optional(_str), "rng_state": _STR_DICT, "rng_state_after": _STR_DICT,
@@ -109,7 +111,8 @@ def run_problem(data: Any) -> str | None:
     problem = fields_problem(run, RUN, "run", RUN_REQUIRED)
     if problem is not None or not isinstance(run, dict):
         return problem
-    for name, checks in (("source", SOURCE), ("pytest", PYTEST), ("environment", ENVIRONMENT)):
+    for name, checks in (("source", SOURCE), ("pytest", PYTEST), ("environment", ENVIRONMENT),
+                         ("shard", SHARD)):
         if run.get(name) is not None:
             problem = fields_problem(run[name], checks, f"run.{name}")
             if problem is not None:

@@ -46,7 +46,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("testlog_replay"):     # replaying, not recording
         from testlog.plugin.replay import install
         install(config)
-    elif enabled(config):
+        return
+    if config.getoption("testlog_shard") is not None:
+        from testlog.plugin.shards import install_shard
+        install_shard(config)
+    if enabled(config):
         from testlog.plugin.recorder import install
         install(config)
     elif config.getoption("testlog_seed") is not None:

@@ -13,6 +13,22 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _shard(text: str) -> tuple[int, int]:
+    from testlog.core.shards import parse_shard
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _run_id(text: str) -> str:
+    from testlog.core.shards import check_run_id
+    try:
+        return check_run_id(text, "--testlog-run-id")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_options(parser: Any) -> None:
     """Every option and ini key of the plugin (pytest's `parser`)."""
     group = parser.getgroup("testlog", "git-testlog: record this run to the log branch")
@@ -47,6 +63,14 @@ def add_options(parser: Any) -> None:
         help="do not hash what each test printed or logged (by default the SHA-256 of pytest's "
              "captured stdout, stderr and log text, per phase, is recorded, never the text, "
              "and a replay compares it)")
+    add("--testlog-shard", type=_shard, default=None, metavar="K/N",
+        help="run and record shard K of N: the collected tests whose node id hashes to K "
+             "(every test in exactly one shard, on any machine); the N shards, recorded with "
+             "one run id, read as one run")
+    add("--testlog-run-id", type=_run_id, default=None, metavar="ID",
+        help="the run id every shard of a run shares (default: the CI's pipeline id: "
+             "GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT, CI_PIPELINE_ID, BUILDKITE_BUILD_ID, "
+             "CIRCLE_WORKFLOW_ID, BUILD_BUILDID, BUILD_TAG)")
     parser.addini("testlog", type="bool", default=False,
                   help="record every run, as if --testlog were given")
     add_replay_options(group)

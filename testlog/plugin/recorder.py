@@ -24,6 +24,7 @@ from testlog.core.records import Failure, TestOutcome
 from testlog.core.runfiles import Harvest, RunContext
 from testlog.core.seeds import random_base_seed, session_seed
 from testlog.core.selection import Selection, partial_suite, selection_of
+from testlog.core.shards import resolve_run_id, run_base_seed, shard_suite
 from testlog.core.suite import derive_suite
 from testlog.errors import TestlogError
 from testlog.plugin.capture import BATCH_TESTS
@@ -35,9 +36,16 @@ from testlog.plugin.runner import (
     crash_message,
     randomly_active,
 )
+from testlog.plugin.shards import PLUGIN_NAME as SHARD_PLUGIN
 from testlog.store.background import InBackground
 from testlog.store.environment import resolve_key
-from testlog.store.writer import RUN_LOST, RunWriter, WriterSetup, writer_process_enabled
+from testlog.store.writer import (
+    RUN_LOST,
+    SHARD_REFUSED,
+    RunWriter,
+    WriterSetup,
+    writer_process_enabled,
+)
 
 WORKER_SEED = "testlog_seed"
 INTERRUPTED_WRITING = "testlog: interrupted while pytest's process wrote the run"
@@ -175,29 +183,48 @@ class RecordWriter:
             raise _usage(f"{exc} (--testlog-branch)") from None
 
     def _suite(self, config: pytest.Config, configured: str | None,
-               selection: Selection | None) -> str:
+               selection: Selection | None, shard: dict[str, Any] | None) -> str:
         suite = configured or derive_suite(config.args, str(config.rootpath))
         try:
-            return layout.check_suite(partial_suite(layout.check_suite(suite), selection))
+            named = partial_suite(layout.check_suite(suite), selection)
+            if shard is not None:         # its files never replace another shard's
+                named = shard_suite(named, shard["index"], shard["count"])
+            return layout.check_suite(named)
         except ValueError as exc:
             raise _usage(f"{exc} (--testlog-suite)") from None
 
-    def _base_seed(self, config: pytest.Config) -> tuple[int, dict[str, Any]]:
+    def _base_seed(self, config: pytest.Config,
+                   shard: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
         explicit = config.getoption("testlog_seed")
         randomly = {"active": randomly_active(config), "seed": None}
         if randomly["active"]:
             randomly["seed"] = config.getoption("randomly_seed")
         if explicit is not None:
             return explicit, randomly
+        if shard is not None:        # every shard of the run seeds alike: one run, one seed
+            return run_base_seed(shard["run_id"]), randomly
         if isinstance(randomly["seed"], int):
             return randomly["seed"], randomly
         return random_base_seed(), randomly
 
+    def _shard(self, config: pytest.Config) -> dict[str, Any] | None:
+        """The shard this session records (`--testlog-shard`), with its run id and where that
+        came from; a one-line error before any test when there is no run id."""
+        spec = config.getoption("testlog_shard")
+        if spec is None:
+            return None
+        try:
+            run_id, source = resolve_run_id(config.getoption("testlog_run_id"), self.environ)
+        except ValueError as exc:
+            raise _usage(str(exc)) from None
+        return {"run_id": run_id, "run_id_source": source, "index": spec[0], "count": spec[1]}
+
     def _context(self, config: pytest.Config, configured_suite: str | None) -> RunContext:
         """What is known now; the writer adds the source, the environment and `redact`."""
         selection = run_selection(config)
-        suite = self._suite(config, configured_suite, selection)
-        base_seed, randomly = self._base_seed(config)
+        shard = self._shard(config)
+        suite = self._suite(config, configured_suite, selection, shard)
+        base_seed, randomly = self._base_seed(config, shard)
         started = time.time_ns()
         return RunContext(
             suite=suite, day=datetime.fromtimestamp(started / 1e9, timezone.utc).date(),
@@ -209,7 +236,7 @@ class RecordWriter:
             full_state=bool(config.getoption("testlog_full_state")), randomly=randomly,
             rootdir=self._rootdir(config),
             selection={**selection.as_dict(), "text": selection.text()} if selection else None,
-            capture=capture_settings(config), record_switch=record_switch(config))
+            capture=capture_settings(config), record_switch=record_switch(config), shard=shard)
 
     def _rootdir(self, config: pytest.Config) -> str | None:
         """pytest's rootdir relative to the work tree, which the recorded nodeids are relative
@@ -257,8 +284,11 @@ class RecordWriter:
 
     def pytest_report_header(self, config: pytest.Config) -> str:
         target = self.out_dir or self.branch
-        selection = self.ctx.selection
+        selection, shard = self.ctx.selection, self.ctx.shard
         partial = f" (a partial run: {selection['text']})" if selection else ""
+        if shard:
+            partial += (f" (shard {shard['index']}/{shard['count']} of run {shard['run_id']}, "
+                        f"run id from {shard['run_id_source']})")
         return (f"testlog: suite {self.ctx.suite}{partial}, base seed {self.ctx.base_seed}, "
                 f"recording to {target}")
 
@@ -321,11 +351,14 @@ class RecordWriter:
         harvest.stopped_by_maxfail = bool(session.shouldfail)
         if self.config.option.collectonly:
             return
+        empty_shard = self._empty_shard(int(exitstatus))
         if not harvest.outcomes and not harvest.collection_errors and not (
-                harvest.interruption and harvest.selected):
+                harvest.interruption and harvest.selected) and not empty_shard:
             self.result = ["testlog: no test ran; nothing recorded"]
             return
-        harvest.exit_status = int(exitstatus)
+        # A shard the others took every test from is recorded (the run is not complete
+        # without it) and ends as pytest's OK (ShardSelector).
+        harvest.exit_status = 0 if empty_shard else int(exitstatus)
         harvest.finished_ns = time.time_ns()
         harvest.coverage = coverage_data(self.config)
         if self.process is not None and not self.process.alive:
@@ -343,6 +376,11 @@ class RecordWriter:
             self.result = [INTERRUPTED_WRITING] + self.result
             # pytest's "interrupted" status, without a traceback through pluggy.
             pytest.exit("interrupted", returncode=pytest.ExitCode.INTERRUPTED)
+
+    def _empty_shard(self, exitstatus: int) -> bool:
+        selector = self.config.pluginmanager.get_plugin(SHARD_PLUGIN)
+        return selector is not None and selector.empty_shard(exitstatus,
+                                                             self.harvest.xdist_workers > 0)
 
     def write_here(self, takes_over: bool = False) -> None:
         """Write the run in this process (the writer process is off, or failed; `takes_over`:
@@ -414,17 +452,21 @@ class RecordWriter:
             if self.session is not None and self.session.exitstatus in _OVERRIDABLE:
                 self.session.exitstatus = pytest.ExitCode.INTERRUPTED
         lost = any(line.startswith(RUN_LOST) for line in self.result)
-        if lost and self.session is not None and self.session.exitstatus == pytest.ExitCode.OK:
-            # Green tests whose record is gone must not pass a CI job that relies on it.
-            self.session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        refused = any(line.startswith(SHARD_REFUSED) for line in self.result)
+        if (lost or refused) and self.session is not None \
+                and self.session.exitstatus == pytest.ExitCode.OK:
+            # Green tests whose record is gone (or refused as a duplicate shard: a job set up
+            # wrong) must not pass a CI job that relies on it.
+            self.session.exitstatus = pytest.ExitCode.INTERNAL_ERROR if lost \
+                else pytest.ExitCode.USAGE_ERROR
         # Not the terminal_summary hook: pytest skips it on an internal error.
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None:
             return               # no terminal (-p no:terminal): nothing to print on
         encoding = getattr(sys.stdout, "encoding", None)
         for line in self.notes + self.result:
-            red = "could not" in line or "interrupted" in line or " INTERRUPTED " in line \
-                or " ERROR " in line
+            red = "could not" in line or "refused" in line or "interrupted" in line \
+                or " INTERRUPTED " in line or " ERROR " in line
             reporter.write_line(printable(line, encoding), bold=True, red=red,
                                 yellow=not red and ("nothing" in line or "writer process" in line))
         self.notes, self.result = [], []

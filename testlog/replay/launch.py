@@ -119,7 +119,7 @@ def trust_of(found: Located, req: ReplayRequest, tree: tuple[str, str] | None) -
         if found.common_dir or req.trusted_keys else None
     recorded = found.recorded
     trust = judge(found.plan, recorded.payload, recorded.gpgsig, recorded.patch, certs,
-                  found.common_dir, found.branch, tree, req.trust_run)
+                  found.common_dir, found.branch, tree, req.trust_run, recorded.shards)
     trust.settle(recorded.label)
     return trust
 

@@ -11,6 +11,7 @@ from gitstore import GitStoreError, LogStore, path_problem
 from testlog.core import layout
 from testlog.errors import TestlogError, UsageError
 from testlog.store import runs
+from testlog.store.shards import LoggedRun, ShardedRunData, find_sharded_run
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,10 @@ class RecordedRun:
     directory: str | None = None
     payload: bytes = b""        # its log commit without its signature, and the signature:
     gpgsig: bytes = b""         # what the replay trust rule checks (trust.py)
+    # A sharded run: its name, and each shard's (label, payload, signature) for the trust rule
+    # (the first shard's are `sha`, `payload` and `gpgsig`).
+    name: str | None = None
+    shards: tuple[tuple[str, bytes, bytes], ...] = ()
 
     @property
     def run(self) -> dict[str, Any]:
@@ -35,6 +40,8 @@ class RecordedRun:
 
     @property
     def label(self) -> str:
+        if self.name:
+            return self.name
         return self.sha[:10] if self.sha else os.path.join(self.directory or ".", self.artifact)
 
 
@@ -48,6 +55,15 @@ def _branch_file(store: LogStore, path: str | None, sha: str) -> bytes | None:
 
 
 def load_from_branch(store: LogStore, rev: str) -> RecordedRun:
+    """The run a log commit recorded; a shard's commit or a run id gives the whole sharded
+    run (`load_sharded`)."""
+    sharded = find_sharded_run(store, rev)
+    if sharded is not None:
+        return load_sharded(store, sharded)
+    return load_commit(store, rev)
+
+
+def load_commit(store: LogStore, rev: str) -> RecordedRun:
     entry, artifact = runs.run_entry(store, rev)
     sha = entry.sha
     data = runs.run_data(store.read(artifact, sha), artifact, f"{artifact} at {sha[:10]}")
@@ -61,6 +77,38 @@ def load_from_branch(store: LogStore, rev: str) -> RecordedRun:
                            "missing from the log branch (edited by hand?)")
     return RecordedRun(sha, artifact, data, determinism, patch or b"", payload=entry.payload,
                        gpgsig=entry.gpgsig)
+
+
+def load_sharded(store: LogStore, run: LoggedRun) -> RecordedRun:
+    """A sharded run as one run to replay on one machine: its shards' tests in one plan, shard
+    after shard (each shard's recorded order within), each test's worker named after its
+    shard (`shard2`, `shard2:gw0`: a shard ran in a process of its own). The shards must agree
+    on what one replay can honour (source, base seed, PYTHONHASHSEED, reseeding, rootdir);
+    missing shards make it an incomplete run, which replays the tests it has and says so."""
+    parts = [load_commit(store, shard.entry.sha) for shard in run.ordered()]
+    found = ShardedRunData(run, [(shard, part.data) for shard, part in zip(run.ordered(), parts)])
+    name = f"run {run.run_id} ({len(run.shards)}/{run.count} shards)"
+    problems = found.problems()
+    if any(part.patch != parts[0].patch for part in parts):
+        problems.append("dirty diff")
+    if problems:
+        raise TestlogError(f"{name} cannot be replayed as one run: its shards disagree on the "
+                           f"{'; '.join(problems)}")
+    records, offset = [], 0
+    for shard, part in zip(run.ordered(), parts):
+        for record in part.records:
+            worker = f"shard{shard.spec.index}" + (f":{record['worker']}" if record.get("worker")
+                                                  else "")
+            records.append({**record, "order": offset + int(record.get("order") or 0),
+                            "worker": worker})
+        offset += max([int(r.get("order") or 0) for r in part.records], default=-1) + 1
+    determinism = dict(parts[0].determinism)
+    determinism["full_states"] = {d: raw for part in parts
+                                  for d, raw in (part.determinism.get("full_states") or {}).items()}
+    first = parts[0]
+    return RecordedRun(first.sha, first.artifact, {**found.data(), "records": records},
+                       determinism, first.patch, payload=first.payload, gpgsig=first.gpgsig,
+                       name=name, shards=tuple((p.label, p.payload, p.gpgsig) for p in parts))
 
 
 def runs_in_dir(directory: str) -> list[str]:

@@ -68,20 +68,24 @@ def excluded_refs(common_dir: str, branch: str) -> list[str]:
 
 def judge(plan: ReplayPlan, payload: bytes, gpgsig: bytes, patch: bytes,
           certs: TrustedCerts | None, common_dir: str | None, branch: str,
-          tree: tuple[str, str] | None, forced: bool) -> Trust:
-    """The rule, up to what needs the checkout (`own_diff`, `check_inside`)."""
+          tree: tuple[str, str] | None, forced: bool,
+          shards: tuple[tuple[str, bytes, bytes], ...] = ()) -> Trust:
+    """The rule, up to what needs the checkout (`own_diff`, `check_inside`). A sharded run
+    (`shards`: each shard's label, payload and signature) is trusted as signed only when every
+    shard is signed by a trusted key."""
     problem = confinement_problem(plan, patch)
     if problem is not None:
         raise TestlogError(f"refusing to replay: {problem} (edited by hand?)")
     trust = Trust(forced=forced)
     if certs is not None:
-        check = certs.check(payload, gpgsig) if gpgsig else None
-        if check is not None and check.status == GOOD:
-            trust.signer = check.fingerprint
-        else:
-            why = "it is unsigned" if not gpgsig else \
-                f"it is signed by {check.fingerprint if check else '?'}, not a trusted key"
-            trust.problems.append(f"trusted keys are configured and {why}")
+        signed = [(label, signature_problem(certs, payload_, sig))
+                  for label, payload_, sig in (shards or (("it", payload, gpgsig),))]
+        problems = [(label, why) for label, (_signer, why) in signed if why]
+        if not problems:
+            trust.signer = signed[0][1][0]
+        for label, why in problems:
+            who = "it" if not shards else f"shard {label}"
+            trust.problems.append(f"trusted keys are configured and {who} {why}")
     if trust.signer is None and tree is not None and common_dir is not None:
         commit = plan.source.get("commit")
         if not tree_reachable(common_dir, tree[0], commit, excluded_refs(common_dir, branch)):
@@ -92,6 +96,16 @@ def judge(plan: ReplayPlan, payload: bytes, gpgsig: bytes, patch: bytes,
         trust.problems.append("its recorded pytest options load code or reach outside the "
                               f"checkout: {', '.join(refused)}")
     return trust
+
+
+def signature_problem(certs: TrustedCerts, payload: bytes,
+                      gpgsig: bytes) -> tuple[str | None, str | None]:
+    """(the trusted key that signed a commit, None) or (None, why it is not trusted)."""
+    check = certs.check(payload, gpgsig) if gpgsig else None
+    if check is not None and check.status == GOOD:
+        return check.fingerprint, None
+    return None, ("is unsigned" if not gpgsig else
+                  f"is signed by {check.fingerprint if check else '?'}, not a trusted key")
 
 
 def own_diff(trust: Trust, patch: bytes, src: str, user_top: str | None) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +25,14 @@ def signature_label(store: LogStore) -> str:
 
 
 def commit_event(store: LogStore, files: Mapping[str, Change], *, event: str, artifact: str,
-                 verdict: str, summary: str, trailers: Mapping[str, str] | None = None) -> str:
+                 verdict: str, summary: str, trailers: Mapping[str, str] | None = None,
+                 check_parent: Callable[[str | None], None] | None = None) -> str:
     """One commit holding `files` and its chronicle event, which the commit message carries.
 
     `artifact` must be a path in `files` with bytes: the event carries its SHA-256. Nothing
-    grows with the history: no file is rewritten whole by every commit.
+    grows with the history: no file is rewritten whole by every commit. `check_parent(parent)`
+    may refuse the commit (by raising) on the commit it is built on: it is called again
+    whenever another writer moved the branch first and the commit is built anew.
     """
     record = make_event(event, artifact, artifact_bytes(files, artifact), verdict,
                         signature_label(store))
@@ -43,7 +46,14 @@ def commit_event(store: LogStore, files: Mapping[str, Change], *, event: str, ar
         # among them. History keeps it.
         changes[layout.TIMING_SUMMARY] = None
     return store.write(changes, summary, event_trailers(record, trailers),
-                       parent_trailers=lambda parent: previous_event_link(store, parent))
+                       parent_trailers=lambda parent: checked_link(store, parent, check_parent))
+
+
+def checked_link(store: LogStore, parent: str | None,
+                 check: Callable[[str | None], None] | None) -> dict[str, str]:
+    if check is not None:
+        check(parent)
+    return previous_event_link(store, parent)
 
 
 def previous_event_link(store: LogStore, parent: str | None) -> dict[str, str]:

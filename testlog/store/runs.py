@@ -22,7 +22,9 @@ from testlog.core.compact import (
 )
 from testlog.core.layout import (
     TRAILER_EVENT,
+    TRAILER_RUN_ID,
     TRAILER_SELECTION,
+    TRAILER_SHARD,
     TRAILER_SOURCE_COMMIT,
     TRAILER_SOURCE_TREE,
     TRAILER_SUITE,
@@ -31,17 +33,23 @@ from testlog.core.layout import (
 from testlog.core.runfiles import RunBundle
 from testlog.core.runshape import determinism_problem, event_problem, run_problem
 from testlog.core.schema import check_version
+from testlog.core.shards import parse_trailer
 from testlog.core.spec_files import spec_files
 from testlog.errors import TestlogError, UsageError
 from testlog.rng import seeded_digest
 from testlog.store.events import commit_event, event_of
+from testlog.store.shardcheck import check_shard
 
 # -- committing ----------------------------------------------------------------------------
 
 def commit_run(store: LogStore, bundle: RunBundle) -> str:
-    """One commit on the log branch holding the run; returns its sha."""
+    """One commit on the log branch holding the run; returns its sha. A shard whose number its
+    run already has on this repository's chains is refused (store/shards.ShardRefused)."""
+    spec = parse_trailer(bundle.trailers.get(TRAILER_RUN_ID), bundle.trailers.get(TRAILER_SHARD))
+    check = None if spec is None else (lambda _parent: check_shard(store, spec))
     return commit_event(store, bundle.files, event=TEST_SUITE_EXECUTED, artifact=bundle.artifact,
-                        verdict=bundle.verdict, summary=bundle.summary, trailers=bundle.trailers)
+                        verdict=bundle.verdict, summary=bundle.summary, trailers=bundle.trailers,
+                        check_parent=check)
 
 
 def committed_already(store: LogStore, bundle: RunBundle, since_s: int,

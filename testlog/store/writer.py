@@ -21,6 +21,9 @@ from testlog.store.state import CONVENTIONS, PENDING, STATE_DIR
 # The first words of the line saying a run could be neither committed nor saved anywhere:
 # pytest's exit status is then a failing one (recorder.RecordWriter.report).
 RUN_LOST = "testlog: this run is lost"
+# The first words of the line saying a shard was refused (its number is already recorded for
+# its run id): nothing is written, and pytest's exit status says so (recorder.RecordWriter).
+SHARD_REFUSED = "testlog: refused to commit the run"
 
 
 @dataclass
@@ -122,8 +125,11 @@ class RunWriter:
                         f"{exc.strerror or exc} ({exc.filename or setup.out_dir})"]
             return [f"testlog: {suite} {bundle.verdict} ({counts}): files written to "
                     f"{setup.out_dir}"]
+        from testlog.store.shardcheck import ShardRefused
         try:
             sha, signer = self.commit(bundle)
+        except ShardRefused as exc:       # a duplicate is no run to keep in pending
+            return [f"{SHARD_REFUSED}: {exc}"]
         except KeyboardInterrupt:
             self.result = self.save_pending(bundle, "interrupted while committing")
             raise
