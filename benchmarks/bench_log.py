@@ -382,7 +382,8 @@ def bench_writes(base: Path, env: dict[str, str], sizes: Sizes, key: str) -> Non
 # -- (c) verify -----------------------------------------------------------------------------------
 
 def tree_memory_kib(root: int) -> int:
-    """Memory of `root` and its descendants: the sum of their PSS, from /proc."""
+    """Memory of the descendants of `root` (not `root` itself): the sum of their PSS, from
+    /proc."""
     parents: dict[int, int] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -393,7 +394,7 @@ def tree_memory_kib(root: int) -> int:
         except OSError:
             continue
         parents[int(name)] = int(stat[stat.rfind(b")") + 2:].split()[1])
-    family, frontier = {root}, [root]
+    family, frontier = set(), [root]
     while frontier:
         pid = frontier.pop()
         for child, parent in parents.items():
@@ -421,28 +422,41 @@ def pss_kib(pid: int) -> int:
         return 0
 
 
-def measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, int, int, str]:
-    """(wall s, largest process's peak RSS in KiB (wait4: the process and every child it waited
-    for), peak sum of PSS over the process tree in KiB (sampled), exit code, output)."""
-    out = tempfile.TemporaryFile()     # cwd: never a bare repository, whose testlog/ state
-                                       # folder `python -m testlog` would import
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-    peak, done = [0], threading.Event()
+# The measured command is started by this small launcher, not by the benchmark itself: a
+# process's peak RSS (ru_maxrss) keeps the high-water mark of the memory it was forked with
+# (Linux records the old mm's peak at exec, vfork and posix_spawn included), so a child of
+# this process, which holds the fixtures, would report this process's size, not its own.
+LAUNCHER = ("import os, subprocess, sys, time\n"
+            "start = time.perf_counter()\n"
+            "child = subprocess.Popen(sys.argv[2:])\n"
+            "_pid, status, usage = os.wait4(child.pid, 0)\n"
+            "child.returncode = os.waitstatus_to_exitcode(status)\n"
+            "with open(sys.argv[1], 'w') as out:\n"
+            "    out.write(f'{usage.ru_maxrss} {time.perf_counter() - start}')\n"
+            "sys.exit(child.returncode)\n")
 
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], tree_memory_kib(proc.pid))
-            done.wait(0.02)
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    done.set()
-    sampler.join()
+
+def measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, int, int, str]:
+    """(wall s, the command's peak RSS in KiB (wait4: the largest of it and every child it
+    waited for), peak sum of PSS over its process tree in KiB (sampled), exit code, output)."""
+    out = tempfile.TemporaryFile()
+    with tempfile.NamedTemporaryFile("r", suffix=".rusage") as usage:
+        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", LAUNCHER, usage.name, *cmd],
+                                cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        peak, done = [0], threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                peak[0] = max(peak[0], tree_memory_kib(proc.pid))
+                done.wait(0.02)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        code = proc.wait()
+        done.set()
+        sampler.join()
+        maxrss, wall = usage.read().split()
     out.seek(0)
-    return wall, usage.ru_maxrss, peak[0], proc.returncode, out.read().decode(errors="replace")
+    return float(wall), int(maxrss), peak[0], code, out.read().decode(errors="replace")
 
 
 def build_verify_repo(repo: Path, signer: fx.SequoiaSigner, runs: int, tests: int,
@@ -463,6 +477,8 @@ def build_verify_repo(repo: Path, signer: fx.SequoiaSigner, runs: int, tests: in
 def verify_once(repo: Path, keys: Path, env: dict[str, str], *extra: str) -> tuple[float, int, int]:
     shutil.rmtree(repo / "testlog" / "verified", ignore_errors=True)
     shutil.rmtree(repo / ".git" / "testlog" / "verified", ignore_errors=True)
+    # cwd: the source tree, never a bare repository, whose testlog/ state folder
+    # `python -m testlog` would import as the package
     wall, largest, tree, code, out = measured(
         [*CLI, "-C", str(repo), "verify", "--trusted-keys", str(keys), *extra], ROOT, env)
     if code != 0 or "verify: OK" not in out:
