@@ -7,8 +7,9 @@ The branch is built exactly as commit_event writes it now (logfixture.ChainBuild
 commit one run of 5 tests whose files (compact run file, run.log, summaries, timing CSV,
 errors, determinism header) come from the recorder's own RecordBook/run_bundle, different in
 every commit; the event in the Testlog-Event-Record trailer, linked to the parent's by
-Testlog-Previous-Event; the static README once. Fast: objects go straight into one pack
-(then `git repack -a -d` gives them deltas, as packing would) and commits are signed in
+Testlog-Previous-Event; the static README once. At 100 runs a day the tip's directories hold
+one or two files per day and suite (404-808 entries after 101 days, no `prune`). Fast: objects go straight into one pack
+(then `git repack -a -d -f` gives them deltas, as packing would) and commits are signed in
 process with pysequoia instead of a gpg process. gpg itself checks those signatures in the
 baseline. The repository is cached in the temp dir between runs (`--rebuild` makes a new
 one).
@@ -79,8 +80,10 @@ def build_fixture(target: Path, n_full: int, n_new: int) -> dict[str, str]:
           flush=True)
     t1 = time.time()
     fx.git(repo, "update-ref", "refs/heads/testlog", builder.commits[-1])
-    fx.git(repo, "repack", "-a", "-d", "-q")
-    print(f"  fixture: repacked (deltas) in {time.time() - t1:.1f} s", flush=True)
+    fx.git(repo, "repack", "-a", "-d", "-f", "-q")
+    pack = sum(p.stat().st_size for p in (repo / "objects" / "pack").glob("*.pack"))
+    print(f"  fixture: repacked (deltas) in {time.time() - t1:.1f} s: {pack / 1e6:.0f} MB",
+          flush=True)
     fixture = {"repo": str(repo), "gnupg": str(gnupg_home), "fingerprint": fingerprint,
                "keys": str(keys), "full_tip": builder.commits[n_full - 1],
                "tip": builder.commits[-1], "env_home": str(target / "sandbox")}

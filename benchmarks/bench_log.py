@@ -471,7 +471,7 @@ def build_verify_repo(repo: Path, signer: fx.SequoiaSigner, runs: int, tests: in
                         day_start_ns(day) // 10**9 + k * 600)
     builder.close()
     fx.git(repo, "update-ref", "refs/heads/testlog", builder.commits[-1])
-    fx.git(repo, "repack", "-a", "-d", "-q")        # deltas, as packing would leave them
+    fx.git(repo, "repack", "-a", "-d", "-f", "-q")        # deltas, as packing would leave them
 
 
 def verify_once(repo: Path, keys: Path, env: dict[str, str], *extra: str) -> tuple[float, int, int]:

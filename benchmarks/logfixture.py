@@ -191,8 +191,9 @@ def synthetic_run(tests: int, *, suite: str, day: date, started_ns: int, base_se
 # -- commits as commit_event writes them, into one pack ------------------------------------------
 
 class PackWriter:
-    """Objects appended to one pack file (undeltified, zlib level 1 like loose objects); the
-    index is written by close()."""
+    """Objects appended to one pack file (undeltified, zlib level 1 like loose objects); close()
+    names it as git does and writes its index. `git repack -a -d -f` then gives the objects
+    the deltas that packing would."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -222,7 +223,11 @@ class PackWriter:
         checksum = hashlib.sha1(data).digest()
         with open(self.path, "ab") as handle:
             handle.write(checksum)
-        with open(self.path.with_suffix(".idx"), "wb") as handle:
+        # git's name for it (pack-<checksum>), so that `git repack -a -d` replaces it
+        final = self.path.with_name(f"pack-{checksum.hex()}.pack")
+        os.replace(self.path, final)
+        self.path = final
+        with open(final.with_suffix(".idx"), "wb") as handle:
             write_pack_index(handle, sorted(self.entries), checksum, version=2)
 
 
@@ -230,9 +235,8 @@ class ChainBuilder:
     """A new chain of log commits, each holding a run's files and its event exactly as
     `commit_event` writes them."""
 
-    def __init__(self, repo_git_dir: Path, signer: SequoiaSigner | None,
-                 name: str = "bench") -> None:
-        self.pack = PackWriter(repo_git_dir / "objects" / "pack" / f"pack-{name}.pack")
+    def __init__(self, repo_git_dir: Path, signer: SequoiaSigner | None) -> None:
+        self.pack = PackWriter(repo_git_dir / "objects" / "pack" / "tmp-bench.pack")
         self.signer = signer
         self.tip: str | None = None
         self.event: dict[str, Any] | None = None          # the tip's event
