@@ -8,9 +8,9 @@ commit one run of 5 tests whose files (compact run file, run.log, summaries, tim
 errors, determinism header) come from the recorder's own RecordBook/run_bundle, different in
 every commit; the event in the Testlog-Event-Record trailer, linked to the parent's by
 Testlog-Previous-Event; the static README once. At 100 runs a day the tip's directories hold
-one or two files per day and suite (404-808 entries after 101 days, no `prune`). Fast: objects go straight into one pack
-(then `git repack -a -d -f` gives them deltas, as packing would) and commits are signed in
-process with pysequoia instead of a gpg process. gpg itself checks those signatures in the
+one or two files per day and suite (404-808 entries after 101 days, no `prune`). Fast:
+objects go straight into one pack (then `git repack -a -d -f` gives them deltas, as packing
+would) and commits are signed in process with pysequoia instead of a gpg process. gpg itself checks those signatures in the
 baseline. The repository is cached in the temp dir between runs (`--rebuild` makes a new
 one).
 
