@@ -1,4 +1,5 @@
-"""`make perf`: run every benchmark script in this folder, each printing its own ratios."""
+"""`make perf`: run every benchmark script in this folder (bench_*.py: bench_log.py among them;
+logfixture.py is their shared helper), each printing its own ratios."""
 import pathlib
 import subprocess
 import sys
