@@ -303,6 +303,7 @@ def test_a_shallow_clone_is_told_to_fetch_the_history(tmp_path: Path,
     code = main(["-C", str(clone), "gate", "--affected", "--from", "HEAD~1"])
     err = capsys.readouterr().err
     assert code == 2                     # an unknown revision is the user's input
-    assert err == ("git-testlog: error: unknown revision 'HEAD~1' (give a commit, branch or tag; "
+    assert err == ("git-testlog: error: --from 'HEAD~1' is not a commit here (give a commit, "
+                   "branch or tag; "
                    "this clone is shallow: fetch the whole history (`fetch-depth: 0` for "
                    "actions/checkout, `GIT_DEPTH: 0` in GitLab CI, or `git fetch --unshallow`))\n")

@@ -20,7 +20,9 @@ from typing import Any
 
 import pytest
 
+from testlog.store import runs
 from tests.fixtures import git, make_repo
+from tests.recorder_helpers import event_at, git_bytes, run_data
 from tests.replay_support import last_report, replay, verdicts
 from tests.waiting import wait_until
 
@@ -44,17 +46,17 @@ def record(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 def runs_on_branch(repo: Path, rev: str = "testlog") -> list[str]:
     return [p for p in git(repo, "ls-tree", "-r", "--name-only", rev).split()
-            if p.endswith("__run.json")]
+            if p.endswith("__run.jsonl")]
 
 
 def run_at(repo: Path, rev: str = "testlog") -> dict[str, Any]:
-    """run.json of the run committed at `rev` (the artifact of its chronicle event)."""
-    event = json.loads(git(repo, "show", f"{rev}:chronicle.ndjson").splitlines()[-1])
-    return json.loads(git(repo, "show", f"{rev}:{event['artifact']}"))
+    """The run committed at `rev` (the artifact of its event), its records rebuilt as
+    `git testlog show --records` prints them."""
+    return run_data(repo, rev)
 
 
 def sibling(repo: Path, category: str, ext: str, rev: str = "testlog") -> str:
-    event = json.loads(git(repo, "show", f"{rev}:chronicle.ndjson").splitlines()[-1])
+    event = event_at(repo, rev)
     stem = event["artifact"].split("/", 1)[1].rsplit("__", 1)[0]
     folder = {"errors": "errors", "summary": "summaries"}[category]
     return git(repo, "show", f"{rev}:{folder}/{stem}__{category}.{ext}")
@@ -367,7 +369,7 @@ def test_partial_runs_are_named_apart_and_never_replace_the_full_run(pytester, c
     repo = project(pytester, PARTIAL)
     record(pytester, "tests")
     full = [p for p in runs_on_branch(repo) if "~" not in p]
-    assert len(full) == 1 and full[0].endswith("__tests__run.json")
+    assert len(full) == 1 and full[0].endswith("__tests__run.jsonl")
     full_bytes = git(repo, "show", f"testlog:{full[0]}")
     record(pytester, "tests", "-k", "one or two")
     record(pytester, "tests/test_some.py::test_three")
@@ -375,11 +377,12 @@ def test_partial_runs_are_named_apart_and_never_replace_the_full_run(pytester, c
     names = runs_on_branch(repo)
     partial = sorted(p for p in names if "~" in p)
     assert len(partial) == 3, names
-    assert any(re.search(r"__tests~k-[0-9a-f]{4}__run\.json$", p) for p in partial)
-    assert any(re.search(r"__test_some~id-[0-9a-f]{4}__run\.json$", p) for p in partial)
-    assert any(re.search(r"__tests~desel-[0-9a-f]{4}__run\.json$", p) for p in partial)
+    assert any(re.search(r"__tests~k-[0-9a-f]{4}__run\.jsonl$", p) for p in partial)
+    assert any(re.search(r"__test_some~id-[0-9a-f]{4}__run\.jsonl$", p) for p in partial)
+    assert any(re.search(r"__tests~desel-[0-9a-f]{4}__run\.jsonl$", p) for p in partial)
     assert git(repo, "show", f"testlog:{full[0]}") == full_bytes       # the full run is intact
-    k_run = json.loads(git(repo, "show", f"testlog:{next(p for p in partial if '~k-' in p)}"))
+    k_path = next(p for p in partial if "~k-" in p)
+    k_run = runs.run_data(git_bytes(repo, "show", f"testlog:{k_path}"), k_path, k_path)
     assert k_run["run"]["selection"]["keyword"] == "one or two"
     assert len(k_run["records"]) == 2 and k_run["run"]["totals"]["deselected"] == 1
     from testlog.cli import main
@@ -477,9 +480,10 @@ def test_hash_order_gets_the_same_verdict_on_every_replay(pytester, monkeypatch)
     # pick two seeds that agree on a small set, and the test would not test what it says).
     record(pytester, "--testlog-seed=2")
     assert run_at(repo)["run"]["pythonhashseed"] is None
+    run_sha = git(repo, "rev-parse", "testlog").strip()     # each replay commits on top
     seen = []
     for _ in range(5):
-        code, out, _err = replay(repo, "testlog")
+        code, out, _err = replay(repo, run_sha)
         assert code == 1, out
         report = last_report(repo)
         seen.append(verdicts(report))

@@ -150,7 +150,7 @@ def test_since_last_refuses_a_baseline_made_under_a_weaker_policy(shared: Shared
     assert code == 0
     publish(shared, passing_instead(shared))
     code, out, err = verify(shared, "--trusted-keys", str(keys_file), "--since", "last")
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""          # --since cannot be honoured: the user's input
     assert "allowed unsigned commits, a weaker policy than this one: --since cannot extend it" in err
     assert "run a full `git testlog verify` (without --since)" in err
 

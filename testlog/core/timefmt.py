@@ -27,6 +27,13 @@ def utc_compact(seconds: float) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(seconds))
 
 
+def to_microsecond(ns: int) -> int:
+    """`ns` truncated to the microsecond, the finest unit a record reports (`duration_ms` has
+    three decimals): the nanosecond digits of a test's clocks are noise that no reader uses and
+    that no compression removes (~10 bytes per test per run on the packed log)."""
+    return ns - ns % 1000
+
+
 class IsoClock:
     """UTC ISO 8601 with milliseconds and `Z`; the seconds part cached (most tests share it)."""
 

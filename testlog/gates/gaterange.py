@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gitstore import commit_sha, merge_base, remote_default_branch
+from gitstore import commit_sha, merge_base, remote_default_branch, shallow_hint
 
 from testlog.core.manifest import Manifest
 from testlog.core.modules import inside
@@ -70,7 +70,8 @@ def default_branch_base(root: str, remote: str | None, commit: str) -> tuple[str
 def resolved(root: str, rev: str, what: str) -> str:
     sha = commit_sha(root, rev)
     if sha is None:
-        raise UsageError(f"{what} {rev!r} is not a commit here (give a commit, branch or tag)")
+        raise UsageError(f"{what} {rev!r} is not a commit here (give a commit, branch or tag"
+                         f"{shallow_hint(root)})")
     return sha
 
 

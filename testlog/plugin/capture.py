@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from testlog.core.seeds import derive_seed, session_seed
+from testlog.core.timefmt import to_microsecond
 from testlog.plugin.sysstat import RssReader
 from testlog.rng import REGISTRY, loaded_rngs
 
@@ -199,18 +200,21 @@ class Capturer:
 
     def export(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
         """Captures `start` to `stop` (default: the last) as plain data, times in ns since this
-        process's session start (every state digest filled in first)."""
+        process's session start, to the microsecond (every state digest filled in first)."""
         self.flush()
         origin = self.origin_ns
         out = []
         for capture in self.captures[start:stop]:
             data = capture.as_dict()
-            data["start_ns"] -= origin
-            data["end_ns"] -= origin
+            data["start_ns"] = to_microsecond(data["start_ns"] - origin)
+            data["end_ns"] = to_microsecond(data["end_ns"] - origin)
+            data["wall_ns"] = to_microsecond(data["wall_ns"])
+            data["cpu_ns"] = to_microsecond(data["cpu_ns"])
             if "attempts" in data:
-                data["attempt_start_ns"] -= origin
-                data["attempts"] = [{**a, "start_ns": a["start_ns"] - origin,
-                                     "end_ns": a["end_ns"] - origin} for a in data["attempts"]]
+                data["attempt_start_ns"] = to_microsecond(data["attempt_start_ns"] - origin)
+                data["attempts"] = [{**a, "start_ns": to_microsecond(a["start_ns"] - origin),
+                                     "end_ns": to_microsecond(a["end_ns"] - origin)}
+                                    for a in data["attempts"]]
             out.append(data)
         return out
 

@@ -26,6 +26,7 @@ from testlog.core.seeds import random_base_seed, session_seed
 from testlog.core.selection import Selection, partial_suite, selection_of
 from testlog.core.shards import resolve_run_id, run_base_seed, shard_suite
 from testlog.core.suite import derive_suite
+from testlog.core.timefmt import to_microsecond
 from testlog.errors import TestlogError
 from testlog.plugin.capture import BATCH_TESTS
 from testlog.plugin.keys import REPORT_AT_EXIT
@@ -225,7 +226,7 @@ class RecordWriter:
         shard = self._shard(config)
         suite = self._suite(config, configured_suite, selection, shard)
         base_seed, randomly = self._base_seed(config, shard)
-        started = time.time_ns()
+        started = to_microsecond(time.time_ns())     # as the tests' clocks (capture.py)
         return RunContext(
             suite=suite, day=datetime.fromtimestamp(started / 1e9, timezone.utc).date(),
             base_seed=base_seed, session_seed=session_seed(base_seed), started_ns=started,
