@@ -1,0 +1,287 @@
+"""What the history commands (flaky, history, site, compare's variance) take from one run file:
+per test its status, duration, seed, the RNG states it started from and its attempts; per run
+its source, environment, mode and counts.
+
+Read straight from the compact file's lines: no record is rebuilt (that would regenerate every
+derived RNG state) and no signature is checked (`git testlog verify` does). Everything read is
+checked for the type it is used as, since a log branch is anyone's to push to: a line that is
+not what the recorder writes makes the whole run unreadable (FactsError), never a wrong fact.
+Pure: the caller reads the bytes and caches the result (`as_json` / `from_json`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from testlog.core import branchjson
+from testlog.core.canonical import canonical_json
+from testlog.core.compact import CompactError, parse_compact
+from testlog.core.records import STATUSES
+from testlog.core.seeds import derive_seed
+
+FAILING = frozenset({"FAIL", "ERROR"})
+SERIAL, XDIST, COVERAGE = "serial", "xdist", "coverage"
+MAX_LINE = 16 * 1024 * 1024         # one test's line; the recorder writes a few hundred bytes
+
+
+class FactsError(ValueError):
+    """A run file the history commands cannot read (damaged, hand-edited, of a newer format)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TestFact:
+    """One test of one run."""
+    __test__ = False
+    name: str
+    status: str                      # PASS FAIL ERROR SKIP XFAIL XPASS
+    duration_ms: float
+    seed: int | None                 # as stored; None: derived from the base seed and the name
+    states: str                      # digest of the RNG states stored for it; "": its seed's
+    attempts: tuple[str, ...] = ()   # a re-run test: every attempt's status, in order
+
+    def effective_seed(self, base_seed: int | None) -> int | None:
+        if self.seed is not None or base_seed is None:
+            return self.seed
+        return derive_seed(base_seed, self.name)
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """One run, as the history commands see it."""
+    suite: str
+    verdict: str
+    started: str                     # UTC ISO 8601 (the run's own clock)
+    duration_s: float
+    base_seed: int | None
+    pythonhashseed: str | None       # None or "random": hash order not reproducible
+    environment: str                 # digest of the environment block every record carries
+    platform: str                    # "Linux x86_64 CPython 3.11.7"
+    mode: str                        # serial | xdist, "+coverage" when coverage was measured
+    partial: str | None              # how a partial run selected its tests (-k, node ids)
+    tree: str | None
+    commit: str | None
+    dirty_diff: str | None           # the dirty diff's path on the branch, when dirty
+    tests: tuple[TestFact, ...]
+
+    def passed_failed(self) -> tuple[int, int]:
+        failed = sum(1 for t in self.tests if t.status in FAILING)
+        passed = sum(1 for t in self.tests if t.status in ("PASS", "XPASS"))
+        return passed, failed
+
+    def pass_rate(self) -> float | None:
+        """Passed over passed and failed (skips and xfails count for neither); None: neither."""
+        passed, failed = self.passed_failed()
+        return passed / (passed + failed) if passed + failed else None
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value)).hexdigest()[:16]
+
+
+def _text(value: Any, what: str, optional: bool = True) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise FactsError(f"{what} is not text")
+    return value
+
+
+def _int(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FactsError(f"{what} is not a whole number")
+    return value
+
+
+def mode_of(run: Mapping[str, Any]) -> str:
+    """serial or xdist (the run had xdist workers), with "+coverage" when pytest-cov measured."""
+    workers = run.get("xdist_workers")
+    base = XDIST if isinstance(workers, int) and not isinstance(workers, bool) and workers > 0 \
+        else SERIAL
+    args = (run.get("pytest") or {}).get("args") if isinstance(run.get("pytest"), dict) else None
+    covered = isinstance(args, list) and any(isinstance(a, str) and (a == "--cov" or a.startswith("--cov="))
+                                             for a in args)
+    return f"{base}+{COVERAGE}" if covered else base
+
+
+def platform_of(environment: Mapping[str, Any]) -> str:
+    parts = [environment.get(k) for k in ("os", "arch", "python_implementation", "python_version")]
+    return " ".join(str(p) for p in parts if isinstance(p, (str, int, float)) and p != "")
+
+
+def _statuses(attempts: Any, what: str) -> tuple[str, ...]:
+    if attempts is None:
+        return ()
+    if not isinstance(attempts, list):
+        raise FactsError(f"{what}: attempts is not a list")
+    out = []
+    for attempt in attempts:
+        status = attempt.get("status") if isinstance(attempt, dict) else None
+        if status not in STATUSES:
+            raise FactsError(f"{what}: an attempt has no known status")
+        out.append(str(status))
+    return tuple(out)
+
+
+def _duration_ms(timing: Any, what: str) -> float:
+    if timing is None:
+        return 0.0
+    if not isinstance(timing, list) or len(timing) < 2 \
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in timing[:2]):
+        raise FactsError(f"{what}: timing is not [start_ns, end_ns, …]")
+    start, end = int(timing[0]), int(timing[1])
+    return max(0, end - start) / 1e6
+
+
+def fact_from_line(line: Any, number: int) -> TestFact:
+    """A compact line's test (core/compact.py)."""
+    what = f"line {number}"
+    if not isinstance(line, dict):
+        raise FactsError(f"{what} is not an object")
+    name, status = line.get("test_name"), line.get("status")
+    if not isinstance(name, str) or status not in STATUSES:
+        raise FactsError(f"{what} has no test name or no known status")
+    stored = line.get("rng_state")
+    if stored is not None and not isinstance(stored, dict):
+        raise FactsError(f"{what}: rng_state is not an object")
+    return TestFact(name, str(status), _duration_ms(line.get("timing"), what),
+                    _int(line.get("seed"), f"{what}: seed"), _digest(stored) if stored else "",
+                    _statuses(line.get("attempts"), what))
+
+
+def fact_from_record(record: Any, number: int, seeded: bool) -> TestFact:
+    """A full-format record (runs of the first format): states count as its seed's when the
+    run reseeded every test."""
+    what = f"record {number}"
+    if not isinstance(record, dict):
+        raise FactsError(f"{what} is not an object")
+    name, status = record.get("test_name"), record.get("status")
+    if not isinstance(name, str) or status not in STATUSES:
+        raise FactsError(f"{what} has no test name or no known status")
+    duration = record.get("duration_ms")
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)):
+        raise FactsError(f"{what}: duration_ms is not a number")
+    states = record.get("rng_state")
+    own_seed = record.get("determinism_check") == "seeded" and seeded
+    return TestFact(name, str(status), max(0.0, float(duration)),
+                    _int(record.get("seed"), f"{what}: seed"),
+                    "" if own_seed or not states else _digest(states),
+                    _statuses(record.get("attempts"), what))
+
+
+def run_facts(run: Mapping[str, Any], environment: Mapping[str, Any], base_seed: int | None,
+              tests: Sequence[TestFact]) -> RunFacts:
+    """The run's facts from its run block (the header's `run`), the environment block every
+    record carries and its tests."""
+    source = run.get("source") if isinstance(run.get("source"), dict) else {}
+    assert isinstance(source, dict)
+    selection = run.get("selection")
+    partial = selection.get("text") if isinstance(selection, dict) else None
+    hashseed = run.get("pythonhashseed")
+    return RunFacts(
+        suite=_text(run.get("suite"), "the suite", optional=False) or "",
+        verdict=str(run.get("verdict")) if isinstance(run.get("verdict"), str) else "",
+        started=str(run.get("started")) if isinstance(run.get("started"), str) else "",
+        duration_s=_run_seconds(tests),
+        base_seed=base_seed, pythonhashseed=str(hashseed) if hashseed is not None else None,
+        environment=_digest(dict(environment)), platform=platform_of(environment),
+        mode=mode_of(run), partial=str(partial) if isinstance(partial, str) else None,
+        tree=_text(source.get("tree"), "the source tree"),
+        commit=_text(source.get("commit"), "the source commit"),
+        dirty_diff=_text(source.get("dirty_diff_path"), "the dirty diff's path")
+        if source.get("dirty") else None,
+        tests=tuple(tests))
+
+
+def _run_seconds(tests: Sequence[TestFact]) -> float:
+    """The time the run's tests took, summed (a run's wall time mixes in collection, and xdist
+    runs tests side by side): what "the suite got slower" means."""
+    return round(sum(t.duration_ms for t in tests) / 1000.0, 6)
+
+
+def facts_from_compact(data: bytes, where: str) -> RunFacts:
+    """A compact run file's facts; FactsError names what is wrong."""
+    try:
+        compact = parse_compact(data, where)
+    except CompactError as exc:
+        raise FactsError(str(exc)) from None
+    tests = []
+    for number, raw in enumerate(compact.lines, 2):
+        if len(raw) > MAX_LINE:
+            raise FactsError(f"{where}: line {number} is larger than {MAX_LINE} bytes")
+        try:
+            line = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise FactsError(f"{where}: line {number} is not JSON") from None
+        try:
+            tests.append(fact_from_line(line, number))
+        except FactsError as exc:
+            raise FactsError(f"{where}: {exc}") from None
+    defaults = compact.defaults
+    return run_facts(compact.run, defaults.environment, defaults.base_seed, tests)
+
+
+def facts_from_full(data: bytes, where: str) -> RunFacts:
+    """A run file of the first format (`runs/…__run.json`)."""
+    try:
+        doc = branchjson.loads(data)
+    except ValueError as exc:
+        raise FactsError(f"{where} is {exc}") from None
+    run = doc.get("run") if isinstance(doc, dict) else None
+    records = doc.get("records") if isinstance(doc, dict) else None
+    if not isinstance(run, dict) or not isinstance(records, list):
+        raise FactsError(f"{where} is not a recorded run (no run block or records)")
+    seeded = run.get("reseed", True) is not False
+    try:
+        tests = [fact_from_record(r, n, seeded) for n, r in enumerate(records, 1)]
+    except FactsError as exc:
+        raise FactsError(f"{where}: {exc}") from None
+    environment = records[0].get("environment") if records and isinstance(records[0], dict) \
+        else run.get("environment")
+    base = run.get("base_seed")
+    return run_facts(run, environment if isinstance(environment, dict) else {},
+                     base if isinstance(base, int) and not isinstance(base, bool) else None, tests)
+
+
+def facts_from_file(data: bytes, artifact: str, where: str) -> RunFacts:
+    return facts_from_compact(data, where) if artifact.endswith(".jsonl") \
+        else facts_from_full(data, where)
+
+
+# -- the cache's form ------------------------------------------------------------------------
+
+def as_json(facts: RunFacts) -> dict[str, Any]:
+    """What the cache keeps (one list per test: far quicker to load than objects)."""
+    return {"suite": facts.suite, "verdict": facts.verdict, "started": facts.started,
+            "duration_s": facts.duration_s, "base_seed": facts.base_seed,
+            "pythonhashseed": facts.pythonhashseed, "environment": facts.environment,
+            "platform": facts.platform, "mode": facts.mode, "partial": facts.partial,
+            "tree": facts.tree, "commit": facts.commit, "dirty_diff": facts.dirty_diff,
+            "tests": [[t.name, t.status, t.duration_ms, t.seed, t.states, list(t.attempts)]
+                      for t in facts.tests]}
+
+
+def from_json(data: Any) -> RunFacts:
+    """The cache's form back; FactsError when it is not what as_json wrote."""
+    try:
+        tests = tuple(TestFact(str(n), str(s), float(d), None if seed is None else int(seed),
+                               str(states), tuple(str(a) for a in attempts))
+                      for n, s, d, seed, states, attempts in data["tests"])
+        return RunFacts(
+            suite=str(data["suite"]), verdict=str(data["verdict"]), started=str(data["started"]),
+            duration_s=float(data["duration_s"]),
+            base_seed=None if data["base_seed"] is None else int(data["base_seed"]),
+            pythonhashseed=_opt(data["pythonhashseed"]), environment=str(data["environment"]),
+            platform=str(data["platform"]), mode=str(data["mode"]), partial=_opt(data["partial"]),
+            tree=_opt(data["tree"]), commit=_opt(data["commit"]),
+            dirty_diff=_opt(data["dirty_diff"]), tests=tests)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FactsError(f"not a cached run ({exc!r})") from None
+
+
+def _opt(value: Any) -> str | None:
+    return None if value is None else str(value)
