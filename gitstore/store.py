@@ -221,7 +221,7 @@ class LogStore:
         """The chains (see `chains`); an error naming the branch when there is none at all."""
         found = self.chains()
         if not found:
-            raise GitStoreError(f"no log branch {self.ref} here "
+            raise GitStoreInputError(f"no log branch {self.ref} here "
                                 f"({self.conventions.no_branch_hint})")
         return found
 

@@ -146,3 +146,18 @@ def closest_names(name: str, known: Iterable[str], count: int = 3) -> list[str]:
     tail = [n for n in names if n.endswith(name) or n.rsplit("::", 1)[-1] == name]
     near = difflib.get_close_matches(name, names, n=count, cutoff=0.5)
     return list(dict.fromkeys(tail + near))[:count]
+
+
+RECORDED_LIMIT = 50
+
+
+def recorded_durations(runs: Sequence[LoggedRun], suite: str, mode: str,
+                       limit: int = RECORDED_LIMIT) -> dict[str, list[float]]:
+    """Each test's durations in the latest `limit` whole runs of a suite of one kind (serial,
+    xdist, coverage): the variance a timing change is judged against."""
+    chosen = [r for r in suite_runs(runs, suite) if r.facts.mode == mode][-limit:]
+    found: dict[str, list[float]] = defaultdict(list)
+    for run in chosen:
+        for test in run.facts.tests:
+            found[test.name].append(test.duration_ms)
+    return dict(found)
