@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from testlog.commands.arguments import add_branch_argument
-from testlog.core.flaky import FlakyTest, evidence_note, find_flaky
+from testlog.core.flaky import FlakyTest, evidence_note, find_flaky, known_flaky, run_marks
 from testlog.core.logview import LogView
 from testlog.core.series import closest_names
 from testlog.errors import UsageError
@@ -87,3 +87,22 @@ def lines_of(item: FlakyTest) -> list[str]:
         lines.append(f"    … {len(item.failing_seeds) - SHOWN_SEEDS} more failing seeds (--json)")
     lines.append(f"    replay: {item.next_step()}")
     return lines
+
+
+def flaky_marks(view: LogView) -> dict[str, dict[str, list[str]]]:
+    """{run sha: {"contains": known-flaky tests it holds, "failed": those that failed in it}}
+    for the runs holding any: what `log --runs` and `show` mark."""
+    known = known_flaky(find_flaky(view))
+    marks = {run.sha: run_marks(run, known) for run in view.runs}
+    return {sha: m for sha, m in marks.items() if m["contains"]}
+
+
+def mark_text(marks: dict[str, list[str]] | None) -> str:
+    """`  [flaky: 1 known-flaky test failed]` (or held), "" for a run without any."""
+    if not marks:
+        return ""
+    if marks["failed"]:
+        n = len(marks["failed"])
+        return f"  [flaky: {n} known-flaky test{'s' if n != 1 else ''} failed]"
+    n = len(marks["contains"])
+    return f"  [holds {n} known-flaky test{'s' if n != 1 else ''}]"

@@ -9,9 +9,11 @@ from typing import Any
 from gitstore import LogEntry
 
 from testlog.commands.arguments import add_branch_argument
+from testlog.commands.flaky import flaky_marks, mark_text
 from testlog.config import repo_settings
 from testlog.core.timefmt import utc_iso
 from testlog.store.chains import known_writer_id, writer_of
+from testlog.store.runindex import read_view
 from testlog.store.runs import run_info
 from testlog.store.state import open_configured
 
@@ -25,23 +27,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verify", action="store_true",
                         help="check each signature with gpg (slower) instead of only its presence")
     add_branch_argument(parser)
-    parser.add_argument("--runs", action="store_true", help="only test runs (pytest --testlog)")
+    parser.add_argument("--runs", action="store_true",
+                        help="only test runs (pytest --testlog), each marked when it holds "
+                             "known-flaky tests (see `git testlog flaky`)")
 
 
-def entry_dict(entry: LogEntry, chain: str | None = None,
-               writer: str | None = None) -> dict[str, Any]:
-    """The JSON of one commit; a run also gets "run": suite, verdict, counts, source."""
+def entry_dict(entry: LogEntry, chain: str | None = None, writer: str | None = None,
+               flaky: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """The JSON of one commit; a run also gets "run": suite, verdict, counts, source (and
+    with `log --runs`, the known-flaky tests it holds and those that failed in it)."""
     out: dict[str, Any] = {
         "sha": entry.sha, "parents": list(entry.parents), "summary": entry.summary,
         "trailers": entry.trailers, "timestamp": utc_iso(entry.timestamp),
         "signature": entry.signature, "signer": entry.signer, "chain": chain, "writer": writer}
     info = run_info(entry)
     if info is not None:
-        out["run"] = info
+        out["run"] = info if flaky is None else {**info, "flaky": flaky}
     return out
 
 
-def entry_line(entry: LogEntry, writer: str | None = None) -> str:
+def entry_line(entry: LogEntry, writer: str | None = None, flaky: str = "") -> str:
     head = f"{entry.sha[:10]}  {utc_iso(entry.timestamp)}  {entry.signature:<11}  "
     if writer is not None:
         head += f"{writer}  "
@@ -52,7 +57,7 @@ def entry_line(entry: LogEntry, writer: str | None = None) -> str:
     not_run = f"  {info['not_run']} not run" if info.get("not_run") else ""
     selection = f"  [{info['selection']}]" if info.get("selection") else ""
     return (head + f"run  {info['suite']}{selection}  {info['verdict']}  {info['passed']} passed  "
-            f"{info['failed']} failed{not_run}  source {source}")
+            f"{info['failed']} failed{not_run}  source {source}{flaky}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,11 +67,13 @@ def run(args: argparse.Namespace) -> int:
         own = known_writer_id(common, values["writer"]) or "this clone"
         entries = store.history_all(limit=None if args.runs else args.n,
                                     verify_signatures=args.verify)
+        marks = flaky_marks(read_view(store, own, replays=True)) if args.runs else {}
     if args.runs:
         entries = [(e, ref) for e, ref in entries if run_info(e) is not None][:args.n]
     several = len(chains) > 1
     for entry, ref in entries:
         writer = writer_of(ref, store.ref, own)
-        print(json.dumps(entry_dict(entry, ref, writer), sort_keys=True) if args.json
-              else entry_line(entry, writer if several else None))
+        mark = marks.get(entry.sha, {"contains": [], "failed": []}) if args.runs else None
+        print(json.dumps(entry_dict(entry, ref, writer, mark), sort_keys=True) if args.json
+              else entry_line(entry, writer if several else None, mark_text(mark)))
     return 0
