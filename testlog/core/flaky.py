@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from testlog.core.logview import LoggedReplay, LoggedRun, LogView
-from testlog.core.runfacts import FAILING, TestFact
+from testlog.core.runfacts import FAILING, FAILING_CODES, TestFact
 
 NONDETERMINISTIC = "nondeterministic"
 ENVIRONMENT_DEPENDENT = "environment-dependent"
@@ -143,11 +143,43 @@ def replay_command(sha: str, test_name: str) -> str:
 
 # -- finding them --------------------------------------------------------------------------
 
-def observations_by_test(runs: Iterable[LoggedRun]) -> dict[str, list[Observation]]:
+def observations_by_test(runs: Sequence[LoggedRun],
+                         names: set[str] | None = None) -> dict[str, list[Observation]]:
+    """Each test's outcomes (only the tests in `names`, when given), oldest first."""
     found: dict[str, list[Observation]] = defaultdict(list)
     for run in runs:
-        for test in run.facts.tests:
-            found[test.name].append(Observation(run, test))
+        tests = run.facts.tests
+        if names is None:
+            wanted: Iterable[int] = range(len(tests))
+        elif len(names) > 8:
+            wanted = [i for i, n in enumerate(tests.names) if n in names]
+        else:
+            wanted = [i for i in (tests.position(n) for n in names) if i is not None]
+        for i in wanted:
+            found[tests.names[i]].append(Observation(run, tests.at(i)))
+    return found
+
+
+def candidates(runs: Sequence[LoggedRun]) -> set[str]:
+    """The tests that may be flaky, cheaply: two outcomes within one source, or attempts
+    that differ. A run whose statuses repeat one seen before (of the same source) is skipped
+    whole: most are."""
+    first: dict[str, dict[str, str]] = defaultdict(dict)
+    seen: set[tuple[str, tuple[str, ...], str]] = set()
+    found: set[str] = set()
+    for run in runs:
+        tests = run.facts.tests
+        for i, attempts in tests.attempts.items():
+            if len(set(attempts)) > 1:
+                found.add(tests.names[i])
+        key = (run.source, tests.names, tests.codes)
+        if key in seen:
+            continue
+        seen.add(key)
+        codes = first[run.source]
+        for name, code in zip(tests.names, tests.codes):
+            if codes.setdefault(name, code) != code:
+                found.add(name)
     return found
 
 
@@ -161,27 +193,17 @@ def reproductions(replays: Iterable[LoggedReplay]) -> dict[tuple[str, str], list
     return found
 
 
-def _may_flip(observations: Sequence[Observation]) -> bool:
-    """Cheap first look: two outcomes within one source, or attempts that differ."""
-    seen: dict[str, str] = {}
-    for o in observations:
-        if len(set(o.test.attempts)) > 1:
-            return True
-        first = seen.setdefault(o.run.source, o.test.status)
-        if first != o.test.status:
-            return True
-    return False
-
-
 def find_flaky(view: LogView) -> list[FlakyTest]:
     """Every flaky test of the view's runs, by name."""
+    names = candidates(view.runs)
+    if not names:
+        return []
     repro = reproductions(view.replays)
     found = []
-    for name, observations in sorted(observations_by_test(view.runs).items()):
-        if _may_flip(observations):
-            flaky = classify_test(name, observations, repro)
-            if flaky is not None:
-                found.append(flaky)
+    for name, observations in sorted(observations_by_test(view.runs, names).items()):
+        flaky = classify_test(name, observations, repro)
+        if flaky is not None:
+            found.append(flaky)
     return found
 
 
@@ -324,9 +346,12 @@ def known_flaky(flaky: Iterable[FlakyTest]) -> set[str]:
 
 def run_marks(run: LoggedRun, known: set[str]) -> dict[str, list[str]]:
     """The known-flaky tests a run holds, and those that failed in it."""
-    held = [t for t in run.facts.tests if t.name in known]
-    return {"contains": sorted(t.name for t in held),
-            "failed": sorted(t.name for t in held if t.status in FAILING)}
+    tests = run.facts.tests
+    if not known:
+        return {"contains": [], "failed": []}
+    held = [i for i, name in enumerate(tests.names) if name in known]
+    return {"contains": sorted(tests.names[i] for i in held),
+            "failed": sorted(tests.names[i] for i in held if tests.codes[i] in FAILING_CODES)}
 
 
 def evidence_note(runs: Sequence[LoggedRun]) -> str | None:
@@ -337,8 +362,8 @@ def evidence_note(runs: Sequence[LoggedRun]) -> str | None:
         return ("only one run is recorded: a flaky test shows between runs of the same source "
                 "tree, so record that tree again")
     sources = {r.source for r in runs}
-    if len(sources) == len(runs) and not any(len(set(t.attempts)) > 1
-                                             for r in runs for t in r.facts.tests):
+    if len(sources) == len(runs) and not any(len(set(a)) > 1 for r in runs
+                                             for a in r.facts.tests.attempts.values()):
         return (f"no two of the {len(runs)} runs share a source tree: a flaky test shows between "
                 "runs of the same tree, so record one again (or `git testlog hunt` a test)")
     return None

@@ -7,7 +7,6 @@ of the analyses here sees them.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from testlog.core.runfacts import RunFacts, TestFact
@@ -25,10 +24,7 @@ class LoggedRun:
     facts: RunFacts
 
     def test(self, name: str) -> TestFact | None:
-        for test in self.facts.tests:
-            if test.name == name:
-                return test
-        return None
+        return self.facts.test(name)
 
 
 @dataclass(frozen=True)
@@ -64,13 +60,10 @@ class LogView:
         return sorted({run.facts.suite for run in self.runs})
 
     def test_names(self) -> list[str]:
-        return sorted({t.name for run in self.runs for t in run.facts.tests})
-
-    def observations(self, name: str) -> Iterator[tuple[LoggedRun, TestFact]]:
+        names: set[str] = set()
         for run in self.runs:
-            test = run.test(name)
-            if test is not None:
-                yield run, test
+            names.update(run.facts.tests.names)
+        return sorted(names)
 
 
 def source_key(tree: str | None, dirty_blob: str | None) -> str:

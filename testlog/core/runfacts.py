@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from testlog.core import branchjson
 from testlog.core.canonical import canonical_json
 from testlog.core.compact import CompactError, parse_compact
-from testlog.core.records import STATUSES
 from testlog.core.seeds import derive_seed
 
 FAILING = frozenset({"FAIL", "ERROR"})
 SERIAL, XDIST, COVERAGE = "serial", "xdist", "coverage"
 MAX_LINE = 16 * 1024 * 1024         # one test's line; the recorder writes a few hundred bytes
+# One character per status: a run's statuses are one string (compact in memory and cache).
+CODE = {"PASS": "P", "FAIL": "F", "ERROR": "E", "SKIP": "S", "XFAIL": "x", "XPASS": "X"}
+STATUS_OF = {code: status for status, code in CODE.items()}
+FAILING_CODES = frozenset(CODE[s] for s in FAILING)
 
 
 class FactsError(ValueError):
@@ -49,6 +53,34 @@ class TestFact:
 
 
 @dataclass(frozen=True)
+class Tests:
+    """A run's tests, one column per fact (3,000 runs of 500 tests are 1.5 million tests: a
+    column each is what fits in memory and loads fast). Sparse facts are keyed by position."""
+    names: tuple[str, ...]
+    codes: str                                   # CODE per test
+    durations: tuple[float, ...]                 # ms
+    seeds: dict[int, int] = field(default_factory=dict)          # stored seeds
+    states: dict[int, str] = field(default_factory=dict)         # stored-state digests
+    attempts: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def at(self, i: int) -> TestFact:
+        return TestFact(self.names[i], STATUS_OF[self.codes[i]], self.durations[i],
+                        self.seeds.get(i), self.states.get(i, ""), self.attempts.get(i, ()))
+
+    def __iter__(self) -> Iterator[TestFact]:
+        return (self.at(i) for i in range(len(self.names)))
+
+    def position(self, name: str) -> int | None:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
 class RunFacts:
     """One run, as the history commands see it."""
     suite: str
@@ -64,12 +96,15 @@ class RunFacts:
     tree: str | None
     commit: str | None
     dirty_diff: str | None           # the dirty diff's path on the branch, when dirty
-    tests: tuple[TestFact, ...]
+    tests: Tests
+
+    def test(self, name: str) -> TestFact | None:
+        i = self.tests.position(name)
+        return None if i is None else self.tests.at(i)
 
     def passed_failed(self) -> tuple[int, int]:
-        failed = sum(1 for t in self.tests if t.status in FAILING)
-        passed = sum(1 for t in self.tests if t.status in ("PASS", "XPASS"))
-        return passed, failed
+        codes = self.tests.codes
+        return codes.count("P") + codes.count("X"), codes.count("F") + codes.count("E")
 
     def pass_rate(self) -> float | None:
         """Passed over passed and failed (skips and xfails count for neither); None: neither."""
@@ -121,9 +156,9 @@ def _statuses(attempts: Any, what: str) -> tuple[str, ...]:
     out = []
     for attempt in attempts:
         status = attempt.get("status") if isinstance(attempt, dict) else None
-        if status not in STATUSES:
+        if status not in CODE:
             raise FactsError(f"{what}: an attempt has no known status")
-        out.append(str(status))
+        out.append(STATUS_OF[CODE[status]])
     return tuple(out)
 
 
@@ -137,44 +172,71 @@ def _duration_ms(timing: Any, what: str) -> float:
     return max(0, end - start) / 1e6
 
 
-def fact_from_line(line: Any, number: int) -> TestFact:
+class _Columns:
+    """Tests gathered one by one into columns."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.codes: list[str] = []
+        self.durations: list[float] = []
+        self.seeds: dict[int, int] = {}
+        self.states: dict[int, str] = {}
+        self.attempts: dict[int, tuple[str, ...]] = {}
+
+    def add(self, item: Any, what: str, duration: float, seed: Any, states: Any,
+            attempts: Any) -> None:
+        if not isinstance(item, dict):
+            raise FactsError(f"{what} is not an object")
+        name, status = item.get("test_name"), item.get("status")
+        if not isinstance(name, str) or status not in CODE:
+            raise FactsError(f"{what} has no test name or no known status")
+        i = len(self.names)
+        self.names.append(sys.intern(name))
+        self.codes.append(CODE[status])
+        self.durations.append(duration)
+        stored = _int(seed, f"{what}: seed")
+        if stored is not None:
+            self.seeds[i] = stored
+        if states:
+            self.states[i] = states
+        found = _statuses(attempts, what)
+        if found:
+            self.attempts[i] = found
+
+    def tests(self) -> Tests:
+        return Tests(tuple(self.names), "".join(self.codes), tuple(self.durations), self.seeds,
+                     self.states, self.attempts)
+
+
+def add_line(columns: _Columns, line: Any, number: int) -> None:
     """A compact line's test (core/compact.py)."""
     what = f"line {number}"
     if not isinstance(line, dict):
         raise FactsError(f"{what} is not an object")
-    name, status = line.get("test_name"), line.get("status")
-    if not isinstance(name, str) or status not in STATUSES:
-        raise FactsError(f"{what} has no test name or no known status")
     stored = line.get("rng_state")
     if stored is not None and not isinstance(stored, dict):
         raise FactsError(f"{what}: rng_state is not an object")
-    return TestFact(name, str(status), _duration_ms(line.get("timing"), what),
-                    _int(line.get("seed"), f"{what}: seed"), _digest(stored) if stored else "",
-                    _statuses(line.get("attempts"), what))
+    columns.add(line, what, _duration_ms(line.get("timing"), what), line.get("seed"),
+                _digest(stored) if stored else "", line.get("attempts"))
 
 
-def fact_from_record(record: Any, number: int, seeded: bool) -> TestFact:
+def add_record(columns: _Columns, record: Any, number: int, seeded: bool) -> None:
     """A full-format record (runs of the first format): states count as its seed's when the
     run reseeded every test."""
     what = f"record {number}"
     if not isinstance(record, dict):
         raise FactsError(f"{what} is not an object")
-    name, status = record.get("test_name"), record.get("status")
-    if not isinstance(name, str) or status not in STATUSES:
-        raise FactsError(f"{what} has no test name or no known status")
     duration = record.get("duration_ms")
     if isinstance(duration, bool) or not isinstance(duration, (int, float)):
         raise FactsError(f"{what}: duration_ms is not a number")
     states = record.get("rng_state")
     own_seed = record.get("determinism_check") == "seeded" and seeded
-    return TestFact(name, str(status), max(0.0, float(duration)),
-                    _int(record.get("seed"), f"{what}: seed"),
-                    "" if own_seed or not states else _digest(states),
-                    _statuses(record.get("attempts"), what))
+    columns.add(record, what, max(0.0, float(duration)), record.get("seed"),
+                "" if own_seed or not states else _digest(states), record.get("attempts"))
 
 
 def run_facts(run: Mapping[str, Any], environment: Mapping[str, Any], base_seed: int | None,
-              tests: Sequence[TestFact]) -> RunFacts:
+              tests: Tests) -> RunFacts:
     """The run's facts from its run block (the header's `run`), the environment block every
     record carries and its tests."""
     source = run.get("source") if isinstance(run.get("source"), dict) else {}
@@ -186,7 +248,7 @@ def run_facts(run: Mapping[str, Any], environment: Mapping[str, Any], base_seed:
         suite=_text(run.get("suite"), "the suite", optional=False) or "",
         verdict=str(run.get("verdict")) if isinstance(run.get("verdict"), str) else "",
         started=str(run.get("started")) if isinstance(run.get("started"), str) else "",
-        duration_s=_run_seconds(tests),
+        duration_s=round(sum(tests.durations) / 1000.0, 6),
         base_seed=base_seed, pythonhashseed=str(hashseed) if hashseed is not None else None,
         environment=_digest(dict(environment)), platform=platform_of(environment),
         mode=mode_of(run), partial=str(partial) if isinstance(partial, str) else None,
@@ -194,35 +256,31 @@ def run_facts(run: Mapping[str, Any], environment: Mapping[str, Any], base_seed:
         commit=_text(source.get("commit"), "the source commit"),
         dirty_diff=_text(source.get("dirty_diff_path"), "the dirty diff's path")
         if source.get("dirty") else None,
-        tests=tuple(tests))
-
-
-def _run_seconds(tests: Sequence[TestFact]) -> float:
-    """The time the run's tests took, summed (a run's wall time mixes in collection, and xdist
-    runs tests side by side): what "the suite got slower" means."""
-    return round(sum(t.duration_ms for t in tests) / 1000.0, 6)
+        tests=tests)
 
 
 def facts_from_compact(data: bytes, where: str) -> RunFacts:
-    """A compact run file's facts; FactsError names what is wrong."""
+    """A compact run file's facts; FactsError names what is wrong. The test lines are parsed
+    as one JSON array (one call instead of one per line)."""
     try:
         compact = parse_compact(data, where)
     except CompactError as exc:
         raise FactsError(str(exc)) from None
-    tests = []
     for number, raw in enumerate(compact.lines, 2):
         if len(raw) > MAX_LINE:
             raise FactsError(f"{where}: line {number} is larger than {MAX_LINE} bytes")
-        try:
-            line = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise FactsError(f"{where}: line {number} is not JSON") from None
-        try:
-            tests.append(fact_from_line(line, number))
-        except FactsError as exc:
-            raise FactsError(f"{where}: {exc}") from None
+    try:
+        lines = json.loads(b"[" + b",".join(compact.lines) + b"]")
+    except (ValueError, RecursionError):
+        raise FactsError(f"{where}: a test line is not JSON") from None
+    columns = _Columns()
+    try:
+        for number, line in enumerate(lines, 2):
+            add_line(columns, line, number)
+    except FactsError as exc:
+        raise FactsError(f"{where}: {exc}") from None
     defaults = compact.defaults
-    return run_facts(compact.run, defaults.environment, defaults.base_seed, tests)
+    return run_facts(compact.run, defaults.environment, defaults.base_seed, columns.tests())
 
 
 def facts_from_full(data: bytes, where: str) -> RunFacts:
@@ -236,15 +294,18 @@ def facts_from_full(data: bytes, where: str) -> RunFacts:
     if not isinstance(run, dict) or not isinstance(records, list):
         raise FactsError(f"{where} is not a recorded run (no run block or records)")
     seeded = run.get("reseed", True) is not False
+    columns = _Columns()
     try:
-        tests = [fact_from_record(r, n, seeded) for n, r in enumerate(records, 1)]
+        for number, record in enumerate(records, 1):
+            add_record(columns, record, number, seeded)
     except FactsError as exc:
         raise FactsError(f"{where}: {exc}") from None
     environment = records[0].get("environment") if records and isinstance(records[0], dict) \
         else run.get("environment")
     base = run.get("base_seed")
     return run_facts(run, environment if isinstance(environment, dict) else {},
-                     base if isinstance(base, int) and not isinstance(base, bool) else None, tests)
+                     base if isinstance(base, int) and not isinstance(base, bool) else None,
+                     columns.tests())
 
 
 def facts_from_file(data: bytes, artifact: str, where: str) -> RunFacts:
@@ -255,22 +316,32 @@ def facts_from_file(data: bytes, artifact: str, where: str) -> RunFacts:
 # -- the cache's form ------------------------------------------------------------------------
 
 def as_json(facts: RunFacts) -> dict[str, Any]:
-    """What the cache keeps (one list per test: far quicker to load than objects)."""
+    """What the cache keeps: the columns as JSON (sparse ones keyed by position)."""
+    t = facts.tests
     return {"suite": facts.suite, "verdict": facts.verdict, "started": facts.started,
             "duration_s": facts.duration_s, "base_seed": facts.base_seed,
             "pythonhashseed": facts.pythonhashseed, "environment": facts.environment,
             "platform": facts.platform, "mode": facts.mode, "partial": facts.partial,
             "tree": facts.tree, "commit": facts.commit, "dirty_diff": facts.dirty_diff,
-            "tests": [[t.name, t.status, t.duration_ms, t.seed, t.states, list(t.attempts)]
-                      for t in facts.tests]}
+            "names": list(t.names), "codes": t.codes, "durations": list(t.durations),
+            "seeds": {str(i): v for i, v in t.seeds.items()},
+            "states": {str(i): v for i, v in t.states.items()},
+            "attempts": {str(i): list(v) for i, v in t.attempts.items()}}
 
 
 def from_json(data: Any) -> RunFacts:
     """The cache's form back; FactsError when it is not what as_json wrote."""
     try:
-        tests = tuple(TestFact(str(n), str(s), float(d), None if seed is None else int(seed),
-                               str(states), tuple(str(a) for a in attempts))
-                      for n, s, d, seed, states, attempts in data["tests"])
+        names = tuple(sys.intern(str(n)) for n in data["names"])
+        codes, durations = str(data["codes"]), tuple(float(d) for d in data["durations"])
+        if len(codes) != len(names) or len(durations) != len(names) \
+                or not set(codes) <= set(STATUS_OF):
+            raise ValueError("columns of different lengths")
+        tests = Tests(names, codes, durations,
+                      {int(i): int(v) for i, v in data["seeds"].items()},
+                      {int(i): str(v) for i, v in data["states"].items()},
+                      {int(i): tuple(STATUS_OF[CODE[str(a)]] for a in v)
+                       for i, v in data["attempts"].items()})
         return RunFacts(
             suite=str(data["suite"]), verdict=str(data["verdict"]), started=str(data["started"]),
             duration_s=float(data["duration_s"]),
@@ -279,7 +350,7 @@ def from_json(data: Any) -> RunFacts:
             platform=str(data["platform"]), mode=str(data["mode"]), partial=_opt(data["partial"]),
             tree=_opt(data["tree"]), commit=_opt(data["commit"]),
             dirty_diff=_opt(data["dirty_diff"]), tests=tests)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise FactsError(f"not a cached run ({exc!r})") from None
 
 

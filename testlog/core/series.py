@@ -158,6 +158,6 @@ def recorded_durations(runs: Sequence[LoggedRun], suite: str, mode: str,
     chosen = [r for r in suite_runs(runs, suite) if r.facts.mode == mode][-limit:]
     found: dict[str, list[float]] = defaultdict(list)
     for run in chosen:
-        for test in run.facts.tests:
-            found[test.name].append(test.duration_ms)
+        for name, duration in zip(run.facts.tests.names, run.facts.tests.durations):
+            found[name].append(duration)
     return dict(found)

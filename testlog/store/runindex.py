@@ -17,14 +17,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from gitstore import GitStoreError, LogEntry, LogStore, ObjectStream, approxidate, object_info
+from gitstore import (
+    GitStoreError,
+    LogEntry,
+    LogStore,
+    ObjectStream,
+    approxidate,
+    object_contents,
+    object_info,
+)
 
 from testlog.config import repo_settings
 from testlog.core import layout, schema
 from testlog.core.branchjson import MAX_BYTES
 from testlog.core.branchjson import loads as branch_loads
+from testlog.core.canonical import canonical_json
 from testlog.core.chronicle import REPLAY_FAILED, REPLAY_VERIFIED, TEST_SUITE_EXECUTED
 from testlog.core.layout import TRAILER_EVENT, TRAILER_REPLAY_OF
+from testlog.core.ledger import parse_ledger
 from testlog.core.logview import LoggedReplay, LoggedRun, LogView, source_key
 from testlog.core.replayfacts import replay_as_json, replay_facts, replay_from_json
 from testlog.core.runfacts import FactsError, RunFacts, as_json, facts_from_file, from_json
@@ -246,5 +256,37 @@ def test_status_at(repo: str, branch: str | None, rev: str, nodeid: str) -> tupl
             facts = facts_from_file(store.read(artifact, entry.sha), artifact, where)
         except FactsError as exc:
             raise TestlogError(str(exc)) from None
-    found = next((t for t in facts.tests if t.name == nodeid), None)
+    found = facts.test(nodeid)
     return entry.sha, found.status if found else None
+
+
+def read_ledgers(store: LogStore, notice: Callable[[str], None] | None = None
+                 ) -> dict[str, list[dict[str, Any]]]:
+    """{"coverage": lines, "bench": lines}: every chain's ledger, each line once, by time. A
+    ledger that does not parse is left out (and said)."""
+    tips = list(store.chains().values())
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, path in (("coverage", layout.COVERAGE_LEDGER), ("bench", layout.BENCH_LEDGER)):
+        infos = object_info(store.common_dir, [f"{tip}:{path}" for tip in tips]) if tips else []
+        blobs = object_contents(store.common_dir,
+                                sorted({i.sha for i in infos if i is not None and
+                                        i.kind == "blob" and i.size <= MAX_BYTES}))
+        seen: set[bytes] = set()
+        lines: list[dict[str, Any]] = []
+        for tip, info in zip(tips, infos):
+            if info is None or info.sha not in blobs:
+                continue
+            try:
+                parsed = parse_ledger(blobs[info.sha], f"{path} at {tip[:10]}")
+            except TestlogError as exc:
+                if notice is not None:
+                    notice(f"{exc}: left out")
+                continue
+            for line in parsed:
+                key = canonical_json(line)
+                if key not in seen:
+                    seen.add(key)
+                    lines.append(line)
+        lines.sort(key=lambda line: str(line.get("ts", "")))
+        out[name] = lines
+    return out
