@@ -128,11 +128,13 @@ def summary_card(model: SiteModel) -> str:
     classes = Counter(f.classification for f in model.flaky)
     flaky = ", ".join(f"{n} {c}" for c, n in sorted(classes.items())) or "none"
     writers = model.writers()
-    lines = [f"<p><b>{len(model.runs)}</b> runs of <b>{len(model.suites())}</b> suites, "
+    suites = len(model.suites())
+    lines = [f"<p><b>{len(model.runs)}</b> run{'s' if len(model.runs) != 1 else ''} of "
+             f"<b>{suites}</b> suite{'s' if suites != 1 else ''}, "
              f"{first} to {last}, from {len(writers)} writer{'s' if len(writers) != 1 else ''} "
              f"({esc(', '.join(writers[:8]))}{'…' if len(writers) > 8 else ''}); "
              f"<b>{len(model.tests)}</b> tests; flaky: <a href=\"flaky.html\">{esc(flaky)}</a>; "
-             f"{len(model.view.replays)} replays.</p>"]
+             f"{len(model.view.replays)} replay{'s' if len(model.view.replays) != 1 else ''}.</p>"]
     if model.note:
         lines.append(f'<p class="muted" id="note">{esc(model.note)}</p>')
     if model.view.skipped:
