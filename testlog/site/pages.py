@@ -10,7 +10,7 @@ from typing import Any
 from testlog.core.drift import drift, spread
 from testlog.core.flaky import FlakyTest, replay_command
 from testlog.core.logview import LoggedRun
-from testlog.core.runfacts import FAILING, TestFact
+from testlog.core.runfacts import FAILING_CODES, STATUS_OF
 from testlog.site.html import (
     STATUS_CODE,
     code,
@@ -23,7 +23,7 @@ from testlog.site.html import (
     table,
     test_href,
 )
-from testlog.site.model import MODE_CLASS, SiteModel, mode_class
+from testlog.site.model import MODE_CLASS, Series, SiteModel, mode_class
 from testlog.site.svg import Point, legend, points_chart, strip
 
 INDEX_CHART_RUNS = 300          # the first page charts each suite's latest runs only
@@ -55,7 +55,7 @@ def test_link(name: str, depth: int) -> str:
 
 def _dates(model: SiteModel, positions: Sequence[int]) -> list[str]:
     """Axis labels: the runs' days, or their times when they all ran on one day."""
-    days = [model.runs[i].facts.started[:10] for i in positions]
+    days = [model.days[i] for i in positions]
     if len(set(days)) > 1:
         return days
     times = [model.runs[i].facts.started[11:16] for i in positions]
@@ -264,15 +264,16 @@ def tests_pages(model: SiteModel) -> list[tuple[str, str]]:
     for number, chunk in enumerate(chunks, 1):
         rows = []
         for name in chunk:
-            series = model.tests[name]
-            last = series[-1][1]
-            statuses = Counter(t.status for _, t in series)
-            judged = statuses["PASS"] + statuses["XPASS"] + sum(statuses[s] for s in FAILING)
-            rate = (statuses["PASS"] + statuses["XPASS"]) / judged if judged else None
+            series = model.series(name)
+            codes = series.codes
+            passed = codes.count("P") + codes.count("X")
+            judged = passed + codes.count("F") + codes.count("E")
+            rate = passed / judged if judged else None
             flaky = model.flaky_by_name.get(name)
-            rows.append([test_link(name, 0), str(len(series)), status_badge(last.status),
+            rows.append([test_link(name, 0), str(len(series)),
+                         status_badge(series.status(len(series) - 1)),
                          "n/a" if rate is None else f"{100 * rate:.1f}%",
-                         f"{spread([t.duration_ms for _, t in series]).median:.3f} ms",
+                         f"{spread(series.durations).median:.3f} ms",
                          esc(flaky.classification) if flaky else ""])
         pager = _pager("tests", number, len(chunks), 0) if len(chunks) > 1 else ""
         body = (f"<p>{len(names)} tests recorded.</p>{pager}"
@@ -299,32 +300,33 @@ def _pager(stem: str, number: int, count: int, depth: int) -> str:
 
 
 def test_page(model: SiteModel, name: str) -> str:
-    series = model.tests[name]
-    positions = [i for i, _ in series]
-    codes = [STATUS_CODE.get(t.status, "S") for _, t in series]
-    points = [Point(k, t.duration_ms, mode_class(model.runs[i].facts.mode), i,
-                    f"{t.duration_ms:.3f} ms {t.status}") for k, (i, t) in enumerate(series)]
-    modes = sorted({p.cls for p in points})
+    series = model.series(name)
+    positions = series.runs
+    classes = model.mode_classes
+    points = [Point(k, d, classes[i], i, f"{d:.3f} ms {STATUS_OF[c]}")
+              for k, (i, c, d) in enumerate(zip(positions, series.codes, series.durations))]
+    modes = sorted({classes[i] for i in positions})
     flaky = model.flaky_by_name.get(name)
-    failing = [(i, t) for i, t in series if t.status in FAILING]
+    failing = [k for k, c in enumerate(series.codes) if c in FAILING_CODES]
+    present = set(series.codes)
     parts = [flaky_card(flaky) if flaky else
              '<div class="card"><p>Not flaky: each source tree gave it one outcome.</p></div>',
              f"<h2>Outcomes</h2><p class=\"muted\">{len(series)} runs, oldest first; hover a "
              "cell or a point for its run.</p>",
-             strip(codes, f"{name}: outcome per run"),
-             legend([(c, s) for s, c in STATUS_CODE.items() if c in set(codes) and s != "INTERRUPTED"]),
+             strip(series.codes, f"{name}: outcome per run"),
+             legend([(c, s) for s, c in STATUS_CODE.items() if c in present and s != "INTERRUPTED"]),
              "<h2>Duration</h2>",
              points_chart(points, len(series), title=f"{name}: duration per run", unit=" ms",
                           low=0.0, labels=_dates(model, positions), lines=modes,
-                          y_format="{:g}", css="chart durations"),
+                          y_format="{:g}", css="chart durations", escaped=True),
              legend([(cls, mode) for mode, cls in MODE_CLASS.items() if cls in set(modes)]
                     + ([("s4", "other")] if "s4" in modes else [])),
              duration_table(model, series)]
     if failing:
-        i, t = failing[0]
+        i = series.runs[failing[0]]
         parts.append(f"<p>First failing run: {run_link(model.runs[i], 1)} "
-                     f"({esc(model.runs[i].facts.started[:19])}, {esc(t.status)}); "
-                     f"{len(failing)} failing runs in all.</p>")
+                     f"({esc(model.runs[i].facts.started[:19])}, "
+                     f"{esc(series.status(failing[0]))}); {len(failing)} failing runs in all.</p>")
     parts.append("<h2>Latest runs</h2>" + test_runs_table(model, name, series))
     return page(f"test {name}", "".join(parts), 1, "", heading=name)
 
@@ -343,10 +345,11 @@ def flaky_card(flaky: FlakyTest) -> str:
             + f"<p>Next: {code(flaky.next_step())}</p></div>")
 
 
-def duration_table(model: SiteModel, series: Sequence[tuple[int, TestFact]]) -> str:
+def duration_table(model: SiteModel, series: Series) -> str:
     by_mode: dict[str, list[float]] = {}
-    for i, t in series:
-        by_mode.setdefault(model.runs[i].facts.mode, []).append(t.duration_ms)
+    modes = model.modes
+    for i, duration in zip(series.runs, series.durations):
+        by_mode.setdefault(modes[i], []).append(duration)
     rows = []
     for mode, values in sorted(by_mode.items()):
         s, d = spread(values), drift(values)
@@ -355,10 +358,10 @@ def duration_table(model: SiteModel, series: Sequence[tuple[int, TestFact]]) -> 
     return table(["kind of run", "runs", "median", "p25–p75", "σ (robust)", "drift"], rows)
 
 
-def test_runs_table(model: SiteModel, name: str, series: Sequence[tuple[int, TestFact]]) -> str:
+def test_runs_table(model: SiteModel, name: str, series: Series) -> str:
     rows = []
-    for i, t in list(reversed(series))[:TEST_TABLE_RUNS]:
-        run = model.runs[i]
+    for k in range(len(series) - 1, max(-1, len(series) - 1 - TEST_TABLE_RUNS), -1):
+        run, t = model.runs[series.runs[k]], model.fact(series, k)
         rows.append([run_link(run, 1), esc(run.facts.started[:19].replace("T", " ")),
                      status_badge(t.status), f"{t.duration_ms:.3f} ms", esc(run.facts.mode),
                      esc(t.effective_seed(run.facts.base_seed)), esc(run.writer),
@@ -387,7 +390,8 @@ def run_page(model: SiteModel, i: int) -> str:
     run = model.runs[i]
     facts = run.facts
     passed, failed = facts.passed_failed()
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(Counter(t.status for t in facts.tests).items()))
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(
+        (STATUS_OF[c], n) for c, n in Counter(facts.tests.codes).items()))
     rows = [["commit", code(run.sha)], ["writer (chain)", esc(run.writer)],
             ["started (UTC)", esc(facts.started)], ["suite", esc(facts.suite)],
             ["selection", esc(facts.partial) if facts.partial else "whole suite"],
@@ -398,7 +402,8 @@ def run_page(model: SiteModel, i: int) -> str:
             ["source", f"commit {code(facts.commit or 'none')} tree {code(facts.tree or 'none')}"
                        + (" (dirty)" if facts.dirty_diff else "")],
             ["replay", code(f"git testlog replay {run.sha[:10]}")]]
-    bad = [t for t in facts.tests if t.status in FAILING]
+    bad = [facts.tests.at(k) for k, c in enumerate(facts.tests.codes) if c in FAILING_CODES] \
+        if failed else []
     known = model.marks.get(run.sha, {"contains": [], "failed": []})
     parts = [table(["", ""], rows, "facts")]
     parts.append(f"<h2>Failing tests ({len(bad)})</h2>")

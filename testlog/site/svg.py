@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from testlog.site.html import esc
 
@@ -20,8 +20,8 @@ STRIP_HEIGHT = 18
 POINT_R = 2.6
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(NamedTuple):
+    """One point (a tuple: a test page draws thousands)."""
     x: int                       # position along the run axis (0 .. count-1)
     y: float
     cls: str                     # CSS class: a status code (P F E S x X) or a series name
@@ -71,9 +71,11 @@ def _axis_labels(labels: Sequence[str], count: int, x_of: Callable[[int], float]
 def points_chart(points: Sequence[Point], count: int, *, title: str, unit: str,
                  labels: Sequence[str] = (), low: float | None = 0.0,
                  high: float | None = None, lines: Sequence[str] = (),
-                 y_format: str = "{:g}", css: str = "chart") -> str:
+                 y_format: str = "{:g}", css: str = "chart", escaped: bool = False) -> str:
     """A chart of one point per run along the x axis (runs in time order), with a polyline
-    per class named in `lines` (a trend), y ticks and date labels."""
+    per class named in `lines` (a trend), y ticks and date labels. `escaped`: the points'
+    classes and values are the caller's own text, safe in HTML as they are (numbers, status
+    words); otherwise each is escaped."""
     ys = [p.y for p in points]
     lo = min(ys) if low is None and ys else (low or 0.0)
     hi = high if high is not None else (max(ys) if ys else 1.0)
@@ -83,48 +85,57 @@ def points_chart(points: Sequence[Point], count: int, *, title: str, unit: str,
     lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
     inner = HEIGHT - TOP - BOTTOM
     x_of = _x_positions(count)
+    xs = [f"{x_of(i):.1f}" for i in range(count)]         # each run's x, formatted once
+    scale = inner / (hi - lo)
 
     def y_of(value: float) -> float:
-        return TOP + inner * (1 - (value - lo) / (hi - lo))
+        return TOP + inner - (value - lo) * scale
     out = [f'<svg class="{esc(css)}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
            f'aria-label="{esc(title)}" data-points="{len(points)}" data-count="{count}" '
            f'data-x0="{LEFT}" data-x1="{WIDTH - RIGHT}"><title>{esc(title)}</title>']
     for tick in ticks:
-        y = y_of(tick)
-        out.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" '
-                   f'y2="{y:.1f}"/><text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" '
+        tick_y = y_of(tick)
+        out.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{tick_y:.1f}" '
+                   f'y2="{tick_y:.1f}"/><text class="axis" x="{LEFT - 6}" y="{tick_y + 4:.1f}" '
                    f'text-anchor="end">{esc(y_format.format(tick))}{esc(unit)}</text>')
     out += _axis_labels(labels, count, x_of, HEIGHT - 8)
+    ys_text = [f"{y_of(p.y):.1f}" for p in points]
     for cls in lines:
-        trend = [p for p in points if p.cls == cls or cls == "*"]
+        trend = [k for k, p in enumerate(points) if p.cls == cls or cls == "*"]
         if len(trend) > 1:
-            path = " ".join(f"{x_of(p.x):.1f},{y_of(p.y):.1f}" for p in trend)
+            path = " ".join(f"{xs[points[k].x]},{ys_text[k]}" for k in trend)
             out.append(f'<polyline class="trend t-{esc(cls)}" points="{path}"/>')
     out.append('<g class="pts">')
-    for p in points:
-        run = f' data-r="{p.run}"' if p.run is not None else ""
-        out.append(f'<circle cx="{x_of(p.x):.1f}" cy="{y_of(p.y):.1f}" r="{POINT_R}" '
-                   f'class="{esc(p.cls)}"{run} data-v="{esc(p.value)}"/>')
+    quote = (lambda text: text) if escaped else esc
+    for p, cy in zip(points, ys_text):
+        run = "" if p.run is None else f' data-r="{p.run}"'
+        out.append(f'<circle cx="{xs[p.x]}" cy="{cy}" r="{POINT_R}" class="{quote(p.cls)}"{run} '
+                   f'data-v="{quote(p.value)}"/>')
     out.append("</g></svg>")
     return "".join(out)
 
 
 def strip(codes: Sequence[str], title: str) -> str:
     """An outcome strip: one cell a run, oldest first, coloured by its status code, each
-    centred where the duration chart draws the same run's point. Drawn as one path per status
-    (a cell is a few bytes); hovering a cell shows its run, as that point (the page's script
-    matches them by position)."""
+    centred where the duration chart draws the same run's point. Cells of the same status
+    side by side are drawn as one rectangle, one path per status (a strip of 3,000 runs that
+    mostly passed is a few dozen bytes); hovering a cell shows its run, as that point (the
+    page's script matches them by position)."""
     count = len(codes)
     x_of = _x_positions(count)
     width = (WIDTH - LEFT - RIGHT) / (count - 1) if count > 1 else float(WIDTH - LEFT - RIGHT)
     low, high = LEFT - POINT_R, WIDTH - RIGHT + POINT_R
     by_code: dict[str, list[str]] = {}
-    for i, code in enumerate(codes):
-        start = max(low, x_of(i) - width / 2)
-        end = min(high, x_of(i) + width / 2)
+    first = 0
+    for i in range(1, count + 1):
+        if i < count and codes[i] == codes[first]:
+            continue
+        start = max(low, x_of(first) - width / 2)
+        end = min(high, x_of(i - 1) + width / 2)
         cell = max(end - start, 0.6)
-        by_code.setdefault(code, []).append(f"M{start:.2f} 0h{cell:.2f}v{STRIP_HEIGHT}"
-                                            f"h-{cell:.2f}z")
+        by_code.setdefault(codes[first], []).append(f"M{start:.2f} 0h{cell:.2f}v{STRIP_HEIGHT}"
+                                                    f"h-{cell:.2f}z")
+        first = i
     paths = "".join(f'<path class="cell {esc(code)}" d="{"".join(parts)}"/>'
                     for code, parts in sorted(by_code.items()))
     return (f'<svg class="strip" viewBox="0 0 {WIDTH} {STRIP_HEIGHT}" preserveAspectRatio="none" '
