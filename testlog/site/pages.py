@@ -24,7 +24,7 @@ from testlog.site.html import (
     test_href,
 )
 from testlog.site.model import MODE_CLASS, Series, SiteModel, mode_class
-from testlog.site.svg import Point, legend, points_chart, strip
+from testlog.site.svg import Columns, Point, columns_chart, legend, points_chart, strip
 
 INDEX_CHART_RUNS = 300          # the first page charts each suite's latest runs only
 INDEX_SUITES = 6
@@ -303,9 +303,10 @@ def test_page(model: SiteModel, name: str) -> str:
     series = model.series(name)
     positions = series.runs
     classes = model.mode_classes
-    points = [Point(k, d, classes[i], i, f"{d:.3f} ms {STATUS_OF[c]}")
-              for k, (i, c, d) in enumerate(zip(positions, series.codes, series.durations))]
-    modes = sorted({classes[i] for i in positions})
+    points = Columns(range(len(series)), series.durations, [classes[i] for i in positions],
+                     positions, [f"{d:.3f} ms {STATUS_OF[c]}"
+                                 for c, d in zip(series.codes, series.durations)])
+    modes = sorted(set(points.classes))
     flaky = model.flaky_by_name.get(name)
     failing = [k for k, c in enumerate(series.codes) if c in FAILING_CODES]
     present = set(series.codes)
@@ -316,7 +317,7 @@ def test_page(model: SiteModel, name: str) -> str:
              strip(series.codes, f"{name}: outcome per run"),
              legend([(c, s) for s, c in STATUS_CODE.items() if c in present and s != "INTERRUPTED"]),
              "<h2>Duration</h2>",
-             points_chart(points, len(series), title=f"{name}: duration per run", unit=" ms",
+             columns_chart(points, len(series), title=f"{name}: duration per run", unit=" ms",
                           low=0.0, labels=_dates(model, positions), lines=modes,
                           y_format="{:g}", css="chart durations", escaped=True),
              legend([(cls, mode) for mode, cls in MODE_CLASS.items() if cls in set(modes)]

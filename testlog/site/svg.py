@@ -8,8 +8,10 @@ draws the same bytes.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from testlog.site.html import esc
@@ -54,6 +56,13 @@ def _x_positions(count: int) -> Callable[[int], float]:
     return lambda i: LEFT + span * i / (count - 1)
 
 
+@functools.lru_cache(maxsize=64)
+def _x_texts(count: int) -> tuple[str, ...]:
+    """Each run's x, formatted once (the test pages of one log mostly share a count)."""
+    x_of = _x_positions(count)
+    return tuple(f"{x_of(i):.1f}" for i in range(count))
+
+
 def _axis_labels(labels: Sequence[str], count: int, x_of: Callable[[int], float],
                  y: float) -> list[str]:
     """Up to five labels under the run axis (dates of the runs there)."""
@@ -68,15 +77,36 @@ def _axis_labels(labels: Sequence[str], count: int, x_of: Callable[[int], float]
             f'{esc(labels[i])}</text>' for i in picks if i < len(labels)]
 
 
+@dataclass(frozen=True)
+class Columns:
+    """Points as columns, one entry a point (a test page draws thousands: no object each)."""
+    xs: Sequence[int]            # positions along the run axis (0 .. count-1)
+    ys: Sequence[float]
+    classes: Sequence[str]       # CSS class: a status code (P F E S x X) or a series name
+    runs: Sequence[int | None]   # index into runs.js (None: not a run, e.g. a ledger line)
+    values: Sequence[str]        # what the tooltip shows
+
+
 def points_chart(points: Sequence[Point], count: int, *, title: str, unit: str,
                  labels: Sequence[str] = (), low: float | None = 0.0,
                  high: float | None = None, lines: Sequence[str] = (),
                  y_format: str = "{:g}", css: str = "chart", escaped: bool = False) -> str:
     """A chart of one point per run along the x axis (runs in time order), with a polyline
-    per class named in `lines` (a trend), y ticks and date labels. `escaped`: the points'
-    classes and values are the caller's own text, safe in HTML as they are (numbers, status
-    words); otherwise each is escaped."""
-    ys = [p.y for p in points]
+    per class named in `lines` (a trend, "*": all points), y ticks and date labels."""
+    return columns_chart(Columns([p.x for p in points], [p.y for p in points],
+                                 [p.cls for p in points], [p.run for p in points],
+                                 [p.value for p in points]), count, title=title, unit=unit,
+                         labels=labels, low=low, high=high, lines=lines, y_format=y_format,
+                         css=css, escaped=escaped)
+
+
+def columns_chart(points: Columns, count: int, *, title: str, unit: str,
+                  labels: Sequence[str] = (), low: float | None = 0.0,
+                  high: float | None = None, lines: Sequence[str] = (),
+                  y_format: str = "{:g}", css: str = "chart", escaped: bool = False) -> str:
+    """points_chart of columns. `escaped`: the points' classes and values are the caller's
+    own text, safe in HTML as they are (numbers, status words); otherwise each is escaped."""
+    ys = points.ys
     lo = min(ys) if low is None and ys else (low or 0.0)
     hi = high if high is not None else (max(ys) if ys else 1.0)
     if hi <= lo:
@@ -85,32 +115,30 @@ def points_chart(points: Sequence[Point], count: int, *, title: str, unit: str,
     lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
     inner = HEIGHT - TOP - BOTTOM
     x_of = _x_positions(count)
-    xs = [f"{x_of(i):.1f}" for i in range(count)]         # each run's x, formatted once
-    scale = inner / (hi - lo)
-
-    def y_of(value: float) -> float:
-        return TOP + inner - (value - lo) * scale
+    at = _x_texts(count)
+    xs = [at[x] for x in points.xs]
+    scale, base = inner / (hi - lo), TOP + inner
+    ys_text = [f"{base - (v - lo) * scale:.1f}" for v in ys]
     out = [f'<svg class="{esc(css)}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-           f'aria-label="{esc(title)}" data-points="{len(points)}" data-count="{count}" '
+           f'aria-label="{esc(title)}" data-points="{len(ys)}" data-count="{count}" '
            f'data-x0="{LEFT}" data-x1="{WIDTH - RIGHT}"><title>{esc(title)}</title>']
     for tick in ticks:
-        tick_y = y_of(tick)
+        tick_y = base - (tick - lo) * scale
         out.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{tick_y:.1f}" '
                    f'y2="{tick_y:.1f}"/><text class="axis" x="{LEFT - 6}" y="{tick_y + 4:.1f}" '
                    f'text-anchor="end">{esc(y_format.format(tick))}{esc(unit)}</text>')
     out += _axis_labels(labels, count, x_of, HEIGHT - 8)
-    ys_text = [f"{y_of(p.y):.1f}" for p in points]
+    classes = points.classes if escaped else [esc(c) for c in points.classes]
+    values = points.values if escaped else [esc(v) for v in points.values]
     for cls in lines:
-        trend = [k for k, p in enumerate(points) if p.cls == cls or cls == "*"]
+        trend = [k for k, c in enumerate(points.classes) if c == cls or cls == "*"]
         if len(trend) > 1:
-            path = " ".join(f"{xs[points[k].x]},{ys_text[k]}" for k in trend)
+            path = " ".join([f"{xs[k]},{ys_text[k]}" for k in trend])
             out.append(f'<polyline class="trend t-{esc(cls)}" points="{path}"/>')
     out.append('<g class="pts">')
-    quote = (lambda text: text) if escaped else esc
-    for p, cy in zip(points, ys_text):
-        run = "" if p.run is None else f' data-r="{p.run}"'
-        out.append(f'<circle cx="{xs[p.x]}" cy="{cy}" r="{POINT_R}" class="{quote(p.cls)}"{run} '
-                   f'data-v="{quote(p.value)}"/>')
+    runs = ["" if r is None else f' data-r="{r}"' for r in points.runs]
+    out += [f'<circle cx="{x}" cy="{y}" r="{POINT_R}" class="{c}"{r} data-v="{v}"/>'
+            for x, y, c, r, v in zip(xs, ys_text, classes, runs, values)]
     out.append("</g></svg>")
     return "".join(out)
 
