@@ -108,3 +108,17 @@ def test_beyond_variance():
     assert beyond_variance([2.0] * 10, 2.0, 2.5) is True
     assert beyond_variance([1.0, 3.0, 2.0, 5.0, 1.5, 4.0, 2.5, 3.5], 2.0, 4.0) is False
     assert beyond_variance([2.0] * 3, 2.0, 9.0) is None
+
+
+@pytest.mark.parametrize("line", [
+    {"test_name": "a", "status": []},                       # unhashable: no TypeError
+    {"test_name": "a", "status": "PASS", "attempts": [{"status": {}}]},
+    {"test_name": "a", "status": "PASS", "timing": [True, 2]},
+    {"test_name": "a", "status": "PASS", "seed": True},
+    {"test_name": ["a"], "status": "PASS"},
+    {"test_name": "a", "status": "PASS", "rng_state": "x"},
+    ["not", "an", "object"],
+])
+def test_a_hostile_line_is_one_clean_error(line):
+    with pytest.raises(runfacts.FactsError, match=r"^line 7"):
+        runfacts.add_line(runfacts._Columns(), line, 7)

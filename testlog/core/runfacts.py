@@ -148,7 +148,7 @@ def _statuses(attempts: Any, what: str) -> tuple[str, ...]:
     out = []
     for attempt in attempts:
         status = attempt.get("status") if isinstance(attempt, dict) else None
-        if status not in CODE:
+        if not isinstance(status, str) or status not in CODE:
             raise FactsError(f"{what}: an attempt has no known status")
         out.append(STATUS_OF[CODE[status]])
     return tuple(out)
@@ -180,7 +180,7 @@ class _Columns:
         """One test (the line's or record's place, `kind number`, is only formatted for an
         error: this runs for every test of every run)."""
         name, status = item.get("test_name"), item.get("status")
-        if type(name) is not str or status not in CODE:
+        if type(name) is not str or type(status) is not str or status not in CODE:
             raise FactsError(f"{kind} {number} has no test name or no known status")
         i = len(self.names)
         self.names.append(sys.intern(name))
@@ -266,6 +266,8 @@ def facts_from_compact(data: bytes, where: str) -> RunFacts:
         lines = json.loads(b"[" + b",".join(compact.lines) + b"]")
     except (ValueError, RecursionError):
         raise FactsError(f"{where}: a test line is not JSON") from None
+    if type(lines) is not list or len(lines) != len(compact.lines):
+        raise FactsError(f"{where}: a test line is not one JSON value")
     columns = _Columns()
     try:
         for number, line in enumerate(lines, 2):
