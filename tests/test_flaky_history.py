@@ -136,6 +136,17 @@ def test_history_of_a_test(recorded):
     assert code == 0 and len(doc["points"]) >= 5
 
 
+def test_history_of_suites(recorded):
+    repo, _ = recorded
+    code, out, err = cli("-C", str(repo), "history", "--suite", "tests")
+    assert (code, err) == (0, "") and out.startswith("suite tests: ")
+    assert "flaky tests: 2" in out and SEEDED in out and ENTROPY in out
+    code, out, _ = cli("-C", str(repo), "history")
+    assert code == 0 and out.startswith("1 suite in ") and "  tests " in out
+    code, out, err = cli("-C", str(repo), "flaky", "--suite", "tset")
+    assert code == 2 and out == "" and "(suites: tests)" in err and err.count("\n") == 1
+
+
 def test_never_recorded_test_names_the_closest(recorded):
     repo, _ = recorded
     code, out, err = cli("-C", str(repo), "history", "tests/test_f.py::test_seed")
