@@ -186,3 +186,16 @@ def test_little_evidence_is_said_in_one_line(tmp_path, sandbox):
     assert (code, err) == (0, "") and out.startswith("no two of the 2 runs share a source tree")
     code, out, err = cli("-C", str(repo), "history", SEEDED)
     assert code == 0 and f"test {SEEDED}" in out
+
+
+def test_replay_until_fail_stops_at_the_first_repetition_that_does_not_verify(recorded, tmp_path,
+                                                                              sandbox):
+    """Each repetition fails with odds 1/2: twenty pass with odds 2 ** -20."""
+    repo, seed_one = recorded
+    with sandboxed(sandbox, tmp_path / "tmp"):
+        code, out, err = replay(repo, seed_one["PASS"][0], "--until-fail", "--count", "20",
+                                "-k", "test_entropy")
+    reps = re.findall(r"^repetition (\d+)/\S*: (\w+)", out, re.M)
+    assert code == 1, out + err
+    assert [int(n) for n, _ in reps] == list(range(1, len(reps) + 1)) and len(reps) < 20
+    assert [v for _, v in reps] == ["VERIFIED"] * (len(reps) - 1) + ["FAILED"]
