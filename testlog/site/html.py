@@ -140,7 +140,7 @@ svg.strip { width: 100%; height: 22px; display: block; }
 .badge.x { background: var(--x); } .badge.X { background: var(--X); }
 .legend { font-size: 13px; color: var(--muted); margin: 4px 0 0; }
 .key { margin-right: 14px; white-space: nowrap; } .key svg { vertical-align: -1px; margin-right: 4px; }
-.grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 12px; }
+.grid2 { display: grid; grid-template-columns: 1fr; gap: 12px; }  /* full width: readable */
 .class { font-weight: 600; }
 #tip { position: fixed; z-index: 10; max-width: 460px; padding: 8px 10px; border-radius: 6px;
   background: var(--fg); color: var(--bg); font-size: 13px; pointer-events: none;
