@@ -141,10 +141,11 @@ def test_history_of_suites(recorded):
     code, out, err = cli("-C", str(repo), "history", "--suite", "tests")
     assert (code, err) == (0, "") and out.startswith("suite tests: ")
     assert "flaky tests: 2" in out and SEEDED in out and ENTROPY in out
-    code, out, _ = cli("-C", str(repo), "history")
-    assert code == 0 and out.startswith("1 suite in ") and "  tests " in out
+    code, out, _ = cli("-C", str(repo), "history")           # hunt's runs may be a suite too
+    assert code == 0 and re.match(r"[12] suites? in ", out) and "\n  tests " in out
     code, out, err = cli("-C", str(repo), "flaky", "--suite", "tset")
-    assert code == 2 and out == "" and "(suites: tests)" in err and err.count("\n") == 1
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert re.search(r"\(suites: (.*, )?tests(, .*)?\)$", err.strip())
 
 
 def test_never_recorded_test_names_the_closest(recorded):
