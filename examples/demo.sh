@@ -22,7 +22,7 @@ python -m pytest -q -p no:randomly --testlog --testlog-seed=42 --testlog-suite=d
 git testlog log -n 3
 git testlog show
 git verify-commit testlog 2>&1 | grep -i "good signature"
-git show testlog:chronicle.ndjson | tail -n 1
+git log -1 --format='%(trailers:key=Testlog-Event-Record)' testlog   # events ride in trailers
 
 step "replay: re-execute that run from its log commit, outputs compared bit for bit"
 git testlog replay testlog
@@ -52,3 +52,8 @@ gpg --armor --export "$key" > "$work/trusted.asc"
 git testlog verify --trusted-keys "$work/trusted.asc"
 git testlog push origin
 git status --short --branch
+
+step "site: a static trend site of the log (every chain), opened straight from disk"
+python -m pytest -q -p no:randomly --testlog --testlog-seed=7 --testlog-suite=demo tests >/dev/null
+site="${DEMO_SITE:-${TMPDIR:-/tmp}/git-testlog-demo-site}"   # outlives $work: open it after
+git testlog site -o "$site"

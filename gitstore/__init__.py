@@ -43,6 +43,7 @@ _EXPORTS = {
     # the user's repository: where it is, what changed, its source, a private checkout
     "locate": "location", "full_ref": "location", "valid_ref_name": "location",
     "git_config": "gitcmd", "git_config_section": "gitcmd", "is_ancestor": "gitcmd", "refs_matching": "gitcmd",
+    "approxidate": "gitcmd",
     "empty_tree": "gitcmd", "without_git_location": "gitcmd", "shallow_hint": "gitcmd",
     "GIT_LOCATION_VARS": "gitcmd",
     "changed_files": "changeset", "staged_files": "changeset", "worktree_changes": "changeset",
@@ -94,6 +95,7 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.epoch import restart as restart
     from gitstore.epoch import split_author as split_author
     from gitstore.gitcmd import GIT_LOCATION_VARS as GIT_LOCATION_VARS
+    from gitstore.gitcmd import approxidate as approxidate
     from gitstore.gitcmd import empty_tree as empty_tree
     from gitstore.gitcmd import git_config as git_config
     from gitstore.gitcmd import git_config_section as git_config_section

@@ -124,3 +124,14 @@ def is_ancestor(cwd: str | os.PathLike[str], ancestor: str, descendant: str) -> 
 def empty_tree(cwd: str | os.PathLike[str]) -> str:
     """The empty tree's id in this repository's hash (SHA-1 or SHA-256); nothing is written."""
     return run_git(["hash-object", "-t", "tree", "--stdin"], cwd, input=b"").stdout.decode().strip()
+
+
+def approxidate(cwd: str | os.PathLike[str], text: str) -> int:
+    """Seconds since the epoch of a date as git reads one (`2026-11-01`, `2 weeks ago`); git
+    reads what it cannot parse as "now", which the caller may want to tell apart."""
+    if "\n" in text or text.startswith("-"):
+        raise GitStoreError(f"not a date: {text!r}")
+    out = run_git(["rev-parse", f"--since={text}"], cwd).stdout.decode().strip()
+    if not out.startswith("--max-age=") or not out[len("--max-age="):].isdigit():
+        raise GitStoreError(f"not a date: {text!r}")
+    return int(out[len("--max-age="):])

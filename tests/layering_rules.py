@@ -45,7 +45,7 @@ TESTLOG_LAYERS = {
     "testlog.store": 3,
     "testlog.gates": 4,
     "testlog.replay": 5, "testlog.audit": 5,
-    "testlog.plugin": 6,
+    "testlog.plugin": 6, "testlog.site": 6,
     "testlog.commands": 7,
     "testlog.cli": 8,
     "testlog.__main__": 9,

@@ -10,10 +10,12 @@ from typing import Any
 from gitstore import LogEntry
 
 from testlog.commands.arguments import add_branch_argument
+from testlog.commands.flaky import flaky_marks, mark_text
 from testlog.config import repo_settings
 from testlog.core.shards import combined_verdict, run_suite
 from testlog.core.timefmt import utc_iso
 from testlog.store.chains import known_writer_id, writer_of
+from testlog.store.runindex import read_view
 from testlog.store.runs import run_info
 from testlog.store.shards import LoggedRun, logged_runs, shard_spec
 from testlog.store.state import open_configured
@@ -28,23 +30,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verify", action="store_true",
                         help="check each signature with gpg (slower) instead of only its presence")
     add_branch_argument(parser)
-    parser.add_argument("--runs", action="store_true", help="only test runs (pytest --testlog)")
+    parser.add_argument("--runs", action="store_true",
+                        help="only test runs (pytest --testlog), each marked when it holds "
+                             "known-flaky tests (see `git testlog flaky`)")
 
 
-def entry_dict(entry: LogEntry, chain: str | None = None,
-               writer: str | None = None) -> dict[str, Any]:
-    """The JSON of one commit; a run also gets "run": suite, verdict, counts, source."""
+def entry_dict(entry: LogEntry, chain: str | None = None, writer: str | None = None,
+               flaky: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """The JSON of one commit; a run also gets "run": suite, verdict, counts, source (and
+    with `log --runs`, the known-flaky tests it holds and those that failed in it)."""
     out: dict[str, Any] = {
         "sha": entry.sha, "parents": list(entry.parents), "summary": entry.summary,
         "trailers": entry.trailers, "timestamp": utc_iso(entry.timestamp),
         "signature": entry.signature, "signer": entry.signer, "chain": chain, "writer": writer}
     info = run_info(entry)
     if info is not None:
-        out["run"] = info
+        out["run"] = info if flaky is None else {**info, "flaky": flaky}
     return out
 
 
-def entry_line(entry: LogEntry, writer: str | None = None) -> str:
+def entry_line(entry: LogEntry, writer: str | None = None, flaky: str = "") -> str:
     head = f"{entry.sha[:10]}  {utc_iso(entry.timestamp)}  {entry.signature:<11}  "
     if writer is not None:
         head += f"{writer}  "
@@ -57,7 +62,7 @@ def entry_line(entry: LogEntry, writer: str | None = None) -> str:
     shard = shard_spec(entry)
     of_run = f"  shard {shard.label} of run {shard.run_id}" if shard else ""
     return (head + f"run  {info['suite']}{selection}  {info['verdict']}  {info['passed']} passed  "
-            f"{info['failed']} failed{not_run}  source {source}{of_run}")
+            f"{info['failed']} failed{not_run}  source {source}{of_run}{flaky}")
 
 
 def sharded_info(run: LoggedRun) -> dict[str, Any]:
@@ -78,10 +83,21 @@ def sharded_info(run: LoggedRun) -> dict[str, Any]:
                        "missing": run.missing}}
 
 
-def sharded_dict(run: LoggedRun, writer: Callable[[str], str]) -> dict[str, Any]:
+def run_mark(marks: dict[str, dict[str, list[str]]], shas: list[str]) -> dict[str, list[str]]:
+    """The known-flaky tests a run's commits (a sharded run's shards) hold, and those that
+    failed in them."""
+    found: dict[str, set[str]] = {"contains": set(), "failed": set()}
+    for sha in shas:
+        for key, names in marks.get(sha, {}).items():
+            found.setdefault(key, set()).update(names)
+    return {key: sorted(names) for key, names in found.items()}
+
+
+def sharded_dict(run: LoggedRun, writer: Callable[[str], str],
+                 flaky: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """The JSON of a sharded run: its newest shard's commit, the run, each shard."""
     out = entry_dict(run.entry, run.chain, writer(run.chain))
-    out["run"] = sharded_info(run)
+    out["run"] = sharded_info(run) if flaky is None else {**sharded_info(run), "flaky": flaky}
     out["shards"] = [{"index": s.spec.index, "sha": s.entry.sha, "chain": s.chain,
                       "writer": writer(s.chain), "summary": s.entry.summary,
                       "signature": s.entry.signature} for s in run.ordered()]
@@ -113,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         own = known_writer_id(common, values["writer"]) or "this clone"
         entries = store.history_all(limit=None if args.runs else args.n,
                                     verify_signatures=args.verify)
+        marks = flaky_marks(read_view(store, own, replays=True)) if args.runs else {}
     several = len(chains) > 1
 
     def writer(ref: str) -> str:
@@ -120,13 +137,16 @@ def run(args: argparse.Namespace) -> int:
     if args.runs:
         # One line per run: the shards of a sharded run together (store/shards.py).
         for logged in logged_runs(entries)[:args.n]:
+            mark = run_mark(marks, [s.entry.sha for s in logged.ordered()] if logged.sharded
+                            else [logged.entry.sha])
             if logged.sharded:
-                print(json.dumps(sharded_dict(logged, writer), sort_keys=True) if args.json
-                      else sharded_line(logged, writer, several))
+                print(json.dumps(sharded_dict(logged, writer, mark), sort_keys=True)
+                      if args.json else sharded_line(logged, writer, several) + mark_text(mark))
             else:
-                print(json.dumps(entry_dict(logged.entry, logged.chain, writer(logged.chain)),
-                                 sort_keys=True) if args.json
-                      else entry_line(logged.entry, writer(logged.chain) if several else None))
+                print(json.dumps(entry_dict(logged.entry, logged.chain, writer(logged.chain),
+                                            mark), sort_keys=True) if args.json
+                      else entry_line(logged.entry, writer(logged.chain) if several else None,
+                                      mark_text(mark)))
         return 0
     for entry, ref in entries:
         print(json.dumps(entry_dict(entry, ref, writer(ref)), sort_keys=True) if args.json

@@ -14,8 +14,11 @@ from testlog.commands.arguments import add_branch_argument, add_json_argument, a
 from testlog.config import load_settings
 from testlog.core import branchjson
 from testlog.core.chronicle import REPLAY_FAILED, REPLAY_VERIFIED
+from testlog.core.triage import PASSING
+from testlog.errors import UsageError
 from testlog.gates.outcome import json_mode, print_json
 from testlog.replay.launch import ReplayFailed, ReplayRequest, replay
+from testlog.replay.repeat import UNTIL_FAIL_LIMIT, Repetition, repeat, tally, tally_lines
 from testlog.store.events import event_of
 from testlog.store.state import open_log
 
@@ -48,6 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_json_argument(parser)
     add_branch_argument(parser)
     add_signing_arguments(parser, "the report commit")
+    parser.add_argument("--count", type=int, default=None, metavar="N",
+                        help="replay N times (each replay reported as usual) and say per test "
+                             "how many repetitions verified: whether a flaky outcome is "
+                             "determined by the recorded inputs")
+    parser.add_argument("--until-fail", action="store_true",
+                        help="repeat the replay until one does not verify (at most --count, "
+                             f"default {UNTIL_FAIL_LIMIT})")
     parser.add_argument("--no-hash-probe", action="store_true",
                         help="for a run recorded without PYTHONHASHSEED: skip the second "
                              "replay under another hash seed (faster, but a test whose result "
@@ -109,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
                             sign_key=args.sign_key, no_sign=args.no_sign,
                             trust_run=args.trust_run, trusted_keys=args.trusted_keys,
                             hash_probe=not args.no_hash_probe)
+    if args.count is not None or args.until_fail:
+        return run_repeated(args, request)
     before = log_tip(args) if args.json else (None, None, None)
     with json_mode(args.json) as stream:
         try:
@@ -121,4 +133,41 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(lines))
         if args.json:
             print_json(document(args, code, before), stream)
+    return code
+
+
+def run_repeated(args: argparse.Namespace, request: ReplayRequest) -> int:
+    """--count N / --until-fail: the replay again and again, then per test how many
+    repetitions verified. Exit 0 only when every repetition verified."""
+    if args.count is not None and args.count < 1:
+        raise UsageError(f"--count {args.count}: give at least 1 repetition")
+    count = args.count if args.count is not None else UNTIL_FAIL_LIMIT
+
+    def once() -> tuple[int, dict[str, Any] | None, str | None]:
+        before = log_tip(args)
+        code, _lines = replay(request)
+        if args.from_dir:
+            return code, directory_report(args.from_dir), None
+        where, branch, tip = before
+        report, commit = branch_report(where, branch, tip) if where and branch else (None, None)
+        return code, report, commit
+
+    def progress(rep: Repetition, total: int) -> None:
+        flagged = sum(1 for v in rep.tests.values() if v not in PASSING)
+        where = f"report commit {rep.commit[:10]}" if rep.commit else "report written"
+        print(f"repetition {rep.number}/{total if not args.until_fail or args.count else '…'}: "
+              f"{rep.verdict or 'no report'} ({len(rep.tests) - flagged} verified, "
+              f"{flagged} flagged; {where})", flush=True)
+
+    with json_mode(args.json) as stream:
+        repetitions = repeat(count, args.until_fail, once, progress)
+        tallies = tally(repetitions)
+        code = 0 if all(r.exit_status == 0 for r in repetitions) else 1
+        if args.json:
+            print_json({"schema_version": 1, "command": "replay", "exit_status": code,
+                        "count": len(repetitions),
+                        "repetitions": [r.as_dict() for r in repetitions],
+                        "tests": [t.as_dict() for t in tallies]}, stream)
+        else:
+            print("\n".join(tally_lines(repetitions, tallies)))
     return code

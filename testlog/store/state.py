@@ -9,6 +9,7 @@ gitstore where its own state goes, which git config section it reads and how to 
         archive/             retention bundles (default archive_dir)
         writer.log           the last writer process's stderr
         interpreters.json    what each project interpreter is (the gates' probe, cached)
+        history-cache/       what flaky, history and site took from each run file, by blob id
         write.lock, pack.*   gitstore's writer lock and pack bookkeeping
 """
 from __future__ import annotations
@@ -52,6 +53,7 @@ ARCHIVE = "archive"
 WRITER_LOG = "writer.log"
 WRITER_ID = "writer-id"
 INTERPRETERS = "interpreters.json"
+HISTORY_CACHE = "history-cache"
 
 
 def state_path(common_dir: str, *parts: str) -> str:

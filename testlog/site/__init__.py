@@ -1,0 +1,1 @@
+"""The static site of the log (`git testlog site -o DIR`): pages, SVG charts, writing DIR."""
