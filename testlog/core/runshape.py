@@ -71,18 +71,19 @@ RUN = {"suite": _suite, "base_seed": _int, "session_seed": _optional(_int),
        "session_states": _STR_DICT, "source": _optional(_dict), "environment": _optional(_dict),
        "pytest": _optional(_dict), "started": _optional(_str), "rootdir": _optional(_str),
        "files": _STR_DICT, "nodeids": _optional(_list_of(_str)),
-       "source_commit": _optional(_sha), "source_tree": _optional(_sha)}
+       "source_commit": _optional(_sha), "source_tree": _optional(_sha),
+       "entropy": _optional(_dict)}
 RUN_REQUIRED = ("suite", "base_seed")
 RECORD = {"test_name": _str, "status": _STATUS, "seed": _optional(_int), "order": _optional(_int),
           "worker": _optional(_str), "rng_state": _STR_DICT, "rng_state_after": _STR_DICT,
           "outputs": _optional(_dict), "inputs": _optional(_dict_of(_dict)),
           "duration_ms": _optional(_number), "determinism_check": _optional(_str),
           "timestamp_start": _optional(_str), "timestamp_end": _optional(_str),
-          "signature": _optional(_str)}
+          "signature": _optional(_str), "entropy": _optional(_dict)}
 RECORD_REQUIRED = ("test_name", "status")
 OUTPUTS = {"result_hash": _optional(_str), "values": _optional(_dict_of(_dict))}
 ENVIRONMENT = {"env": _STR_DICT, "env_key": _optional(_dict)}
-DETERMINISM = {"full_states": _STR_DICT}
+DETERMINISM = {"full_states": _STR_DICT, "entropy": _optional(_dict)}
 EVENT = {"event": _str, "artifact": _str, "hash": _str, "timestamp": _optional(_str),
          "signature": _optional(_str), "verdict": _optional(_str)}
 

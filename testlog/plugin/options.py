@@ -4,6 +4,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+NO_ENTROPY_MARKER = "testlog_no_entropy"
+NO_ENTROPY_MARKER_HELP = (
+    f"{NO_ENTROPY_MARKER}: git-testlog neither records the OS entropy this test draws (it may be "
+    "key material) nor feeds it back on replay")
+
 
 def _seed(text: str) -> int:
     from testlog.core.seeds import parse_seed
@@ -47,6 +52,11 @@ def add_options(parser: Any) -> None:
         help="do not hash what each test printed or logged (by default the SHA-256 of pytest's "
              "captured stdout, stderr and log text, per phase, is recorded, never the text, "
              "and a replay compares it)")
+    add("--testlog-no-entropy", action="store_true", default=False,
+        help="do not record the OS entropy tests draw (os.urandom, secrets, SystemRandom, "
+             "random.seed(), uuid4, numpy's unseeded generators, torch.seed()). By default its "
+             "bytes are kept beside the run, since they may be key material; a replay feeds "
+             "them back. @pytest.mark.testlog_no_entropy excludes one test")
     parser.addini("testlog", type="bool", default=False,
                   help="record every run, as if --testlog were given")
     add_replay_options(group)

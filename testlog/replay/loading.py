@@ -9,13 +9,21 @@ from typing import Any
 from gitstore import GitStoreError, LogStore, path_problem
 
 from testlog.core import layout
+from testlog.core.entropy import (
+    EntropyError,
+    SideFile,
+    collection_blocks,
+    parse_side_file,
+    side_file_problem,
+)
 from testlog.errors import TestlogError, UsageError
 from testlog.store import runs
 
 
 @dataclass(frozen=True)
 class RecordedRun:
-    """One run as recorded: run.json, determinism.json and the dirty diff."""
+    """One run as recorded: run.json, determinism.json, the dirty diff and the entropy the
+    tests drew."""
     sha: str | None             # its log commit; None when read from a directory
     artifact: str               # run.json: a path on the branch, or a file in `directory`
     data: dict[str, Any]        # {"schema_version", "run", "records"}
@@ -24,6 +32,7 @@ class RecordedRun:
     directory: str | None = None
     payload: bytes = b""        # its log commit without its signature, and the signature:
     gpgsig: bytes = b""         # what the replay trust rule checks (trust.py)
+    entropy: SideFile | None = None   # runs/…__entropy.bin, checked against the records
 
     @property
     def run(self) -> dict[str, Any]:
@@ -59,8 +68,37 @@ def load_from_branch(store: LogStore, rev: str) -> RecordedRun:
     if (run.get("source") or {}).get("dirty") and patch is None:
         raise TestlogError(f"run {sha[:10]} was recorded in a dirty tree but its diff is "
                            "missing from the log branch (edited by hand?)")
+    path = entropy_path(run, artifact, f"run {sha[:10]}")
+    side = checked_entropy(_branch_file(store, path, sha), data, determinism,
+                           f"{path} at {sha[:10]}" if path else f"run {sha[:10]}")
     return RecordedRun(sha, artifact, data, determinism, patch or b"", payload=entry.payload,
-                       gpgsig=entry.gpgsig)
+                       gpgsig=entry.gpgsig, entropy=side)
+
+
+def entropy_path(run: dict[str, Any], artifact: str, where: str) -> str | None:
+    """The run's entropy file, when it names one: only ever the one beside its run file."""
+    named = (run.get("files") or {}).get("entropy")
+    if named is None:
+        return None
+    expected = layout.sibling_path(artifact, "entropy", "bin")
+    if named != expected:
+        raise TestlogError(f"{where} names the entropy file {named!r}, not {expected!r} "
+                           "(edited by hand?)")
+    return expected
+
+
+def checked_entropy(raw: bytes | None, data: dict[str, Any], determinism: dict[str, Any],
+                    where: str) -> SideFile | None:
+    """The parsed entropy file, every stream in it the one its record (or the determinism
+    file) names by digest; TestlogError naming what does not hold."""
+    try:
+        side = parse_side_file(raw, where) if raw is not None else None
+    except EntropyError as exc:
+        raise TestlogError(f"{exc} (edited by hand?)") from None
+    problem = side_file_problem(side, data["records"], collection_blocks(determinism))
+    if problem is not None:
+        raise TestlogError(f"{where}: {problem} (edited by hand?)")
+    return side
 
 
 def runs_in_dir(directory: str) -> list[str]:
@@ -122,8 +160,11 @@ def load_from_dir(directory: str, name: str | None = None) -> RecordedRun:
     if (run.get("source") or {}).get("dirty") and patch is None:
         raise TestlogError(f"{where} was recorded in a dirty tree but its diff is missing "
                            f"from {directory}")
+    path = entropy_path(run, artifact, where)
+    side = checked_entropy(_dir_file(directory, path), data, determinism,
+                           os.path.join(directory, path) if path else where)
     return RecordedRun(None, artifact, data, determinism, patch or b"",
-                       directory=os.path.abspath(directory))
+                       directory=os.path.abspath(directory), entropy=side)
 
 
 def run_file_target(rev: str) -> tuple[str, str | None] | None:
