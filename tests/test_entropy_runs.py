@@ -353,3 +353,25 @@ def test_xdist_records_and_replays_the_same(pytester):
     code, out, _err = replay(repo, "testlog")
     assert code == 0, out
     assert set(verdicts(last_report(repo)).values()) == {"verified"}
+
+
+# -- outside the branch: --testlog-out and --from-dir, export, verify ------------------------
+
+def test_a_run_written_to_a_directory_replays_from_it_and_export_and_verify_take_the_side_file(
+        pytester, tmp_path):
+    from testlog.cli import main
+    repo = project(pytester, ONE_MORE)
+    pytester.runpytest_subprocess(*BASE, "--testlog-out=logs")
+    side = sorted((repo / "logs" / "runs").glob("*__entropy.bin"))
+    assert len(side) == 1 and b'"test":"test_more.py::test_steady"' in side[0].read_bytes()
+    determinism = json.loads(next((repo / "logs" / "determinism").glob("*.json")).read_bytes())
+    assert {e["test_name"].split("::")[1]: e["entropy"]["draws"]
+            for e in determinism["tests"] if "entropy" in e} == {
+        "test_draws_once_more_on_replay": 1, "test_steady": 1}
+    code, out, _err = replay(repo, "--from-dir", str(repo / "logs"))
+    assert code == 0, out
+    record(pytester)
+    exported = tmp_path / "exported"
+    assert main(["-C", str(repo), "export", "testlog", "-o", str(exported)]) == 0
+    assert [p.name for p in (exported / "runs").glob("*__entropy.bin")] == [side[0].name]
+    assert main(["-C", str(repo), "verify", "--allow-unsigned", "--deep"]) == 0
