@@ -277,6 +277,9 @@ def test_a_marked_test_and_one_past_the_limit_keep_no_bytes_and_are_flagged(pyte
     assert big["replayable"] is False and big["bytes"] == 100_000 and big["draws"] == 1
     side = branch_file(repo, "entropy", "bin")
     assert chunk_names(side) == ["test_apart.py::test_small"] and len(side) < 1000
+    assert run_data(repo)["run"]["warnings"] == [
+        "OS entropy above the 65536-byte limit was kept as a digest only, not replayable: "
+        "test_apart.py::test_megabytes"]
     code, _out, _err = replay(repo, "testlog")
     report = last_report(repo)
     assert code == 1

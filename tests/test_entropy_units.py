@@ -288,3 +288,11 @@ def test_collection_scopes_nest_and_derive_in_xdist_workers():
     finally:
         worker.uninstall()
     assert entropy.SESSION == ""
+
+
+def test_the_warning_for_unkept_entropy_names_at_most_five():
+    assert entropy.unkept_warning([]) is None
+    names = [f"t.py::t{i}" for i in range(7)]
+    assert entropy.unkept_warning(names) == (
+        f"OS entropy above the {LIMIT}-byte limit was kept as a digest only, not replayable: "
+        "t.py::t0, t.py::t1, t.py::t2, t.py::t3, t.py::t4 and 2 more")

@@ -309,6 +309,16 @@ def derived_bytes(key: bytes, scope: str, index: int, size: int) -> bytes:
     return hashlib.shake_256(seed).digest(size)
 
 
+def unkept_warning(names: Sequence[str]) -> str | None:
+    """The run's warning naming the scopes whose entropy was past LIMIT (kept as a digest
+    only: not replayable); None when there is none. At most 5 are named."""
+    if not names:
+        return None
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"OS entropy above the {LIMIT}-byte limit was kept as a digest only, not "
+            f"replayable: {shown}")
+
+
 def describe(block_: Any) -> str:
     """A record's entropy block in words (`3 draws, 48 bytes`)."""
     if not isinstance(block_, dict):

@@ -211,6 +211,8 @@ class RecordBook:
         # Per nodeid, outcomes and captures not paired yet (each in arrival order).
         self._outcomes: dict[str, deque[TestOutcome]] = defaultdict(deque)
         self._captures: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
+        # Tests whose OS entropy was past the limit: kept as a digest only (not replayable).
+        self.unkept_entropy: list[str] = []
 
     def add(self, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
         _rename(self.ctx, outcomes, captures)
@@ -270,6 +272,8 @@ class RecordBook:
         failed = kept["status"] in FAILING or bool(outcome.failures)    # or an attempt did
         kept["inputs"] = record["inputs"] if failed else {}
         drawn = capture.get("entropy") if capture is not None else None
+        if drawn and not entropy.kept(drawn):
+            self.unkept_entropy.append(record["test_name"])
         self.built.append(BuiltRecord(
             kept, capture if failed else None, outcome, dumps_normal(line), record["signature"],
             (row["test_name"], row["duration_ms"]), timing_csv_line(row),
@@ -554,6 +558,12 @@ def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None
     built.sort(key=lambda b: (b.record["test_name"], b.record["order"]))
     records = [b.record for b in built]
     errors = error_entries(ctx, harvest, built, clock)
+    unkept = entropy.unkept_warning(
+        [s or "the session" for s, d in collection_entropy(ctx, harvest).items()
+         if not entropy.kept(d)]
+        + sorted(book.unkept_entropy))
+    if unkept is not None and unkept not in harvest.warnings:
+        harvest.warnings.append(unkept)
     summary = summary_data(ctx, harvest, built, errors, clock)
     side_file = entropy.side_file(
         [entropy.chunk({"collect": scope}, dump)
