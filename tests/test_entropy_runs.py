@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from testlog.store.events import commit_event
@@ -244,6 +245,14 @@ def test_a_test_that_draws_once_more_on_replay_is_flagged(pytester, monkeypatch)
     errors = git(repo, "ls-tree", "--name-only", "testlog", "errors/").split()
     log = git(repo, "show", f"testlog:{next(p for p in errors if 'replayerrors.log' in p)}")
     assert "EntropyDrawsDiffer" in log
+    entry = next(t["entropy"] for t in report["tests"] if "once_more" in t["test_name"])
+    assert (entry["asked"], entry["fed"], entry["fed_back"], entry["recorded"]["draws"]) == \
+        (2, 1, True, 1)
+    schema = json.loads((Path(__file__).resolve().parents[1] / "docs" / "schemas" /
+                         "replay.schema.json").read_text())
+    item = schema["properties"]["report"]["oneOf"][1]["properties"]["tests"]["items"]
+    for test in report["tests"]:            # the report's shape is the documented one
+        jsonschema.Draft202012Validator(item).validate(test)
 
 
 # -- what is kept apart ----------------------------------------------------------------------
