@@ -54,9 +54,9 @@ def add_options(parser: Any) -> None:
              "and a replay compares it)")
     add("--testlog-no-entropy", action="store_true", default=False,
         help="do not record the OS entropy tests draw (os.urandom, secrets, SystemRandom, "
-             "random.seed(), uuid4, numpy's unseeded generators, torch.seed()). By default its "
-             "bytes are kept beside the run, since they may be key material; a replay feeds "
-             "them back. @pytest.mark.testlog_no_entropy excludes one test")
+             "random.seed(), uuid4, numpy's unseeded generators, torch.seed()). By default their "
+             "bytes are stored beside the run so that a replay can feed them back: they may be "
+             "key material. @pytest.mark.testlog_no_entropy excludes one test")
     parser.addini("testlog", type="bool", default=False,
                   help="record every run, as if --testlog were given")
     add_replay_options(group)
