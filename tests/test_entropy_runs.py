@@ -20,7 +20,7 @@ import pytest
 from testlog.store.events import commit_event
 from tests.fixtures import git, make_repo
 from tests.recorder_helpers import event_at, git_bytes, run_data
-from tests.replay_support import last_report, replay, verdicts
+from tests.replay_support import cli, last_report, replay, verdicts
 from tests.store_helpers import open_store
 
 pytestmark = pytest.mark.slow
@@ -316,6 +316,10 @@ def test_a_hand_edited_side_file_stops_the_replay_with_one_line(pytester):
     assert code == 1
     assert "do not match their digest (edited by hand?)" in err
     assert len(err.strip().splitlines()) == 1
+    code, out, err = cli("-C", str(repo), "verify", "--allow-unsigned", "--deep")
+    assert code == 1
+    assert "the draws of ('test_more.py::test_steady', 1) do not match their digest" in out + err
+    assert cli("-C", str(repo), "verify", "--allow-unsigned")[0] == 0   # not deep: unread
 
 
 # -- xdist ---------------------------------------------------------------------------------
