@@ -296,3 +296,30 @@ def test_the_warning_for_unkept_entropy_names_at_most_five():
     assert entropy.unkept_warning(names) == (
         f"OS entropy above the {LIMIT}-byte limit was kept as a digest only, not replayable: "
         "t.py::t0, t.py::t1, t.py::t2, t.py::t3, t.py::t4 and 2 more")
+
+
+def test_verify_deep_names_what_does_not_hold_between_a_run_and_its_side_file():
+    from testlog.audit.checks import entropy_paths, entropy_problem
+    from testlog.core.canonical import dumps_normal
+    from testlog.core.compact import Defaults, compact_file, header_line
+    path = "runs/20261207__unit__run.jsonl"
+    side_path = "runs/20261207__unit__entropy.bin"
+
+    def run_file(files: dict, *lines: dict) -> bytes:
+        defaults = Defaults(1, {}, "seeded", frozenset(), 0)
+        header = header_line({"suite": "unit", "base_seed": 1, "files": files}, defaults,
+                             len(lines), "0" * 64)
+        return compact_file(header, [dumps_normal(line) for line in lines])
+
+    drawn = {"test_name": "t.py::a", "order": 0, "status": "PASS", "entropy": block(A)}
+    side = side_file([chunk({"test": "t.py::a", "order": 0}, A)])
+    plain = run_file({}, {"test_name": "t.py::a", "order": 0, "status": "PASS"})
+    assert entropy_paths(plain, path) is None         # a run that drew nothing: nothing read
+    data = run_file({"entropy": side_path}, drawn)
+    assert entropy_paths(data, path) == (side_path, "determinism/20261207__unit__determinism.json")
+    assert entropy_problem(data, path, side, None) is None
+    assert entropy_problem(data, path, None, None) == f"its entropy file {side_path} is missing"
+    other = side_file([chunk({"test": "t.py::a", "order": 0}, B)])
+    assert "does not match its digest" in entropy_problem(data, path, other, None)
+    moved = run_file({"entropy": "runs/elsewhere.bin"}, drawn)
+    assert "not 'runs/20261207__unit__entropy.bin'" in entropy_problem(moved, path, side, None)

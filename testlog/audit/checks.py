@@ -193,8 +193,11 @@ def entropy_paths(data: bytes, path: str) -> tuple[str, str] | None:
     named = (run.run.get("files") or {}).get("entropy")
     if named is None and b'"entropy":' not in b"".join(run.lines):
         return None
-    return (layout.sibling_path(path, "entropy", "bin"),
-            layout.sibling_path(path, "determinism", "json"))
+    try:
+        return (layout.sibling_path(path, "entropy", "bin"),
+                layout.sibling_path(path, "determinism", "json"))
+    except ValueError:               # a path of no real day: reported by the path's checks
+        return None
 
 
 def entropy_problem(data: bytes, path: str, side: bytes | None,
@@ -205,11 +208,12 @@ def entropy_problem(data: bytes, path: str, side: bytes | None,
     try:
         run = parse_compact(data, path)
         lines = [branchjson.loads(raw) for raw in run.lines]
-        blocks = entropy.collection_blocks(branchjson.loads(determinism) if determinism else {})
+        header = branchjson.loads(determinism) if determinism else {}
+        blocks = entropy.collection_blocks(header if isinstance(header, dict) else {})
+        expected = layout.sibling_path(path, "entropy", "bin")
     except (CompactError, ValueError):
         return None                  # unreadable: reported by the run file's own checks
     named = (run.run.get("files") or {}).get("entropy")
-    expected = layout.sibling_path(path, "entropy", "bin")
     if named is not None and named != expected:
         return f"it names the entropy file {named!r}, not {expected!r}"
     parsed = None
