@@ -232,16 +232,21 @@ def test_torch_seed_and_generator_seed_are_captured(tap):
     torch = pytest.importorskip("torch")
     tap.on_import("torch")
     tap.enter_test("t.py::torch")
+    real_cuda_seed = torch.cuda.seed.__wrapped__       # patched: torch's own is wrapped
     seed = torch.seed()
     generator = torch.Generator()
     own = generator.seed()
+    torch.cuda.seed()               # without CUDA torch's own: nothing drawn, nothing recorded
+    torch.cuda.seed_all()
     captured = tap.leave_test()
-    assert captured["kinds"] == "tt"
-    assert [int.from_bytes(c, "big") for c in captured["chunks"]] == [seed, own]
+    cuda = torch.cuda.is_available()
+    assert captured["kinds"] == ("tttt" if cuda else "tt")
+    assert [int.from_bytes(c, "big") for c in captured["chunks"]][:2] == [seed, own]
     assert torch.initial_seed() == seed and generator.initial_seed() == own
     assert isinstance(torch.default_generator, torch.Generator)
     tap.uninstall()
     assert torch.Generator is torch._C.Generator
+    assert torch.cuda.seed is real_cuda_seed
 
 
 def test_a_replay_tap_feeds_the_recorded_bytes(tap):

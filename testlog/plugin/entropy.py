@@ -12,7 +12,8 @@ While the tap is installed, every draw of OS entropy that Python code can reach 
   instance's wrapped method;
 - `torch.seed()` and `torch.Generator.seed()` (a subclass of torch's generator type, which
   cannot be patched, stands in for `torch.Generator`; isinstance still sees every generator),
-  patched when torch is imported.
+  and `torch.cuda.seed()` / `seed_all()` where CUDA is available, patched when torch is
+  imported.
 
 `numpy.random.RandomState(seed)` with a seed draws OS entropy too (it makes an unseeded MT19937
 first, then seeds it the legacy way): a subclass standing in for `numpy.random.RandomState`
@@ -261,6 +262,11 @@ class EntropyTap:
                 self._patch(owner, "seed", seed)
         if generator is not None:
             self._patch(torch, "Generator", generator)
+        cuda = getattr(torch, "cuda", None)
+        for owner in (cuda, getattr(cuda, "random", None)):
+            for name, seed_all in (("seed", False), ("seed_all", True)):
+                if owner is not None and callable(getattr(owner, name, None)):
+                    self._patch(owner, name, _cuda_seed(torch, getattr(owner, name), seed_all))
 
     def uninstall(self) -> None:
         global _tap
@@ -315,6 +321,19 @@ def _torch_seed(torch: Any) -> Callable[[], int]:
         value = _seed_bits(TORCH, TORCH_SEED_BYTES)
         torch.manual_seed(value)
         return value
+    return seed
+
+
+def _cuda_seed(torch: Any, real: Callable[[], None], seed_all: bool) -> Callable[[], None]:
+    """torch.cuda.seed() / seed_all(): the seed drawn through the tap (torch draws it in C,
+    out of reach); without CUDA, torch's own, which does nothing."""
+    @functools.wraps(real)
+    def seed() -> None:
+        if not torch.cuda.is_available():
+            real()
+            return
+        value = _seed_bits(TORCH, TORCH_SEED_BYTES)
+        (torch.cuda.manual_seed_all if seed_all else torch.cuda.manual_seed)(value)
     return seed
 
 
