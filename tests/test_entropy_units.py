@@ -328,3 +328,27 @@ def test_verify_deep_names_what_does_not_hold_between_a_run_and_its_side_file():
     assert "does not match its digest" in entropy_problem(data, path, other, None)
     moved = run_file({"entropy": "runs/elsewhere.bin"}, drawn)
     assert "not 'runs/20261207__unit__entropy.bin'" in entropy_problem(moved, path, side, None)
+
+
+def test_the_replay_plan_feeds_a_captured_run_and_nothing_for_an_older_one():
+    from testlog.replay.plan import build_plan
+    drew = {"test_name": "t.py::a", "order": 0, "status": "PASS", "entropy": block(A)}
+    quiet = {"test_name": "t.py::b", "order": 1, "status": "PASS"}
+    side = SideFile(tests={("t.py::a", 0): (("u", A["chunks"][0]), ("s", A["chunks"][1]))},
+                    collection={"t.py": (("s", b"\x05" * 16),)})
+    run = {"suite": "unit", "base_seed": 7, "entropy": {"captured": True, "limit": LIMIT}}
+    plan = build_plan(run, [drew, quiet], {}, side).entropy
+    tests = {t.nodeid: t for t in build_plan(run, [drew, quiet], {}, side).tests}
+    assert plan.test_draws(tests["t.py::a"]) == side.tests[("t.py::a", 0)]
+    assert plan.test_draws(tests["t.py::b"]) == ()        # drew nothing: any draw differs
+    assert plan.collection_draws("t.py") == side.collection["t.py"]
+    assert plan.collection_draws("u.py") == ()
+    # a run of schema 2 (or --testlog-no-entropy) says nothing of entropy: nothing to feed
+    older = build_plan({"suite": "unit", "base_seed": 7}, [quiet], {}, None)
+    assert not older.entropy.captured
+    assert older.entropy.test_draws(older.tests[0]) is None
+    assert older.entropy.collection_draws("t.py") is None
+    # a test past the limit: nothing to feed (real entropy, and the reason says why)
+    past = {**drew, "entropy": {**block(A), "replayable": False}}
+    unkept = build_plan(run, [past], {}, SideFile())
+    assert unkept.entropy.test_draws(unkept.tests[0]) is None
