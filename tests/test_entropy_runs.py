@@ -218,6 +218,10 @@ def test_without_entropy_capture_every_drawing_test_is_flagged(pytester):
 ONE_MORE = {"test_more.py": '''\
 import os
 
+SALT = os.urandom(4)                     # drawn at import: the collection's
+if os.environ.get("IMPORT_ONE_MORE"):
+    os.urandom(4)
+
 
 def test_draws_once_more_on_replay(testlog):
     testlog.output("x", os.urandom(8))
@@ -253,6 +257,22 @@ def test_a_test_that_draws_once_more_on_replay_is_flagged(pytester, monkeypatch)
     item = schema["properties"]["report"]["oneOf"][1]["properties"]["tests"]["items"]
     for test in report["tests"]:            # the report's shape is the documented one
         jsonschema.Draft202012Validator(item).validate(test)
+
+
+def test_a_module_that_draws_once_more_at_import_flags_each_of_its_tests(pytester, monkeypatch):
+    repo = project(pytester, ONE_MORE)
+    record(pytester)
+    determinism = json.loads(branch_file(repo, "determinism", "json"))
+    assert determinism["entropy"]["collection"]["test_more.py"]["draws"] == 1
+    monkeypatch.setenv("IMPORT_ONE_MORE", "1")
+    code, _out, _err = replay(repo, "testlog")
+    report = last_report(repo)
+    assert code == 1
+    reason = ("entropy draws differ: collecting test_more.py: draw 2 (os.urandom, 4 bytes) is "
+              "not in the record (1 recorded draw, 1 fed back); real entropy from there on")
+    assert flagged_reasons(report) == {"test_draws_once_more_on_replay": [reason],
+                                       "test_steady": [reason]}
+    assert set(verdicts(report).values()) == {"moderate"}
 
 
 # -- what is kept apart ----------------------------------------------------------------------
