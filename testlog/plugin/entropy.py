@@ -55,6 +55,8 @@ from testlog.core.entropy import (
 from testlog.plugin.options import NO_ENTROPY_MARKER as MARKER
 
 _real_urandom = os.urandom
+# A test's scope until it draws: most tests draw nothing, and pay no Stream for it.
+_UNDRAWN: Any = object()
 _tap: EntropyTap | None = None      # the installed tap (one per process)
 
 
@@ -144,14 +146,14 @@ class EntropyTap:
         elif self.feeds is not None:
             self.current = self.feeds.test_feed(nodeid)
         else:
-            self.current = Stream()
+            self.current = _UNDRAWN            # its Stream comes with its first draw
 
     def leave_test(self) -> dict[str, Any] | None:
         """The test's dump (recording) or what its replay saw (a Feed's result); None when
         it drew nothing (recording) or was excluded."""
         scope = self.current
         self.current = self._collect_scope(self.current_id)
-        if scope is None:
+        if scope is None or scope is _UNDRAWN:
             return None
         if isinstance(scope, Feed):
             return scope.result() if scope.asked or scope.draws else None
@@ -196,6 +198,8 @@ class EntropyTap:
             if isinstance(scope, Feed):
                 data = scope.take(kind, size)
                 return data if data is not None else real(size)
+            if scope is _UNDRAWN:
+                scope = self.current = Stream()
             if scope.derive is not None:
                 data = derived_bytes(scope.derive[0], scope.derive[1], scope.count, size)
             else:
