@@ -227,7 +227,7 @@ def test_run_block_records_source_seeds_and_environment(recorded: Recorded):
                              "tree": git(repo, "rev-parse", "main^{tree}").strip(),
                              "dirty": False, "dirty_diff_path": None, "untracked": []}
     assert (run["base_seed"], run["pythonhashseed"], run["hash_order_reproducible"]) == (SEED, "0", True)
-    assert run["suite"] == "unit" and run["schema_version"] == 2 and run["xdist_workers"] == 0
+    assert run["suite"] == "unit" and run["schema_version"] == 3 and run["xdist_workers"] == 0
     assert set(run["session_states"]) == {"python", "numpy", "torch"}
     assert run["nodeids"] == [f"{MODULE}::{n}" for n in STATUSES]
     assert run["pytest"]["args"][-1] == "tests/unit"

@@ -74,7 +74,7 @@ def test_c_draws_nothing():
 
 @pytest.fixture(scope="module")
 def replays(sandbox, tmp_path_factory):
-    """Record the probes (PYTHONHASHSEED unset) and the leak file twice (reseeding on, then
+    """Record the probes (PYTHONHASHSEED unset, OS entropy not captured) and the leak file twice (reseeding on, then
     off); move the value file by 1e-6/3 and the tiny one by 1e-10; replay both runs, and the
     probes again as if recorded on another platform. {name: (exit, out, report)}."""
     base = tmp_path_factory.mktemp("probes")
@@ -85,7 +85,9 @@ def replays(sandbox, tmp_path_factory):
     with sandboxed(sandbox, base / "tmp"):
         source = PROBES.format(value_file=str(value_file), tiny_file=str(tiny_file))
         repo = project(base / "repo", {"tests/test_probes.py": source, "tests/test_leak.py": LEAK})
-        probes = record(repo, "tests", hashseed=None)
+        # OS entropy is recorded and fed back by default (tests/test_entropy_runs.py): these
+        # probes record without it, so that os.urandom stays a draw the replay must flag.
+        probes = record(repo, "tests", "--testlog-no-entropy", hashseed=None)
         leak = record(repo, "tests/test_leak.py", "--testlog-no-reseed")
         other = forge_run(repo, probes, lambda data: data["run"]["environment"].update(
             numpy_version="1.0.0"))

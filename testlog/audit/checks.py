@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from testlog.core import branchjson, schema
+from testlog.core import branchjson, entropy, layout, schema
 from testlog.core.canonical import record_signature, sha256_hex
 from testlog.core.compact import CompactError, Deriver, expand_line, parse_compact, records_digest
 from testlog.core.layout import TRAILER_EVENT
@@ -181,3 +181,49 @@ def compact_run_problems(data: bytes, where: str, deep: bool,
     if deep and not problems and records_digest(signatures) != run.records_sha256:
         problems.append("the records rebuilt from it differ from those recorded")
     return run.count, problems
+
+
+def entropy_paths(data: bytes, path: str) -> tuple[str, str] | None:
+    """(side file, determinism file) of a compact run file whose records or header name OS
+    entropy; None for a run that holds none (or is unreadable: reported elsewhere)."""
+    try:
+        run = parse_compact(data, path)
+    except CompactError:
+        return None
+    named = (run.run.get("files") or {}).get("entropy")
+    if named is None and b'"entropy":' not in b"".join(run.lines):
+        return None
+    try:
+        return (layout.sibling_path(path, "entropy", "bin"),
+                layout.sibling_path(path, "determinism", "json"))
+    except ValueError:               # a path of no real day: reported by the path's checks
+        return None
+
+
+def entropy_problem(data: bytes, path: str, side: bytes | None,
+                    determinism: bytes | None) -> str | None:
+    """What does not hold between a compact run file, its entropy side file and its
+    determinism file (every stream a record names, kept, with its digest; nothing else);
+    None when all does."""
+    try:
+        run = parse_compact(data, path)
+        lines = [branchjson.loads(raw) for raw in run.lines]
+        header = branchjson.loads(determinism) if determinism else {}
+        blocks = entropy.collection_blocks(header if isinstance(header, dict) else {})
+        expected = layout.sibling_path(path, "entropy", "bin")
+    except (CompactError, ValueError):
+        return None                  # unreadable: reported by the run file's own checks
+    named = (run.run.get("files") or {}).get("entropy")
+    if named is not None and named != expected:
+        return f"it names the entropy file {named!r}, not {expected!r}"
+    parsed = None
+    if named is not None:
+        if side is None:
+            return f"its entropy file {expected} is missing"
+        try:
+            parsed = entropy.parse_side_file(side, expected)
+        except entropy.EntropyError as exc:
+            return str(exc)
+    records = [line for line in lines if isinstance(line, dict)]
+    problem = entropy.side_file_problem(parsed, records, blocks)
+    return f"{expected}: {problem}" if problem else None

@@ -378,6 +378,20 @@ def check_artifact(chain: Chain, policy: Policy, event: Event, report: rp.Report
         report.count(rp.RECORDS, count)
         for problem in problems:
             report.fail(rp.RECORDS, sha, path, problem)
+        if policy.deep and path.endswith(".jsonl"):
+            unheld = run_entropy_problem(chain, sha, path, data)
+            if unheld is not None:
+                report.fail(rp.RECORDS, sha, path, unheld)
+
+
+def run_entropy_problem(chain: Chain, sha: str, path: str, data: bytes) -> str | None:
+    """`--deep`: the run's OS entropy side file against the digests its records name."""
+    paths = checks.entropy_paths(data, path)
+    if paths is None:
+        return None
+    found = [chain.stream.read(f"{sha}:{p}") for p in paths]
+    side, determinism = (f[2] if f is not None and f[1] == "blob" else None for f in found)
+    return checks.entropy_problem(data, path, side, determinism)
 
 
 def run_file_result(chain: Chain, policy: Policy, blob: str, path: str,

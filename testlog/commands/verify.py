@@ -39,8 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "instead of failing (after a deliberate rewrite)")
     parser.add_argument("--deep", action="store_true",
                         help="also rebuild every record of compact run files and check them "
-                             "against the digest the recorder wrote (slower; the default "
-                             "checks each run file against its signed event)")
+                             "against the digest the recorder wrote, and their OS entropy "
+                             "files against the records (slower; the default checks each "
+                             "run file against its signed event)")
     add_json_argument(parser)
     add_branch_argument(parser)
 

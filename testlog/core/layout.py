@@ -34,7 +34,7 @@ TRAILER_SEAL_DATE = "Testlog-Seal-Date"
 DIRECTORIES = {
     "run": "runs", "summary": "summaries", "timing": "timing", "determinism": "determinism",
     "errors": "errors", "coverage": "coverage", "replay": "replays", "dirty": "runs",
-    "replayerrors": "errors",
+    "replayerrors": "errors", "entropy": "runs",
 }
 # `~` and `+` name a partial run's selection (`tests~k+m-3f2a`, see core/selection.py).
 _SUITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.~+-]*$")

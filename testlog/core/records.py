@@ -4,7 +4,8 @@ A record has these keys: test_name, timestamp_start, timestamp_end, duration_ms,
 rng_state, rng_state_after, inputs, outputs, determinism_check, environment, order, worker,
 signature; and, only where they apply (run schema 2): `subtests` (a test with subtests: their
 counts and each failing one), `attempts` and `flaky` (a test re-run by a plugin such as
-pytest-rerunfailures: every attempt in order) and `benchmark` (pytest-benchmark's statistics).
+pytest-rerunfailures: every attempt in order) and `benchmark` (pytest-benchmark's statistics);
+(run schema 3) `entropy` (a test that drew OS entropy: core/entropy.py).
 `outputs.captured` holds the SHA-256 of what pytest's capture saw, per phase and stream, when
 the run hashes captured output and the test printed or logged anything.
 """
@@ -150,6 +151,9 @@ def build_record(outcome: TestOutcome, capture: dict[str, Any] | None, *, base_s
         record["flaky"] = is_flaky(outcome)
     if outcome.benchmark:
         record["benchmark"] = outcome.benchmark
+    if cap.get("entropy"):
+        from testlog.core.entropy import block  # only a test that drew needs it
+        record["entropy"] = block(cap["entropy"])
     return sign(record, environment_json)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple, Protocol
 
-from testlog.core import counts, errorinfo, layout, render, schema
+from testlog.core import counts, entropy, errorinfo, layout, render, schema
 from testlog.core.canonical import canonical_json, dumps_normal
 from testlog.core.chronicle import TEST_SUITE_EXECUTED
 from testlog.core.compact import (
@@ -102,6 +102,8 @@ class RunContext:
     # A shard of a sharded run (--testlog-shard): {"run_id", "run_id_source", "index",
     # "count"}; None for a run of its own.
     shard: dict[str, Any] | None = None
+    # Whether the OS entropy the tests drew was captured (off: --testlog-no-entropy).
+    entropy: bool = False
 
 
 @dataclass
@@ -125,6 +127,9 @@ class Harvest:
     collection_skipped: int = 0          # modules skipped as a whole (counted "skipped")
     unfinished: list[str] = field(default_factory=list)   # tests a stop cut mid-way
     warnings: list[str] = field(default_factory=list)     # e.g. an unknown plugin's reports
+    # The entropy drawn outside the tests: collector node id ("" the session) -> its dump
+    # (core/entropy.py).
+    entropy: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add_captures(self, captures: list[dict[str, Any]]) -> None:
         for capture in captures:
@@ -139,7 +144,8 @@ class Harvest:
         return dataclasses.replace(self, outcomes=self.outcomes[sent_outcomes:],
                                    captures=defaultdict(list),
                                    full_states=dict(self.full_states),
-                                   session_states=dict(self.session_states))
+                                   session_states=dict(self.session_states),
+                                   entropy=dict(self.entropy))
 
 
 @dataclass
@@ -163,6 +169,7 @@ def paths(ctx: RunContext) -> dict[str, str]:
             "timing_csv": at("timing", "csv"), "errors_log": at("errors", "log"),
             "errors_json": at("errors", "json"), "summary_md": at("summary", "md"),
             "summary_json": at("summary", "json"), "coverage": at("coverage", "json"),
+            "entropy": at("entropy", "bin"),
             # the full format's files, rendered from the compact run file on demand (export,
             # seal): a run of the same suite and day in that format is replaced
             "run_json": at("run", "json"), "timing_json": at("timing", "json")}
@@ -187,6 +194,7 @@ class BuiltRecord(NamedTuple):
     signature: str                     # the signed record's `signature`
     duration: tuple[str, float]        # (test_name, duration_ms)
     csv_line: str
+    entropy: bytes = b""               # its chunk of the entropy side file (b"": none)
 
 
 class RecordBook:
@@ -209,6 +217,8 @@ class RecordBook:
         # Per nodeid, outcomes and captures not paired yet (each in arrival order).
         self._outcomes: dict[str, deque[TestOutcome]] = defaultdict(deque)
         self._captures: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
+        # Tests whose OS entropy was past the limit: kept as a digest only (not replayable).
+        self.unkept_entropy: list[str] = []
 
     def add(self, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
         _rename(self.ctx, outcomes, captures)
@@ -267,9 +277,14 @@ class RecordBook:
         kept = {key: record[key] for key in KEPT_KEYS}
         failed = kept["status"] in FAILING or bool(outcome.failures)    # or an attempt did
         kept["inputs"] = record["inputs"] if failed else {}
+        drawn = capture.get("entropy") if capture is not None else None
+        if drawn and not entropy.kept(drawn):
+            self.unkept_entropy.append(record["test_name"])
         self.built.append(BuiltRecord(
             kept, capture if failed else None, outcome, dumps_normal(line), record["signature"],
-            (row["test_name"], row["duration_ms"]), timing_csv_line(row)))
+            (row["test_name"], row["duration_ms"]), timing_csv_line(row),
+            entropy.chunk({"test": record["test_name"], "order": record["order"]}, drawn)
+            if drawn else b""))
 
 
 def _rename(ctx: RunContext, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
@@ -472,9 +487,23 @@ def summary_data(ctx: RunContext, harvest: Harvest, built: list[BuiltRecord],
             "exit_status": harvest.exit_status}
 
 
+def collection_entropy(ctx: RunContext, harvest: Harvest) -> dict[str, dict[str, Any]]:
+    """The entropy drawn outside the tests, by collector id (as every file names it)."""
+    ids = sorted(harvest.entropy)
+    return dict(zip(ctx.redact_names(ids), (harvest.entropy[i] for i in ids)))
+
+
 def determinism_header(ctx: RunContext, harvest: Harvest) -> dict[str, Any]:
     """What the determinism file says of the whole run; its per-test entries live in the
     compact run file (export and seal render the full file: spec_files.py)."""
+    header = _determinism_header(ctx, harvest)
+    if ctx.entropy:
+        header["entropy"] = {"collection": {scope: entropy.block(dump) for scope, dump in
+                                            collection_entropy(ctx, harvest).items()}}
+    return header
+
+
+def _determinism_header(ctx: RunContext, harvest: Harvest) -> dict[str, Any]:
     return {"schema_version": schema.RUN, "base_seed": ctx.base_seed,
             "session_seed": ctx.session_seed, "session_states": harvest.session_states,
             "seed_derivation": "first 4 bytes (big-endian) of sha256(f'{base_seed}\\0{nodeid}')",
@@ -507,9 +536,10 @@ def run_block(ctx: RunContext, harvest: Harvest, p: dict[str, str],
             "incomplete": summary["incomplete"], "interruption": harvest.interruption,
             "unfinished": list(harvest.unfinished), "stopped_by_maxfail": harvest.stopped_by_maxfail,
             "selection": ctx.selection, "capture": ctx.capture,
+            "entropy": entropy.settings(ctx.entropy),
             "warnings": list(harvest.warnings), **({"shard": ctx.shard} if ctx.shard else {}),
             "files": {k: v for k, v in p.items()
-                      if k not in ("dirty_patch", "coverage", *RENDERED)}}
+                      if k not in ("dirty_patch", "coverage", "entropy", *RENDERED)}}
 
 
 def commit_summary(suite: str, verdict: str, t: dict[str, Any]) -> str:
@@ -534,16 +564,29 @@ def run_bundle(ctx: RunContext, harvest: Harvest, book: RecordBook | None = None
     built.sort(key=lambda b: (b.record["test_name"], b.record["order"]))
     records = [b.record for b in built]
     errors = error_entries(ctx, harvest, built, clock)
+    unkept = entropy.unkept_warning(
+        [s or "the session" for s, d in collection_entropy(ctx, harvest).items()
+         if not entropy.kept(d)]
+        + sorted(book.unkept_entropy))
+    if unkept is not None and unkept not in harvest.warnings:
+        harvest.warnings.append(unkept)
     summary = summary_data(ctx, harvest, built, errors, clock)
-    header = header_line(run_block(ctx, harvest, p, summary, nodeids), book.defaults(),
-                         len(built), records_digest([b.signature for b in built]))
+    side_file = entropy.side_file(
+        [entropy.chunk({"collect": scope}, dump)
+         for scope, dump in collection_entropy(ctx, harvest).items()] + [b.entropy for b in built])
+    block = run_block(ctx, harvest, p, summary, nodeids)
+    if side_file is not None:
+        block["files"]["entropy"] = p["entropy"]
+    header = header_line(block, book.defaults(), len(built),
+                         records_digest([b.signature for b in built]))
     run_file = compact_file(header, [b.line for b in built])
-    built = [b._replace(line=b"") for b in built]     # the lines' bytes live on in run_file
+    built = [b._replace(line=b"", entropy=b"") for b in built]   # their bytes live on in files
     source = ctx.source
     files: dict[str, bytes | None] = {
         p["run"]: run_file,
         p["run_log"]: render.run_log(records, errors).encode(),
         p["dirty_patch"]: source.diff if source and source.dirty else None,
+        p["entropy"]: side_file,
         p["determinism"]: canonical_json(determinism_header(ctx, harvest)),
         p["timing_csv"]: timing_csv([b.csv_line for b in built]).encode(),
         **{p[name]: None for name in RENDERED},

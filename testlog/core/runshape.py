@@ -72,7 +72,7 @@ RUN = {"suite": _suite, "base_seed": _int, "session_seed": _optional(_int),
        "pytest": _optional(_dict), "started": _optional(_str), "rootdir": _optional(_str),
        "files": _STR_DICT, "nodeids": _optional(_list_of(_str)),
        "source_commit": _optional(_sha), "source_tree": _optional(_sha),
-       "shard": _optional(_dict)}
+       "shard": _optional(_dict), "entropy": _optional(_dict)}
 SHARD = {"run_id": _str, "index": _int, "count": _int, "run_id_source": _optional(_str)}
 RUN_REQUIRED = ("suite", "base_seed")
 RECORD = {"test_name": _str, "status": _STATUS, "seed": _optional(_int), "order": _optional(_int),
@@ -80,11 +80,11 @@ RECORD = {"test_name": _str, "status": _STATUS, "seed": _optional(_int), "order"
           "outputs": _optional(_dict), "inputs": _optional(_dict_of(_dict)),
           "duration_ms": _optional(_number), "determinism_check": _optional(_str),
           "timestamp_start": _optional(_str), "timestamp_end": _optional(_str),
-          "signature": _optional(_str)}
+          "signature": _optional(_str), "entropy": _optional(_dict)}
 RECORD_REQUIRED = ("test_name", "status")
 OUTPUTS = {"result_hash": _optional(_str), "values": _optional(_dict_of(_dict))}
 ENVIRONMENT = {"env": _STR_DICT, "env_key": _optional(_dict)}
-DETERMINISM = {"full_states": _STR_DICT}
+DETERMINISM = {"full_states": _STR_DICT, "entropy": _optional(_dict)}
 EVENT = {"event": _str, "artifact": _str, "hash": _str, "timestamp": _optional(_str),
          "signature": _optional(_str), "verdict": _optional(_str)}
 

@@ -13,9 +13,12 @@ from testlog.errors import TestlogError
 # a run's files: runs/, summaries/, timing/, determinism/, errors/, coverage/. 2: records may
 # hold subtests, attempts/flaky, benchmark and outputs.captured; totals are pytest's counts
 # (with statuses, not_run, selected); verdicts ERROR and INTERRUPTED; the run block holds
-# selection, capture, interruption, incomplete. Version 1 runs read as before.
-RUN = 2
+# selection, capture, interruption, incomplete. Version 1 runs read as before. 3: records
+# may hold `entropy` (the OS entropy the test drew: core/entropy.py), the run block
+# `entropy` (captured or not) and the determinism file the collection scopes' entropy.
+RUN = 3
 RUN_COMPACT = 1         # runs/…__run.jsonl: the compact run file (core/compact.py)
+ENTROPY = 1             # runs/…__entropy.bin: the entropy the tests drew (core/entropy.py)
 TIMING_SUMMARY = 1      # timing/timing_summary.json
 LEDGER = 1              # ledger/*.ndjson lines (written as "1")
 MEASUREMENT = 1         # measurements/…json (written as "1")

@@ -1,6 +1,6 @@
 """The full format's files of a run, rendered from its compact run file: `run.json` (every
 record, as spec VI writes it), `timing.json` (one row per test) and `determinism.json` (the
-seeds and RNG states of every test). What `export` and `seal` hand to auditors; a run recorded
+seeds and RNG states of every test, and the digest of the OS entropy each drew). What `export` and `seal` hand to auditors; a run recorded
 in the full format already has them. Pure."""
 from __future__ import annotations
 
@@ -45,9 +45,11 @@ def spec_files(artifact: str, compact: bytes, determinism: dict[str, Any] | None
         except (TypeError, ValueError, ArithmeticError) as exc:   # the numbers of a hostile line
             raise CompactError(f"{artifact}: line {number}: its timing is unreadable "
                                f"({exc!r})") from None
-        entries.append(dumps_normal({"test_name": record["test_name"], "seed": record["seed"],
-                                     "rng_state": record["rng_state"],
-                                     "rng_state_after": record["rng_state_after"]}))
+        entry = {"test_name": record["test_name"], "seed": record["seed"],
+                 "rng_state": record["rng_state"], "rng_state_after": record["rng_state_after"]}
+        if "entropy" in record:
+            entry["entropy"] = record["entropy"]
+        entries.append(dumps_normal(entry))
     if records_digest(signatures) != run.records_sha256:
         raise CompactError(f"{artifact}: the records rebuilt from it differ from those recorded")
     version = str(schema.RUN).encode()

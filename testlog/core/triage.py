@@ -1,7 +1,7 @@
 """Replay verdicts and triage (spec IX): pure rules, tested with tables."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 TOLERANCE = 1e-8
 
@@ -33,6 +33,10 @@ class Observation:
     # one): the test depends on set/dict iteration order, whatever else differs.
     hash_order: tuple[str, ...] = ()
     hash_seeds: tuple[str, str] = ("", "")
+    # How its draws of OS entropy differed from the recorded ones (it drew more or other).
+    entropy_differs: tuple[str, ...] = ()
+    # Why it got real entropy where none could be fed back: said beside any other reason.
+    entropy_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,19 @@ class Verdict:
 
 
 def triage(obs: Observation) -> Verdict:
+    verdict = _triage(obs)
+    if verdict.passed:
+        return verdict
+    extra = tuple(r for r in _entropy_reasons(obs) if r not in verdict.reasons)
+    return replace(verdict, reasons=verdict.reasons + extra) if extra else verdict
+
+
+def _entropy_reasons(obs: Observation) -> tuple[str, ...]:
+    return tuple(f"entropy draws differ: {d}" for d in obs.entropy_differs) + (
+        (obs.entropy_note,) if obs.entropy_note else ())
+
+
+def _triage(obs: Observation) -> Verdict:
     unrelated = _seed_reasons(obs)
     if unrelated:
         return Verdict(CRITICAL, unrelated + _critical_reasons(obs), audit_alert=True)
@@ -99,6 +116,7 @@ def _moderate_reasons(obs: Observation) -> tuple[str, ...]:
     if obs.captured_differs:
         reasons.append("captured output differs: " + ", ".join(
             key.replace("/", " ") for key in obs.captured_differs))
+    reasons.extend(f"entropy draws differ: {d}" for d in obs.entropy_differs)
     return tuple(reasons)
 
 

@@ -43,6 +43,8 @@ def report_run(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)   # after pytest-randomly has resolved its seed
 def pytest_configure(config: pytest.Config) -> None:
+    from testlog.plugin.options import NO_ENTROPY_MARKER_HELP
+    config.addinivalue_line("markers", NO_ENTROPY_MARKER_HELP)
     if config.getoption("testlog_replay"):     # replaying, not recording
         from testlog.plugin.replay import install
         install(config)

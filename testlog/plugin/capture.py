@@ -29,7 +29,7 @@ class TestCapture:
     __test__ = False
     __slots__ = ("nodeid", "seed", "before", "after", "start_ns", "end_ns", "wall_ns", "cpu_ns",
                  "rss", "inputs", "outputs", "errors", "generator", "worker", "started",
-                 "attempts", "attempt_start_ns")
+                 "attempts", "attempt_start_ns", "entropy")
 
     def __init__(self, nodeid: str, seed: int, worker: str | None) -> None:
         self.nodeid, self.seed, self.worker = nodeid, seed, worker
@@ -45,6 +45,9 @@ class TestCapture:
         # A test a plugin re-ran: each earlier attempt's times, RNG after-states and outputs.
         self.attempts: list[dict[str, Any]] | None = None
         self.attempt_start_ns = 0         # when the last attempt started (0: the only one)
+        # The OS entropy it drew (plugin/entropy.py: a dump when recording, what was fed back
+        # when replaying); None: none, or not captured.
+        self.entropy: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (what xdist workers send to the controller)."""
@@ -56,6 +59,8 @@ class TestCapture:
         if self.attempts:
             data["attempts"] = self.attempts
             data["attempt_start_ns"] = self.attempt_start_ns
+        if self.entropy is not None:
+            data["entropy"] = self.entropy
         return data
 
 
@@ -114,6 +119,7 @@ class Capturer:
         self.seeds: dict[str, int] = {}
         self.rss = RssReader()
         self.origin_ns = time.perf_counter_ns()     # timing columns count from here
+        self.entropy: Any = None       # the entropy tap (plugin/entropy.py), when capturing
 
     @property
     def determinism(self) -> str:
@@ -154,6 +160,8 @@ class Capturer:
                 rng.seed(capture.seed)
         self.states.defer(rngs, capture.before, keep=self.states.keep_states)
         self.current = capture
+        if self.entropy is not None:
+            self.entropy.enter_test(nodeid)
         capture.wall_ns = time.time_ns()
         capture.cpu_ns = time.process_time_ns()
         capture.start_ns = time.perf_counter_ns()
@@ -183,6 +191,8 @@ class Capturer:
         capture.end_ns = time.perf_counter_ns()
         capture.cpu_ns = time.process_time_ns() - capture.cpu_ns
         capture.rss = self.rss()
+        if self.entropy is not None:
+            capture.entropy = self.entropy.leave_test()
         self.states.defer(loaded_rngs(), capture.after, keep=self.full_state)
         if capture.generator is not None:
             capture.after["testlog_rng"] = generator_digest(capture.generator)

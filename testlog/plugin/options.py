@@ -4,6 +4,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+NO_ENTROPY_MARKER = "testlog_no_entropy"
+NO_ENTROPY_MARKER_HELP = (
+    f"{NO_ENTROPY_MARKER}: git-testlog neither records the OS entropy this test draws (it may be "
+    "key material) nor feeds it back on replay")
+
 
 def _seed(text: str) -> int:
     from testlog.core.seeds import parse_seed
@@ -71,6 +76,11 @@ def add_options(parser: Any) -> None:
         help="the run id every shard of a run shares (default: the CI's pipeline id: "
              "GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT, CI_PIPELINE_ID, BUILDKITE_BUILD_ID, "
              "CIRCLE_WORKFLOW_ID, BUILD_BUILDID, BUILD_TAG)")
+    add("--testlog-no-entropy", action="store_true", default=False,
+        help="do not record the OS entropy tests draw (os.urandom, secrets, SystemRandom, "
+             "random.seed(), uuid4, numpy's unseeded generators, torch.seed()). By default their "
+             "bytes are stored beside the run so that a replay can feed them back: they may be "
+             "key material. @pytest.mark.testlog_no_entropy excludes one test")
     parser.addini("testlog", type="bool", default=False,
                   help="record every run, as if --testlog were given")
     add_replay_options(group)

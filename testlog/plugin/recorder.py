@@ -49,6 +49,7 @@ from testlog.store.writer import (
 )
 
 WORKER_SEED = "testlog_seed"
+WORKER_ENTROPY_KEY = "testlog_entropy_key"
 INTERRUPTED_WRITING = "testlog: interrupted while pytest's process wrote the run"
 # Statuses a Ctrl-C while waiting for the writer process turns into "interrupted" (2).
 _OVERRIDABLE = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
@@ -58,15 +59,19 @@ _OVERRIDABLE = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
 def install(config: pytest.Config) -> None:
     """Register the recorder's roles for this process (raises pytest.UsageError on bad setup)."""
     cooperate_with_randomly(config)
+    from testlog.plugin import entropy
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
-        runner = TestRunner(config, workerinput[WORKER_SEED], workerinput.get("workerid"))
+        key = workerinput.get(WORKER_ENTROPY_KEY)
+        tap = entropy.start(config, bytes.fromhex(key) if isinstance(key, str) else None)
+        runner = TestRunner(config, workerinput[WORKER_SEED], workerinput.get("workerid"), tap)
         config.pluginmanager.register(runner, "testlog-runner")
         return
     writer = RecordWriter(config)
     if not config.stash.get(REPORT_AT_EXIT, False):     # plugin.py's clean-up is not there
         config.add_cleanup(writer.report)
-    runner = TestRunner(config, writer.ctx.base_seed, None)
+    # Installed after the writer process started (testlog's own work draws nothing here).
+    runner = TestRunner(config, writer.ctx.base_seed, None, entropy.start(config))
     writer.runner = runner
     if writer.process is not None:
         runner.on_batch = writer.send_captures
@@ -135,6 +140,9 @@ class RecordWriter:
         # HEAD, its tree and the dirty diff as the session starts (git subprocesses: the
         # thread mostly waits), whoever writes the run.
         self.source = InBackground(self._source)
+        # xdist workers derive the entropy they draw outside tests from this one key, so that
+        # they all import a test module with the same values (as one process does).
+        self.entropy_key = os.urandom(32)
         self.sent_outcomes = 0
         self.process: Any = None
         if self._writer_process(settings["writer_process"]) and not config.option.collectonly:
@@ -237,7 +245,8 @@ class RecordWriter:
             full_state=bool(config.getoption("testlog_full_state")), randomly=randomly,
             rootdir=self._rootdir(config),
             selection={**selection.as_dict(), "text": selection.text()} if selection else None,
-            capture=capture_settings(config), record_switch=record_switch(config), shard=shard)
+            capture=capture_settings(config), record_switch=record_switch(config), shard=shard,
+            entropy=not config.getoption("testlog_no_entropy"))
 
     def _rootdir(self, config: pytest.Config) -> str | None:
         """pytest's rootdir relative to the work tree, which the recorded nodeids are relative
@@ -269,6 +278,8 @@ class RecordWriter:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[WORKER_SEED] = self.ctx.base_seed
+        if self.ctx.entropy:
+            node.workerinput[WORKER_ENTROPY_KEY] = self.entropy_key.hex()
         self.harvest.xdist_workers += 1
 
     @pytest.hookimpl(optionalhook=True)
@@ -280,6 +291,26 @@ class RecordWriter:
             self.harvest.full_states.update(data["full_states"])
             for name, digest in data["session_states"].items():
                 self.harvest.session_states.setdefault(name, digest)
+            self.merge_entropy(data.get("entropy") or {})
+
+    def merge_entropy(self, scopes: dict[str, dict[str, Any]]) -> None:
+        """A worker's entropy drawn outside tests: the same as every other worker's (derived
+        from one key), unless the code drew otherwise in one of them; such a scope keeps only
+        a digest (not replayable) and the run says so."""
+        from testlog.core.entropy import block
+        entropy = self.harvest.entropy
+        for scope, dump in scopes.items():
+            known = entropy.get(scope)
+            if known is None:
+                entropy[scope] = dump
+            elif known.get("kinds") is not None and (known["kinds"], known["chunks"]) != (
+                    dump.get("kinds"), dump.get("chunks")):
+                first = block(known)
+                entropy[scope] = {"kinds": None, "count": first["draws"], "size": first["bytes"],
+                                  "sha256": first["sha256"]}
+                self.harvest.warnings.append(
+                    f"entropy drawn {'at session start' if not scope else 'collecting ' + scope}"
+                    " differs between xdist workers: not replayable")
 
     # -- reports --------------------------------------------------------------------------
 
@@ -344,6 +375,8 @@ class RecordWriter:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.session = session
+        if self.runner is not None:
+            self.runner.stop_entropy()       # writing the run is no test's entropy
         harvest = self.harvest
         # Started, never torn down: cut by a stop. Counted among the tests not run.
         harvest.unfinished = [o.nodeid for o in self.outcomes.unfinished()]

@@ -5,6 +5,7 @@ reseeding was off, and at the end judges each test, publishes the report and set
 status (0 only when every replayed test is verified)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -22,12 +23,14 @@ from gitstore import GitStoreError, full_ref, locate, source_info
 from testlog.config import load_settings
 from testlog.core.asciitext import printable
 from testlog.core.chronicle import REPLAY_FAILED, REPLAY_VERIFIED
+from testlog.core.entropy import SESSION, Feed
 from testlog.core.hashing import result_hash
 from testlog.core.records import TestOutcome
 from testlog.core.redaction import Redactor
 from testlog.core.seeds import derive_seed
 from testlog.core.timefmt import utc_iso
 from testlog.errors import TestlogError
+from testlog.plugin import entropy
 from testlog.plugin.capture import TestCapture
 from testlog.plugin.hashprobe import HashProbe, read_only, write_fingerprints
 from testlog.plugin.reports import OutcomeBuilder
@@ -118,16 +121,23 @@ def install(config: pytest.Config) -> None:
     settings = settings_of(config)
     recorded = load_recorded(settings)
     try:
-        plan = build_plan(recorded.run, recorded.records, recorded.determinism)
+        plan = build_plan(recorded.run, recorded.records, recorded.determinism,
+                          recorded.entropy)
     except (KeyError, TypeError, ValueError) as exc:
         raise _usage(f"{recorded.label} is not a readable run ({exc!r})") from None
     # The recorder's runner seeds and captures; it must do so as the run was recorded.
     config.option.testlog_no_reseed = not plan.reseed
     config.option.testlog_full_state = False
-    runner = TestRunner(config, plan.base_seed, None)
+    # Feeds each scope the OS entropy it drew when recorded (and, where none was recorded,
+    # counts the draws to say so).
+    tap = entropy.new_tap(config)
+    runner = TestRunner(config, plan.base_seed, None, tap)
     config.pluginmanager.register(runner, "testlog-runner")
-    config.pluginmanager.register(ReplaySession(config, settings, recorded, plan, runner),
-                                  "testlog-replay")
+    session = ReplaySession(config, settings, recorded, plan, runner)
+    config.pluginmanager.register(session, "testlog-replay")
+    if tap is not None:
+        tap.feeds = session
+        entropy.install(config, tap)
 
 
 # -- what this process is -------------------------------------------------------------------
@@ -189,6 +199,8 @@ class ReplaySession:
         self.files_seen: set[str] = set()
         self.deselected: set[str] = set()
         self.lines: list[str] = []
+        self.collection_differs: dict[str, str] = {}   # collector id -> how its draws differ
+        self.collection_unfed: dict[str, int] = {}     # collector id -> draws not fed back
         # Node ids were recorded with secrets rewritten (core/redaction.py): a collected item
         # whose id holds this environment's value of a secret matches its record that way.
         self.redact = Redactor(os.environ)
@@ -254,6 +266,53 @@ class ReplaySession:
         if extra:
             config.hook.pytest_deselected(items=extra)
 
+    # -- OS entropy (plugin/entropy.py asks for each scope's feed) -------------------------
+
+    def test_feed(self, nodeid: str) -> Feed | None:
+        test = self.planned.get(self.recorded_id(nodeid))
+        draws = self.plan.entropy.test_draws(test) if test is not None else None
+        return Feed(draws) if draws is not None else Feed((), feeding=False)
+
+    def collect_feed(self, collector: str) -> Feed:
+        draws = self.plan.entropy.collection_draws(self.redact.names([collector])[0])
+        return Feed(draws) if draws is not None else Feed((), feeding=False)
+
+    def paused_entropy(self) -> Any:
+        """Our own work (starting a probe) draws nothing into the tests' scopes."""
+        tap = self.runner.entropy
+        return tap.pause() if tap is not None else contextlib.nullcontext()
+
+    def entropy_collected(self) -> None:
+        """The tests are over: how each collection scope's draws differed, and no more
+        capture."""
+        self.runner.stop_entropy()
+        results = self.runner.entropy_results
+        self.collection_differs = {c: r["differs"] for c, r in results.items() if r.get("differs")}
+        self.collection_unfed = {c: r["asked"] for c, r in results.items()
+                                 if not r.get("feeding") and r.get("asked")}
+
+    @staticmethod
+    def _under(nodeid: str, scopes: dict[str, Any]) -> list[tuple[str, Any]]:
+        """The collectors among `scopes` that hold the test (its module, a folder above it)."""
+        return [(c, v) for c, v in sorted(scopes.items())
+                if c != SESSION and nodeid.startswith((c + "::", c + "/"))]
+
+    def collection_entropy(self, nodeid: str) -> tuple[str, ...]:
+        """How the draws made collecting the test's module (or a folder above it) differ."""
+        return tuple(f"collecting {c}: {why}" for c, why in self._under(nodeid,
+                                                                         self.collection_differs))
+
+    def collection_unrecorded(self, nodeid: str) -> tuple[str, ...]:
+        """Collecting the test's module drew OS entropy that nothing could feed back."""
+        return tuple(f"collecting {c} drew OS entropy ({n} draw{'s' if n != 1 else ''}), which "
+                     "the run did not record" for c, n in self._under(nodeid,
+                                                                       self.collection_unfed))
+
+    def entropy_note(self) -> tuple[str, ...]:
+        why = self.collection_differs.get(SESSION)
+        return (f"OS entropy drawn outside tests and collectors differs from the record: {why}",) \
+            if why else ()
+
     # -- around each test ------------------------------------------------------------------
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -312,7 +371,8 @@ class ReplaySession:
                                "PYTHONHASHSEED (set one, as `git testlog replay` does)")
             return
         self.probe = self.new_probe(hashprobe.probe_hashseed(self.plan.base_seed, self.hashseed))
-        self.probe.start()
+        with self.paused_entropy():
+            self.probe.start()
 
     def new_probe(self, seed: str, only: list[str] | None = None,
                   name: str = "probe") -> HashProbe:
@@ -381,7 +441,10 @@ class ReplaySession:
                             failure=failure.text if failure else "",
                             restore_missing=self.restore_missing.get(nodeid, ()),
                             output_digests=dict(outcome.captured or {}),
-                            attempts=attempts + (outcome.status,) if attempts else ())
+                            attempts=attempts + (outcome.status,) if attempts else (),
+                            entropy=cap.entropy,
+                            collection_entropy=self.collection_entropy(nodeid),
+                            collection_unfed=self.collection_unrecorded(nodeid))
         if nodeid in self.collected:
             return Replayed(status=NOT_RUN)
         path = nodeid.split("::", 1)[0]
@@ -443,6 +506,7 @@ class ReplaySession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.entropy_collected()
         if self.config.option.collectonly:
             return
         result: dict[str, Any] = {"exit": 1, "terminal": [], "report": None, "commit": None,
@@ -480,8 +544,9 @@ class ReplaySession:
 
     def finish(self, judgements: list[Judgement], skipped: int, result: dict[str, Any]) -> None:
         env = self.env
-        if self.probe_note:
-            env = dataclasses.replace(env, notes=env.notes + (self.probe_note,))
+        notes = ((self.probe_note,) if self.probe_note else ()) + self.entropy_note()
+        if notes:
+            env = dataclasses.replace(env, notes=env.notes + notes)
         data = report_data(self.plan, judgements, env, self.meta(skipped))
         inputs = {t.nodeid: t.inputs for t in self.plan.tests if t.inputs}
         try:

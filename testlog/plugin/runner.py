@@ -4,6 +4,7 @@ recorder and the replay both use it: a replay seeds and captures exactly as the 
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -40,30 +41,45 @@ def crash_message(report: Any) -> str:
 class TestRunner:
     __test__ = False
 
-    def __init__(self, config: pytest.Config, base_seed: int, worker: str | None) -> None:
+    def __init__(self, config: pytest.Config, base_seed: int, worker: str | None,
+                 entropy: Any = None) -> None:
+        """`entropy`: the installed entropy tap (plugin/entropy.py), when capturing it."""
         self.config = config
         self.capturer = Capturer(base_seed, reseed=not config.getoption("testlog_no_reseed"),
                                  full_state=bool(config.getoption("testlog_full_state")),
                                  worker=worker)
+        self.entropy = self.capturer.entropy = entropy
+        self.entropy_dumps: dict[str, dict[str, Any]] = {}     # see stop_entropy
+        self.entropy_results: dict[str, dict[str, Any]] = {}
         watched = {m.IMPORT_NAME for m in REGISTRY if m.IMPORT_NAME}
-        self.import_hook = SeedOnImport(watched, self.capturer.on_import).install()
+        around = entropy.pause if entropy is not None else contextlib.nullcontext
+        self.import_hook = SeedOnImport(watched, self.on_import, around).install()
         self.active = True
         # Called with each batch of complete captures (the session's writer streams them).
         self.on_batch: Callable[[list[dict[str, Any]]], None] | None = None
         self.exported = 0
         config.stash[RUNNER_KEY] = self
 
+    def on_import(self, module: str) -> None:
+        self.capturer.on_import(module)
+        if self.entropy is not None:
+            self.entropy.on_import(module)
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.config.pluginmanager.has_plugin("dsession"):   # xdist controller: runs no test
             self.active = False
             self.import_hook.uninstall()
+            self.stop_entropy()
             return
         self.capturer.seed_session()
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if self.active:
             self.capturer.derive_seeds([item.nodeid for item in session.items])
+            if self.entropy is not None:
+                from testlog.plugin.entropy import excluded_tests
+                self.entropy.exclude(excluded_tests(session.items))
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):
@@ -113,13 +129,32 @@ class TestRunner:
         self.capturer.rss.close()
         harvest.full_states.update(self.capturer.states.full_states)
         harvest.session_states.update(self.capturer.session_states)
+        harvest.entropy.update(self.collection_entropy())
+
+    def collection_entropy(self) -> dict[str, dict[str, Any]]:
+        """The entropy drawn outside the tests (recording), by collector id: what was drawn
+        until `stop_entropy`."""
+        self.stop_entropy()
+        return self.entropy_dumps
+
+    def stop_entropy(self) -> None:
+        """The tests are over: keep what the tap caught and uninstall it (what testlog itself
+        does next draws nothing into the run)."""
+        tap, self.entropy = self.entropy, None
+        self.capturer.entropy = None
+        if tap is not None:
+            self.entropy_dumps = tap.collection_dumps()
+            self.entropy_results = tap.collection_results()
+            tap.uninstall()
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         output = getattr(self.config, "workeroutput", None)
         if output is not None:
             output["testlog"] = {"captures": self.capturer.finish(),
                                  "full_states": self.capturer.states.full_states,
-                                 "session_states": self.capturer.session_states}
+                                 "session_states": self.capturer.session_states,
+                                 "entropy": self.collection_entropy()}
 
     def pytest_unconfigure(self) -> None:
         self.import_hook.uninstall()
+        self.stop_entropy()

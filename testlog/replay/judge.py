@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from testlog.core.entropy import describe, replayable
 from testlog.core.hashing import result_hash
 from testlog.core.triage import Observation, Verdict, triage
 from testlog.replay.outputs import OutputDiff, compare_outputs, drift_delta, max_delta
@@ -31,6 +32,12 @@ class Replayed:
     attempts: tuple[str, ...] = ()         # statuses of its attempts when a plugin re-ran it
     # What differed from a second replay under another PYTHONHASHSEED (hashprobe.py).
     hash_order: tuple[str, ...] = ()
+    # The OS entropy it drew (core/entropy.Feed.result); None: none, or excluded by marker.
+    entropy: dict[str, Any] | None = None
+    # How the entropy drawn collecting its module (or a folder above it) differed; what was
+    # drawn there that nothing could feed back.
+    collection_entropy: tuple[str, ...] = ()
+    collection_unfed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,33 @@ def captured_differences(recorded: dict[str, str] | None,
                         if recorded.get(k) != replayed.get(k)))
 
 
+def entropy_differences(replayed: Replayed) -> tuple[str, ...]:
+    """How the test's draws of OS entropy differ from the recorded ones (ran more or other
+    draws than recorded: it got real entropy from there on)."""
+    own = (replayed.entropy or {}).get("differs")
+    return ((own,) if own else ()) + replayed.collection_entropy
+
+
+def entropy_context(test: PlannedTest, replayed: Replayed) -> str:
+    """Why a test that drew OS entropy got real entropy, where none was fed back: said
+    beside the reasons of a test that is not verified."""
+    own = _own_context(test, replayed)
+    return own or "; ".join(replayed.collection_unfed)
+
+
+def _own_context(test: PlannedTest, replayed: Replayed) -> str:
+    seen = replayed.entropy or {}
+    if seen.get("feeding", True) or not seen.get("asked"):
+        return ""
+    asked = f"it drew OS entropy ({seen['asked']} draw{'s' if seen['asked'] != 1 else ''})"
+    if test.entropy is not None and not replayable(test.entropy):
+        return (f"{asked}; its recorded entropy ({describe(test.entropy)}) was above the "
+                "limit and not kept, so the replay drew real entropy")
+    if not test.captured:
+        return f"{asked}; its capture never reached the record, so the replay drew real entropy"
+    return f"{asked}, which the run did not record (--testlog-no-entropy or an older run)"
+
+
 def judge(test: PlannedTest, replayed: Replayed, *, same_platform: bool,
           leaks: tuple[str, ...] = (), hash_seeds: tuple[str, str] = ("", "")) -> Judgement:
     ran = replayed.status not in (MISSING, NOT_RUN)
@@ -88,6 +122,8 @@ def judge(test: PlannedTest, replayed: Replayed, *, same_platform: bool,
         if ran else (),
         attempts=(test.attempts, replayed.attempts) if ran and (test.attempts or
                                                                  replayed.attempts) else None,
-        hash_order=replayed.hash_order, hash_seeds=hash_seeds)
+        hash_order=replayed.hash_order, hash_seeds=hash_seeds,
+        entropy_differs=entropy_differences(replayed) if ran else (),
+        entropy_note=entropy_context(test, replayed) if ran else "")
     return Judgement(test, replayed, triage(observation), tuple(diffs), before, after, leaks,
                      changed_inputs(test.inputs, replayed.inputs), digest)

@@ -9,6 +9,13 @@ from typing import Any
 from gitstore import GitStoreError, LogStore, path_problem
 
 from testlog.core import layout
+from testlog.core.entropy import (
+    EntropyError,
+    SideFile,
+    collection_blocks,
+    parse_side_file,
+    side_file_problem,
+)
 from testlog.errors import TestlogError, UsageError
 from testlog.store import runs
 from testlog.store.shards import LoggedRun, ShardedRunData, find_sharded_run
@@ -16,7 +23,8 @@ from testlog.store.shards import LoggedRun, ShardedRunData, find_sharded_run
 
 @dataclass(frozen=True)
 class RecordedRun:
-    """One run as recorded: run.json, determinism.json and the dirty diff."""
+    """One run as recorded: run.json, determinism.json, the dirty diff and the entropy the
+    tests drew."""
     sha: str | None             # its log commit; None when read from a directory
     artifact: str               # run.json: a path on the branch, or a file in `directory`
     data: dict[str, Any]        # {"schema_version", "run", "records"}
@@ -29,6 +37,7 @@ class RecordedRun:
     # (the first shard's are `sha`, `payload` and `gpgsig`).
     name: str | None = None
     shards: tuple[tuple[str, bytes, bytes], ...] = ()
+    entropy: SideFile | None = None   # runs/…__entropy.bin, checked against the records
 
     @property
     def run(self) -> dict[str, Any]:
@@ -75,8 +84,37 @@ def load_commit(store: LogStore, rev: str) -> RecordedRun:
     if (run.get("source") or {}).get("dirty") and patch is None:
         raise TestlogError(f"run {sha[:10]} was recorded in a dirty tree but its diff is "
                            "missing from the log branch (edited by hand?)")
+    path = entropy_path(run, artifact, f"run {sha[:10]}")
+    side = checked_entropy(_branch_file(store, path, sha), data, determinism,
+                           f"{path} at {sha[:10]}" if path else f"run {sha[:10]}")
     return RecordedRun(sha, artifact, data, determinism, patch or b"", payload=entry.payload,
-                       gpgsig=entry.gpgsig)
+                       gpgsig=entry.gpgsig, entropy=side)
+
+
+def entropy_path(run: dict[str, Any], artifact: str, where: str) -> str | None:
+    """The run's entropy file, when it names one: only ever the one beside its run file."""
+    named = (run.get("files") or {}).get("entropy")
+    if named is None:
+        return None
+    expected = layout.sibling_path(artifact, "entropy", "bin")
+    if named != expected:
+        raise TestlogError(f"{where} names the entropy file {named!r}, not {expected!r} "
+                           "(edited by hand?)")
+    return expected
+
+
+def checked_entropy(raw: bytes | None, data: dict[str, Any], determinism: dict[str, Any],
+                    where: str) -> SideFile | None:
+    """The parsed entropy file, every stream in it the one its record (or the determinism
+    file) names by digest; TestlogError naming what does not hold."""
+    try:
+        side = parse_side_file(raw, where) if raw is not None else None
+    except EntropyError as exc:
+        raise TestlogError(f"{exc} (edited by hand?)") from None
+    problem = side_file_problem(side, data["records"], collection_blocks(determinism))
+    if problem is not None:
+        raise TestlogError(f"{where}: {problem} (edited by hand?)")
+    return side
 
 
 def load_sharded(store: LogStore, run: LoggedRun) -> RecordedRun:
@@ -94,8 +132,9 @@ def load_sharded(store: LogStore, run: LoggedRun) -> RecordedRun:
     if problems:
         raise TestlogError(f"{name} cannot be replayed as one run: its shards disagree on the "
                            f"{'; '.join(problems)}")
-    records, offset = [], 0
+    records, offset, offsets = [], 0, []
     for shard, part in zip(run.ordered(), parts):
+        offsets.append(offset)
         for record in part.records:
             worker = f"shard{shard.spec.index}" + (f":{record['worker']}" if record.get("worker")
                                                   else "")
@@ -108,7 +147,25 @@ def load_sharded(store: LogStore, run: LoggedRun) -> RecordedRun:
     first = parts[0]
     return RecordedRun(first.sha, first.artifact, {**found.data(), "records": records},
                        determinism, first.patch, payload=first.payload, gpgsig=first.gpgsig,
-                       name=name, shards=tuple((p.label, p.payload, p.gpgsig) for p in parts))
+                       name=name, shards=tuple((p.label, p.payload, p.gpgsig) for p in parts),
+                       entropy=combined_entropy(parts, offsets))
+
+
+def combined_entropy(parts: list[RecordedRun], offsets: list[int]) -> SideFile | None:
+    """The shards' entropy side files as one, each test's draws under its place in the combined
+    plan; a module's import-time draws from the first shard that has them (every shard
+    collects every test)."""
+    if all(part.entropy is None for part in parts):
+        return None
+    combined = SideFile()
+    for part, offset in zip(parts, offsets):
+        if part.entropy is None:
+            continue
+        for (name, order), draws in part.entropy.tests.items():
+            combined.tests[(name, offset + order)] = draws
+        for scope, draws in part.entropy.collection.items():
+            combined.collection.setdefault(scope, draws)
+    return combined
 
 
 def runs_in_dir(directory: str) -> list[str]:
@@ -170,8 +227,11 @@ def load_from_dir(directory: str, name: str | None = None) -> RecordedRun:
     if (run.get("source") or {}).get("dirty") and patch is None:
         raise TestlogError(f"{where} was recorded in a dirty tree but its diff is missing "
                            f"from {directory}")
+    path = entropy_path(run, artifact, where)
+    side = checked_entropy(_dir_file(directory, path), data, determinism,
+                           os.path.join(directory, path) if path else where)
     return RecordedRun(None, artifact, data, determinism, patch or b"",
-                       directory=os.path.abspath(directory))
+                       directory=os.path.abspath(directory), entropy=side)
 
 
 def run_file_target(rev: str) -> tuple[str, str | None] | None:

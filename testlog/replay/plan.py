@@ -9,6 +9,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
+from testlog.core.entropy import Draws, SideFile, collection_blocks, replayable
 from testlog.core.records import NOT_CAPTURED
 from testlog.core.seeds import derive_seed
 
@@ -34,6 +35,30 @@ class PlannedTest:
     # SHA-256 of what pytest captured, per "<phase>/<stream>"; None: the run hashed none.
     output_digests: dict[str, str] | None = None
     attempts: tuple[str, ...] = ()   # statuses of a re-run test's attempts, in order
+    entropy: dict[str, Any] | None = None   # what its record says of the OS entropy it drew
+
+
+@dataclass(frozen=True)
+class EntropyPlan:
+    """The OS entropy the run's tests drew, to feed back (core/entropy.py)."""
+    captured: bool = False                  # False: not recorded (--testlog-no-entropy, or
+                                            # a run older than run schema 3)
+    tests: dict[str, Draws] = field(default_factory=dict)       # nodeid -> its draws
+    collection: dict[str, Draws] = field(default_factory=dict)  # collector id -> draws
+    unkept: frozenset[str] = frozenset()    # collection scopes past the limit (not replayable)
+
+    def test_draws(self, test: PlannedTest) -> Draws | None:
+        """What to feed a test; None when nothing can be (a run that did not capture, a test
+        whose draws were past the limit, or whose capture never came)."""
+        if not self.captured or not test.captured or (
+                test.entropy is not None and not replayable(test.entropy)):
+            return None
+        return self.tests.get(test.nodeid, ())
+
+    def collection_draws(self, collector: str) -> Draws | None:
+        if not self.captured or collector in self.unkept:
+            return None
+        return self.collection.get(collector, ())
 
 
 @dataclass(frozen=True)
@@ -55,6 +80,7 @@ class ReplayPlan:
     incomplete: str | None = None       # how the recorded run ended early, if it did
     verdict: str | None = None          # the recorded run's verdict
     totals: dict[str, Any] = field(default_factory=dict)
+    entropy: EntropyPlan = field(default_factory=EntropyPlan)
 
     @property
     def hashed_output(self) -> bool:
@@ -84,7 +110,8 @@ def planned_test(record: dict[str, Any], base_seed: int, hashed: bool = False) -
         duration_ms=float(record.get("duration_ms") or 0.0),
         captured=record.get("determinism_check") != NOT_CAPTURED,
         output_digests=dict(outputs.get("captured") or {}) if hashed else None,
-        attempts=tuple(str(a.get("status")) for a in attempts if isinstance(a, dict)))
+        attempts=tuple(str(a.get("status")) for a in attempts if isinstance(a, dict)),
+        entropy=dict(record["entropy"]) if isinstance(record.get("entropy"), dict) else None)
 
 
 def replay_order(tests: list[PlannedTest]) -> tuple[PlannedTest, ...]:
@@ -112,11 +139,30 @@ def decoded_states(determinism: dict[str, Any]) -> dict[str, bytes]:
     return {digest: base64.b64decode(raw) for digest, raw in (determinism.get("full_states") or {}).items()}
 
 
+def entropy_plan(run: dict[str, Any], tests: tuple[PlannedTest, ...],
+                 determinism: dict[str, Any], side: SideFile | None) -> EntropyPlan:
+    """What to feed back: each replayed test's draws (of its first occurrence, which the
+    replay runs) and each collection scope's."""
+    settings = run.get("entropy")
+    if not isinstance(settings, dict) or settings.get("captured") is not True:
+        return EntropyPlan()
+    side = side or SideFile()
+    blocks = collection_blocks(determinism)
+    return EntropyPlan(
+        captured=True,
+        tests={t.nodeid: side.tests[(t.nodeid, t.order)] for t in tests
+               if (t.nodeid, t.order) in side.tests},
+        collection=dict(side.collection),
+        unkept=frozenset(scope for scope, b in blocks.items() if not replayable(b)))
+
+
 def build_plan(run: dict[str, Any], records: list[dict[str, Any]],
-               determinism: dict[str, Any]) -> ReplayPlan:
+               determinism: dict[str, Any], entropy: SideFile | None = None) -> ReplayPlan:
+    """`entropy`: the run's side file, already checked against its records (loading.py)."""
     base_seed = int(run["base_seed"])
     capture = dict(run.get("capture") or {}) if isinstance(run.get("capture"), dict) else {}
     hashed = bool(capture.get("hashed"))
+    tests = replay_order([planned_test(r, base_seed, hashed) for r in records])
     return ReplayPlan(
         suite=run["suite"], base_seed=base_seed, reseed=bool(run.get("reseed", True)),
         pythonhashseed=run.get("pythonhashseed"),
@@ -124,11 +170,12 @@ def build_plan(run: dict[str, Any], records: list[dict[str, Any]],
         environment=dict(run.get("environment") or {}),
         pytest_args=tuple((run.get("pytest") or {}).get("args") or ()),
         pytest_version=(run.get("pytest") or {}).get("version"), started=run.get("started"),
-        tests=replay_order([planned_test(r, base_seed, hashed) for r in records]),
+        tests=tests,
         full_states=decoded_states(determinism),
         rootdir=run.get("rootdir") if isinstance(run.get("rootdir"), str) else None,
         capture=capture, incomplete=run.get("incomplete") or legacy_incomplete(run),
-        verdict=run.get("verdict"), totals=dict(run.get("totals") or {}))
+        verdict=run.get("verdict"), totals=dict(run.get("totals") or {}),
+        entropy=entropy_plan(run, tests, determinism, entropy))
 
 
 def files_of(nodeids: list[str]) -> list[str]:

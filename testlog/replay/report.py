@@ -21,7 +21,7 @@ from testlog.core.triage import (
     VERIFIED_DRIFT,
 )
 from testlog.replay.environment import EnvComparison
-from testlog.replay.judge import Judgement, captured_differences
+from testlog.replay.judge import Judgement, captured_differences, entropy_differences
 from testlog.replay.plan import ReplayPlan
 
 LEVELS = (VERIFIED, VERIFIED_DRIFT, MINOR, MODERATE, CRITICAL)
@@ -59,7 +59,26 @@ def delta_text(value: float | None) -> str | None:
     return None if value is None else f"{value:.3g}"
 
 
+def entropy_entry(j: Judgement) -> dict[str, Any] | None:
+    """The test's OS entropy, recorded and replayed; None for a test that drew none."""
+    seen = j.replayed.entropy
+    if j.test.entropy is None and seen is None and not j.replayed.collection_entropy:
+        return None
+    seen = seen or {}
+    return {"recorded": j.test.entropy, "asked": seen.get("asked", 0),
+            "fed": seen.get("fed", 0), "fed_back": bool(seen.get("feeding", False)),
+            "differs": list(entropy_differences(j.replayed))}
+
+
 def test_entry(j: Judgement) -> dict[str, Any]:
+    entry = _test_entry(j)
+    entropy = entropy_entry(j)
+    if entropy is not None:          # only where it applies: most tests draw none
+        entry["entropy"] = entropy
+    return entry
+
+
+def _test_entry(j: Judgement) -> dict[str, Any]:
     drift_ms = j.replayed.duration_ms - j.test.duration_ms
     reasons = list(j.verdict.reasons) + [f"input changed: {n}" for n in j.changed_inputs]
     return {"test_name": j.test.nodeid, "order": j.test.order, "verdict": j.verdict.level,
@@ -171,6 +190,9 @@ def _expected_got(t: dict[str, Any]) -> tuple[str, str]:
     if t["rng_leaks"]:
         return "RNGStateLeak", f"Expected {', '.join(t['rng_leaks'])} state from the test's own " \
                                "seed, got the state an earlier test left"
+    differs = (t.get("entropy") or {}).get("differs")
+    if differs:
+        return "EntropyDrawsDiffer", f"Expected the recorded OS entropy draws, got: {differs[0]}"
     if t.get("attempts_recorded") != t.get("attempts_replayed") and t.get("attempts_recorded"):
         return "AttemptsDiffer", (f"Expected attempts {', '.join(t['attempts_recorded'])}, got "
                                   f"{', '.join(t['attempts_replayed']) or 'one run'}")

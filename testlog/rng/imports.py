@@ -6,6 +6,7 @@ module and calls back right after the module's code has run, before anything can
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.machinery
 import sys
@@ -13,19 +14,23 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+Around = Callable[[], contextlib.AbstractContextManager[Any]]
+
 
 class _CallbackLoader(importlib.abc.Loader):
-    """Delegates to the real loader; after exec_module, puts it back and calls back."""
+    """Delegates to the real loader (its exec_module inside `around`); after exec_module,
+    puts it back and calls back."""
 
-    def __init__(self, loader: Any, callback: Callable[[], None]) -> None:
-        self._loader, self._callback = loader, callback
+    def __init__(self, loader: Any, callback: Callable[[], None], around: Around) -> None:
+        self._loader, self._callback, self._around = loader, callback, around
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
         try:
-            self._loader.exec_module(module)
+            with self._around():
+                self._loader.exec_module(module)
         finally:
             module.__loader__ = self._loader
             if module.__spec__ is not None:
@@ -37,10 +42,12 @@ class _CallbackLoader(importlib.abc.Loader):
 
 
 class SeedOnImport(importlib.abc.MetaPathFinder):
-    """Calls `on_import(name)` once each watched module has been imported."""
+    """Calls `on_import(name)` once each watched module has been imported; its code runs
+    inside `around()` (e.g. a pause of the entropy capture)."""
 
-    def __init__(self, names: set[str], on_import: Callable[[str], None]) -> None:
-        self.names, self.on_import = set(names), on_import
+    def __init__(self, names: set[str], on_import: Callable[[str], None],
+                 around: Around = contextlib.nullcontext) -> None:
+        self.names, self.on_import, self.around = set(names), on_import, around
         self._busy: set[str] = set()
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
@@ -59,7 +66,7 @@ class SeedOnImport(importlib.abc.MetaPathFinder):
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         self.names.discard(fullname)
-        spec.loader = _CallbackLoader(spec.loader, lambda: self.on_import(fullname))
+        spec.loader = _CallbackLoader(spec.loader, lambda: self.on_import(fullname), self.around)
         return spec
 
     def install(self) -> SeedOnImport:

@@ -69,7 +69,9 @@ def _find_gauss_offset() -> int | None:
     whose first field points at the bit generator's state."""
     if sys.implementation.name != "cpython" or sys.byteorder != "little" or struct.calcsize("P") != 8:
         return None
-    rs = type(_global())(12345)
+    # Seeded through a bit generator: RandomState(12345) would draw OS entropy first (its
+    # default MT19937 is made from an unseeded SeedSequence), which the entropy capture sees.
+    rs = type(_global())(sys.modules["numpy.random"].MT19937(12345))
     memory = ctypes.string_at(id(rs), type(rs).__basicsize__)
     bitgen = _pointer_offset(memory, rs._bit_generator.ctypes.state_address)
     if bitgen <= 0:
