@@ -20,7 +20,7 @@ from tests.fixtures import make_repo
 from tests.recorder_helpers import pytest_env, run_pytest
 
 # push and fetch move chains as they are: they never build or sign a commit.
-SIGNING = {"commit-pending", "replay", "cov", "gate", "bench", "hook", "seal", "prune"}
+SIGNING = {"commit-pending", "replay", "hunt", "cov", "gate", "bench", "hook", "seal", "prune"}
 RUNS = {"test_a.py": """\
 import random
 
@@ -56,8 +56,8 @@ def test_help_explains_the_tool_and_each_command(capsys: pytest.CaptureFixture[s
     code, out = cli("help", "sael")
     assert code == 2
     assert out == ("git-testlog: error: no command 'sael' (the commands: log, show, "
-                   "commit-pending, replay, compare, push, fetch, cov, gate, bench, hook, verify, "
-                   "seal, export, prune, help)\n")
+                   "commit-pending, replay, compare, flaky, history, hunt, site, push, fetch, cov, "
+                   "gate, bench, hook, verify, seal, export, prune, help)\n")
 
 
 def test_one_metavar_per_option():

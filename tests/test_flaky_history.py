@@ -1,6 +1,8 @@
 """`flaky`, `hunt`, `replay --count`, `history` on real recorded runs: a test that fails by seed
 (a random draw against a threshold) and one that fails on `os.urandom` whatever the seed,
-recorded over several runs of one tree."""
+recorded over several runs of one tree. The runs are recorded with --testlog-no-entropy: with
+entropy capture a replay feeds the urandom test the bytes it drew and it verifies every time
+(tests/test_entropy_runs.py); here it must stay a test no replay can pin down."""
 from __future__ import annotations
 
 import json
@@ -49,13 +51,13 @@ def recorded(sandbox, tmp_path_factory) -> tuple[Path, dict[str, list[str]]]:
         repo = project(base / "repo", {"tests/test_f.py": TESTS})
         seed_one: dict[str, list[str]] = {"PASS": [], "FAIL": []}
         for seed in (1, 2, 1, 2, 6):
-            sha = record(repo, f"--testlog-seed={seed}", "tests")
+            sha = record(repo, f"--testlog-seed={seed}", "--testlog-no-entropy", "tests")
             if seed == 1:
                 seed_one[entropy_status(repo, sha)].append(sha)
         for _ in range(MAX_RUNS):
             if seed_one["PASS"] and seed_one["FAIL"]:
                 break
-            sha = record(repo, "--testlog-seed=1", "tests")
+            sha = record(repo, "--testlog-seed=1", "--testlog-no-entropy", "tests")
             seed_one[entropy_status(repo, sha)].append(sha)
         assert seed_one["PASS"] and seed_one["FAIL"]
     return repo, seed_one

@@ -345,3 +345,17 @@ def test_a_sharded_run_is_trusted_only_when_every_shard_is(shard_repo, gpg_key, 
     assert "is unsigned" in refused.stderr and refused.stderr.count("\n") == 1
     forced = cli(repo, env, "replay", "t1", "--trusted-keys", str(keys), "--trust-run")
     assert forced.returncode == 0, forced.stdout + forced.stderr
+
+
+def test_a_sharded_run_replays_the_os_entropy_each_shard_drew(tmp_path, sandbox):
+    suite = {f"tests/test_token{n}.py": "import os\n\n\n" + "".join(
+        f"def test_token_{n}_{i}(testlog):\n    testlog.output('token', os.urandom(8).hex())\n\n\n"
+        for i in range(3)) for n in range(4)}
+    repo, env = make_repo(tmp_path / "proj", suite), pytest_env(sandbox)
+    done = start_shards(repo, env, ["1/2", "2/2"], "--testlog-run-id=tokens-1")
+    assert all(p.returncode == 0 for p in done), [p.stdout + p.stderr for p in done]
+    # Each test's output is fresh OS entropy: only the bytes its shard recorded reproduce it.
+    replayed = cli(repo, env, "replay", "tokens-1")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "replay of run tokens-1 (2/2 shards)" in replayed.stdout
+    assert "12 of 12 tests verified" in replayed.stdout

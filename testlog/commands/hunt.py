@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "is repeatable)")
     parser.add_argument("--until-fail", action="store_true",
                         help="start no attempt after the first failing seed")
-    parser.add_argument("-n", dest="jobs", type=int, default=1, metavar="JOBS",
-                        help="run JOBS attempts at once (default 1)")
+    parser.add_argument("-n", dest="jobs", type=int, default=1, metavar="N",
+                        help="run N attempts at once (default 1)")
     parser.add_argument("--python", default=None, metavar="PATH",
                         help="interpreter to run the test with (default: the `python` "
                              "setting, $VIRTUAL_ENV, the project's .venv, else this one)")
