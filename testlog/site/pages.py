@@ -114,9 +114,13 @@ def index_page(model: SiteModel) -> str:
         body.append(replays_section(model, 0, INDEX_LIST // 2))
         cov, bench = model.ledgers.get("coverage", []), model.ledgers.get("bench", [])
         body.append(f'<h2>Gates</h2><p><a href="coverage.html">Coverage per module</a> '
-                    f'({len(cov)} ledger lines) · <a href="bench.html">Benchmarks p50/p95</a> '
-                    f'({len(bench)} ledger lines)</p>')
+                    f'({ledger_lines(len(cov))}) · <a href="bench.html">Benchmarks p50/p95</a> '
+                    f'({ledger_lines(len(bench))})</p>')
     return page(f"git testlog: {model.title}", "".join(body), 0, "index.html")
+
+
+def ledger_lines(count: int) -> str:
+    return f"{count} ledger line{'' if count == 1 else 's'}"
 
 
 def summary_card(model: SiteModel) -> str:
