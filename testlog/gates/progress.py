@@ -42,11 +42,14 @@ class Progress:
         """A module's measurement starts: say so, and keep it in the heartbeat."""
         with self.lock:
             self.running[name] = (number, time.monotonic())
-            print(f"[{number}/{self.total}] {name}: {what}...", flush=True)
             if self.thread is None:
-                self.thread = threading.Thread(target=self._beat, name="testlog-heartbeat",
-                                               daemon=True)
-                self.thread.start()
+                # Started before the line is printed and kept only once started: a Ctrl-C the
+                # moment the line appears must never leave close() a thread it cannot join.
+                thread = threading.Thread(target=self._beat, name="testlog-heartbeat",
+                                          daemon=True)
+                thread.start()
+                self.thread = thread
+            print(f"[{number}/{self.total}] {name}: {what}...", flush=True)
 
     def end(self, number: int, name: str, result: str) -> None:
         with self.lock:
@@ -63,5 +66,5 @@ class Progress:
 
     def close(self) -> None:
         self.stop.set()
-        if self.thread is not None:
+        if self.thread is not None and self.thread.ident is not None:
             self.thread.join()
