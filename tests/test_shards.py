@@ -359,3 +359,15 @@ def test_a_sharded_run_replays_the_os_entropy_each_shard_drew(tmp_path, sandbox)
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert "replay of run tokens-1 (2/2 shards)" in replayed.stdout
     assert "12 of 12 tests verified" in replayed.stdout
+
+
+def test_flaky_and_history_read_the_shards_under_the_runs_suite(shard_repo):
+    repo, env = shard_repo
+    done = start_shards(repo, env, ["1/2", "2/2"], "--testlog-run-id=r-9")
+    assert all(p.returncode == 0 for p in done), [p.stdout + p.stderr for p in done]
+    shown = cli(repo, env, "history", "--suite", "tests")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert shown.stdout.startswith("suite tests: "), shown.stdout
+    assert "tests~" not in shown.stdout                 # no shard appears as a suite of its own
+    flaky = cli(repo, env, "flaky", "--suite", "tests")
+    assert flaky.returncode == 0, flaky.stdout + flaky.stderr

@@ -21,6 +21,7 @@ from testlog.core import branchjson
 from testlog.core.canonical import canonical_json
 from testlog.core.compact import CompactError, parse_compact
 from testlog.core.seeds import derive_seed
+from testlog.core.shards import run_suite
 
 FAILING = frozenset({"FAIL", "ERROR"})
 SERIAL, XDIST, COVERAGE = "serial", "xdist", "coverage"
@@ -238,7 +239,9 @@ def run_facts(run: Mapping[str, Any], environment: Mapping[str, Any], base_seed:
     partial = selection.get("text") if isinstance(selection, dict) else None
     hashseed = run.get("pythonhashseed")
     return RunFacts(
-        suite=_text(run.get("suite"), "the suite", optional=False) or "",
+        # A shard of a sharded run counts under the run's suite (`tests~2of3` is `tests`):
+        # each test lands in one shard of every sharded run, so its outcomes line up.
+        suite=run_suite(_text(run.get("suite"), "the suite", optional=False) or ""),
         verdict=str(run.get("verdict")) if isinstance(run.get("verdict"), str) else "",
         started=str(run.get("started")) if isinstance(run.get("started"), str) else "",
         duration_s=round(sum(tests.durations) / 1000.0, 6),

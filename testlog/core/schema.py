@@ -29,7 +29,7 @@ COMMIT = 2              # the Testlog-Schema trailer of every log commit (writte
                         # 1 appended its event to chronicle.ndjson, 2 carries it in a trailer
 PENDING = 1             # <git dir>/testlog/pending/<id>/meta.json
 VERIFIED_STATE = 1      # <git dir>/testlog/verified/<ref>.json
-HISTORY_CACHE = 1       # <git dir>/testlog/history-cache/: core/runfacts.as_json per run blob
+HISTORY_CACHE = 2       # <git dir>/testlog/history-cache/: core/runfacts.as_json per run blob
 
 
 def version_of(value: Any) -> int | None:
