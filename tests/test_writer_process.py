@@ -496,16 +496,26 @@ TWO_TESTS = {"tests/test_two.py": "def test_one():\n    pass\n\n\ndef test_two()
 
 
 def slow_signing_repo(tmp_path: Path, gpg_key: str) -> tuple[Path, Path]:
-    """A repository whose gpg.program marks that signing started, then takes 3 s to sign."""
+    """A repository whose gpg.program marks that signing started, then signs only once the
+    test releases it (`release_file`): the interrupt always lands while signing, however
+    slow the machine."""
     repo = with_writer_process(make_repo(tmp_path / "proj", TWO_TESTS))
     mark = tmp_path / "signing-started"
+    release = release_file(mark)
     slow_gpg = tmp_path / "slow-gpg"
     slow_gpg.write_text("#!/bin/sh\ncase \"$*\" in *--detach-sign*|*-sb*)\n"
-                        f"    : > '{mark}'\n    sleep 3\nesac\nexec gpg \"$@\"\n")
+                        f"    : > '{mark}'\n"
+                        f"    while [ ! -e '{release}' ]; do sleep 0.05; done\n"
+                        "esac\nexec gpg \"$@\"\n")
     slow_gpg.chmod(0o755)
     git(repo, "config", "gpg.program", str(slow_gpg))
     git(repo, "config", "user.signingkey", gpg_key)
     return repo, mark
+
+
+def release_file(mark: Path) -> Path:
+    """The file whose existence lets the slow gpg.program go on signing."""
+    return mark.with_name("release-signing")
 
 
 def interrupt_while_signing(repo: Path, mark: Path, env: dict[str, str], whole_group: bool,
@@ -527,6 +537,9 @@ def interrupt_while_signing(repo: Path, mark: Path, env: dict[str, str], whole_g
             os.killpg(proc.pid, signal.SIGINT)
         else:
             proc.send_signal(signal.SIGINT)
+        # A gpg that got the signal (the whole group) acts on it before it runs on; one that
+        # did not now signs as a slow gpg would.
+        release_file(mark).touch()
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
