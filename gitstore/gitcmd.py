@@ -5,7 +5,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from gitstore.errors import GitStoreError
 
@@ -69,6 +69,35 @@ def git_pipeline(first: Sequence[str], second: Sequence[str],
             detail = err.decode(errors="replace").strip().splitlines()
             raise GitStoreError(f"git {args[0]} failed: {detail[-1] if detail else code}")
     return consumer.stdout
+
+
+def git_chunks(args: Sequence[str], cwd: str | os.PathLike[str], input: bytes = b"",
+               size: int = 1 << 20) -> Iterator[bytes]:
+    """git's stdout chunk by chunk as it comes: an output that grows with the history is never
+    held whole. GitStoreError, once it is all read, when git failed."""
+    if shutil.which("git") is None:
+        raise GitStoreError("git is not installed or not on PATH (install git)")
+    with tempfile.TemporaryFile() as source, tempfile.TemporaryFile() as err:
+        source.write(input)
+        source.seek(0)
+        proc = subprocess.Popen(["git", *args], cwd=cwd, stdin=source, stdout=subprocess.PIPE,
+                                stderr=err, env=git_env())
+        assert proc.stdout is not None
+        done = False
+        try:
+            while chunk := proc.stdout.read(size):
+                yield chunk
+            done = True
+        finally:
+            if not done:
+                proc.kill()                # left before the end: git must not wait on us
+            proc.stdout.close()
+            code = proc.wait()
+        if code != 0:
+            err.seek(0)
+            detail = err.read().decode(errors="replace").strip().splitlines()
+            raise GitStoreError(f"git {_subcommand(args)} failed: "
+                                f"{detail[-1] if detail else code}")
 
 
 def git_output(args: Sequence[str], cwd: str | os.PathLike[str]) -> str:

@@ -22,7 +22,7 @@ from dulwich.object_store import BaseObjectStore
 from dulwich.objects import ObjectID, Tree
 
 from gitstore.errors import GitStoreError
-from gitstore.gitcmd import run_git
+from gitstore.gitcmd import git_chunks, run_git
 from gitstore.paths import name_problem
 
 MAX_DEPTH = 32                  # folders within folders; the layout needs 3
@@ -142,33 +142,53 @@ def unsafe_trees(cwd: str | os.PathLike[str], tips: Sequence[str],
     `exclude` (whose trees are taken as checked).
 
     Each commit's tree is compared with its first parent's (a root commit's with the empty
-    tree) by one `git diff-tree --stdin`: an entry that is not in the diff is the parent's
-    own, checked with it, so only what each commit adds or changes is looked at: the cost
-    follows the changes, not the size of the trees.
+    tree) by `git diff-tree --stdin` (DIFF_COMMITS at a time): an entry not in the diff is
+    the parent's own, checked with it, so only what each commit adds or changes is looked at:
+    the cost follows the changes, not the size of the trees.
     """
     args = ["rev-list", "--parents", *tips, *(f"^{sha}" for sha in exclude), "--"]
     commits = [line.split() for line in run_git(args, cwd).stdout.decode().splitlines() if line]
     if not commits:
         return []
-    query = "".join(f"{c[0]} {c[1]}\n" if len(c) > 1 else f"{c[0]}\n" for c in commits)
-    out = run_git(["diff-tree", "--stdin", "-r", "-t", "-z", "--root", "--no-renames"], cwd,
-                  input=query.encode()).stdout
     found: dict[tuple[bytes, str], TreeProblem] = {}
-    tokens = out.split(b"\0")
-    pos = 0
-    while pos < len(tokens):
-        meta = tokens[pos]
-        if not meta.startswith(b":") or pos + 1 >= len(tokens):
-            pos += 1                        # the commit each diff is headed with
+    seen: set[tuple[bytes, bytes]] = set()      # a file rewritten by every commit: judged once
+    meta: bytes | None = None
+    for token in _tokens(_diffs(cwd, commits)):
+        if meta is None:
+            if token.startswith(b":"):
+                meta = token
+            continue                        # else: the commit each diff is headed with
+        fields, path, meta = meta[1:].split(b" "), token, None
+        if len(fields) != 5 or fields[4].startswith(b"D") or (fields[1], path) in seen:
             continue
-        path, pos = tokens[pos + 1], pos + 2
-        fields = meta[1:].split(b" ")
-        if len(fields) != 5 or fields[4].startswith(b"D"):
-            continue
+        seen.add((fields[1], path))
         problem = entry_problem(fields[1], path)
         if problem is not None:
             found.setdefault((path, problem), TreeProblem(shown(path), problem))
     return list(found.values())
+
+
+DIFF_COMMITS = 2_000    # commits per `git diff-tree`: its memory grows with what it has read
+
+
+def _diffs(cwd: str | os.PathLike[str], commits: list[list[str]]) -> Iterator[bytes]:
+    """`git diff-tree -z` output of each commit against its first parent, as it comes."""
+    for start in range(0, len(commits), DIFF_COMMITS):
+        query = "".join(f"{c[0]} {c[1]}\n" if len(c) > 1 else f"{c[0]}\n"
+                        for c in commits[start:start + DIFF_COMMITS])
+        yield from git_chunks(["diff-tree", "--stdin", "-r", "-t", "-z", "--root",
+                               "--no-renames"], cwd, input=query.encode())
+
+
+def _tokens(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The NUL-ended fields of git's `-z` output, from chunks that may cut one anywhere."""
+    rest = b""
+    for chunk in chunks:
+        fields = (rest + chunk).split(b"\0")
+        rest = fields.pop()
+        yield from fields
+    if rest:
+        yield rest
 
 
 def entry_problem(mode: bytes, path: bytes) -> str | None:

@@ -164,10 +164,8 @@ def compact_run_problems(data: bytes, where: str, deep: bool,
     problems: list[str] = []
     signatures: list[str] = []
     clock = IsoClock()
-    for number, raw in enumerate(run.lines, 2):
-        try:
-            line = branchjson.loads(raw)
-        except ValueError:
+    for number, line in enumerate(branchjson.loads_each(run.lines), 2):
+        if isinstance(line, branchjson.BranchJSONError):
             problems.append(f"line {number} is not JSON")
             continue
         if not isinstance(line, dict) or not isinstance(line.get("test_name"), str):

@@ -50,6 +50,14 @@ class Report:
         self.failed[row] += 1
         self.failures.append(Failure(sha, path, message))
 
+    def add(self, other: Report) -> None:
+        """What `other` found (a part of this check), after what this one has."""
+        for row in ROWS:
+            self.checked[row] += other.checked[row]
+            self.failed[row] += other.failed[row]
+        self.failures += other.failures
+        self.notes += other.notes
+
 
 def render(report: Report) -> str:
     """The table of checks, notes, then one line per failure and the verdict."""
