@@ -40,7 +40,7 @@ GITSTORE_LAYERS = {
 # to a lower layer; inside one folder, modules use each other freely.
 TESTLOG_LAYERS = {
     "testlog": 0, "testlog.errors": 0,
-    "testlog.core": 1, "testlog.rng": 1,
+    "testlog.core": 1, "testlog.rng": 1, "testlog.parallel": 1,
     "testlog.config": 2,
     "testlog.store": 3,
     "testlog.gates": 4,

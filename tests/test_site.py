@@ -4,11 +4,14 @@ nothing is logged to the console, and a screenshot is kept under the test's temp
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
 import pytest
 
+import testlog.parallel as parallel
+import testlog.site.build as build_module
 from tests.browser import load, screenshot
 from tests.fixtures import git, user_state
 from tests.replay_support import cli, project, record, sandboxed, tip
@@ -110,6 +113,27 @@ def test_site_is_deterministic_and_replaces_only_its_own(recorded, tmp_path: Pat
     assert code == 2 and "is a file" in err
     code, _, err = cli("-C", str(repo), "site", "-o", str(tmp_path / "no" / "such"))
     assert code == 2 and "does not exist" in err
+
+
+def test_pages_made_on_two_cores_are_the_pages_made_on_one(recorded, tmp_path: Path,
+                                                            monkeypatch):
+    repo, _ = recorded
+    monkeypatch.setattr(build_module, "ITEMS_PER_TASK", 2)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 1)
+    build(repo, tmp_path / "one")
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+    made = tmp_path / "made-by"
+    made.mkdir()
+    item_page = build_module.Site.item_page
+
+    def noting_pid(self, kind, key):             # which process made a page
+        (made / str(os.getpid())).touch()
+        return item_page(self, kind, key)
+    monkeypatch.setattr(build_module.Site, "item_page", noting_pid)
+    build(repo, tmp_path / "two")
+    assert files_of(tmp_path / "two") == files_of(tmp_path / "one")
+    assert len(files_of(tmp_path / "one")) > 2 * 2
+    assert str(os.getpid()) not in {p.name for p in made.iterdir()}     # forked workers did
 
 
 def test_site_of_an_empty_log_says_so(tmp_path: Path, sandbox):

@@ -13,10 +13,11 @@ import pysequoia
 import pytest
 
 import gitstore.treecheck as treecheck
-import testlog.audit.parallel as parallel
-import testlog.audit.stretches as stretches
 from gitstore import ObjectStream, TrustedCerts, unsafe_trees
 from gitstore.verify import dearmored
+
+import testlog.audit.stretches as stretches
+import testlog.parallel as parallel
 from testlog.audit import report as rp
 from testlog.audit.commitchecks import Policy
 from testlog.audit.verifier import verify_log

@@ -18,7 +18,7 @@ from gitstore import ObjectStream, SignatureCheck
 from testlog.audit import checks
 from testlog.audit import report as rp
 from testlog.audit.commitchecks import Chain, Event, Policy, check_range, event_of
-from testlog.audit.parallel import ordered_results
+from testlog.parallel import ordered_results
 
 STRETCH = 500           # commits: ~0.4 s of work, against ~10 ms to start a stretch
 

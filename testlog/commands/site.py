@@ -12,7 +12,7 @@ from gitstore import GitStoreError, locate
 from testlog.commands.arguments import add_branch_argument
 from testlog.config import repo_settings
 from testlog.core.flaky import evidence_note
-from testlog.site.build import check_destination, site_files, write_site
+from testlog.site.build import check_destination, site_of, write_site
 from testlog.store.chains import known_writer_id
 from testlog.store.runindex import read_ledgers, read_view, since_seconds
 from testlog.store.state import open_configured
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         own = known_writer_id(common, values["writer"]) or "this clone"
         view = read_view(store, own, since=since_seconds(store, args.since), notice=notice)
         ledgers = read_ledgers(store, notice)
-    count = write_site(args.output, site_files(view, ledgers, top_of(args.repo)))
+    count = write_site(args.output, site_of(view, ledgers, top_of(args.repo)))
     note = evidence_note(view.runs)
     if note:
         print(note)

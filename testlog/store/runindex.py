@@ -40,6 +40,7 @@ from testlog.core.replayfacts import replay_as_json, replay_facts, replay_from_j
 from testlog.core.runfacts import FactsError, RunFacts, as_json, facts_from_file, from_json
 from testlog.core.timefmt import utc_iso
 from testlog.errors import TestlogError, UsageError
+from testlog.parallel import ordered_results
 from testlog.store.chains import known_writer_id, writer_of
 from testlog.store.events import event_of
 from testlog.store.runs import run_entry
@@ -159,45 +160,81 @@ def _from_cache(kind: str, data: Any) -> Any:
     return from_json(data) if kind == "runs" else replay_from_json(data)
 
 
+PARSE_CHUNK = 64        # run files parsed per task: a cold read of 3,000 runs uses every core
+
+
+@dataclass(frozen=True)
+class _Blob:
+    """An item whose facts are not cached: its blob, and where its facts are to be cached."""
+    position: int
+    sha: str
+    cache_path: str
+
+
 def _read_all(store: LogStore, items: list[_Pending], cache: str, kind: str,
               parse: Callable[[bytes, _Pending], tuple[Any, dict[str, Any]]],
               view: LogView) -> Iterator[tuple[_Pending, Any]]:
-    """(item, facts) for every item readable: from the cache by blob id, else from the blob
-    (then cached)."""
+    """(item, facts) for every item readable, in order: from the cache by blob id, else from
+    the blob (then cached). The blobs to parse are parsed in chunks on every core."""
     if not items:
         return
     infos = object_info(store.common_dir, [f"{i.entry.sha}:{i.artifact}" for i in items])
-    stream: ObjectStream | None = None
-    try:
-        for item, info in zip(items, infos):
-            what = f"{'run' if kind == 'runs' else 'replay'} {item.entry.sha[:10]}"
-            if info is None or info.kind != "blob":
-                view.skipped.append(f"{what}: {item.artifact} is missing: left out")
-                continue
-            path = os.path.join(cache, kind, info.sha[:2], info.sha + ".json")
-            cached = _load(path, kind)
-            if cached is not None:
-                yield item, cached
-                continue
-            if info.size > MAX_BYTES:
-                view.skipped.append(f"{what}: {item.artifact} is larger than {MAX_BYTES} bytes: "
-                                    "left out")
-                continue
-            stream = stream or ObjectStream(store.common_dir)
-            read = stream.read(info.sha)
+    found: dict[int, Any] = {}
+    skipped: dict[int, str] = {}
+    todo: list[_Blob] = []
+    for position, (item, info) in enumerate(zip(items, infos)):
+        if info is None or info.kind != "blob":
+            skipped[position] = f"{item.artifact} is missing: left out"
+            continue
+        path = os.path.join(cache, kind, info.sha[:2], info.sha + ".json")
+        cached = _load(path, kind)
+        if cached is not None:
+            found[position] = cached
+        elif info.size > MAX_BYTES:
+            skipped[position] = f"{item.artifact} is larger than {MAX_BYTES} bytes: left out"
+        else:
+            todo.append(_Blob(position, info.sha, path))
+    chunks = [todo[k:k + PARSE_CHUNK] for k in range(0, len(todo), PARSE_CHUNK)]
+
+    def parse_chunk(index: int) -> list[tuple[Any, str | None]]:
+        return _parse_blobs(store.common_dir, items, chunks[index], parse)
+    with ordered_results(parse_chunk, len(chunks)) as parsed:
+        fresh = (result for chunk in parsed for result in chunk)      # in the order of todo
+        waiting = {blob.position for blob in todo}
+        for position, item in enumerate(items):
+            if position in waiting:
+                facts, problem = next(fresh)
+                if problem is None:
+                    found[position] = facts
+                else:
+                    skipped[position] = (f"{problem}: left out (`git testlog verify` checks "
+                                         "the log)")
+            if position in skipped:
+                view.skipped.append(f"{'run' if kind == 'runs' else 'replay'} "
+                                    f"{item.entry.sha[:10]}: {skipped.pop(position)}")
+            elif position in found:
+                yield item, found.pop(position)
+
+
+def _parse_blobs(common_dir: str, items: list[_Pending], blobs: list[_Blob],
+                 parse: Callable[[bytes, _Pending], tuple[Any, dict[str, Any]]]
+                 ) -> list[tuple[Any, str | None]]:
+    """(facts, None) or (None, problem) of each blob, each cached; read one at a time (it
+    may run in a forked process)."""
+    out: list[tuple[Any, str | None]] = []
+    with ObjectStream(common_dir) as stream:
+        for blob, (_, read) in zip(blobs, stream.read_many([b.sha for b in blobs])):
+            item = items[blob.position]
             try:
                 if read is None:
                     raise FactsError(f"{item.artifact} cannot be read")
-                found, stored = parse(read[2], item)
+                facts, stored = parse(read[2], item)
             except FactsError as exc:
-                view.skipped.append(f"{what}: {exc}: left out (`git testlog verify` checks "
-                                    "the log)")
+                out.append((None, str(exc)))
                 continue
-            _save(path, stored)
-            yield item, found
-    finally:
-        if stream is not None:
-            stream.close()
+            _save(blob.cache_path, stored)
+            out.append((facts, None))
+    return out
 
 
 def _load(path: str, kind: str) -> Any:
