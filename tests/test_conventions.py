@@ -151,6 +151,10 @@ def test_git_and_the_shell_settings_are_no_environment_change():
     assert env_var_note(recorded, replayed) is None
     moved = environment_blocks({**plain, "PATH": "/opt/bin:/usr/bin:/bin"}, key, "test")[1]
     assert env_var_note(recorded, moved) == "environment variables changed: PATH"
+    # what a replay sets for its tests (its bytecode cache, the hash seed) is not the user's
+    replay_own = environment_blocks({**plain, "PYTHONPYCACHEPREFIX": "/tmp/r/bytecode",
+                                     "PYTHONHASHSEED": "17"}, key, "test")[1]
+    assert env_var_note(recorded, replay_own) is None
 
 
 # -- colour ------------------------------------------------------------------------------------

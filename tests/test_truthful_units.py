@@ -127,6 +127,27 @@ def test_triage_of_captured_output_attempts_and_hash_order(obs, level, first_rea
     assert (verdict.reasons[0] if verdict.reasons else None) == first_reason
 
 
+HASH_ORDER = "hash order: RNG states differ(s) between PYTHONHASHSEED=1 and PYTHONHASHSEED=2; " \
+    "the run was recorded without PYTHONHASHSEED, so its set/dict iteration order cannot be " \
+    "replayed"
+
+
+@pytest.mark.parametrize("obs, level, reasons", [
+    # opt-einsum's set-order tests: the RNG state hash order moves is not named again
+    (Observation("PASS", "PASS", rng_mismatches=("python",), hash_order=("RNG states",),
+                 hash_seeds=("1", "2")), MODERATE, (HASH_ORDER,)),
+    # what hash order does not move is named, and judged, as without it
+    (Observation("PASS", "FAIL", rng_mismatches=("python",), hash_order=("RNG states",),
+                 hash_seeds=("1", "2")), CRITICAL, (HASH_ORDER, "status PASS → FAIL")),
+    (Observation("PASS", "PASS", rng_mismatches=("python",), hash_order=("RNG states",),
+                 hash_seeds=("1", "2"), captured_differs=("call/stdout",)), MODERATE,
+     (HASH_ORDER, "captured output differs: call stdout")),
+])
+def test_hash_order_names_only_what_it_does_not_explain(obs, level, reasons):
+    verdict = triage(obs)
+    assert (verdict.level, verdict.reasons) == (level, reasons)
+
+
 def _report(nodeid, when, outcome, longrepr=None, sections=(), cls=TestReport, **extra):
     report = cls(nodeid, ("t.py", 0, nodeid), {}, outcome, longrepr, when, list(sections))
     report.__dict__.update(extra)

@@ -68,8 +68,12 @@ def _triage(obs: Observation) -> Verdict:
     if unrelated:
         return Verdict(CRITICAL, unrelated + _critical_reasons(obs), audit_alert=True)
     if obs.hash_order:
-        return Verdict(MODERATE, (_hash_order_reason(obs),) + _critical_reasons(obs)
-                       + _moderate_reasons(obs), audit_alert=True)
+        # What moves with the hash seed is named by hash order alone; anything else that
+        # differs from the record is named (and judged) as it would be without it.
+        explained = frozenset(obs.hash_order)
+        critical = _critical_reasons(obs, explained)
+        return Verdict(CRITICAL if critical else MODERATE, (_hash_order_reason(obs),) + critical
+                       + _moderate_reasons(obs, explained), audit_alert=True)
     critical = _critical_reasons(obs)
     if critical:
         return Verdict(CRITICAL, critical, audit_alert=True)
@@ -97,23 +101,27 @@ def _seed_reasons(obs: Observation) -> tuple[str, ...]:
     return tuple(reasons)
 
 
-def _critical_reasons(obs: Observation) -> tuple[str, ...]:
+def _critical_reasons(obs: Observation, explained: frozenset[str] = frozenset()
+                      ) -> tuple[str, ...]:
+    """`explained`: the parts (hashprobe.PARTS) that hash order is known to move."""
     reasons = []
-    if obs.status_before != obs.status_after:
+    if obs.status_before != obs.status_after and "status" not in explained:
         reasons.append(f"status {obs.status_before} → {obs.status_after}")
-    if obs.rng_mismatches:
+    if obs.rng_mismatches and "RNG states" not in explained:
         reasons.append("RNG state mismatch: " + ", ".join(sorted(obs.rng_mismatches)))
     return tuple(reasons)
 
 
-def _moderate_reasons(obs: Observation) -> tuple[str, ...]:
+def _moderate_reasons(obs: Observation, explained: frozenset[str] = frozenset()
+                      ) -> tuple[str, ...]:
     reasons = []
-    if obs.attempts is not None and obs.attempts[0] != obs.attempts[1]:
+    if (obs.attempts is not None and obs.attempts[0] != obs.attempts[1]
+            and "attempts" not in explained):
         reasons.append(f"attempts {', '.join(obs.attempts[0]) or 'none'} → "
                        f"{', '.join(obs.attempts[1]) or 'none'}")
-    if not obs.hash_matches and obs.numeric_delta is None:
+    if not obs.hash_matches and obs.numeric_delta is None and "outputs" not in explained:
         reasons.append("output hash mismatch")
-    if obs.captured_differs:
+    if obs.captured_differs and "captured output" not in explained:
         reasons.append("captured output differs: " + ", ".join(
             key.replace("/", " ") for key in obs.captured_differs))
     reasons.extend(f"entropy draws differ: {d}" for d in obs.entropy_differs)

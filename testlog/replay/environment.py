@@ -17,6 +17,7 @@ PLATFORM_FIELDS = (("os", "OS"), ("arch", "architecture"),
 INFO_FIELDS = (("cpu", "CPU"), ("os_release", "kernel"))
 NAMES_SHOWN = 12
 HASHSEED = "PYTHONHASHSEED"
+REPLAY_SETS = (HASHSEED, "PYTHONPYCACHEPREFIX")    # what a replay sets in its tests' environment
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,10 @@ def env_var_note(recorded: dict[str, Any], current: dict[str, Any]) -> str | Non
     keys = [k if isinstance(k := side.get("env_key"), dict) else {} for side in (recorded, current)]
     if keys[0].get("id") != keys[1].get("id"):
         return "environment variables not compared: recorded under another environment key"
-    # PYTHONHASHSEED has its own note (a replay sets it even where the recording had none).
-    before = {k: v for k, v in before.items() if k != HASHSEED}
-    after = {k: v for k, v in after.items() if k != HASHSEED}
+    # PYTHONHASHSEED has its own note (a replay sets it even where the recording had none);
+    # PYTHONPYCACHEPREFIX is the replay's own (its bytecode cache), never the user's change.
+    before = {k: v for k, v in before.items() if k not in REPLAY_SETS}
+    after = {k: v for k, v in after.items() if k not in REPLAY_SETS}
     changed = sorted(n for n in before.keys() & after.keys() if before[n] != after[n])
     parts = [f"{label}: {_names(names)}" for label, names in
              (("changed", changed), ("only recorded", sorted(before.keys() - after.keys())),
