@@ -32,7 +32,7 @@ _EXPORTS = {
     "ObjectInfo": "batch", "object_info": "batch", "object_contents": "batch",
     "commits_in_range": "batch", "changed_paths_between": "batch", "last_change": "batch",
     "changes_per_commit": "batch",
-    "ObjectStream": "stream", "commit_ids": "stream",
+    "ObjectStream": "stream", "commit_ids": "stream", "first_parents": "stream",
     "create_bundle": "bundle", "bundle_heads": "bundle", "bundle_is_complete": "bundle",
     "file_sha256": "bundle",
     # signatures
@@ -55,6 +55,7 @@ _EXPORTS = {
     "source_tree": "materialize", "checkout_tree": "materialize", "apply_patch": "materialize",
     "try_lock": "locking",
     "path_problem": "paths", "unsafe_trees": "treecheck", "TreeProblem": "treecheck",
+    "tree_changes": "treecheck", "TreeChanges": "treecheck",
     "patch_paths": "materialize", "patch_problem": "materialize",
     "tree_reachable": "changeset", "user_refs": "changeset",
 }
@@ -129,6 +130,7 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.store import resolve_signer as resolve_signer
     from gitstore.stream import ObjectStream as ObjectStream
     from gitstore.stream import commit_ids as commit_ids
+    from gitstore.stream import first_parents as first_parents
     from gitstore.sync import PUSHED as PUSHED
     from gitstore.sync import REJECTED as REJECTED
     from gitstore.sync import UP_TO_DATE as UP_TO_DATE
@@ -142,7 +144,9 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.sync import shallow_commits as shallow_commits
     from gitstore.sync import unsafe_incoming as unsafe_incoming
     from gitstore.sync import update_ref as update_ref
+    from gitstore.treecheck import TreeChanges as TreeChanges
     from gitstore.treecheck import TreeProblem as TreeProblem
+    from gitstore.treecheck import tree_changes as tree_changes
     from gitstore.treecheck import unsafe_trees as unsafe_trees
     from gitstore.verify import SignatureCheck as SignatureCheck
     from gitstore.verify import TrustedCerts as TrustedCerts

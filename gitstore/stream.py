@@ -137,3 +137,13 @@ def commit_ids(cwd: str | os.PathLike[str], tip: str, exclude: str | None = None
     """Commits reachable from `tip` but not from `exclude`, parents before children."""
     args = ["rev-list", "--topo-order", "--reverse", tip] + ([f"^{exclude}"] if exclude else [])
     yield from run_git(args, cwd).stdout.decode().split()
+
+
+def first_parents(cwd: str | os.PathLike[str], tip: str, exclude: str | None = None
+                  ) -> list[tuple[str, str | None]]:
+    """(commit, its first parent or None) of the commits reachable from `tip` but not from
+    `exclude`, parents before children."""
+    args = ["rev-list", "--topo-order", "--reverse", "--parents", tip] + \
+        ([f"^{exclude}"] if exclude else [])
+    lines = (line.split() for line in run_git(args, cwd).stdout.decode().splitlines())
+    return [(ids[0], ids[1] if len(ids) > 1 else None) for ids in lines if ids]

@@ -139,45 +139,77 @@ def unsafe(problem: TreeProblem) -> GitStoreError:
 def unsafe_trees(cwd: str | os.PathLike[str], tips: Sequence[str],
                  exclude: Sequence[str] = ()) -> list[TreeProblem]:
     """Every unsafe entry of the trees of the commits reachable from `tips` but not from
-    `exclude` (whose trees are taken as checked).
-
-    Each commit's tree is compared with its first parent's (a root commit's with the empty
-    tree) by `git diff-tree --stdin` (DIFF_COMMITS at a time): an entry not in the diff is
-    the parent's own, checked with it, so only what each commit adds or changes is looked at:
-    the cost follows the changes, not the size of the trees.
-    """
+    `exclude` (whose trees are taken as checked): tree_changes of each, DIFF_COMMITS at a
+    time."""
     args = ["rev-list", "--parents", *tips, *(f"^{sha}" for sha in exclude), "--"]
-    commits = [line.split() for line in run_git(args, cwd).stdout.decode().splitlines() if line]
-    if not commits:
-        return []
-    found: dict[tuple[bytes, str], TreeProblem] = {}
-    seen: set[tuple[bytes, bytes]] = set()      # a file rewritten by every commit: judged once
-    meta: bytes | None = None
-    for token in _tokens(_diffs(cwd, commits)):
-        if meta is None:
-            if token.startswith(b":"):
-                meta = token
-            continue                        # else: the commit each diff is headed with
-        fields, path, meta = meta[1:].split(b" "), token, None
-        if len(fields) != 5 or fields[4].startswith(b"D") or (fields[1], path) in seen:
-            continue
-        seen.add((fields[1], path))
-        problem = entry_problem(fields[1], path)
-        if problem is not None:
-            found.setdefault((path, problem), TreeProblem(shown(path), problem))
+    pairs = [(ids[0], ids[1] if len(ids) > 1 else None)
+             for ids in (line.split() for line in run_git(args, cwd).stdout.decode().splitlines())
+             if ids]
+    seen: dict[tuple[bytes, bytes], bool] = {}
+    found: dict[tuple[str, str], TreeProblem] = {}
+    for start in range(0, len(pairs), DIFF_COMMITS):
+        for problem in tree_changes(cwd, pairs[start:start + DIFF_COMMITS], seen).problems:
+            found.setdefault((problem.path, problem.problem), problem)
     return list(found.values())
 
 
 DIFF_COMMITS = 2_000    # commits per `git diff-tree`: its memory grows with what it has read
 
 
-def _diffs(cwd: str | os.PathLike[str], commits: list[list[str]]) -> Iterator[bytes]:
-    """`git diff-tree -z` output of each commit against its first parent, as it comes."""
-    for start in range(0, len(commits), DIFF_COMMITS):
-        query = "".join(f"{c[0]} {c[1]}\n" if len(c) > 1 else f"{c[0]}\n"
-                        for c in commits[start:start + DIFF_COMMITS])
-        yield from git_chunks(["diff-tree", "--stdin", "-r", "-t", "-z", "--root",
-                               "--no-renames"], cwd, input=query.encode())
+@dataclass
+class TreeChanges:
+    """What each commit adds or changes against its first parent: `files`, {commit: {path:
+    blob id}} of its plain files (what its tree holds at those paths), and every unsafe
+    entry among them (`problems`, each named once)."""
+    files: dict[str, dict[str, str]]
+    problems: list[TreeProblem]
+
+
+def tree_changes(cwd: str | os.PathLike[str], pairs: Sequence[tuple[str, str | None]],
+                 seen: dict[tuple[bytes, bytes], bool] | None = None) -> TreeChanges:
+    """The entries each commit of `pairs` ((commit, first parent or None)) adds or changes,
+    by one `git diff-tree --stdin` (a root commit's against the empty tree): an entry that is
+    not in the diff is the parent's own, checked with it, so only what each commit adds or
+    changes is looked at: the cost follows the changes, not the size of the trees. `seen`:
+    (mode, path) entries judged already, True when safe (a file rewritten by every commit is
+    judged once)."""
+    seen = {} if seen is None else seen
+    changes = TreeChanges({}, [])
+    if not pairs:
+        return changes
+    query = "".join(f"{c} {p}\n" if p else f"{c}\n" for c, p in pairs)
+    chunks = git_chunks(["diff-tree", "--stdin", "-r", "-t", "-z", "--root", "--no-renames"], cwd,
+                        input=query.encode())
+    found: dict[tuple[bytes, str], TreeProblem] = {}
+    files: dict[str, str] = {}
+    meta: bytes | None = None
+    for token in _tokens(chunks):
+        if meta is None:
+            if token.startswith(b":"):
+                meta = token
+            else:                           # the commit each diff is headed with
+                files = changes.files.setdefault(token.decode("ascii", "replace"), {})
+            continue
+        fields, path, meta = meta[1:].split(b" "), token, None
+        if len(fields) != 5 or fields[4].startswith(b"D"):
+            continue
+        safe = seen.get((fields[1], path))
+        if safe is None:
+            problem = entry_problem(fields[1], path)
+            seen[(fields[1], path)] = safe = problem is None
+            if problem is not None:
+                found.setdefault((path, problem), TreeProblem(shown(path), problem))
+        if safe and fields[1] in FILE_MODES and (name := _text(path)) is not None:
+            files[name] = fields[3].decode("ascii", "replace")
+    changes.problems = list(found.values())
+    return changes
+
+
+def _text(path: bytes) -> str | None:
+    try:
+        return path.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _tokens(chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,11 +98,15 @@ class Checked:
 
 
 def check_range(chain: Chain, policy: Policy, shas: Sequence[str], previous: str | None,
-                shallow: frozenset[str], report: rp.Report) -> None:
+                shallow: frozenset[str], report: rp.Report,
+                files: Mapping[str, Mapping[str, str]] | None = None) -> None:
     """Check the commits `shas` (oldest first) whose first should have `previous` as parent.
 
     In batches: each commit's own checks, then the artifacts of the batch, read in one go;
-    what each commit's checks find is reported in the order of the commits all the same."""
+    what each commit's checks find is reported in the order of the commits all the same.
+    `files`: {commit: {path: blob id}} of what each commit changed (TreeChanges.files), so
+    that an artifact is read by its id instead of by a path git looks up in the trees."""
+    files = files or {}
     with ObjectStream(chain.cwd) as commits, ObjectStream(chain.cwd) as artifacts:
         batch: list[Checked] = []
         for sha, found in commits.read_many(shas):
@@ -110,7 +114,8 @@ def check_range(chain: Chain, policy: Policy, shas: Sequence[str], previous: str
             if previous is None and sha in shallow:
                 previous = shallow_start(chain, sha, found, own)
             event = check_commit(chain, policy, sha, found, previous, own)
-            batch.append(Checked(own, event, artifact_name(event) if event else None))
+            batch.append(Checked(own, event,
+                                 artifact_name(event, files.get(sha, {})) if event else None))
             previous = sha
             if len(batch) == BATCH:
                 check_artifacts(chain, policy, batch, artifacts, report)
@@ -299,10 +304,13 @@ def git_blob_id(lines: list[bytes]) -> str:
 
 # -- artifacts and records --------------------------------------------------------------------
 
-def artifact_name(event: Event) -> str | None:
-    """`<commit>:<path>` of the artifact the event names; None for a path never to read."""
+def artifact_name(event: Event, blobs: Mapping[str, str]) -> str | None:
+    """How to read the artifact the event names: its blob id when the commit changed it
+    (`blobs`), else `<commit>:<path>`; None for a path never to read."""
     path = str(event.data.get("artifact"))
-    return None if path_problem(path) is not None else f"{event.entry.sha}:{path}"
+    if path_problem(path) is not None:
+        return None
+    return blobs.get(path) or f"{event.entry.sha}:{path}"
 
 
 def check_artifact(chain: Chain, policy: Policy, event: Event,

@@ -1,7 +1,7 @@
 """`git testlog verify`: every chain of the log: the checks of each commit (commitchecks), run in
-stretches on every core for a long chain (stretches), while git walks the trees for unsafe
-names (treecheck); then the files at the tip (run files, seals), and no rollback since the last
-verify.
+stretches on every core for a long chain (stretches: each also asks git what its commits
+change in their trees, for unsafe names); then the files at the tip (run files, seals), and no
+rollback since the last verify.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from gitstore import (
     TreeProblem,
     changed_paths_between,
     commit_ids,
+    first_parents,
     is_ancestor,
     last_change,
     shallow_commits,
@@ -32,7 +33,7 @@ from testlog.audit.commitchecks import (
     run_file_result,
 )
 from testlog.audit.sealcheck import seal_problems
-from testlog.audit.stretches import stretch_results
+from testlog.audit.stretches import check_in_stretches
 from testlog.audit.verified import VerifiedState, load_state, save_state
 from testlog.core import layout
 from testlog.core.canonical import sha256_hex
@@ -117,28 +118,33 @@ def starting_point(store: LogStore, ref: str, policy: Policy, state: VerifiedSta
 
 def check_commits(chain: Chain, policy: Policy, report: rp.Report) -> bool:
     """Every commit to check, and every tree they hold (True when no tree is unsafe)."""
-    shas = list(commit_ids(chain.cwd, chain.tip, chain.base))
     shallow = shallow_commits(chain.cwd)
     if chain.lines:         # the first format: its chronicle is walked from the first commit
         safe = check_trees(chain, report)
-        check_range(chain, policy, shas, chain.base, shallow, report)
+        check_range(chain, policy, list(commit_ids(chain.cwd, chain.tip, chain.base)),
+                    chain.base, shallow, report)
         return safe
-    with stretch_results(chain, policy, shas, shallow) as results:
-        safe = check_trees(chain, report)            # while the stretches are checked
-        for result in results:
-            result.add_to(chain, report)
-    return safe
+    results = check_in_stretches(chain, policy, first_parents(chain.cwd, chain.tip, chain.base),
+                                 shallow)
+    unsafe = {(p.path, p.problem): p for result in results for p in result.unsafe}
+    report_unsafe(chain, report, list(unsafe.values()))
+    for result in results:
+        result.add_to(chain, report)
+    return not unsafe
 
 
 def check_trees(chain: Chain, report: rp.Report) -> bool:
     """Every tree of the commits to check holds only files and folders with safe names
     (treecheck); True when none fails. One git walk of what each commit changes."""
-    problems: list[TreeProblem] = unsafe_trees(chain.cwd, [chain.tip],
-                                               [chain.base] if chain.base else [])
+    problems = unsafe_trees(chain.cwd, [chain.tip], [chain.base] if chain.base else [])
+    report_unsafe(chain, report, problems)
+    return not problems
+
+
+def report_unsafe(chain: Chain, report: rp.Report, problems: list[TreeProblem]) -> None:
     for problem in problems:
         report.fail(rp.TREES, chain.tip, problem.path, f"unsafe entry: {problem.problem} "
                     "(nothing was read from it)")
-    return not problems
 
 
 def check_verified_prefix(chain: Chain, report: rp.Report) -> None:
