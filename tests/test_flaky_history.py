@@ -83,12 +83,20 @@ def test_log_runs_marks_known_flaky(recorded):
     repo, _ = recorded
     code, out, _ = cli("-C", str(repo), "log", "--runs", "--json")
     assert code == 0
-    runs = [json.loads(line)["run"] for line in out.splitlines()]
+    commits = [json.loads(line) for line in out.splitlines()]
+    runs = [c["run"] for c in commits]
     assert runs and all(SEEDED in r["flaky"]["contains"] for r in runs)
     assert any(ENTROPY in r["flaky"]["failed"] for r in runs)
     assert not any("tests/test_f.py::test_ok" in r["flaky"]["contains"] for r in runs)
     code, out, _ = cli("-C", str(repo), "log", "--runs")
-    assert code == 0 and "known-flaky tests failed]" in out
+    # one mark per run, in its own words: how many failed depends on os.urandom in that run
+    failed = {c["sha"][:10]: len(c["run"]["flaky"]["failed"]) for c in commits}
+    for line in out.splitlines():
+        count = failed[line.split()[0]]
+        mark = (f"[flaky: {count} known-flaky test{'s' if count > 1 else ''} failed]" if count
+                else "[holds 2 known-flaky tests]")
+        assert line.endswith(mark), (line, mark)
+    assert code == 0 and any(failed.values())
 
 
 def test_hunt_finds_the_failing_seeds_and_each_replays(recorded, tmp_path, sandbox):

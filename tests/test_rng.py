@@ -131,3 +131,34 @@ def test_the_twister_words_do_not_need_numpy():
     for seed in (0, 7, 2**32 - 1):
         assert _init_genrand_python(seed) == init_genrand(seed)
     assert seeded_digest("torch_cuda", 1) is None and seeded_digest("testlog_rng", 1) is None
+
+
+@pytest.mark.parametrize("numpy_importable", [True, False])
+def test_many_seeds_load_numpy_once_with_the_same_words(numpy_importable: bool):
+    """A process without NumPy loaded (the writer, an auditor) regenerates the first seeds in
+    plain Python, then loads NumPy when it is installed: the words never change."""
+    pytest.importorskip("numpy")
+    script = f"""
+import struct, sys
+if not {numpy_importable}:
+    sys.modules["numpy"] = None            # installed but not importable here
+from testlog.rng import mt19937
+mt19937.IMPORT_NUMPY_AFTER = 3
+def plain(seed):                           # the reference recurrence, written out again
+    words = [seed]
+    for i in range(1, 624):
+        words.append((1812433253 * (words[-1] ^ (words[-1] >> 30)) + i) & 0xFFFFFFFF)
+    return struct.pack("<624I", *words)
+loaded = []
+for seed in range(8):
+    assert mt19937.key_bytes(seed, 4) == plain(seed), seed
+    assert mt19937.key_bytes(seed, 8) == struct.pack("<624Q", *struct.unpack("<624I", plain(seed)))
+    loaded.append(sys.modules.get("numpy") is not None)
+print(loaded.index(True) if True in loaded else -1)
+"""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    # the third seed in plain Python makes the count: NumPy loads for that seed's second layout
+    assert out.stdout.strip() == ("2" if numpy_importable else "-1")

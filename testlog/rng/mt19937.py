@@ -2,28 +2,65 @@
 NumPy's legacy `seed(n)` and torch's `manual_seed(n)` both use: the 624 key words.
 
 A run stores a reseeded test's starting RNG states as the fact that they are the seeded ones;
-reading the run back regenerates them here, with NumPy when it is already loaded (~50 µs) and
-in plain Python otherwise (~190 µs), so that an auditor needs neither NumPy nor torch.
+writing and reading the run regenerate them here, with NumPy's C when it is loaded (~15 µs)
+and in plain Python otherwise (~190 µs), so that an auditor needs neither NumPy nor torch; a
+process that regenerates many loads NumPy when it is installed (IMPORT_NUMPY_AFTER).
 """
 from __future__ import annotations
 
 import functools
+import importlib.util
+import struct
 import sys
+from typing import Any
 
 WORDS = 624
+# After this many seeds regenerated in plain Python, a process that has NumPy installed but not
+# loaded (the writer process, an auditor) loads it: its import costs about what this many do.
+IMPORT_NUMPY_AFTER = 256
+
+_python_seeds = 0
+_numpy_missing = False
 
 
 @functools.lru_cache(maxsize=4)       # numpy's and torch's states of one test share the words
+def key_bytes(seed: int, width: int) -> bytes:
+    """The 624 key words right after init_genrand(seed), little-endian, `width` bytes each (4:
+    NumPy's layout, 8: torch's)."""
+    numpy = _numpy()
+    if numpy is not None:
+        generator = numpy.random.MT19937()
+        generator._legacy_seeding(seed & 0xFFFFFFFF)   # as torch, and plain Python below
+        return bytes(generator.state["state"]["key"].astype(f"<u{width}").tobytes())
+    return struct.pack(f"<{WORDS}{'I' if width == 4 else 'Q'}", *_init_genrand_python(seed))
+
+
 def init_genrand(seed: int) -> tuple[int, ...]:
+    """The key words as integers."""
+    return struct.unpack(f"<{WORDS}I", key_bytes(seed, 4))
+
+
+def _numpy() -> Any:
+    global _numpy_missing
     numpy = sys.modules.get("numpy")
     if numpy is not None and hasattr(numpy, "random"):
-        generator = numpy.random.MT19937()
-        generator._legacy_seeding(seed)
-        return tuple(int(w) for w in generator.state["state"]["key"])
-    return _init_genrand_python(seed)
+        return numpy
+    if _python_seeds < IMPORT_NUMPY_AFTER or _numpy_missing:
+        return None
+    try:
+        if importlib.util.find_spec("numpy") is None:
+            raise ImportError("numpy is not installed")
+        import numpy.random  # many seeds to go: NumPy's C is 40x faster
+        return sys.modules["numpy"]
+    except Exception:                 # not installed or broken here: plain Python it is
+        _numpy_missing = True
+        return None
 
 
+@functools.lru_cache(maxsize=2)
 def _init_genrand_python(seed: int) -> tuple[int, ...]:
+    global _python_seeds
+    _python_seeds += 1
     words = [seed & 0xFFFFFFFF]
     previous = words[0]
     for index in range(1, WORDS):

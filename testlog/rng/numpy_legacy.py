@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from testlog.rng.base import digest  # noqa: F401  (part of the protocol)
-from testlog.rng.mt19937 import init_genrand
+from testlog.rng.mt19937 import key_bytes
 
 NAME = "numpy"
 IMPORT_NAME = "numpy.random"
@@ -97,7 +97,7 @@ def capture() -> bytes:
 
 def seeded_state(seed: int) -> bytes:
     """What capture() returns right after seed(seed), computed without NumPy (see mt19937)."""
-    return struct.pack("<624Ii", *init_genrand(seed), 624) + struct.pack("<Bd", 0, 0.0)
+    return key_bytes(seed, 4) + struct.pack("<iBd", 624, 0, 0.0)
 
 
 def restore(state: bytes) -> None:

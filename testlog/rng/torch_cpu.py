@@ -5,7 +5,7 @@ import struct
 import sys
 
 from testlog.rng.base import digest  # noqa: F401  (part of the protocol)
-from testlog.rng.mt19937 import init_genrand
+from testlog.rng.mt19937 import key_bytes
 
 NAME = "torch"
 IMPORT_NAME = "torch"
@@ -35,7 +35,7 @@ def seeded_state(seed: int) -> bytes:
     """What capture() returns right after seed(seed) (torch 2.x's layout), without torch.
     Checked against the captured state when a run is written: a layout torch changes is
     caught there and the digests are then stored as they were captured."""
-    return _HEADER.pack(seed, 1, 1, 0, 0) + struct.pack("<624Q", *init_genrand(seed)) + _TRAILER
+    return _HEADER.pack(seed, 1, 1, 0, 0) + key_bytes(seed, 8) + _TRAILER
 
 
 def restore(state: bytes) -> None:
