@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 WORDS = 624
-# After this many seeds regenerated in plain Python (~0.2 ms each), a process that has NumPy
+# After more than this many seeds regenerated in plain Python (~0.2 ms each), a process with NumPy
 # installed but not loaded (the writer process, an auditor) loads it: its import costs about
 # 0.3 s of CPU here, what 1,600 seeds do; a run of 10,000 tests then saves 1.5 s.
 IMPORT_NUMPY_AFTER = 2_000
@@ -46,7 +46,7 @@ def _numpy() -> Any:
     numpy = sys.modules.get("numpy")
     if numpy is not None and hasattr(numpy, "random"):
         return numpy
-    if _python_seeds < IMPORT_NUMPY_AFTER or _numpy_missing:
+    if _python_seeds <= IMPORT_NUMPY_AFTER or _numpy_missing:
         return None
     try:
         if importlib.util.find_spec("numpy") is None:
