@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +34,12 @@ def _run(index: int) -> Any:
     return _task(index)
 
 
+def _ignore_interrupt() -> None:
+    """A Ctrl-C reaches the whole process group: the caller stops the workers (terminate),
+    and a worker prints no traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @contextmanager
 def ordered_results(task: Callable[[int], T], count: int,
                     processes: int | None = None) -> Iterator[Iterator[T]]:
@@ -47,7 +54,7 @@ def ordered_results(task: Callable[[int], T], count: int,
     _task = task
     for stream in (sys.stdout, sys.stderr):     # a child must not print what is buffered here
         stream.flush()
-    pool = multiprocessing.get_context("fork").Pool(processes)
+    pool = multiprocessing.get_context("fork").Pool(processes, initializer=_ignore_interrupt)
     try:
         yield pool.imap(_run, range(count))
     finally:

@@ -183,3 +183,42 @@ def test_unsafe_trees_in_chunks_of_diff_tree_find_the_same(repo: Path, monkeypat
     monkeypatch.setattr(treecheck, "DIFF_COMMITS", 2)
     assert unsafe_trees(repo, [sha]) == whole
     assert unsafe_trees(repo, [sha], [sha]) == []
+
+
+INTERRUPTED = """
+import os, sys, time
+from testlog.parallel import ordered_results
+ready = sys.argv[1]
+
+def task(index):
+    open(os.path.join(ready, str(os.getpid())), "w").close()
+    time.sleep(300)                       # the work a Ctrl-C cuts short
+    return index
+
+try:
+    with ordered_results(task, 4, processes=2) as results:
+        print(list(results))
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+def test_a_ctrl_c_stops_the_workers_without_a_traceback(tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED, str(ready)], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list(ready.iterdir())) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)                  # polling a condition: both workers have started
+    assert len(list(ready.iterdir())) == 2
+    os.killpg(proc.pid, signal.SIGINT)    # as a terminal does: the whole process group
+    out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, out.strip()) == (130, "interrupted"), err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
