@@ -26,6 +26,7 @@ from tests.audit_helpers import keys_file, record_run  # noqa: F401 (fixtures)
 from tests.fixtures import git
 from tests.store_helpers import open_store
 from tests.test_treecheck import blob, crafted_tip
+from tests.waiting import wait_until
 
 DAY = date(2026, 3, 1)
 
@@ -186,13 +187,14 @@ def test_unsafe_trees_in_chunks_of_diff_tree_find_the_same(repo: Path, monkeypat
 
 
 INTERRUPTED = """
-import os, sys, time
+import os, sys
 from testlog.parallel import ordered_results
 ready = sys.argv[1]
+never, _keep_open = os.pipe()             # nothing is ever written: a read blocks for good
 
 def task(index):
     open(os.path.join(ready, str(os.getpid())), "w").close()
-    time.sleep(300)                       # the work a Ctrl-C cuts short
+    os.read(never, 1)                     # the work a Ctrl-C cuts short
     return index
 
 try:
@@ -208,17 +210,19 @@ def test_a_ctrl_c_stops_the_workers_without_a_traceback(tmp_path: Path):
     import signal
     import subprocess
     import sys
-    import time
     ready = tmp_path / "ready"
     ready.mkdir()
     proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED, str(ready)], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
-    deadline = time.monotonic() + 120
-    while len(list(ready.iterdir())) < 2 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)                  # polling a condition: both workers have started
-    assert len(list(ready.iterdir())) == 2
-    os.killpg(proc.pid, signal.SIGINT)    # as a terminal does: the whole process group
-    out, err = proc.communicate(timeout=120)
+    try:
+        wait_until(lambda: len(list(ready.iterdir())) == 2 or proc.poll() is not None,
+                   "both workers have started")
+        assert len(list(ready.iterdir())) == 2
+        os.killpg(proc.pid, signal.SIGINT)    # as a terminal does: the whole process group
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
     assert (proc.returncode, out.strip()) == (130, "interrupted"), err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err

@@ -4,6 +4,7 @@ back with git; the in-process writer (TESTLOG_WRITER_PROCESS=0) as the reference
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import re
@@ -497,15 +498,16 @@ TWO_TESTS = {"tests/test_two.py": "def test_one():\n    pass\n\n\ndef test_two()
 
 def slow_signing_repo(tmp_path: Path, gpg_key: str) -> tuple[Path, Path]:
     """A repository whose gpg.program marks that signing started, then signs only once the
-    test releases it (`release_file`): the interrupt always lands while signing, however
-    slow the machine."""
+    test lets go of a lock (`signing_lock`): the interrupt always lands while signing, however
+    slow the machine, and nothing waits on the clock."""
     repo = with_writer_process(make_repo(tmp_path / "proj", TWO_TESTS))
     mark = tmp_path / "signing-started"
-    release = release_file(mark)
+    lock = signing_lock(mark)
+    lock.touch()
     slow_gpg = tmp_path / "slow-gpg"
     slow_gpg.write_text("#!/bin/sh\ncase \"$*\" in *--detach-sign*|*-sb*)\n"
                         f"    : > '{mark}'\n"
-                        f"    while [ ! -e '{release}' ]; do sleep 0.05; done\n"
+                        f"    flock '{lock}' true\n"
                         "esac\nexec gpg \"$@\"\n")
     slow_gpg.chmod(0o755)
     git(repo, "config", "gpg.program", str(slow_gpg))
@@ -513,9 +515,9 @@ def slow_signing_repo(tmp_path: Path, gpg_key: str) -> tuple[Path, Path]:
     return repo, mark
 
 
-def release_file(mark: Path) -> Path:
-    """The file whose existence lets the slow gpg.program go on signing."""
-    return mark.with_name("release-signing")
+def signing_lock(mark: Path) -> Path:
+    """The file the test holds locked (flock) while the slow gpg.program must wait."""
+    return mark.with_name("signing-lock")
 
 
 def interrupt_while_signing(repo: Path, mark: Path, env: dict[str, str], whole_group: bool,
@@ -523,27 +525,29 @@ def interrupt_while_signing(repo: Path, mark: Path, env: dict[str, str], whole_g
     """Run pytest; once the run is being signed (and, with a writer process, pytest waits for
     its answer), send SIGINT to pytest alone or to its process group (a Ctrl-C in a
     terminal). (pytest, its stdout, its stderr)."""
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", *BASE_ARGS, "--testlog"], cwd=repo,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=whole_group)
-    try:
-        wait_until(lambda: mark.exists() or proc.poll() is not None,
-                   "the writer process starts signing")
-        assert mark.exists(), "signing never started"
-        if writer_process:
-            wait_until(lambda: blocked_reading_a_pipe(proc.pid) or proc.poll() is not None,
-                       "pytest waits for the writer process's answer")
-        if whole_group:
-            os.killpg(proc.pid, signal.SIGINT)
-        else:
-            proc.send_signal(signal.SIGINT)
-        # A gpg that got the signal (the whole group) acts on it before it runs on; one that
-        # did not now signs as a slow gpg would.
-        release_file(mark).touch()
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    with open(signing_lock(mark), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.Popen([sys.executable, "-m", "pytest", *BASE_ARGS, "--testlog"],
+                                cwd=repo, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=whole_group)
+        try:
+            wait_until(lambda: mark.exists() or proc.poll() is not None,
+                       "the writer process starts signing")
+            assert mark.exists(), "signing never started"
+            if writer_process:
+                wait_until(lambda: blocked_reading_a_pipe(proc.pid) or proc.poll() is not None,
+                           "pytest waits for the writer process's answer")
+            if whole_group:
+                os.killpg(proc.pid, signal.SIGINT)
+            else:
+                proc.send_signal(signal.SIGINT)
+            # A gpg that got the signal (the whole group) acts on it before it runs on; one
+            # that did not now signs as a slow gpg would.
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     return proc, out, err
 
 
