@@ -32,7 +32,7 @@ _EXPORTS = {
     "ObjectInfo": "batch", "object_info": "batch", "object_contents": "batch",
     "commits_in_range": "batch", "changed_paths_between": "batch", "last_change": "batch",
     "changes_per_commit": "batch",
-    "ObjectStream": "stream", "commit_ids": "stream", "first_parents": "stream",
+    "ObjectStream": "stream", "first_parents": "gitcmd",
     "create_bundle": "bundle", "bundle_heads": "bundle", "bundle_is_complete": "bundle",
     "file_sha256": "bundle",
     # signatures
@@ -98,6 +98,7 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.gitcmd import GIT_LOCATION_VARS as GIT_LOCATION_VARS
     from gitstore.gitcmd import approxidate as approxidate
     from gitstore.gitcmd import empty_tree as empty_tree
+    from gitstore.gitcmd import first_parents as first_parents
     from gitstore.gitcmd import git_config as git_config
     from gitstore.gitcmd import git_config_section as git_config_section
     from gitstore.gitcmd import is_ancestor as is_ancestor
@@ -129,8 +130,6 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.store import LogStore as LogStore
     from gitstore.store import resolve_signer as resolve_signer
     from gitstore.stream import ObjectStream as ObjectStream
-    from gitstore.stream import commit_ids as commit_ids
-    from gitstore.stream import first_parents as first_parents
     from gitstore.sync import PUSHED as PUSHED
     from gitstore.sync import REJECTED as REJECTED
     from gitstore.sync import UP_TO_DATE as UP_TO_DATE

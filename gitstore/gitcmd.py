@@ -36,10 +36,14 @@ def run_git(args: Sequence[str], cwd: str | os.PathLike[str], *, input: bytes | 
     proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
                           env=git_env(env))
     if check and proc.returncode != 0:
-        detail = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise GitStoreError(f"git {_subcommand(args)} failed: "
-                            f"{detail[-1] if detail else proc.returncode}")
+        raise failed(args, proc.returncode, proc.stderr)
     return proc
+
+
+def failed(args: Sequence[str], code: int, stderr: bytes) -> GitStoreError:
+    """The one-line error of a git command that exited `code`: its last line of stderr."""
+    detail = stderr.decode(errors="replace").strip().splitlines()
+    return GitStoreError(f"git {_subcommand(args)} failed: {detail[-1] if detail else code}")
 
 
 def _subcommand(args: Sequence[str]) -> str:
@@ -66,8 +70,7 @@ def git_pipeline(first: Sequence[str], second: Sequence[str],
                     (first, producer.returncode, first_err.read())]
     for args, code, err in failures:       # the consumer first: its death kills the producer
         if code != 0:
-            detail = err.decode(errors="replace").strip().splitlines()
-            raise GitStoreError(f"git {args[0]} failed: {detail[-1] if detail else code}")
+            raise failed(args, code, err)
     return consumer.stdout
 
 
@@ -95,9 +98,7 @@ def git_chunks(args: Sequence[str], cwd: str | os.PathLike[str], input: bytes = 
             code = proc.wait()
         if code != 0:
             err.seek(0)
-            detail = err.read().decode(errors="replace").strip().splitlines()
-            raise GitStoreError(f"git {_subcommand(args)} failed: "
-                                f"{detail[-1] if detail else code}")
+            raise failed(args, code, err.read())
 
 
 def git_output(args: Sequence[str], cwd: str | os.PathLike[str]) -> str:
@@ -164,3 +165,13 @@ def approxidate(cwd: str | os.PathLike[str], text: str) -> int:
     if not out.startswith("--max-age=") or not out[len("--max-age="):].isdigit():
         raise GitStoreError(f"not a date: {text!r}")
     return int(out[len("--max-age="):])
+
+
+def first_parents(cwd: str | os.PathLike[str], tips: Sequence[str], exclude: Sequence[str] = ()
+                  ) -> list[tuple[str, str | None]]:
+    """(commit, its first parent or None) of the commits reachable from `tips` but not from
+    `exclude`, parents before children."""
+    args = ["rev-list", "--topo-order", "--reverse", "--parents", *tips,
+            *(f"^{sha}" for sha in exclude), "--"]
+    lines = (line.split() for line in run_git(args, cwd).stdout.decode().splitlines())
+    return [(ids[0], ids[1] if len(ids) > 1 else None) for ids in lines if ids]

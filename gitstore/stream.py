@@ -6,11 +6,11 @@ import os
 import shutil
 import subprocess
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 
 from gitstore.errors import GitStoreError
-from gitstore.gitcmd import git_env, run_git
+from gitstore.gitcmd import git_env
 
 
 def _start(cwd: str | os.PathLike[str], mode: str) -> subprocess.Popen[bytes]:
@@ -20,7 +20,7 @@ def _start(cwd: str | os.PathLike[str], mode: str) -> subprocess.Popen[bytes]:
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=git_env())
 
 
-def _send(proc: subprocess.Popen[bytes], names: Iterable[str]) -> None:
+def _send(proc: subprocess.Popen[bytes], names: Sequence[str]) -> None:
     """Ask for objects by name (their answers come back in the same order)."""
     stdin = proc.stdin
     assert stdin is not None
@@ -132,18 +132,3 @@ class ObjectStream:
                  tb: TracebackType | None) -> None:
         self.close()
 
-
-def commit_ids(cwd: str | os.PathLike[str], tip: str, exclude: str | None = None) -> Iterator[str]:
-    """Commits reachable from `tip` but not from `exclude`, parents before children."""
-    args = ["rev-list", "--topo-order", "--reverse", tip] + ([f"^{exclude}"] if exclude else [])
-    yield from run_git(args, cwd).stdout.decode().split()
-
-
-def first_parents(cwd: str | os.PathLike[str], tip: str, exclude: str | None = None
-                  ) -> list[tuple[str, str | None]]:
-    """(commit, its first parent or None) of the commits reachable from `tip` but not from
-    `exclude`, parents before children."""
-    args = ["rev-list", "--topo-order", "--reverse", "--parents", tip] + \
-        ([f"^{exclude}"] if exclude else [])
-    lines = (line.split() for line in run_git(args, cwd).stdout.decode().splitlines())
-    return [(ids[0], ids[1] if len(ids) > 1 else None) for ids in lines if ids]

@@ -22,7 +22,7 @@ from dulwich.object_store import BaseObjectStore
 from dulwich.objects import ObjectID, Tree
 
 from gitstore.errors import GitStoreError
-from gitstore.gitcmd import git_chunks, run_git
+from gitstore.gitcmd import first_parents, git_chunks
 from gitstore.paths import name_problem
 
 MAX_DEPTH = 32                  # folders within folders; the layout needs 3
@@ -141,10 +141,7 @@ def unsafe_trees(cwd: str | os.PathLike[str], tips: Sequence[str],
     """Every unsafe entry of the trees of the commits reachable from `tips` but not from
     `exclude` (whose trees are taken as checked): tree_changes of each, DIFF_COMMITS at a
     time."""
-    args = ["rev-list", "--parents", *tips, *(f"^{sha}" for sha in exclude), "--"]
-    pairs = [(ids[0], ids[1] if len(ids) > 1 else None)
-             for ids in (line.split() for line in run_git(args, cwd).stdout.decode().splitlines())
-             if ids]
+    pairs = first_parents(cwd, tips, exclude)
     seen: dict[tuple[bytes, bytes], bool] = {}
     found: dict[tuple[str, str], TreeProblem] = {}
     for start in range(0, len(pairs), DIFF_COMMITS):

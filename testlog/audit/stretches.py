@@ -61,7 +61,7 @@ def check_stretch(chain: Chain, policy: Policy, commits: Sequence[tuple[str, str
         own = Chain(chain.store, chain.ref, chain.tip, chain.base, chain.state, stream, [],
                     checks.ChronicleWalk({0: 0}))
         previous = commits[start - 1][0] if start else chain.base
-        own.previous_event = event_of(own, previous) if start and previous else \
+        own.previous_event = event_of(own, commits[start - 1][0]) if start else \
             chain.previous_event
         check_range(own, policy, [sha for sha, _ in part], previous, shallow, report,
                     changes.files)

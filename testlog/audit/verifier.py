@@ -14,7 +14,6 @@ from gitstore import (
     SignatureCheck,
     TreeProblem,
     changed_paths_between,
-    commit_ids,
     first_parents,
     is_ancestor,
     last_change,
@@ -119,13 +118,12 @@ def starting_point(store: LogStore, ref: str, policy: Policy, state: VerifiedSta
 def check_commits(chain: Chain, policy: Policy, report: rp.Report) -> bool:
     """Every commit to check, and every tree they hold (True when no tree is unsafe)."""
     shallow = shallow_commits(chain.cwd)
+    commits = first_parents(chain.cwd, [chain.tip], [chain.base] if chain.base else [])
     if chain.lines:         # the first format: its chronicle is walked from the first commit
         safe = check_trees(chain, report)
-        check_range(chain, policy, list(commit_ids(chain.cwd, chain.tip, chain.base)),
-                    chain.base, shallow, report)
+        check_range(chain, policy, [sha for sha, _ in commits], chain.base, shallow, report)
         return safe
-    results = check_in_stretches(chain, policy, first_parents(chain.cwd, chain.tip, chain.base),
-                                 shallow)
+    results = check_in_stretches(chain, policy, commits, shallow)
     unsafe = {(p.path, p.problem): p for result in results for p in result.unsafe}
     report_unsafe(chain, report, list(unsafe.values()))
     for result in results:

@@ -17,7 +17,8 @@ PLATFORM_FIELDS = (("os", "OS"), ("arch", "architecture"),
 INFO_FIELDS = (("cpu", "CPU"), ("os_release", "kernel"))
 NAMES_SHOWN = 12
 HASHSEED = "PYTHONHASHSEED"
-REPLAY_SETS = (HASHSEED, "PYTHONPYCACHEPREFIX")    # what a replay sets in its tests' environment
+PYCACHE = "PYTHONPYCACHEPREFIX"
+REPLAY_SETS = (HASHSEED, PYCACHE)       # what a replay sets in its tests' environment (launch)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from testlog.replay.checkout import (
     source_key,
     stop_config_search,
 )
+from testlog.replay.environment import HASHSEED, PYCACHE
 from testlog.replay.options import recorded_options
 from testlog.replay.plan import ReplayPlan, build_plan, files_of
 from testlog.replay.trust import Trust, check_inside, judge, own_diff
@@ -136,7 +137,7 @@ def prepare_tree(found: Located, req: ReplayRequest, tree: tuple[str, str] | Non
     else:
         copy_project(user_top, dest, exclude=req.from_dir)
         how = "copy"
-    seed_bytecode(user_top, dest, os.environ.get("PYTHONPYCACHEPREFIX") or None, ws.bytecode)
+    seed_bytecode(user_top, dest, os.environ.get(PYCACHE) or None, ws.bytecode)
     return how
 
 
@@ -173,12 +174,12 @@ def replay_env(plan: ReplayPlan, ws: Workspace) -> dict[str, str]:
     # Bytecode (CPython's and pytest's rewritten modules) goes to the workspace's private
     # directory, never beside the sources: a `__pycache__` the recorded tree holds may be a
     # symlink to anywhere, or hold compiled files that are not what the sources say.
-    env["PYTHONPYCACHEPREFIX"] = ws.bytecode
-    env.pop("PYTHONHASHSEED", None)
+    env[PYCACHE] = ws.bytecode
+    env.pop(HASHSEED, None)
     if hashprobe.unpinned(plan.pythonhashseed):
-        env["PYTHONHASHSEED"] = hashprobe.replay_hashseed(plan.base_seed)
+        env[HASHSEED] = hashprobe.replay_hashseed(plan.base_seed)
     else:
-        env["PYTHONHASHSEED"] = str(plan.pythonhashseed)
+        env[HASHSEED] = str(plan.pythonhashseed)
     return env
 
 
