@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pysequoia
 
 from gitstore.errors import GitStoreError
+from gitstore.quicksig import QuickSignatures
 from gitstore.sigstatus import BAD, GOOD, UNSIGNED, UNTRUSTED
 from gitstore.sshsigning import AllowedSigners, is_ssh_signature, key_fingerprint, parse_signature
 
@@ -68,6 +69,13 @@ class TrustedCerts:
         self.allowed_signers = allowed_signers
         self.fingerprints = frozenset(c.fingerprint.upper() for c in self._certs) | \
             (allowed_signers.fingerprints if allowed_signers else frozenset())
+        self._quick: QuickSignatures | None = None
+
+    def _shortcut(self) -> QuickSignatures:
+        # Made on first use: a verify in forked workers builds it once per worker.
+        if self._quick is None:
+            self._quick = QuickSignatures([bytes(c) for c in self._certs])
+        return self._quick
 
     @classmethod
     def from_allowed_signers(cls, path: str, data: bytes, program: str | None = None,
@@ -103,8 +111,13 @@ class TrustedCerts:
             return SignatureCheck(UNSIGNED, None)
         if is_ssh_signature(signature):
             return self._check_ssh(payload, signature)
+        binary = dearmored(signature)
+        if binary is not None:
+            primary = self._shortcut().good(payload, binary)
+            if primary is not None and primary in self.fingerprints:
+                return SignatureCheck(GOOD, primary)
         try:
-            sig = pysequoia.Sig.from_bytes(dearmored(signature) or signature)
+            sig = pysequoia.Sig.from_bytes(binary or signature)
         except RuntimeError:
             return SignatureCheck(BAD, None)
         issuer = (sig.issuer_fingerprint or sig.issuer_key_id or "").upper() or None
@@ -114,6 +127,8 @@ class TrustedCerts:
             return SignatureCheck(BAD if self._issuer_is_trusted(issuer) else UNTRUSTED, issuer)
         for valid in result.valid_sigs:
             if valid.certificate.upper() in self.fingerprints:
+                if binary is not None:
+                    self._shortcut().learn(payload, binary, valid.certificate)
                 return SignatureCheck(GOOD, valid.certificate.upper())
         return SignatureCheck(UNTRUSTED, issuer)
 
