@@ -477,8 +477,12 @@ class LogStore:
         refs = self.repo.refs
         try:
             name, message = Ref(self.ref.encode()), self.conventions.reflog_message
+            # The reflog names the committer, as git's would (and dulwich does not read the
+            # whole config stack again to find it).
             if old is None:
-                return refs.add_if_new(name, ObjectID(new), message=message)
-            return refs.set_if_equals(name, ObjectID(old.encode()), ObjectID(new), message=message)
+                return refs.add_if_new(name, ObjectID(new), committer=self.identity,
+                                       message=message)
+            return refs.set_if_equals(name, ObjectID(old.encode()), ObjectID(new),
+                                      committer=self.identity, message=message)
         except FileLocked:
             return False

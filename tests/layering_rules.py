@@ -48,7 +48,8 @@ TESTLOG_LAYERS = {
     "testlog.plugin": 6, "testlog.site": 6,
     "testlog.commands": 7,
     "testlog.cli": 8,
-    "testlog.__main__": 9,
+    "testlog.start": 9,
+    "testlog.__main__": 10,
 }
 PURE_ALLOWED = ("testlog.core", "testlog.errors")
 NOT_PURE_STDLIB = {"subprocess"}

@@ -286,7 +286,7 @@ def test_interpreter_candidates_skip_a_pre_commit_hook_environment(monkeypatch):
     import sys
 
     from testlog.config import Setting
-    from testlog.gates.interpreter import candidates
+    from testlog.gates.pythonpath import candidates
     monkeypatch.setenv("VIRTUAL_ENV", "/venvs/project")
     monkeypatch.delenv("PRE_COMMIT", raising=False)
     assert candidates("/repo", Setting(None, "default")) == [

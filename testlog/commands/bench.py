@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     cli = {"branch": args.branch, "sign_key": sign_choice(args)}
     with json_mode(args.json) as stream:
-        with open_workspace(args.repo, cli) as ws:
+        with open_workspace(args.repo, cli, prestart=True) as ws:
             chosen = select(ws, selection_of(args), gate=True)
             request = BenchRequest(chosen.description, args.jobs, not args.no_cache,
                                    args.update_manifests, args.allow_empty, chosen.ranges,

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, gate: bool = False) -> int:
     cli = {"branch": args.branch, "sign_key": sign_choice(args)}
     with json_mode(args.json) as stream:
-        with open_workspace(args.repo, cli) as ws:
+        with open_workspace(args.repo, cli, prestart=True) as ws:
             chosen = select(ws, selection_of(args), gate=gate)
             request = CoverageRequest(chosen.description, args.jobs, not args.no_cache,
                                       args.update_manifests, gate, args.allow_empty,

@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     check = check_of(args)
     cli = {"branch": args.branch, "sign_key": sign_choice(args)}
     with json_mode(args.json) as stream:
-        with open_workspace(args.repo, cli) as ws:
+        with open_workspace(args.repo, cli, prestart=True) as ws:
             outcome = gate(ws, args, check)
             code = finish(outcome, f"hook {args.stage}", stream if args.json else None)
             publish(ws, args, outcome)

@@ -11,8 +11,9 @@ from testlog.core.ledger import cached_entries
 from testlog.core.manifest import BENCHMARKS_FOLDER, Manifest
 from testlog.core.measures import benchmark_samples, latency_percentiles
 from testlog.core.regression import kept_samples, spread
+from testlog.gates.childenv import child_env
 from testlog.gates.invocation import Begin, Invocation, indent, read_report, scratch_for
-from testlog.gates.pytest_run import ERROR, FAILED, NO_TESTS, bench_argv, child_env, run_pytest
+from testlog.gates.pytest_run import ERROR, FAILED, NO_TESTS, bench_argv, run_pytest
 
 NO_BENCHMARKS = "no-benchmarks"
 PERCENTILE_KEYS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
@@ -100,7 +101,7 @@ def measure_at(inv: Invocation, manifest: Manifest, begin: Begin, where: str,
     scratch = scratch_for(inv, manifest, f"bench{kind}")
     report = os.path.join(scratch, "bench.json")
     run = run_pytest(bench_argv(inv.interp.path, folders, report, scratch), where,
-                     child_env(scratch), report)
+                     child_env(scratch), report, inv.ws.warm)
     if run.status == NO_TESTS:
         return BenchOutcome(manifest, NO_BENCHMARKS, seconds=run.seconds)
     rows, kept = summarise(run.report, ", ".join(folders)) if run.report else ([], {})

@@ -12,13 +12,13 @@ from testlog.core.manifest import Manifest
 from testlog.core.measures import coverage_percent
 from testlog.core.modules import measured_exclusions, owns_source
 from testlog.core.patch import FileLines, compact, expand, file_lines
+from testlog.gates.childenv import child_env
 from testlog.gates.invocation import Begin, Invocation, indent, read_report, scratch_for
 from testlog.gates.pytest_run import (
     ERROR,
     FAILED,
     NO_TESTS,
     NO_TESTS_DIR,
-    child_env,
     coverage_argv,
     run_pytest,
     tests_argv,
@@ -112,7 +112,7 @@ def measure_at(inv: Invocation, manifest: Manifest, begin: Begin, where: str,
     report = os.path.join(scratch, "coverage.json")
     argv = coverage_argv(inv.interp.path, manifest.sources, tests, report,
                          "pytest_benchmark" in inv.interp.plugins, scratch)
-    run = run_pytest(argv, where, child_env(scratch), report)
+    run = run_pytest(argv, where, child_env(scratch), report, inv.ws.warm)
     coverage, lines = None, None
     if run.status == NO_TESTS:
         coverage = 0.0
@@ -131,7 +131,7 @@ def run_tests_only(inv: Invocation, manifest: Manifest, begin: Begin) -> CovOutc
     begin("running its tests")
     scratch = scratch_for(inv, manifest)
     argv = tests_argv(inv.interp.path, tests, "pytest_benchmark" in inv.interp.plugins, scratch)
-    run = run_pytest(argv, inv.ws.root, child_env(scratch), None)
+    run = run_pytest(argv, inv.ws.root, child_env(scratch), None, inv.ws.warm)
     return CovOutcome(manifest, run.status, None, run.seconds, run.tail)
 
 

@@ -12,7 +12,7 @@ from testlog.gates.outcome import GateOutcome
 from testlog.gates.workspace import Workspace, interpreter
 
 # What judging needs, imported on a thread while the tests run.
-JUDGING = ("testlog.gates.covjudge",)
+JUDGING = ("testlog.gates.covjudge", "testlog.store.events")
 __all__ = ["CoverageRequest", "run_coverage"]
 
 

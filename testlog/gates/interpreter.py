@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from testlog.config import Setting
 from testlog.core.measures import env_fingerprint
 from testlog.errors import UsageError
+from testlog.gates.pythonpath import candidates, executable
 
 # Run by the project's interpreter: its version, platform and which pytest plugins it has.
 _PROBE = r"""
@@ -53,42 +53,6 @@ class Interpreter:
             raise UsageError(f"the project's interpreter {self.path} (from {self.source}) lacks "
                                f"{package}: `{self.path} -m pip install {package}`, or set "
                                "[testlog] python in setup.cfg")
-
-
-def venv_python(venv: str) -> str:
-    return os.path.join(venv, "Scripts", "python.exe") if os.name == "nt" \
-        else os.path.join(venv, "bin", "python")
-
-
-def in_hook_env(environ: Mapping[str, str]) -> bool:
-    """True inside a virtualenv the pre-commit framework made for a `language: python` hook
-    (named `py_env-*` in its cache): it lacks the project's dependencies."""
-    return bool(environ.get("PRE_COMMIT")) and sys.prefix != sys.base_prefix \
-        and os.path.basename(sys.prefix).startswith("py_env-")
-
-
-def candidates(repo_root: str | None, configured: Setting,
-               environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
-    """(path, where it came from), in order: configuration, $VIRTUAL_ENV, the project's .venv,
-    the interpreter running git-testlog (these two not from inside a hook's own virtualenv)."""
-    environ = os.environ if environ is None else environ
-    if configured.value:
-        path = os.path.expanduser(str(configured.value))
-        where = path if os.path.isabs(path) or repo_root is None else os.path.join(repo_root, path)
-        return [(where, f"python in {configured.source}")]
-    hook_env = in_hook_env(environ)
-    found = []
-    if environ.get("VIRTUAL_ENV") and not hook_env:
-        found.append((venv_python(environ["VIRTUAL_ENV"]), "$VIRTUAL_ENV"))
-    if repo_root is not None:
-        found.append((venv_python(os.path.join(repo_root, ".venv")), ".venv"))
-    if not hook_env:
-        found.append((sys.executable, "the interpreter running git-testlog"))
-    return found
-
-
-def executable(path: str) -> bool:
-    return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
 def project_python(repo_root: str | None, configured: Setting, explicit: str | None = None,

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from gitstore import without_git_location
+from testlog.gates.warmpython import WarmPython, stop
 
 TAIL_LINES = 25
 
@@ -63,26 +63,24 @@ def bench_argv(python: str, folders: list[str], report: str, scratch: str) -> li
             "--benchmark-only", f"--benchmark-json={report}", "--benchmark-save-data", *folders]
 
 
-def child_env(scratch: str) -> dict[str, str]:
-    """The caller's environment minus git's location variables; nothing left in the working
-    tree: the coverage data file goes to scratch space and no __pycache__ is written
-    (PYTHONPYCACHEPREFIX would recompile the whole interpreter's imports into a cold cache)."""
-    # A hook or wrapper may export git's location variables; the project's tests must see
-    # their own repository.
-    env = without_git_location(os.environ)
-    env["COVERAGE_FILE"] = os.path.join(scratch, ".coverage")
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
-
-
 def run_pytest(argv: list[str], repo_root: str, env: dict[str, str],
-               report: str | None) -> PytestRun:
+               report: str | None, warm: WarmPython | None = None) -> PytestRun:
+    """`argv` in `repo_root`; in the prestarted interpreter `warm` when it matches."""
     start = time.perf_counter()
-    proc = subprocess.run(argv, cwd=repo_root, env=env, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = warm.take(argv, repo_root, env) if warm else None
+    if proc is None:
+        done = subprocess.run(argv, cwd=repo_root, env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        output, returncode = done.stdout, done.returncode
+    else:
+        try:
+            output = proc.stdout.read() if proc.stdout else b""
+            returncode = proc.wait()
+        finally:
+            stop(proc)                     # at once on Ctrl-C, as subprocess.run would
     seconds = time.perf_counter() - start
-    lines = proc.stdout.decode(errors="replace").rstrip().splitlines()
-    status = status_of(proc.returncode)
+    lines = output.decode(errors="replace").rstrip().splitlines()
+    status = status_of(returncode)
     data = None
     if report and status in (PASSED, FAILED) and os.path.exists(report):
         with open(report, encoding="utf-8") as handle:

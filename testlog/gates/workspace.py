@@ -14,8 +14,10 @@ from gitstore import head_commit, listed_files, locate, tree_shas, worktree_chan
 from testlog.config import Setting, load_settings
 from testlog.core.modules import inside, module_roots
 from testlog.errors import UsageError
-from testlog.gates.interpreter import Interpreter, probe
+from testlog.gates.childenv import base_env
+from testlog.gates.interpreter import Interpreter, probe, project_python
 from testlog.gates.later import Later
+from testlog.gates.warmpython import WarmPython, take_early
 from testlog.store.state import INTERPRETERS, state_path
 
 
@@ -28,6 +30,7 @@ class Workspace:
     head: str | None
     scratch: str
     common_dir: str = ""          # git's common dir: objects, refs
+    warm: WarmPython | None = None  # the project's interpreter, prestarted for the first run
 
 
 def repo_top(path: str) -> tuple[str, str]:
@@ -40,16 +43,38 @@ def repo_top(path: str) -> tuple[str, str]:
 
 
 @contextmanager
-def open_workspace(path: str, cli: dict | None = None) -> Iterator[Workspace]:
+def open_workspace(path: str, cli: dict | None = None,
+                   prestart: bool = False) -> Iterator[Workspace]:
+    """With `prestart`, the project's interpreter starts importing pytest at once (for a
+    command that will most likely run the tests in the working tree)."""
     top, common = repo_top(path)
     files, head = Later(lambda: listed_files(top)), Later(lambda: head_commit(top))
     settings = load_settings(top, cli)                   # three git questions at once
-    roots = tuple(module_roots(files.result()))
-    scratch = tempfile.mkdtemp(prefix="git-testlog-")
+    warm = prestarted(top, settings["python"], take_early()) if prestart else None
     try:
-        yield Workspace(top, state_path(common), settings, roots, head.result(), scratch, common)
+        roots = tuple(module_roots(files.result()))
+        scratch = tempfile.mkdtemp(prefix="git-testlog-")
+        try:
+            yield Workspace(top, state_path(common), settings, roots, head.result(), scratch,
+                            common, warm)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if warm is not None:
+            warm.close()
+
+
+def prestarted(top: str, configured: Setting, early: WarmPython | None) -> WarmPython | None:
+    """The interpreter started early when it is the right one here, else one started now."""
+    try:
+        python, _source = project_python(top, configured)
+    except UsageError:
+        python = None                 # said where the interpreter is needed, if it is
+    if early is not None and early.python == python and early.cwd == os.path.realpath(top):
+        return early
+    if early is not None:
+        early.close()
+    return WarmPython.start(python, top, base_env()) if python else None
 
 
 def interpreter(ws: Workspace) -> Interpreter:

@@ -1,0 +1,56 @@
+"""The gates' first step, taken by the console script before the command line loads: the
+project's interpreter starts importing pytest (gates.warmpython) while the rest of git-testlog
+loads and asks git what changed. Light, and nothing but a guess: the workspace checks it
+against the settings and the real top of the working tree before using it."""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from testlog.gates.pythonpath import unconfigured_python
+from testlog.gates.warmpython import start_early
+
+
+def worktree_top(path: str) -> str | None:
+    """The nearest folder at or above `path` holding `.git` (a folder or a worktree's file)."""
+    here = os.path.abspath(path)
+    while True:
+        if os.path.exists(os.path.join(here, ".git")):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
+# The commands that run the project's tests in its working tree.
+GATE_COMMANDS = ("hook", "cov", "gate", "bench")
+
+
+def command_and_repo(argv: Sequence[str]) -> tuple[str | None, str, list[str]]:
+    """(the word after the global options, the `-C PATH` given (else "."), the rest)."""
+    rest, repo = list(argv), "."
+    while rest:
+        item = rest.pop(0)
+        if item == "-C":
+            repo = rest.pop(0) if rest else repo
+        elif item.startswith("-C"):
+            repo = item[2:]
+        else:
+            return item, repo, rest
+    return None, repo, []
+
+
+def prestart_for(argv: Sequence[str]) -> None:
+    """Prestart for a gate command (not for its --help)."""
+    command, repo, rest = command_and_repo(argv)
+    if command in GATE_COMMANDS and not {"-h", "--help"} & set(rest):
+        prestart(repo)
+
+
+def prestart(path: str) -> None:
+    top = worktree_top(path)
+    python = unconfigured_python(top) if top else None
+    if top and python:
+        from testlog.gates.childenv import base_env
+        start_early(python, top, base_env())

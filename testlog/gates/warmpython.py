@@ -1,0 +1,143 @@
+"""The project's interpreter started before the gate knows what to run.
+
+A gate spends its first tens of milliseconds asking git what changed; pytest then spends a
+good part of its run importing itself. Started as soon as the project's interpreter is known,
+one interpreter imports pytest on the other core while git is asked, then runs
+`python -m pytest ARGS` as a fresh one would: the same working directory, environment,
+`sys.argv`, `sys.path[0]` and `__main__`, stdin at end of file. Plugins are not imported
+ahead: pytest must import them itself (it rewrites their asserts and warns about any module it
+cannot rewrite).
+
+Taken at most once, and only by a run of exactly that interpreter, in that directory, with that
+environment (COVERAGE_FILE aside, read only when coverage starts); anything else, or an
+interpreter that could not import pytest, starts a fresh process as before. Nothing is started
+on a single core, where the imports could not overlap anything.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+
+# Run by the project's interpreter. Says b"\0warm ok" once pytest is imported, then waits for
+# one JSON line {"args": [...], "env": {...}}; end of file without it: exits at once.
+BOOT = r"""
+import sys
+try:
+    import pytest
+    import _pytest.config
+    import _pytest.main
+    _ready = b"ok"
+except BaseException:
+    _ready = b"no"
+sys.stdout.buffer.write(b"\0warm " + _ready + b"\n")
+sys.stdout.buffer.flush()
+_line = sys.stdin.buffer.readline()
+if not _line:
+    raise SystemExit(0)
+import json, os, runpy
+_request = json.loads(_line)
+_null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(_null, 0)
+os.close(_null)
+os.environ.clear()
+os.environ.update(_request["env"])
+if sys.path and sys.path[0] == "":
+    sys.path[0] = os.getcwd()
+sys.argv = [""] + _request["args"]
+del _line, _null, _ready, _request
+runpy.run_module("pytest", run_name="__main__", alter_sys=True)
+"""
+READY = b"\0warm ok\n"
+PER_RUN = ("COVERAGE_FILE",)     # set per run, read when coverage starts, not at import
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                    # not Linux
+        return os.cpu_count() or 1
+
+
+class WarmPython:
+    """One prestarted interpreter, for the first pytest run that matches it."""
+
+    def __init__(self, python: str, cwd: str, env: dict[str, str]) -> None:
+        self.python, self.cwd, self.env = python, os.path.realpath(cwd), env
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [python, "-c", BOOT], cwd=cwd, env=env, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    @classmethod
+    def start(cls, python: str, cwd: str, env: dict[str, str]) -> WarmPython | None:
+        if cores() < 2:
+            return None
+        try:
+            return cls(python, cwd, env)
+        except OSError:
+            return None                       # the fresh start later says what is wrong
+
+    def matches(self, argv: list[str], cwd: str, env: dict[str, str]) -> bool:
+        return argv[:3] == [self.python, "-m", "pytest"] and \
+            os.path.realpath(cwd) == self.cwd and \
+            {k: v for k, v in env.items() if k not in PER_RUN} == \
+            {k: v for k, v in self.env.items() if k not in PER_RUN}
+
+    def take(self, argv: list[str], cwd: str,
+             env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+        """The process running `argv` (stdout and stderr on its stdout pipe), or None: start a
+        fresh one."""
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        if not self.matches(argv, cwd, env) or proc.stdout is None or proc.stdin is None or \
+                proc.stdout.readline() != READY:
+            stop(proc)
+            return None
+        try:
+            proc.stdin.write(json.dumps({"args": argv[3:], "env": env}).encode() + b"\n")
+            proc.stdin.close()
+        except OSError:
+            stop(proc)
+            return None
+        return proc
+
+    def close(self) -> None:
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is not None:
+            stop(proc)
+
+
+# Started by the command line before it imports the command (gates.prestart), taken over by
+# the workspace: one per process.
+_early: list[WarmPython] = []
+
+
+def start_early(python: str, cwd: str, env: dict[str, str]) -> None:
+    discard_early()
+    warm = WarmPython.start(python, cwd, env)
+    if warm is not None:
+        _early.append(warm)
+
+
+def take_early() -> WarmPython | None:
+    return _early.pop() if _early else None
+
+
+def discard_early() -> None:
+    while _early:
+        _early.pop().close()
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Ended (killed if still running) and its pipes closed."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()

@@ -1,0 +1,207 @@
+"""The gates' prestarted interpreter (gates.warmpython): it runs `python -m pytest ARGS` as a
+fresh process would, is taken only by the run it was started for, and never outlives the
+command. Real interpreters, real pytest runs, real `git testlog` processes."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from testlog.gates.childenv import base_env, child_env
+from testlog.gates.pytest_run import run_pytest
+from testlog.gates.warmpython import WarmPython, cores, discard_early, start_early, take_early
+from tests.fixtures import make_repo
+from tests.gate_repos import BIN, module, mono_repo
+
+TWO_CORES = cores() >= 2
+needs_two_cores = pytest.mark.skipif(not TWO_CORES, reason="nothing is prestarted on one core")
+
+# What a test can see of the process it runs in, written where the test names.
+OBSERVE = """\
+import json, os, sys
+
+
+def test_observe():
+    main = sys.modules["__main__"]
+    seen = {{
+        "argv": sys.argv[1:], "argv0": os.path.basename(sys.argv[0]),
+        "argv0_dir": os.path.basename(os.path.dirname(sys.argv[0])),
+        "path": sys.path, "cwd": os.getcwd(),
+        "main_spec": main.__spec__.name if main.__spec__ else None,
+        "main_file": os.path.basename(getattr(main, "__file__", "") or ""),
+        "stdin": os.read(0, 64).decode(),
+        "stdin_is_null": os.path.samestat(os.fstat(0), os.stat(os.devnull)),
+        "environ": {{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}},
+        "dont_write_bytecode": sys.flags.dont_write_bytecode,
+        "orig_argv_has_c": "-c" in sys.orig_argv,
+    }}
+    with open({out!r}, "w") as handle:
+        json.dump(seen, handle)
+"""
+
+
+def project(tmp_path: Path, out: Path) -> Path:
+    root = tmp_path / "proj"
+    (root / "tests").mkdir(parents=True)
+    (root / "tests" / "test_observe.py").write_text(OBSERVE.format(out=str(out)))
+    return root
+
+
+def observe(root: Path, out: Path, warm: WarmPython | None) -> tuple[dict, str]:
+    scratch = root.parent / "scratch"
+    scratch.mkdir(exist_ok=True)
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+    run = run_pytest(argv, str(root), child_env(str(scratch)), None, warm)
+    assert run.status == "passed", run.tail
+    seen = json.loads(out.read_text())
+    return seen, run.tail.splitlines()[-1].split(" in ")[0]
+
+
+@needs_two_cores
+def test_a_prestarted_interpreter_runs_pytest_as_a_fresh_one_would(tmp_path: Path):
+    out = tmp_path / "seen.json"
+    root = project(tmp_path, out)
+    fresh, fresh_tail = observe(root, out, None)
+    warm = WarmPython(sys.executable, str(root), base_env())
+    try:
+        prestarted, warm_tail = observe(root, out, warm)
+    finally:
+        warm.close()
+    assert (fresh.pop("orig_argv_has_c"), prestarted.pop("orig_argv_has_c")) == (False, True)
+    assert prestarted == fresh
+    assert fresh["argv0"] == "__main__.py" and fresh["argv0_dir"] == "pytest"
+    assert str(root) in fresh["path"] and fresh["stdin"] == "" and fresh["stdin_is_null"]
+    assert fresh["environ"]["COVERAGE_FILE"].endswith(".coverage")
+    assert warm_tail == fresh_tail == "1 passed"
+
+
+def test_only_the_run_it_was_started_for_takes_it(tmp_path: Path):
+    root = project(tmp_path, tmp_path / "seen.json")
+    argv = [sys.executable, "-m", "pytest", "tests"]
+    env = base_env()
+    others = [
+        ([sys.executable, "-m", "pytest", "tests"], str(tmp_path), env),          # elsewhere
+        ([sys.executable, "-m", "pytest", "tests"], str(root), {**env, "X": "1"}),   # env
+        (["/usr/bin/python3", "-m", "pytest", "tests"], str(root), env),        # interpreter
+        ([sys.executable, "-c", "pass"], str(root), env),                          # not pytest
+    ]
+    for other_argv, cwd, other_env in others:
+        warm = WarmPython(sys.executable, str(root), env)
+        process = warm._proc
+        assert warm.take(other_argv, cwd, other_env) is None
+        assert process is not None and process.returncode is not None   # killed, reaped
+        assert warm.take(argv, str(root), env) is None                   # taken once
+    warm = WarmPython(sys.executable, str(root), env)
+    assert warm.matches(argv, str(root), {**env, "COVERAGE_FILE": "/elsewhere/.coverage"})
+    warm.close()
+
+
+def test_an_interpreter_that_cannot_import_pytest_is_not_used(tmp_path: Path):
+    """A broken pytest on the path: the prestarted process says so and is stopped; the fresh
+    run reports the failure as it always did."""
+    root = project(tmp_path, tmp_path / "seen.json")
+    broken = tmp_path / "broken"
+    (broken / "pytest").mkdir(parents=True)
+    (broken / "pytest" / "__init__.py").write_text("raise ImportError('no pytest here')\n")
+    env = {**base_env(), "PYTHONPATH": str(broken)}
+    warm = WarmPython(sys.executable, str(root), env)
+    process = warm._proc
+    assert warm.take([sys.executable, "-m", "pytest", "tests"], str(root), env) is None
+    assert process is not None and process.returncode is not None
+
+
+def test_an_unused_one_is_stopped_and_never_outlives_its_owner(tmp_path: Path):
+    root = project(tmp_path, tmp_path / "seen.json")
+    start_early(sys.executable, str(root), base_env())
+    early = take_early()
+    if not TWO_CORES:
+        assert early is None
+        return
+    assert early is not None and take_early() is None
+    process = early._proc
+    early.close()
+    assert process is not None and process.returncode is not None
+    start_early(sys.executable, str(root), base_env())
+    again = take_early()
+    assert again is not None
+    start_early(sys.executable, str(root), base_env())   # the one not taken is discarded
+    discard_early()
+    assert take_early() is None
+    again.close()
+
+
+def warm_processes(cwd: Path) -> list[int]:
+    """Processes (of anyone's) running the prestart code in `cwd`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            where = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        if b"warm " in cmdline and where == os.path.realpath(cwd):
+            found.append(int(entry))
+    return found
+
+
+def gate_repo(tmp_path: Path, out: Path) -> Path:
+    test = OBSERVE.format(out=str(out)) + "\n\nfrom alpha.code import double, triple\n\n\n" \
+        "def test_it():\n    assert double(2) == 4 and triple(1) == 3\n"
+    escaped = test.replace("{", "{{").replace("}", "}}")      # module() formats it
+    return mono_repo(tmp_path / "repo", module("alpha", "L3", test=escaped))
+
+
+def git_testlog(repo: Path, *args: str, taskset: bool = False) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
+    env.pop("VIRTUAL_ENV", None)
+    prefix = ["taskset", "-c", "0"] if taskset else []
+    return subprocess.run([*prefix, "git", "testlog", *args], cwd=repo, env=env,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+def test_git_testlog_cov_measures_the_same_in_a_prestarted_interpreter(
+        tmp_path: Path, sandbox: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    """`git testlog cov` through the console script: on two cores the tests run in the
+    prestarted interpreter, on one (taskset) in a fresh one; the same coverage either way, and
+    no prestarted process is left behind."""
+    out = tmp_path / "seen.json"
+    repo = gate_repo(tmp_path, out)
+    for name, value in sandbox.items():
+        monkeypatch.setenv(name, value)
+    fresh = git_testlog(repo, "cov", "--all", "--no-cache", "--json", taskset=True)
+    assert fresh.returncode == 0, fresh.stderr
+    fresh_seen = json.loads(out.read_text())
+    warm = git_testlog(repo, "cov", "--all", "--no-cache", "--json")
+    assert warm.returncode == 0, warm.stderr
+    warm_seen = json.loads(out.read_text())
+    assert not fresh_seen["orig_argv_has_c"]
+    assert warm_seen["orig_argv_has_c"] == TWO_CORES
+    coverage = [json.loads(r.stdout)["modules"][0]["coverage"] for r in (fresh, warm)]
+    assert coverage[0] == coverage[1] == 100.0
+    for seen in (fresh_seen, warm_seen):
+        seen.pop("orig_argv_has_c")
+        seen["environ"].pop("COVERAGE_FILE")
+        # Each command has a scratch folder of its own: the report and storage paths differ.
+        seen["argv"] = [re.sub(r"/\S*git-testlog-[^/]+", "<scratch>", a) for a in seen["argv"]]
+    assert warm_seen == fresh_seen
+    assert warm_processes(repo) == []
+
+
+@pytest.mark.parametrize("args", [["cov", "--bogus"], ["hook", "pre-push", "origin"],
+                                  ["cov", "--all"], ["gate", "--all", "-h"]])
+def test_a_command_that_runs_no_tests_leaves_no_prestarted_process(
+        tmp_path: Path, sandbox: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+        args: list[str]):
+    repo = make_repo(tmp_path / "repo", {"README.md": "x\n"})
+    for name, value in sandbox.items():
+        monkeypatch.setenv(name, value)
+    done = git_testlog(repo, *args)
+    assert done.returncode in (0, 1, 2) and "Traceback" not in done.stderr
+    assert warm_processes(repo) == []
