@@ -30,7 +30,8 @@ git testlog replay testlog
 step "gates: per-module coverage ledger and gate (consciousness is below its lane target)"
 make -s cov-gate || echo "-> the gate failed: consciousness is below its target"
 make -s cov-gate || echo "-> the same verdict, every module served from the ledger cache"
-git show testlog:ledger/coverage.ndjson | head -n 2
+git ls-tree -r --name-only testlog -- ledger/coverage    # one file per day
+git show "testlog:$(git ls-tree -r --name-only testlog -- ledger/coverage | tail -n 1)" | head -n 2
 
 step "pre-push hook: only the modules a push touches are gated"
 git init -q --bare "$work/origin.git" && git remote add origin "$work/origin.git"
@@ -40,7 +41,7 @@ sed -i 's/"testing": {}/"testing": {"coverage_target": 25}/' consciousness/modul
 git commit -q --no-verify -am "consciousness: target 25 while its tests are written"
 git push -q origin main && echo "-> push accepted: only consciousness was measured again"
 
-step "benchmarks: p50/p95/p99 to ledger/bench.ndjson and the SLO gate"
+step "benchmarks: p50/p95/p99 to ledger/bench/ and the SLO gate"
 make -s bench module=identity
 git diff --stat
 

@@ -47,7 +47,7 @@ _EXPORTS = {
     "empty_tree": "gitcmd", "without_git_location": "gitcmd", "shallow_hint": "gitcmd",
     "GIT_LOCATION_VARS": "gitcmd",
     "changed_files": "changeset", "staged_files": "changeset", "worktree_changes": "changeset",
-    "files_at": "changeset", "listed_files": "changeset", "head_commit": "changeset",
+    "files_at": "changeset", "blobs_under": "changeset", "listed_files": "changeset", "head_commit": "changeset",
     "commit_sha": "changeset", "merge_base": "changeset", "tree_shas": "changeset",
     "remote_default_branch": "changeset", "new_commits_base": "changeset",
     "diff_zero_context": "changeset", "remote_has_ref": "changeset", "file_at": "changeset",
@@ -75,6 +75,7 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.changes import Append as Append
     from gitstore.changes import Change as Change
     from gitstore.changes import Existing as Existing
+    from gitstore.changeset import blobs_under as blobs_under
     from gitstore.changeset import changed_files as changed_files
     from gitstore.changeset import commit_sha as commit_sha
     from gitstore.changeset import diff_zero_context as diff_zero_context

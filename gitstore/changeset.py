@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from gitstore.gitcmd import empty_tree, run_git
 
 Cwd = str | os.PathLike[str]
+REGULAR_MODES = ("100644", "100755")
 
 
 def _z_paths(output: bytes) -> list[str]:
@@ -46,6 +47,24 @@ def worktree_changes(cwd: Cwd) -> list[str]:
 def files_at(cwd: Cwd, rev: str) -> list[str]:
     """Every file in the tree of `rev`."""
     return _z_paths(run_git(["ls-tree", "-r", "-z", "--name-only", rev], cwd).stdout)
+
+
+def blobs_under(cwd: Cwd, rev: str, folder: str) -> list[tuple[str, str, int]]:
+    """(path, blob id, size) of every regular file under `folder` in the tree of `rev`, in
+    path order (no symlink, no submodule); [] when there is no such folder or revision."""
+    proc = run_git(["ls-tree", "-r", "-z", "-l", "--full-tree", rev, "--", folder], cwd,
+                   check=False)
+    if proc.returncode != 0:
+        return []
+    found = []
+    for entry in _z_paths(proc.stdout):
+        meta, _, path = entry.partition("\t")
+        parts = meta.split()
+        if len(parts) == 4 and parts[0] in REGULAR_MODES and parts[1] == "blob" and \
+                parts[3].isdigit() and \
+                path.startswith(folder.rstrip("/") + "/"):
+            found.append((path, parts[2], int(parts[3])))
+    return found
 
 
 def listed_files(cwd: Cwd) -> list[str]:

@@ -59,8 +59,15 @@ def commit_all(repo: Path, message: str) -> str:
     return git(repo, "rev-parse", "HEAD").strip()
 
 
+def ledger_paths(repo: Path, name: str = "coverage") -> list[str]:
+    """The ledger's files on the log branch: one per day."""
+    listed = git(repo, "ls-tree", "-r", "--name-only", "testlog", "--", f"ledger/{name}",
+                 check=False)
+    return listed.split()
+
+
 def ledger(repo: Path, name: str = "coverage") -> list[dict]:
-    text = git(repo, "show", f"testlog:ledger/{name}.ndjson", check=False)
+    text = "".join(git(repo, "show", f"testlog:{path}") for path in ledger_paths(repo, name))
     return [json.loads(line) for line in text.splitlines()]
 
 

@@ -16,6 +16,7 @@ from tests.gate_repos import (
     commit_all,
     example_repo,
     ledger,
+    ledger_paths,
     log_tip,
     manifest,
     module,
@@ -59,7 +60,10 @@ def test_example_monorepo_cov_gate_and_bench(tmp_path: Path, capsys):
     assert low["tree"] == git(repo, "rev-parse", "HEAD:consciousness").strip()
     assert lines["services"]["coverage"] == 100.0          # billing's files are billing's alone
     assert len({e["env_fingerprint"] for e in lines.values()}) == 1
-    raw = git(repo, "show", "testlog:ledger/coverage.ndjson")
+    [path] = ledger_paths(repo)                              # the day's file
+    day = low["ts"][:10]
+    assert path == f"ledger/coverage/{day[:7]}/{day[8:]}.ndjson"
+    raw = git(repo, "show", f"testlog:{path}")
     assert str(tmp_path) not in raw and BIN not in raw      # repository-relative paths only
     events = log_events(repo)
     assert [e["event"] for e in events] == ["COVERAGE_RECORDED"]

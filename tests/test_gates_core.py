@@ -273,13 +273,38 @@ def test_cache_takes_the_latest_clean_run_at_the_same_tree_and_environment():
     assert len(cached_entries(bench, "m", "t1", "e1")) == 2
 
 
-def test_measurement_paths_follow_the_artifact_naming():
+def test_measurement_paths_follow_the_artifact_naming_in_a_folder_per_day():
     from datetime import date
     path = layout.measurement_path("coverage", date(2025, 11, 1), "cov-1a2b3c4d5e6f")
-    assert path == "measurements/20251101__cov-1a2b3c4d5e6f__coverage.json"
-    assert layout.parse_artifact(path)["category"] == "coverage"
+    assert path == "measurements/2025-11/01/20251101__cov-1a2b3c4d5e6f__coverage.json"
+    first_form = "measurements/20251101__cov-1a2b3c4d5e6f__coverage.json"
+    assert layout.parse_artifact(first_form)["category"] == "coverage"
+    for read in (path, first_form):
+        assert layout.parse_measurement(read) == {"run": "cov-1a2b3c4d5e6f",
+                                                  "category": "coverage"}
+    for hostile in ("measurements/2025-11/01/../20251101__cov-1a2b3c4d5e6f__coverage.json",
+                    "measurements/2025-11/20251101__cov-1a2b3c4d5e6f__coverage.json",
+                    "measurements/2025-11/01/x/20251101__cov-1a2b3c4d5e6f__coverage.json",
+                    "/measurements/2025-11/01/20251101__cov-1a2b3c4d5e6f__coverage.json"):
+        assert layout.parse_measurement(hostile) is None, hostile
     with pytest.raises(ValueError):
         layout.measurement_path("timing", date(2025, 11, 1), "x")
+
+
+def test_a_ledger_is_one_file_per_day_and_only_that_shape_is_read():
+    from datetime import date
+    assert layout.ledger_path("coverage", date(2025, 11, 1)) == "ledger/coverage/2025-11/01.ndjson"
+    assert layout.ledger_path("bench", date(2026, 1, 31)) == "ledger/bench/2026-01/31.ndjson"
+    assert layout.is_ledger_file("coverage", "ledger/coverage/2025-11/01.ndjson")
+    for kind, path in [("bench", "ledger/coverage/2025-11/01.ndjson"),
+                       ("coverage", "ledger/coverage.ndjson"),
+                       ("coverage", "ledger/coverage/2025-11/01.ndjson/x"),
+                       ("coverage", "ledger/coverage/2025-11/../01.ndjson"),
+                       ("coverage", "ledger/coverage/2025-11/1.ndjson"),
+                       ("coverage", "ledger/coverage/2025-11/01.json")]:
+        assert not layout.is_ledger_file(kind, path), path
+    with pytest.raises(ValueError):
+        layout.ledger_path("timing", date(2025, 11, 1))
 
 
 def test_interpreter_candidates_skip_a_pre_commit_hook_environment(monkeypatch):

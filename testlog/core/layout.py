@@ -6,8 +6,12 @@ from datetime import date, datetime
 
 INDEX = "README.md"
 CHRONICLE = "chronicle.ndjson"
-COVERAGE_LEDGER = "ledger/coverage.ndjson"
-BENCH_LEDGER = "ledger/bench.ndjson"
+# The gates' ledgers: one NDJSON file per day, ledger/<kind>/<YYYY-MM>/<DD>.ndjson, so a commit
+# appends to one day's lines and rewrites no folder that grows with the history. Before, each
+# kind was one file (LEGACY_LEDGERS), rewritten whole by every commit; it is still read.
+COVERAGE, BENCH = "coverage", "bench"
+LEDGER_DIR = "ledger"
+LEGACY_LEDGERS = {COVERAGE: "ledger/coverage.ndjson", BENCH: "ledger/bench.ndjson"}
 TIMING_SUMMARY = "timing/timing_summary.json"
 AUDIT_DIR = "audit"
 
@@ -85,20 +89,47 @@ def audit_paths(day: date) -> dict[str, str]:
     return {"zip": f"{stem}.zip", "sig": f"{stem}.zip.sig", "manifest": f"{stem}.manifest.sha256"}
 
 
+def day_folder(day: date | datetime) -> str:
+    """`YYYY-MM/DD`: a month's folder holds at most 31 days, the top one a folder per month."""
+    return day.strftime("%Y-%m/%d")
+
+
+def ledger_folder(kind: str) -> str:
+    if kind not in LEGACY_LEDGERS:
+        raise ValueError(f"unknown ledger {kind!r}")
+    return f"{LEDGER_DIR}/{kind}"
+
+
+def ledger_path(kind: str, day: date | datetime) -> str:
+    """e.g. ("coverage", 2025-11-01) -> ledger/coverage/2025-11/01.ndjson"""
+    return f"{ledger_folder(kind)}/{day_folder(day)}.ndjson"
+
+
+_LEDGER_FILE = re.compile(r"^ledger/(?P<kind>coverage|bench)/\d{4}-\d{2}/\d{2}\.ndjson$")
+
+
+def is_ledger_file(kind: str, path: str) -> bool:
+    """Whether `path` (read from a log branch) is one day's file of that ledger."""
+    match = _LEDGER_FILE.match(path)
+    return match is not None and match.group("kind") == kind
+
+
 MEASUREMENTS_DIR = "measurements"
 
 
 def measurement_path(category: str, day: date | datetime, run_id: str) -> str:
     """One coverage or bench invocation's report, named in its ledger lines and its chronicle
-    event, e.g. ("coverage", 2025-11-01, "cov-1a2b3c4d5e6f") ->
-    measurements/20251101__cov-1a2b3c4d5e6f__coverage.json"""
+    event, in a folder per day, e.g. ("coverage", 2025-11-01, "cov-1a2b3c4d5e6f") ->
+    measurements/2025-11/01/20251101__cov-1a2b3c4d5e6f__coverage.json (before: directly in
+    measurements/, still read)."""
     if category not in ("coverage", "bench"):
         raise ValueError(f"unknown measurement category {category!r}")
-    return f"{MEASUREMENTS_DIR}/{day_stamp(day)}__{check_suite(run_id)}__{category}.json"
+    return (f"{MEASUREMENTS_DIR}/{day_folder(day)}/{day_stamp(day)}__{check_suite(run_id)}__"
+            f"{category}.json")
 
 
-_MEASUREMENT = re.compile(r"^measurements/\d{8}__(?P<run>(?:cov|bench)-[0-9a-f]{12})__"
-                          r"(?P<category>coverage|bench)\.json$")
+_MEASUREMENT = re.compile(r"^measurements/(?:\d{4}-\d{2}/\d{2}/)?\d{8}__"
+                          r"(?P<run>(?:cov|bench)-[0-9a-f]{12})__(?P<category>coverage|bench)\.json$")
 
 
 def parse_measurement(path: str) -> dict[str, str] | None:

@@ -303,7 +303,7 @@ def record_bench(store: Later[LogStore], inv: Invocation, judged: list[Judgement
     report = {"kind": "bench", "selection": selection, "problems": problems, "modules": stored,
               "bases": bases.reported}
     summary = f"{BENCH_RECORDED} {len(lines)} benchmark{'s' if len(lines) != 1 else ''} {verdict}"
-    return record(store.result(), inv, ledger=layout.BENCH_LEDGER, event=BENCH_RECORDED,
+    return record(store.result(), inv, ledger=layout.BENCH, event=BENCH_RECORDED,
                   lines=lines, report=report, verdict=verdict, summary=summary)
 
 
@@ -318,7 +318,7 @@ def run_bench(ws: Workspace, manifests: list[Manifest], req: BenchRequest) -> Ga
     announce("Benchmarks", manifests, req.selection, interp)
     store = store_later(ws)
     try:
-        inv = start(ws, interp, manifests, layout.BENCH_LEDGER, req.use_cache, "bench", "bench")
+        inv = start(ws, interp, manifests, layout.BENCH, req.use_cache, "bench", "bench")
         outcomes = run_all(manifests, req.jobs, lambda m, begin: measure(
             inv, m, begin, m.max_regression is not None and gate_range_of(req, m) is not None),
             describe)
@@ -337,7 +337,7 @@ def run_bench(ws: Workspace, manifests: list[Manifest], req: BenchRequest) -> Ga
         close_store(store)
     final = [j.outcome for j in judged]
     report_recorded(sha, len(ledger_lines(inv, final)) + len(bases.lines), "benchmark",
-                    layout.BENCH_LEDGER, full_ref(ws.settings["branch"].value))
+                    inv.ledger_file(layout.BENCH), full_ref(ws.settings["branch"].value))
     if req.update:
         write_back(ws, manifest_updates(inv, final))
     return bench_outcome(req, inv, judged, modules, problems, notes, sha)

@@ -28,7 +28,7 @@ def run_coverage(ws: Workspace, manifests: list[Manifest], req: CoverageRequest)
     store = store_later(ws)
     warm_imports(JUDGING)
     try:
-        inv = start(ws, interp, manifests, layout.COVERAGE_LEDGER, req.use_cache, "cov",
+        inv = start(ws, interp, manifests, layout.COVERAGE, req.use_cache, "cov",
                     "coverage")
         ahead = prefetch(inv, req, manifests)
         outcomes = run_all(manifests, req.jobs,

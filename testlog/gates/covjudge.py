@@ -169,7 +169,7 @@ def record_coverage(store: Later[LogStore], inv: Invocation, outcomes: list[CovO
               for o, entry in zip(outcomes, modules)]
     report = {"kind": "coverage", "selection": selection, "problems": problems, "modules": stored}
     summary = f"{COVERAGE_RECORDED} {len(lines)} module{'s' if len(lines) != 1 else ''} {verdict}"
-    return record(store.result(), inv, ledger=layout.COVERAGE_LEDGER, event=COVERAGE_RECORDED,
+    return record(store.result(), inv, ledger=layout.COVERAGE, event=COVERAGE_RECORDED,
                   lines=lines, report=report, verdict=verdict, summary=summary)
 
 
@@ -214,7 +214,8 @@ def judge_and_record(ws: Workspace, req: CoverageRequest, inv: Invocation,
     modules = [module_entry(inv, o, r) for o, r in zip(outcomes, results)]
     sha = record_coverage(store, inv, outcomes, judged, modules, problems, req.selection)
     report_recorded(sha, len(ledger_lines(inv, outcomes)) + len(judged.base_lines),
-                    "measurement", layout.COVERAGE_LEDGER, full_ref(ws.settings["branch"].value))
+                    "measurement", inv.ledger_file(layout.COVERAGE),
+                    full_ref(ws.settings["branch"].value))
     if req.update:
         write_back(ws, manifest_updates(inv, outcomes))
     return coverage_outcome(req, inv, outcomes, results, modules, problems, sha, judged.notes)

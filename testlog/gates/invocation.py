@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gitstore import file_at, full_ref, object_contents, object_info, refs_matching, tree_shas
+from gitstore import file_at, full_ref, refs_matching, tree_shas
 
 from testlog.core import layout, schema
 from testlog.core.canonical import canonical_json, sha256_hex
@@ -21,6 +21,7 @@ from testlog.gates.interpreter import Interpreter
 from testlog.gates.later import Later, answer
 from testlog.gates.progress import Progress
 from testlog.gates.workspace import Workspace, dirty_roots, module_trees
+from testlog.store.ledgerfiles import ledger_files
 from testlog.store.state import CONVENTIONS, open_log
 
 if TYPE_CHECKING:
@@ -58,6 +59,11 @@ class Invocation:
     def entries(self) -> tuple[dict[str, Any], ...]:
         """The ledger before this invocation."""
         return answer(self.entries_found)
+
+    def ledger_file(self, kind: str) -> str:
+        """The day's file of ledger `kind` this invocation appends to (its own day, UTC)."""
+        return layout.ledger_path(kind, date(int(self.ts[0:4]), int(self.ts[5:7]),
+                                             int(self.ts[8:10])))
 
     def tree(self, manifest: Manifest) -> str | None:
         return self.trees.get(manifest.root)
@@ -117,19 +123,14 @@ def chain_refs(ws: Workspace) -> list[str]:
     return [own, *others]
 
 
-def read_ledger(ws: Workspace, path: str) -> list[dict[str, Any]]:
+def read_ledger(ws: Workspace, kind: str) -> list[dict[str, Any]]:
     """The ledger of every chain of the log, each line once, in time order (a measurement
-    another writer recorded serves the cache and the base as well as one's own). Two git
+    another writer recorded serves the cache and the base as well as one's own). A few git
     processes, whatever the number of chains; no store to open."""
-    refs = chain_refs(ws)
-    infos = object_info(ws.root, [f"{ref}:{path}" for ref in refs])
-    blobs = object_contents(ws.root, sorted({i.sha for i in infos if i is not None}))
     seen: set[bytes] = set()
     lines: list[dict[str, Any]] = []
-    for ref, info in zip(refs, infos):
-        if info is None or info.sha not in blobs:
-            continue
-        for line in parse_ledger(blobs[info.sha], f"{path} on {ref}"):
+    for ref, path, data in ledger_files(ws.root, chain_refs(ws), kind):
+        for line in parse_ledger(data, f"{path} on {ref}"):
             key = canonical_json(line)
             if key not in seen:
                 seen.add(key)
@@ -200,7 +201,8 @@ def record(store: LogStore, inv: Invocation, *, ledger: str, event: str,
     from testlog.store.events import commit_event
     body = {"schema_version": str(schema.MEASUREMENT), "run": inv.run_id, "ts": inv.ts,
             "source_commit": inv.ws.head, "environment": environment(inv.interp), **report}
-    files: dict[str, Change] = {ledger: Append(b"".join(ledger_line(line) for line in lines)),
+    files: dict[str, Change] = {inv.ledger_file(ledger):
+                                Append(b"".join(ledger_line(line) for line in lines)),
                                 inv.artifact: canonical_json(body) + b"\n"}
     trailers = {TRAILER_SOURCE_COMMIT: inv.ws.head or "none", TRAILER_VERDICT: verdict}
     return commit_event(store, files, event=event, artifact=inv.artifact, verdict=verdict,

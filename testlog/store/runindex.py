@@ -23,7 +23,6 @@ from gitstore import (
     LogStore,
     ObjectStream,
     approxidate,
-    object_contents,
     object_info,
 )
 
@@ -43,6 +42,7 @@ from testlog.errors import TestlogError, UsageError
 from testlog.parallel import ordered_results
 from testlog.store.chains import known_writer_id, writer_of
 from testlog.store.events import event_of
+from testlog.store.ledgerfiles import ledger_files
 from testlog.store.runs import run_entry
 from testlog.store.state import HISTORY_CACHE, open_configured, state_path
 
@@ -304,18 +304,12 @@ def read_ledgers(store: LogStore, notice: Callable[[str], None] | None = None
     ledger that does not parse is left out (and said)."""
     tips = list(store.chains().values())
     out: dict[str, list[dict[str, Any]]] = {}
-    for name, path in (("coverage", layout.COVERAGE_LEDGER), ("bench", layout.BENCH_LEDGER)):
-        infos = object_info(store.common_dir, [f"{tip}:{path}" for tip in tips]) if tips else []
-        blobs = object_contents(store.common_dir,
-                                sorted({i.sha for i in infos if i is not None and
-                                        i.kind == "blob" and i.size <= MAX_BYTES}))
+    for name in (layout.COVERAGE, layout.BENCH):
         seen: set[bytes] = set()
         lines: list[dict[str, Any]] = []
-        for tip, info in zip(tips, infos):
-            if info is None or info.sha not in blobs:
-                continue
+        for tip, path, data in ledger_files(store.common_dir, tips, name):
             try:
-                parsed = parse_ledger(blobs[info.sha], f"{path} at {tip[:10]}")
+                parsed = parse_ledger(data, f"{path} at {tip[:10]}")
             except TestlogError as exc:
                 if notice is not None:
                     notice(f"{exc}: left out")
