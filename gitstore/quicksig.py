@@ -30,7 +30,7 @@ HASHES = {8: "sha256", 9: "sha384", 10: "sha512"}
 BINARY_DOCUMENT = 0x00
 REVOCATIONS = (0x20, 0x28, 0x30)         # key, subkey, certification revocation
 CREATION_TIME, SIGNATURE_EXPIRY, KEY_EXPIRY = 2, 3, 9
-ISSUER_KEY_ID, NOTATION, ISSUER_FINGERPRINT = 16, 20, 33
+ISSUER_KEY_ID, NOTATION, EMBEDDED_SIGNATURE, ISSUER_FINGERPRINT = 16, 20, 32, 33
 FOREVER = 2**63
 
 
@@ -161,8 +161,17 @@ def _signature(body: bytes) -> Signature:
 
 
 def _is_notation(data: bytes) -> bool:
-    return len(data) >= 8 and \
-        8 + int.from_bytes(data[4:6], "big") + int.from_bytes(data[6:8], "big") == len(data)
+    """A well-formed notation whose name is UTF-8 (sequoia cannot parse one that is not)."""
+    if len(data) < 8:
+        return False
+    name_length = int.from_bytes(data[4:6], "big")
+    if 8 + name_length + int.from_bytes(data[6:8], "big") != len(data):
+        return False
+    try:
+        data[8:8 + name_length].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def detached(signature: bytes) -> Signature:
@@ -242,29 +251,68 @@ def certificate(data: bytes) -> Certificate:
             except Unsupported:
                 continue           # an encryption subkey (cv25519, ...) signs nothing
         elif tag == SIGNATURE:
-            if len(body) < 6 or body[0] != 4 or body[1] in REVOCATIONS or body[3] not in HASHES:
-                raise Unsupported("certificate signature")
-            created, lifetimes = None, []
-            for sub, _critical, value in _subpackets(_slice(body, 6, int.from_bytes(body[4:6], "big"))):
-                if sub in (CREATION_TIME, SIGNATURE_EXPIRY, KEY_EXPIRY) and len(value) != 4:
-                    raise Unsupported("malformed time subpacket")
-                number = int.from_bytes(value, "big")
-                if sub == CREATION_TIME:
-                    created = number
-                elif sub == SIGNATURE_EXPIRY and number:
-                    lifetimes.append(number)
-                elif sub == KEY_EXPIRY and number:
-                    key_lifetimes.append(number)
-            if created is None:
-                raise Unsupported("certificate signature without a creation time")
+            created, lifetimes, keys_lifetimes = _signature_times(body)
+            # A back-signature (embedded in a subkey's binding) counts as much as its binding.
+            for embedded in _embedded_signatures(body):
+                inner_created, inner_lifetimes, inner_keys = _signature_times(embedded)
+                settled = max(settled, inner_created)
+                ends.extend(inner_created + lifetime for lifetime in inner_lifetimes)
+                key_lifetimes.extend(inner_keys)
             settled = max(settled, created)
             ends.extend(created + lifetime for lifetime in lifetimes)
+            key_lifetimes.extend(keys_lifetimes)
     if not keys:
         raise Unsupported("no key")
+    # No signature is good before its key exists.
+    settled = max([settled, *key_times])
     # A key lifetime counts from its key's creation: the earliest key gives the earliest end.
     until = min(ends + [min(key_times) + lifetime for lifetime in key_lifetimes] + [FOREVER])
     return Certificate(keys[0].fingerprint.hex().upper(), {k.fingerprint: k for k in keys},
                        settled, until)
+
+
+def _signature_times(body: bytes) -> tuple[int, list[int], list[int]]:
+    """(creation time, signature lifetimes, key lifetimes) of a certificate's v4 signature
+    with a hash whose policy never changes; Unsupported for any other."""
+    if len(body) < 6 or body[0] != 4 or body[1] in REVOCATIONS or body[3] not in HASHES:
+        raise Unsupported("certificate signature")
+    created = None
+    lifetimes: list[int] = []
+    key_lifetimes: list[int] = []
+    for sub, _critical, value in _subpackets(_slice(body, 6, int.from_bytes(body[4:6], "big"))):
+        if sub in (CREATION_TIME, SIGNATURE_EXPIRY, KEY_EXPIRY) and len(value) != 4:
+            raise Unsupported("malformed time subpacket")
+        number = int.from_bytes(value, "big")
+        if sub == CREATION_TIME:
+            created = number
+        elif sub == SIGNATURE_EXPIRY and number:
+            lifetimes.append(number)
+        elif sub == KEY_EXPIRY and number:
+            key_lifetimes.append(number)
+    if created is None:
+        raise Unsupported("certificate signature without a creation time")
+    return created, lifetimes, key_lifetimes
+
+
+def _embedded_signatures(body: bytes) -> list[bytes]:
+    """The signatures embedded in a v4 signature (back-signatures), from either area."""
+    hashed_end = 6 + int.from_bytes(body[4:6], "big")
+    unhashed_length = int.from_bytes(_slice(body, hashed_end, 2), "big")
+    areas = (_slice(body, 6, hashed_end - 6), _slice(body, hashed_end + 2, unhashed_length))
+    return [value for area in areas for sub, _critical, value in _subpackets(area)
+            if sub == EMBEDDED_SIGNATURE]
+
+
+def key_fingerprints(data: bytes) -> list[bytes]:
+    """The v4 fingerprint of every key and subkey of a certificate, whatever its algorithm;
+    Unsupported when one is not a v4 key."""
+    found = []
+    for tag, body in _packets(data):
+        if tag in (PUBLIC_KEY, PUBLIC_SUBKEY):
+            if not body or body[0] != 4:
+                raise Unsupported("not a v4 key")
+            found.append(hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body).digest())
+    return found
 
 
 class QuickSignatures:
@@ -272,14 +320,24 @@ class QuickSignatures:
 
     def __init__(self, certificates: list[bytes]) -> None:
         self._certificates: dict[bytes, Certificate] = {}
+        self._accepted: dict[bytes, Certificate] = {}
+        # A key in two certificates (even one the shortcut cannot use) may answer for either:
+        # pysequoia picks one by validity at the signature's time; the shortcut stays out.
+        seen: dict[bytes, int] = {}
+        try:
+            for data in certificates:
+                for fingerprint in key_fingerprints(data):
+                    seen[fingerprint] = seen.get(fingerprint, 0) + 1
+        except Unsupported:
+            return                          # a certificate not read here: no shortcut at all
         for data in certificates:
             try:
                 cert = certificate(data)
             except Unsupported:
                 continue
             for fingerprint in cert.keys:
-                self._certificates[fingerprint] = cert
-        self._accepted: dict[bytes, Certificate] = {}
+                if seen[fingerprint] == 1:
+                    self._certificates[fingerprint] = cert
 
     def learn(self, payload: bytes, signature: bytes, primary: str) -> None:
         """pysequoia found `signature` GOOD by the certificate `primary`: its key may take the

@@ -258,3 +258,88 @@ def test_trusted_certs_give_the_same_verdicts_with_and_without_the_shortcut(keyr
                         without.check(payload, signature)
         # The shortcut was really taken, except for the revoked key's certificate.
         assert bool(with_shortcut._shortcut()._accepted) == (name != "revoked"), name
+
+
+# -- shapes gpg does not write, made by hand (found by an attacker's review) ------------------
+
+def verdicts(ring: bytes, learned: bytes, payload: bytes, signature: bytes):
+    """TrustedCerts.check after learning from `learned` (a GOOD signature over PAYLOAD), and
+    pysequoia's own answer through a TrustedCerts that never takes the shortcut."""
+    armored = [sign_armored_again(s) for s in (learned, signature)]
+    shortcut = TrustedCerts.from_armored(ring)
+    assert shortcut.check(PAYLOAD, armored[0]).status == GOOD
+    without = TrustedCerts.from_armored(ring)
+    without._quick = QuickSignatures([])
+    return shortcut.check(payload, armored[1]), without.check(payload, armored[1]), shortcut
+
+
+@pytest.mark.parametrize("algorithm", ["ed25519", "rsa"])
+def test_a_plain_hand_made_certificate_takes_the_shortcut(algorithm: str):
+    from tests.openpgp_builder import DAY, T0, Key, certificate, document_signature
+    primary = Key(algorithm, T0)
+    ring = certificate(primary)
+    got, want, trusted = verdicts(ring, document_signature(primary, PAYLOAD, T0 + DAY),
+                                  PAYLOAD + b"x", document_signature(primary, PAYLOAD + b"x",
+                                                                     T0 + 2 * DAY))
+    assert got == want and got.status == GOOD and trusted._shortcut()._accepted
+
+
+@pytest.mark.parametrize("algorithm", ["ed25519", "rsa"])
+@pytest.mark.parametrize("case", ["back-signature expires", "back-signature made later",
+                                  "subkey made after its binding"])
+def test_a_signing_subkey_s_own_times_are_honoured(algorithm: str, case: str):
+    """The back-signature in a subkey's binding, and the subkey's creation time, bound when
+    the subkey may sign: the shortcut agrees with pysequoia on either side of them."""
+    from tests.openpgp_builder import (
+        DAY,
+        T0,
+        Key,
+        certificate,
+        document_signature,
+        sub,
+        subkey_binding,
+        u32,
+    )
+    primary = Key(algorithm, T0)
+    if case == "back-signature expires":            # after 2 days
+        subkey = Key(algorithm, T0)
+        binding = subkey_binding(primary, subkey, T0, back_extra=sub(3, u32(2 * DAY)))
+        learn_at, test_at = T0 + DAY, T0 + 3 * DAY
+    elif case == "back-signature made later":       # 5 days after its binding
+        subkey = Key(algorithm, T0)
+        binding = subkey_binding(primary, subkey, T0, back_created=T0 + 5 * DAY)
+        learn_at, test_at = T0 + 6 * DAY, T0 + 2 * DAY
+    else:                                           # the subkey is 4 days younger
+        subkey = Key(algorithm, T0 + 5 * DAY)
+        binding = subkey_binding(primary, subkey, T0 + DAY, back_created=T0 + 5 * DAY)
+        learn_at, test_at = T0 + 6 * DAY, T0 + 2 * DAY
+    ring = certificate(primary, subkeys=((subkey, binding),))
+    got, want, _ = verdicts(ring, document_signature(subkey, PAYLOAD, learn_at), PAYLOAD + b"x",
+                            document_signature(subkey, PAYLOAD + b"x", test_at))
+    assert got == want and want.status != GOOD
+
+
+@pytest.mark.parametrize("algorithm", ["ed25519", "rsa"])
+def test_a_key_in_two_certificates_is_left_to_pysequoia(algorithm: str):
+    """Bound into A on day 5 and into B on day 0: pysequoia answers A for a signature of day
+    6, the one certificate where it was valid first; the shortcut must not answer B."""
+    from tests.openpgp_builder import DAY, T0, Key, certificate, document_signature, subkey_binding
+    a, b, shared = Key(algorithm, T0), Key(algorithm, T0), Key(algorithm, T0)
+    ring = certificate(a, b"A <a@example.com>", ((shared, subkey_binding(a, shared, T0 + 5 * DAY)),)) + \
+        certificate(b, b"B <b@example.com>", ((shared, subkey_binding(b, shared, T0)),))
+    got, want, trusted = verdicts(ring, document_signature(shared, PAYLOAD, T0 + DAY),
+                                  PAYLOAD + b"x", document_signature(shared, PAYLOAD + b"x",
+                                                                     T0 + 6 * DAY))
+    assert got == want and (want.status, want.fingerprint) == (GOOD, a.hex)
+    assert not trusted._shortcut()._accepted
+
+
+@pytest.mark.parametrize("name", [b"\xff@example.com", b"\xc0\xaf@example.com",
+                                  b"\xed\xa0\x80@example.com"])
+def test_a_notation_name_sequoia_cannot_read_is_left_to_pysequoia(name: bytes):
+    from tests.openpgp_builder import DAY, T0, Key, certificate, document_signature, notation, sub
+    primary = Key("ed25519", T0)
+    odd = document_signature(primary, PAYLOAD + b"x", T0 + 2 * DAY, sub(20, notation(name)))
+    got, want, _ = verdicts(certificate(primary), document_signature(primary, PAYLOAD, T0 + DAY),
+                            PAYLOAD + b"x", odd)
+    assert got == want and want.status != GOOD
