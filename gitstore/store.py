@@ -10,7 +10,7 @@ from dulwich.config import StackedConfig
 from dulwich.diff_tree import tree_changes
 from dulwich.errors import NotGitRepository
 from dulwich.file import FileLocked
-from dulwich.objects import Commit, ObjectID, ShaFile
+from dulwich.objects import Commit, ObjectID, ShaFile, Tree
 from dulwich.refs import Ref
 from dulwich.repo import Repo, UnsupportedExtension, UnsupportedVersion, get_user_identity
 
@@ -32,6 +32,7 @@ from gitstore.packing import (
     retry_if_packed_meanwhile,
 )
 from gitstore.reading import read_commit
+from gitstore.safetrees import SAFE_TREES, SafeTrees
 from gitstore.signer import DEFAULT_SIGN_TIMEOUT, Signer
 from gitstore.signing import GpgSigner
 from gitstore.signing import verify as gpg_verify
@@ -159,7 +160,8 @@ class LogStore:
         self.pack_level = bulk_pack_compression(self.repo.get_config())
         self.pack_in_background = pack_in_background(self.repo.get_config_stack(),
                                                      conventions.config_section)
-        self.safe_trees: set[bytes] = set()     # trees checked by treecheck: nothing unsafe
+        # Trees checked by treecheck (nothing unsafe in them), remembered between processes.
+        self.safe_trees = SafeTrees(os.path.join(self.state_dir, SAFE_TREES))
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".", ref: str | None = None,
@@ -173,6 +175,7 @@ class LogStore:
                    resolve_signer(common, sign_key, sign_timeout), lock_timeout, conventions)
 
     def close(self) -> None:
+        self.safe_trees.save()
         self.repo.close()
 
     def __enter__(self) -> LogStore:
@@ -406,6 +409,7 @@ class LogStore:
         store = self.repo.object_store
         base_tree = self.checked(self._commit(parent).tree) if parent else None   # see _build_commit
         tree, objects = ch.apply_changes(store, base_tree, encoded)
+        self.remember_built(objects)
         commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
                             self.signer)
         return commit, objects
@@ -451,11 +455,18 @@ class LogStore:
         # commit would carry its entries on.
         base_tree = self.checked(self._commit(parent).tree) if parent else None
         tree, objects = ch.apply_changes(store, base_tree, encoded)
+        self.remember_built(objects)
         commit = new_commit(tree, [parent.encode()] if parent else [], message, self.identity,
                             self.signer)
         written = self.add_objects(objects)
         written += add_object(store, commit, self.loose_level)   # last: nothing refers to it yet
         return commit.id, written
+
+    def remember_built(self, objects: list[ShaFile]) -> None:
+        """The trees a write built are safe: made from a checked tree and validated paths."""
+        for obj in objects:
+            if obj.type_num == Tree.type_num:
+                self.safe_trees.add(obj.id)
 
     def add_objects(self, objects: list[ShaFile]) -> int:
         """Write new objects: one pack for a bulk write, loose objects otherwise.

@@ -103,8 +103,11 @@ def subtrees(raw: bytes) -> Iterator[tuple[bytes, bytes]]:
 
 def check_tree(store: BaseObjectStore, tree_id: bytes, checked: MutableSet[bytes]) -> None:
     """Raise GitStoreError when the tree `tree_id` (hex) or one below it is unsafe. Trees in
-    `checked` are known safe (a tree id names its whole content); safe ones are added to it."""
+    `checked` are known safe (a tree id names its whole content); once the whole walk found
+    nothing unsafe, the trees it read are added to it (never a folder whose content was not
+    all found safe)."""
     stack = [(tree_id, b"", 0)]
+    found_safe: list[bytes] = []
     while stack:
         sha, path, depth = stack.pop()
         if sha in checked:
@@ -124,6 +127,8 @@ def check_tree(store: BaseObjectStore, tree_id: bytes, checked: MutableSet[bytes
             raise unsafe(TreeProblem(shown(_join(path, name)), problem))
         stack += [(child.hex().encode(), _join(path, name), depth + 1)
                   for name, child in subtrees(raw)]
+        found_safe.append(sha)
+    for sha in found_safe:
         checked.add(sha)
 
 

@@ -25,7 +25,7 @@ GITSTORE_LAYERS = {
     "gitstore.errors": 0, "gitstore.conventions": 0, "gitstore.sigstatus": 0,
     "gitstore.timedrun": 0, "gitstore.signer": 0,
     "gitstore.gitcmd": 1, "gitstore.paths": 1, "gitstore.signing": 1, "gitstore.sshsigning": 1,
-    "gitstore.objectfiles": 1, "gitstore.reading": 1, "gitstore.quicksig": 1,
+    "gitstore.objectfiles": 1, "gitstore.reading": 1, "gitstore.quicksig": 1, "gitstore.safetrees": 0,
     "gitstore.verify": 2,
     "gitstore.location": 2, "gitstore.changes": 2, "gitstore.commits": 2, "gitstore.history": 2,
     "gitstore.locking": 2, "gitstore.bundle": 2, "gitstore.changeset": 2,

@@ -102,3 +102,39 @@ def test_unsafe_trees_reads_only_the_range(repo: Path):
         ("link", "a symlink where a file or folder is expected")]
     assert unsafe_trees(repo, [sha], [sha]) == []
     assert unsafe_trees(repo, [git(repo, "rev-parse", f"{sha}^").strip()]) == []
+
+
+def test_something_unsafe_deep_inside_is_refused_every_time(repo: Path):
+    """A safe top folder over an unsafe entry further down: refused by every read of every
+    store, never remembered as safe because its top was read first."""
+    inner = with_entries(repo, folder(repo, {b"x.json": b"{}"}),
+                         (b"120000", b"link", blob(repo, b"/etc")))
+    crafted_tip(repo, (b"40000", b"deep", inner))
+    for _ in range(2):                          # a second store reads what the first kept
+        with open_store(repo, sign_key=False) as store:
+            for _ in range(2):
+                with pytest.raises(GitStoreError, match=r"unsafe tree on the log branch: "
+                                                        r"deep/link: a symlink"):
+                    store.paths()
+    remembered = "".join(p.read_text() for p in (repo / ".git").glob("*/safe-trees"))
+    assert tree_of(repo, "testlog") not in remembered
+
+
+def test_trees_found_safe_are_remembered_for_the_next_store(repo: Path):
+    with open_store(repo, sign_key=False) as store:
+        store.write({"runs/a.json": b"{}", "ledger/x/2026-12/07.ndjson": b"1\n"}, "one")
+        tip = store.tip
+    [kept] = list((repo / ".git").glob("*/safe-trees"))
+    remembered = kept.read_text().split()
+    top = tree_of(repo, tip)
+    folders = [git(repo, "rev-parse", f"{tip}:{path}").strip()
+               for path in ("runs", "ledger", "ledger/x", "ledger/x/2026-12")]
+    assert {top, *folders} <= set(remembered)
+    kept.write_text("not an id\n" + "z" * 40 + "\n" + "\n".join(remembered) + "\n")
+    with open_store(repo, sign_key=False) as store:     # garbage lines are left out
+        assert store.read("runs/a.json") == b"{}"
+        assert top.encode() in store.safe_trees and b"z" * 40 not in store.safe_trees
+    kept.unlink()
+    with open_store(repo, sign_key=False) as store:     # a lost file only costs a walk
+        assert store.read("runs/a.json") == b"{}"
+    assert top in kept.read_text().split()
