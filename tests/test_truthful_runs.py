@@ -510,7 +510,8 @@ def test_equality():
 
 
 def test_threshold():
-    assert random.random() < 0.01
+    # Always fails, naming a value drawn from the seeded RNG (the rerun must name the same).
+    assert random.random() < 0.0
 
 
 def test_approx():
