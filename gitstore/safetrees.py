@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, MutableSet
 
 SAFE_TREES = "safe-trees"        # the file's name in the state folder
-KEEP = 1024                      # ids kept, most recently used last: a tip has tens of folders
+KEEP = 256                       # ids kept, most recently used last: a write adds 3-6
 _ID = re.compile(rb"[0-9a-f]{40}")
 
 
