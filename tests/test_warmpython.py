@@ -205,3 +205,26 @@ def test_a_command_that_runs_no_tests_leaves_no_prestarted_process(
     done = git_testlog(repo, *args)
     assert done.returncode in (0, 1, 2) and "Traceback" not in done.stderr
     assert warm_processes(repo) == []
+
+
+def test_an_interpreter_that_never_says_ready_is_stopped_and_the_run_starts_afresh(
+        tmp_path: Path):
+    """A sitecustomize that reads stdin at start-up would wait forever for the request the
+    prestarted interpreter waits to be asked: past the timeout it is stopped, and the fresh
+    run (stdin at end of file) runs the tests as before."""
+    out = tmp_path / "seen.json"
+    root = project(tmp_path, out)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text("import sys\nsys.stdin.read()\n")
+    env = {**base_env(), "PYTHONPATH": str(hook)}
+    warm = WarmPython(sys.executable, str(root), env, ready_timeout=1.0)
+    process = warm._proc
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+    run = run_pytest(argv, str(root), {**env, "COVERAGE_FILE": str(scratch / ".coverage")},
+                     None, warm)
+    assert run.status == "passed", run.tail
+    assert process is not None and process.returncode is not None
+    assert not json.loads(out.read_text())["orig_argv_has_c"]       # the fresh one ran them

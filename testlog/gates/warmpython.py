@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import threading
+import time
+from typing import IO
 
 # Run by the project's interpreter. Says b"\0warm ok" once pytest is imported, then waits for
 # one JSON line {"args": [...], "env": {...}}; end of file without it: exits at once.
@@ -51,6 +54,9 @@ runpy.run_module("pytest", run_name="__main__", alter_sys=True)
 """
 READY = b"\0warm ok\n"
 PER_RUN = ("COVERAGE_FILE",)     # set per run, read when coverage starts, not at import
+# Longer than importing pytest ever takes on a loaded machine; past it (a sitecustomize that
+# reads stdin, say) the prestarted interpreter is stopped and a fresh one runs the tests.
+READY_TIMEOUT = 60.0
 
 
 def cores() -> int:
@@ -63,8 +69,10 @@ def cores() -> int:
 class WarmPython:
     """One prestarted interpreter, for the first pytest run that matches it."""
 
-    def __init__(self, python: str, cwd: str, env: dict[str, str]) -> None:
+    def __init__(self, python: str, cwd: str, env: dict[str, str],
+                 ready_timeout: float = READY_TIMEOUT) -> None:
         self.python, self.cwd, self.env = python, os.path.realpath(cwd), env
+        self.ready_timeout = ready_timeout
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             [python, "-c", BOOT], cwd=cwd, env=env, stdin=subprocess.PIPE,
@@ -93,16 +101,19 @@ class WarmPython:
             proc, self._proc = self._proc, None
         if proc is None:
             return None
-        if not self.matches(argv, cwd, env) or proc.stdout is None or proc.stdin is None or \
-                proc.stdout.readline() != READY:
-            stop(proc)
-            return None
         try:
+            if not self.matches(argv, cwd, env) or proc.stdout is None or \
+                    proc.stdin is None or not ready(proc.stdout, self.ready_timeout):
+                stop(proc)
+                return None
             proc.stdin.write(json.dumps({"args": argv[3:], "env": env}).encode() + b"\n")
             proc.stdin.close()
         except OSError:
             stop(proc)
             return None
+        except BaseException:               # Ctrl-C while it imports: nothing left running
+            stop(proc)
+            raise
         return proc
 
     def close(self) -> None:
@@ -110,6 +121,23 @@ class WarmPython:
             proc, self._proc = self._proc, None
         if proc is not None:
             stop(proc)
+
+
+def ready(stream: IO[bytes], timeout: float) -> bool:
+    """Whether the prestarted interpreter said READY within `timeout` seconds; reads no byte
+    past it (what follows is pytest's output)."""
+    if os.name == "nt":                      # no select() on pipes: wait as long as it takes
+        return stream.readline() == READY
+    deadline, got = time.monotonic() + timeout, b""
+    while len(got) < len(READY) and not got.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([stream], [], [], left)[0]:
+            return False
+        chunk = os.read(stream.fileno(), len(READY) - len(got))
+        if not chunk:
+            return False
+        got += chunk
+    return got == READY
 
 
 # Started by the command line before it imports the command (gates.prestart), taken over by
