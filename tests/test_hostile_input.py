@@ -429,3 +429,25 @@ def test_the_commands_on_hostile_commits(recorded: Recorded, tmp_path: Path, san
     for name in ("line-escaped-name", "full-escaped-name"):
         assert outcomes[(name, "show")] == 0 and outcomes[(name, "compare")] == 0, name
     assert outcomes[("summary-escapes", "show")] == 0
+
+
+def test_a_compact_file_is_checked_the_same_a_chunk_of_lines_at_a_time(
+        recorded: Recorded, monkeypatch: pytest.MonkeyPatch):
+    """verify parses a run file's lines a chunk at a time (a run of 100,000 tests is never held
+    parsed whole): chunks of 1 and 2 lines name the same problems, on the same line numbers, as
+    one chunk of all of them."""
+    from testlog.audit import checks
+    compact = recorded.compact
+    assert len(compact["lines"]) == 3
+    broken = [json.dumps(line).encode() for line in compact["lines"]]
+    broken[1], broken[2] = b"{not json", b"[1, 2]"
+    header = dumps_normal(compact["header"])
+    variants = [compact_bytes(compact), header + b"\n" + b"\n".join(broken) + b"\n"]
+    for data in variants:
+        whole = compact_run_problems(data, COMPACT, True, seeded_digest)
+        for size in (1, 2):
+            monkeypatch.setattr(checks, "PARSE_LINES", size)
+            assert compact_run_problems(data, COMPACT, True, seeded_digest) == whole
+        monkeypatch.setattr(checks, "PARSE_LINES", 1000)
+    problems = compact_run_problems(variants[1], COMPACT, True, seeded_digest)[1]
+    assert problems[:2] == ["line 3 is not JSON", "line 4 is not a test's line"]
