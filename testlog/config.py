@@ -10,6 +10,7 @@ from typing import Any
 
 from gitstore import DEFAULT_SIGN_TIMEOUT, GitStoreError, git_config_section, locate
 
+from testlog.core.truth import truth
 from testlog.errors import UsageError
 
 DEFAULTS: dict[str, Any] = {
@@ -24,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "writer_process": "auto",   # a child process builds and commits the run (writerproc)
     "writer": None,             # this writer's id: its chain is refs/testlog/chains/<writer>
     "sign_timeout": DEFAULT_SIGN_TIMEOUT,   # seconds a gpg or ssh-keygen call may take, then killed
+    "prestart": True,           # the gates start the project's interpreter at once (gates/prestart)
 }
 
 
@@ -103,6 +105,18 @@ def sign_timeout(setting: Setting) -> float:
         raise UsageError(f"sign_timeout must be a positive number of seconds, not "
                          f"{setting.value!r} (from {setting.source})")
     return seconds
+
+
+def flag(setting: Setting, name: str) -> bool:
+    """A true/false setting (a TOML boolean, or true/yes/on/1, false/no/off/0), else a
+    one-line error naming where it came from."""
+    if isinstance(setting.value, bool):
+        return setting.value
+    value = truth(str(setting.value))
+    if value is not None:
+        return value
+    raise UsageError(f"{name} must be true or false, not {setting.value!r} "
+                     f"(from {setting.source})")
 
 
 def repo_settings(repo: str, cli: dict[str, Any]) -> tuple[dict[str, Setting], str, str]:

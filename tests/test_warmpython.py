@@ -15,7 +15,7 @@ import pytest
 from testlog.gates.childenv import base_env, child_env
 from testlog.gates.pytest_run import run_pytest
 from testlog.gates.warmpython import WarmPython, cores, discard_early, start_early, take_early
-from tests.fixtures import make_repo
+from tests.fixtures import git, make_repo
 from tests.gate_repos import BIN, module, mono_repo
 
 TWO_CORES = cores() >= 2
@@ -228,3 +228,28 @@ def test_an_interpreter_that_never_says_ready_is_stopped_and_the_run_starts_afre
     assert run.status == "passed", run.tail
     assert process is not None and process.returncode is not None
     assert not json.loads(out.read_text())["orig_argv_has_c"]       # the fresh one ran them
+
+
+@pytest.mark.parametrize("where", ["environment", "git config"])
+def test_prestart_false_runs_the_tests_in_a_fresh_interpreter(tmp_path: Path, where: str,
+                                                              monkeypatch: pytest.MonkeyPatch):
+    out = tmp_path / "seen.json"
+    repo = gate_repo(tmp_path, out)
+    if where == "environment":
+        monkeypatch.setenv("TESTLOG_PRESTART", "false")
+    else:
+        git(repo, "config", "testlog.prestart", "no")
+    done = git_testlog(repo, "cov", "--all", "--no-cache")
+    assert done.returncode == 0, done.stderr
+    assert not json.loads(out.read_text())["orig_argv_has_c"]
+    assert warm_processes(repo) == []
+
+
+def test_a_prestart_setting_that_is_no_truth_value_is_one_line_and_exit_2(tmp_path: Path):
+    repo = gate_repo(tmp_path, tmp_path / "seen.json")
+    git(repo, "config", "testlog.prestart", "sometimes")
+    done = git_testlog(repo, "cov", "--all", "--no-cache")
+    assert done.returncode == 2
+    assert done.stderr == ("git-testlog: error: prestart must be true or false, not "
+                           "'sometimes' (from git config testlog.*)\n")
+    assert warm_processes(repo) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from testlog.core.truth import is_false
 from testlog.gates.pythonpath import unconfigured_python
 from testlog.gates.warmpython import start_early
 
@@ -42,9 +43,11 @@ def command_and_repo(argv: Sequence[str]) -> tuple[str | None, str, list[str]]:
 
 
 def prestart_for(argv: Sequence[str]) -> None:
-    """Prestart for a gate command (not for its --help)."""
+    """Prestart for a gate command (not for its --help, nor with TESTLOG_PRESTART=false; the
+    other layers of that setting are read by the workspace, which then stops it)."""
     command, repo, rest = command_and_repo(argv)
-    if command in GATE_COMMANDS and not {"-h", "--help"} & set(rest):
+    if command in GATE_COMMANDS and not {"-h", "--help"} & set(rest) and \
+            not is_false(os.environ.get("TESTLOG_PRESTART", "")):
         prestart(repo)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from gitstore import head_commit, listed_files, locate, tree_shas, worktree_changes
 
-from testlog.config import Setting, load_settings
+from testlog.config import Setting, flag, load_settings
 from testlog.core.modules import inside, module_roots
 from testlog.errors import UsageError
 from testlog.gates.childenv import base_env
@@ -50,7 +50,14 @@ def open_workspace(path: str, cli: dict | None = None,
     top, common = repo_top(path)
     files, head = Later(lambda: listed_files(top)), Later(lambda: head_commit(top))
     settings = load_settings(top, cli)                   # three git questions at once
-    warm = prestarted(top, settings["python"], take_early()) if prestart else None
+    enabled = prestart and flag(settings["prestart"], "prestart")   # a bad value: exit 2, and
+    early = take_early()                  # the early one, not taken yet, is stopped at exit
+    if enabled:
+        warm = prestarted(top, settings["python"], early)
+    else:
+        warm = None
+        if early is not None:
+            early.close()
     try:
         roots = tuple(module_roots(files.result()))
         scratch = tempfile.mkdtemp(prefix="git-testlog-")

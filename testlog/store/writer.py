@@ -14,6 +14,7 @@ from typing import Any
 from testlog.core.records import TestOutcome
 from testlog.core.redaction import Redactor
 from testlog.core.runfiles import Harvest, RecordBook, RunBundle, RunContext, Source, run_bundle
+from testlog.core.truth import truth
 from testlog.rng import seeded_digest
 from testlog.store.environment import environment_blocks
 from testlog.store.state import CONVENTIONS, PENDING, STATE_DIR
@@ -197,10 +198,9 @@ def writer_process_enabled(value: Any) -> bool:
     word = str(value).strip().lower()
     if word == "auto":
         return usable_cpus() >= 2
-    if word in ("1", "true", "yes", "on"):
-        return True
-    if word in ("", "0", "false", "no", "off"):
-        return False
+    decided = truth(word) if word else False
+    if decided is not None:
+        return decided
     raise ValueError(f"writer_process must be auto, true or false, not {value!r}")
 
 
