@@ -11,9 +11,12 @@ which a process that only locates a repository never needs.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from gitstore.errors import GitStoreError, GitStoreInputError
+
+# typing is not imported at run time: the gates' prestart imports this package before anything
+# else loads (mypy reads the block below as always true).
+TYPE_CHECKING = False
 
 # name -> the module that defines it (loaded when the name is first asked for)
 _EXPORTS = {
@@ -44,8 +47,8 @@ _EXPORTS = {
     "locate": "location", "full_ref": "location", "valid_ref_name": "location",
     "git_config": "gitcmd", "git_config_section": "gitcmd", "is_ancestor": "gitcmd", "refs_matching": "gitcmd",
     "approxidate": "gitcmd",
-    "empty_tree": "gitcmd", "without_git_location": "gitcmd", "shallow_hint": "gitcmd",
-    "GIT_LOCATION_VARS": "gitcmd",
+    "empty_tree": "gitcmd", "without_git_location": "gitenv", "shallow_hint": "gitcmd",
+    "GIT_LOCATION_VARS": "gitenv",
     "changed_files": "changeset", "staged_files": "changeset", "worktree_changes": "changeset",
     "files_at": "changeset", "blobs_under": "changeset", "listed_files": "changeset", "head_commit": "changeset",
     "commit_sha": "changeset", "merge_base": "changeset", "tree_shas": "changeset",
@@ -96,7 +99,6 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.epoch import Step as Step
     from gitstore.epoch import restart as restart
     from gitstore.epoch import split_author as split_author
-    from gitstore.gitcmd import GIT_LOCATION_VARS as GIT_LOCATION_VARS
     from gitstore.gitcmd import approxidate as approxidate
     from gitstore.gitcmd import empty_tree as empty_tree
     from gitstore.gitcmd import first_parents as first_parents
@@ -105,7 +107,8 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
     from gitstore.gitcmd import is_ancestor as is_ancestor
     from gitstore.gitcmd import refs_matching as refs_matching
     from gitstore.gitcmd import shallow_hint as shallow_hint
-    from gitstore.gitcmd import without_git_location as without_git_location
+    from gitstore.gitenv import GIT_LOCATION_VARS as GIT_LOCATION_VARS
+    from gitstore.gitenv import without_git_location as without_git_location
     from gitstore.history import LogEntry as LogEntry
     from gitstore.history import parse_raw_commit as parse_raw_commit
     from gitstore.location import full_ref as full_ref
@@ -154,7 +157,7 @@ if TYPE_CHECKING:      # what the names are, for type checkers (tests/test_layer
 __all__ = ["GitStoreError", "GitStoreInputError", *sorted(_EXPORTS)]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'gitstore' has no attribute {name!r}")

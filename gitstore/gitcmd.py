@@ -5,23 +5,15 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 
 from gitstore.errors import GitStoreError
-
-# Inherited from a hook or a wrapper, these would point git at another repository or index.
-GIT_LOCATION_VARS = (
-    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE",
-)
-
-
-def without_git_location(environ: Mapping[str, str]) -> dict[str, str]:
-    """`environ` less the variables that would point git at another repository or index."""
-    return {k: v for k, v in environ.items() if k not in GIT_LOCATION_VARS}
+from gitstore.gitenv import without_git_location
 
 
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment git runs in: none of the location variables a hook or a wrapper may
+    have exported, and messages in C (they are parsed)."""
     env = without_git_location(os.environ)
     env["LC_ALL"] = "C"
     env.update(extra or {})

@@ -23,7 +23,7 @@ from pathlib import Path
 # gitstore from the bottom up: a module imports only modules of a lower layer.
 GITSTORE_LAYERS = {
     "gitstore.errors": 0, "gitstore.conventions": 0, "gitstore.sigstatus": 0,
-    "gitstore.timedrun": 0, "gitstore.signer": 0,
+    "gitstore.timedrun": 0, "gitstore.signer": 0, "gitstore.gitenv": 0,
     "gitstore.gitcmd": 1, "gitstore.paths": 1, "gitstore.signing": 1, "gitstore.sshsigning": 1,
     "gitstore.objectfiles": 1, "gitstore.reading": 1, "gitstore.quicksig": 1, "gitstore.safetrees": 0,
     "gitstore.verify": 2,
@@ -373,7 +373,7 @@ SINGLE_HOMES = (
     ("a trailer name", lambda s: s.startswith("Testlog-"), "testlog.core.layout"),
     ("an event name", lambda s: s in EVENT_NAMES, "testlog.core.chronicle"),
     ("a UTC time format", lambda s: "%H:%M:%S" in s, "testlog.core.timefmt"),
-    ("git's location variables", lambda s: s == "GIT_DIR", "gitstore.gitcmd"),
+    ("git's location variables", lambda s: s == "GIT_DIR", "gitstore.gitenv"),
     ("git's ancestry test", lambda s: s == "--is-ancestor", "gitstore.gitcmd"),
     ("the empty tree", lambda s: s == "hash-object", "gitstore.gitcmd"),
     ("the state folder's name", lambda s: s == "testlog/", "testlog.store.state"),

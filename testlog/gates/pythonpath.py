@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False            # typing is not imported before the prestart (mypy reads it)
 if TYPE_CHECKING:
     from testlog.config import Setting
 

@@ -15,13 +15,15 @@ on a single core, where the imports could not overlap anything.
 """
 from __future__ import annotations
 
-import json
 import os
 import select
 import subprocess
 import threading
 import time
-from typing import IO
+
+TYPE_CHECKING = False            # typing is not imported before the prestart (mypy reads it)
+if TYPE_CHECKING:
+    from typing import IO
 
 # Run by the project's interpreter. Says b"\0warm ok" once pytest is imported, then waits for
 # one JSON line {"args": [...], "env": {...}}; end of file without it: exits at once.
@@ -106,6 +108,7 @@ class WarmPython:
                     proc.stdin is None or not ready(proc.stdout, self.ready_timeout):
                 stop(proc)
                 return None
+            import json  # not needed before a run takes it
             proc.stdin.write(json.dumps({"args": argv[3:], "env": env}).encode() + b"\n")
             proc.stdin.close()
         except OSError:
