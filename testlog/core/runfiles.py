@@ -222,13 +222,15 @@ class RecordBook:
 
     def add(self, outcomes: list[TestOutcome], captures: list[dict[str, Any]]) -> None:
         _rename(self.ctx, outcomes, captures)
-        touched = set()
+        # In arrival order, not a set's: the first record built decides which RNGs' states
+        # are stored as derived, so a set's hash order would change the file's bytes.
+        touched: dict[str, None] = {}
         for outcome in outcomes:
             self._outcomes[outcome.nodeid].append(outcome)
-            touched.add(outcome.nodeid)
+            touched[outcome.nodeid] = None
         for capture in captures:
             self._captures[capture["nodeid"]].append(capture)
-            touched.add(capture["nodeid"])
+            touched[capture["nodeid"]] = None
         for nodeid in touched:           # only where something arrived: no rescans
             waiting, queue = self._outcomes.get(nodeid), self._captures.get(nodeid)
             while waiting and queue:
