@@ -207,18 +207,18 @@ def test_a_command_that_runs_no_tests_leaves_no_prestarted_process(
     assert warm_processes(repo) == []
 
 
-def test_an_interpreter_that_never_says_ready_is_stopped_and_the_run_starts_afresh(
+def test_a_start_up_hook_that_reads_stdin_leaves_the_run_to_a_fresh_interpreter(
         tmp_path: Path):
-    """A sitecustomize that reads stdin at start-up would wait forever for the request the
-    prestarted interpreter waits to be asked: past the timeout it is stopped, and the fresh
-    run (stdin at end of file) runs the tests as before."""
+    """A sitecustomize that reads stdin at start-up takes the request meant for the prestarted
+    interpreter: that one says so and ends, and the fresh run (stdin at end of file) runs the
+    tests as before. No timeout: nothing waits for what never comes."""
     out = tmp_path / "seen.json"
     root = project(tmp_path, out)
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text("import sys\nsys.stdin.read()\n")
     env = {**base_env(), "PYTHONPATH": str(hook)}
-    warm = WarmPython(sys.executable, str(root), env, ready_timeout=1.0)
+    warm = WarmPython(sys.executable, str(root), env)
     process = warm._proc
     scratch = tmp_path / "scratch"
     scratch.mkdir()

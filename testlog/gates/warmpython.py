@@ -16,31 +16,29 @@ on a single core, where the imports could not overlap anything.
 from __future__ import annotations
 
 import os
-import select
 import subprocess
 import threading
-import time
 
-TYPE_CHECKING = False            # typing is not imported before the prestart (mypy reads it)
-if TYPE_CHECKING:
-    from typing import IO
-
-# Run by the project's interpreter. Says b"\0warm ok" once pytest is imported, then waits for
-# one JSON line {"args": [...], "env": {...}}; end of file without it: exits at once.
+# Run by the project's interpreter. Imports pytest, then reads one JSON line {"args": [...],
+# "env": {...}} and says b"\0warm ok" before it runs pytest with them, or b"\0warm no" and
+# exits: pytest did not import, or the line never came (end of file: not needed, or a start-up
+# hook such as a sitecustomize read stdin first). No timeout is needed either way.
 BOOT = r"""
 import sys
 try:
     import pytest
     import _pytest.config
     import _pytest.main
-    _ready = b"ok"
+    _ready = True
 except BaseException:
-    _ready = b"no"
-sys.stdout.buffer.write(b"\0warm " + _ready + b"\n")
-sys.stdout.buffer.flush()
+    _ready = False
 _line = sys.stdin.buffer.readline()
-if not _line:
+if not (_ready and _line.endswith(b"\n")):
+    sys.stdout.buffer.write(b"\0warm no\n")
+    sys.stdout.buffer.flush()
     raise SystemExit(0)
+sys.stdout.buffer.write(b"\0warm ok\n")
+sys.stdout.buffer.flush()
 import json, os, runpy
 _request = json.loads(_line)
 _null = os.open(os.devnull, os.O_RDONLY)
@@ -56,9 +54,6 @@ runpy.run_module("pytest", run_name="__main__", alter_sys=True)
 """
 READY = b"\0warm ok\n"
 PER_RUN = ("COVERAGE_FILE",)     # set per run, read when coverage starts, not at import
-# Longer than importing pytest ever takes on a loaded machine; past it (a sitecustomize that
-# reads stdin, say) the prestarted interpreter is stopped and a fresh one runs the tests.
-READY_TIMEOUT = 60.0
 
 
 def cores() -> int:
@@ -71,10 +66,8 @@ def cores() -> int:
 class WarmPython:
     """One prestarted interpreter, for the first pytest run that matches it."""
 
-    def __init__(self, python: str, cwd: str, env: dict[str, str],
-                 ready_timeout: float = READY_TIMEOUT) -> None:
+    def __init__(self, python: str, cwd: str, env: dict[str, str]) -> None:
         self.python, self.cwd, self.env = python, os.path.realpath(cwd), env
-        self.ready_timeout = ready_timeout
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             [python, "-c", BOOT], cwd=cwd, env=env, stdin=subprocess.PIPE,
@@ -104,13 +97,15 @@ class WarmPython:
         if proc is None:
             return None
         try:
-            if not self.matches(argv, cwd, env) or proc.stdout is None or \
-                    proc.stdin is None or not ready(proc.stdout, self.ready_timeout):
+            if not self.matches(argv, cwd, env) or proc.stdout is None or proc.stdin is None:
                 stop(proc)
                 return None
             import json  # not needed before a run takes it
             proc.stdin.write(json.dumps({"args": argv[3:], "env": env}).encode() + b"\n")
             proc.stdin.close()
+            if proc.stdout.readline() != READY:      # what follows stays in the buffer
+                stop(proc)
+                return None
         except OSError:
             stop(proc)
             return None
@@ -124,23 +119,6 @@ class WarmPython:
             proc, self._proc = self._proc, None
         if proc is not None:
             stop(proc)
-
-
-def ready(stream: IO[bytes], timeout: float) -> bool:
-    """Whether the prestarted interpreter said READY within `timeout` seconds; reads no byte
-    past it (what follows is pytest's output)."""
-    if os.name == "nt":                      # no select() on pipes: wait as long as it takes
-        return stream.readline() == READY
-    deadline, got = time.monotonic() + timeout, b""
-    while len(got) < len(READY) and not got.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([stream], [], [], left)[0]:
-            return False
-        chunk = os.read(stream.fileno(), len(READY) - len(got))
-        if not chunk:
-            return False
-        got += chunk
-    return got == READY
 
 
 # Started by the command line before it imports the command (gates.prestart), taken over by
