@@ -9,24 +9,18 @@ commit list) instead of importing and reading it all again.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from testlog.cores import usable_cores
+
 T = TypeVar("T")
 MAX_PROCESSES = 8
 
 _task: Callable[[int], Any] | None = None      # what the forked workers run
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _run(index: int) -> Any:

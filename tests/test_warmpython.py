@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from testlog.cores import usable_cores
 from testlog.gates.childenv import base_env, child_env
 from testlog.gates.pytest_run import run_pytest
-from testlog.gates.warmpython import WarmPython, cores, discard_early, start_early, take_early
+from testlog.gates.warmpython import WarmPython, discard_early, start_early, take_early
 from tests.fixtures import git, make_repo
 from tests.gate_repos import BIN, module, mono_repo
 
-TWO_CORES = cores() >= 2
+TWO_CORES = usable_cores() >= 2
 needs_two_cores = pytest.mark.skipif(not TWO_CORES, reason="nothing is prestarted on one core")
 
 # What a test can see of the process it runs in, written where the test names.

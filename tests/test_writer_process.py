@@ -364,8 +364,9 @@ def test_a_writer_process_setting_that_is_no_word_is_refused_before_any_test(
 
 
 def test_writer_process_auto_follows_the_cpus_pytest_may_use():
-    from testlog.store.writer import usable_cpus, writer_process_enabled
-    assert usable_cpus() == len(os.sched_getaffinity(0))
+    from testlog.cores import usable_cores
+    from testlog.store.writer import writer_process_enabled
+    assert usable_cores() == len(os.sched_getaffinity(0))
     assert writer_process_enabled("auto") is (len(os.sched_getaffinity(0)) >= 2)
 
 

@@ -13,7 +13,7 @@ from gitstore import file_at, full_ref, refs_matching, tree_shas
 from testlog.core import layout, schema
 from testlog.core.canonical import canonical_json, sha256_hex
 from testlog.core.layout import TRAILER_SOURCE_COMMIT, TRAILER_VERDICT
-from testlog.core.ledger import ledger_line, parse_ledger
+from testlog.core.ledger import ledger_line
 from testlog.core.manifest import Manifest, manifest_path, manifest_text
 from testlog.core.modules import identity_paths, outside_paths
 from testlog.core.timefmt import utc_now
@@ -21,7 +21,7 @@ from testlog.gates.interpreter import Interpreter
 from testlog.gates.later import Later, answer
 from testlog.gates.progress import Progress
 from testlog.gates.workspace import Workspace, dirty_roots, module_trees
-from testlog.store.ledgerfiles import ledger_files
+from testlog.store.ledgerfiles import ledger_lines
 from testlog.store.state import CONVENTIONS, open_log
 
 if TYPE_CHECKING:
@@ -127,16 +127,7 @@ def read_ledger(ws: Workspace, kind: str) -> list[dict[str, Any]]:
     """The ledger of every chain of the log, each line once, in time order (a measurement
     another writer recorded serves the cache and the base as well as one's own). A few git
     processes, whatever the number of chains; no store to open."""
-    seen: set[bytes] = set()
-    lines: list[dict[str, Any]] = []
-    for ref, path, data in ledger_files(ws.root, chain_refs(ws), kind):
-        for line in parse_ledger(data, f"{path} on {ref}"):
-            key = canonical_json(line)
-            if key not in seen:
-                seen.add(key)
-                lines.append(line)
-    lines.sort(key=lambda line: str(line.get("ts", "")))      # stable: chain order within a ts
-    return lines
+    return ledger_lines(ws.root, chain_refs(ws), kind)
 
 
 def read_report(ws: Workspace, path: str) -> bytes | None:

@@ -19,6 +19,8 @@ import os
 import subprocess
 import threading
 
+from testlog.cores import usable_cores
+
 # Run by the project's interpreter. Imports pytest, then reads one JSON line {"args": [...],
 # "env": {...}} and says b"\0warm ok" before it runs pytest with them, or b"\0warm no" and
 # exits: pytest did not import, or the line never came (end of file: not needed, or a start-up
@@ -56,13 +58,6 @@ READY = b"\0warm ok\n"
 PER_RUN = ("COVERAGE_FILE",)     # set per run, read when coverage starts, not at import
 
 
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:                    # not Linux
-        return os.cpu_count() or 1
-
-
 class WarmPython:
     """One prestarted interpreter, for the first pytest run that matches it."""
 
@@ -75,7 +70,7 @@ class WarmPython:
 
     @classmethod
     def start(cls, python: str, cwd: str, env: dict[str, str]) -> WarmPython | None:
-        if cores() < 2:
+        if usable_cores() < 2:
             return None
         try:
             return cls(python, cwd, env)

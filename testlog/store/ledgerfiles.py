@@ -5,12 +5,16 @@ none larger than a run file may be."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from gitstore import blobs_under, object_contents, object_info
 
 from testlog.core import layout
 from testlog.core.branchjson import MAX_BYTES
+from testlog.core.canonical import canonical_json
+from testlog.core.ledger import parse_ledger
+from testlog.errors import TestlogError
 
 
 def ledger_files(cwd: str | os.PathLike[str], revs: Sequence[str],
@@ -29,3 +33,28 @@ def ledger_files(cwd: str | os.PathLike[str], revs: Sequence[str],
                    if size <= MAX_BYTES and layout.is_ledger_file(kind, path)]
     blobs = object_contents(cwd, sorted({sha for _, _, sha in wanted}))
     return [(rev, path, blobs[sha]) for rev, path, sha in wanted if sha in blobs]
+
+
+def ledger_lines(cwd: str | os.PathLike[str], revs: Sequence[str], kind: str,
+                 notice: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Every line of ledger `kind` on `revs`, each once, in time order (stable: rev order
+    within one time; a line another writer recorded counts as one's own). A file that does not
+    parse raises TestlogError, or with `notice` is said and left out."""
+    seen: set[bytes] = set()
+    lines: list[dict[str, Any]] = []
+    for rev, path, data in ledger_files(cwd, revs, kind):
+        where = f"{path} on {rev}" if rev.startswith("refs/") else f"{path} at {rev[:10]}"
+        try:
+            parsed = parse_ledger(data, where)
+        except TestlogError as exc:
+            if notice is None:
+                raise
+            notice(f"{exc}: left out")
+            continue
+        for line in parsed:
+            key = canonical_json(line)
+            if key not in seen:
+                seen.add(key)
+                lines.append(line)
+    lines.sort(key=lambda line: str(line.get("ts", "")))
+    return lines

@@ -30,10 +30,8 @@ from testlog.config import repo_settings
 from testlog.core import layout, schema
 from testlog.core.branchjson import MAX_BYTES
 from testlog.core.branchjson import loads as branch_loads
-from testlog.core.canonical import canonical_json
 from testlog.core.chronicle import REPLAY_FAILED, REPLAY_VERIFIED, TEST_SUITE_EXECUTED
 from testlog.core.layout import TRAILER_EVENT, TRAILER_REPLAY_OF
-from testlog.core.ledger import parse_ledger
 from testlog.core.logview import LoggedReplay, LoggedRun, LogView, source_key
 from testlog.core.replayfacts import replay_as_json, replay_facts, replay_from_json
 from testlog.core.runfacts import FactsError, RunFacts, as_json, facts_from_file, from_json
@@ -42,7 +40,7 @@ from testlog.errors import TestlogError, UsageError
 from testlog.parallel import ordered_results
 from testlog.store.chains import known_writer_id, writer_of
 from testlog.store.events import event_of
-from testlog.store.ledgerfiles import ledger_files
+from testlog.store.ledgerfiles import ledger_lines
 from testlog.store.runs import run_entry
 from testlog.store.state import HISTORY_CACHE, open_configured, state_path
 
@@ -303,22 +301,5 @@ def read_ledgers(store: LogStore, notice: Callable[[str], None] | None = None
     """{"coverage": lines, "bench": lines}: every chain's ledger, each line once, by time. A
     ledger that does not parse is left out (and said)."""
     tips = list(store.chains().values())
-    out: dict[str, list[dict[str, Any]]] = {}
-    for name in (layout.COVERAGE, layout.BENCH):
-        seen: set[bytes] = set()
-        lines: list[dict[str, Any]] = []
-        for tip, path, data in ledger_files(store.common_dir, tips, name):
-            try:
-                parsed = parse_ledger(data, f"{path} at {tip[:10]}")
-            except TestlogError as exc:
-                if notice is not None:
-                    notice(f"{exc}: left out")
-                continue
-            for line in parsed:
-                key = canonical_json(line)
-                if key not in seen:
-                    seen.add(key)
-                    lines.append(line)
-        lines.sort(key=lambda line: str(line.get("ts", "")))
-        out[name] = lines
-    return out
+    return {name: ledger_lines(store.common_dir, tips, name, notice or (lambda _said: None))
+            for name in (layout.COVERAGE, layout.BENCH)}

@@ -7,7 +7,6 @@ cannot be had, in pytest's own process at the end of the session.
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ from testlog.core.records import TestOutcome
 from testlog.core.redaction import Redactor
 from testlog.core.runfiles import Harvest, RecordBook, RunBundle, RunContext, Source, run_bundle
 from testlog.core.truth import truth
+from testlog.cores import usable_cores
 from testlog.rng import seeded_digest
 from testlog.store.environment import environment_blocks
 from testlog.store.state import CONVENTIONS, PENDING, STATE_DIR
@@ -197,16 +197,10 @@ def writer_process_enabled(value: Any) -> bool:
         return value
     word = str(value).strip().lower()
     if word == "auto":
-        return usable_cpus() >= 2
+        return usable_cores() >= 2
     decided = truth(word) if word else False
     if decided is not None:
         return decided
     raise ValueError(f"writer_process must be auto, true or false, not {value!r}")
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
