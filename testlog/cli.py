@@ -14,6 +14,7 @@ from testlog import __version__
 from testlog.core.asciitext import ERROR_HANDLER
 from testlog.core.printable import PrintableStream, printable
 from testlog.errors import TestlogError, UsageError
+from testlog.globalopts import command_and_repo
 
 # One module per subcommand under testlog/commands/, each with HELP, add_arguments(), run().
 COMMANDS = (
@@ -72,14 +73,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def command_named(argv: Sequence[str]) -> str | None:
     """The subcommand `argv` names after the global options, when it is one of COMMANDS."""
-    rest = list(argv)
-    while rest:
-        item = rest.pop(0)
-        if item == "-C":
-            rest = rest[1:]
-        elif not item.startswith("-C"):
-            return item if item in COMMANDS else None
-    return None
+    command, _repo, _rest = command_and_repo(argv)
+    return command if command in COMMANDS else None
 
 
 def exit_status(exc: Exception) -> int:

@@ -39,7 +39,7 @@ GITSTORE_LAYERS = {
 # testlog's folders (and top-level modules) from the bottom up: across folders, imports only go
 # to a lower layer; inside one folder, modules use each other freely.
 TESTLOG_LAYERS = {
-    "testlog": 0, "testlog.errors": 0, "testlog.cores": 0,
+    "testlog": 0, "testlog.errors": 0, "testlog.cores": 0, "testlog.globalopts": 0,
     "testlog.core": 1, "testlog.rng": 1, "testlog.parallel": 1,
     "testlog.config": 2,
     "testlog.store": 3,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from testlog.core.truth import is_false
 from testlog.gates.pythonpath import unconfigured_python
 from testlog.gates.warmpython import start_early
+from testlog.globalopts import command_and_repo
 
 
 def worktree_top(path: str) -> str | None:
@@ -26,20 +27,6 @@ def worktree_top(path: str) -> str | None:
 
 # The commands that run the project's tests in its working tree.
 GATE_COMMANDS = ("hook", "cov", "gate", "bench")
-
-
-def command_and_repo(argv: Sequence[str]) -> tuple[str | None, str, list[str]]:
-    """(the word after the global options, the `-C PATH` given (else "."), the rest)."""
-    rest, repo = list(argv), "."
-    while rest:
-        item = rest.pop(0)
-        if item == "-C":
-            repo = rest.pop(0) if rest else repo
-        elif item.startswith("-C"):
-            repo = item[2:]
-        else:
-            return item, repo, rest
-    return None, repo, []
 
 
 def prestart_for(argv: Sequence[str]) -> None:
