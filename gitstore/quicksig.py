@@ -9,9 +9,11 @@ shape gpg and sequoia write. Anything else, a failed check included, returns Non
 decides, so every verdict but GOOD-by-a-known-key still comes from pysequoia.
 
 Why the key's state cannot differ: both signatures are made after the newest signature in the
-certificate (so the same self-signatures are in force), before any expiry the certificate names
-(key or self-signature expiry, whichever is earliest, counted from its earliest key), and the
-certificate holds no revocation at all. Certificates outside the algorithms and hashes whose
+certificate, back-signatures included (so the same self-signatures are in force), and after
+every key in it was created; before any expiry the certificate names (key or self-signature
+expiry, back-signatures' too, whichever is earliest, counted from its earliest key); the
+certificate holds no revocation at all, and the key is in no other trusted certificate
+(pysequoia would pick one of them by time). Certificates outside the algorithms and hashes whose
 policy never changes over time (RSA >= 2048 bits or Ed25519; SHA-256/384/512) get no shortcut.
 """
 from __future__ import annotations
@@ -22,11 +24,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
 PUBLIC_KEY, PUBLIC_SUBKEY, SIGNATURE = 6, 14, 2
 RSA_ALGORITHMS = (1, 3)                  # RSA (encrypt or sign), RSA sign-only
 EDDSA_LEGACY = 22
 ED25519_OID = bytes.fromhex("2b06010401da470f01")
 HASHES = {8: "sha256", 9: "sha384", 10: "sha512"}
+PREHASHED = {"sha256": Prehashed(hashes.SHA256()), "sha384": Prehashed(hashes.SHA384()),
+             "sha512": Prehashed(hashes.SHA512())}
 BINARY_DOCUMENT = 0x00
 REVOCATIONS = (0x20, 0x28, 0x30)         # key, subkey, certification revocation
 CREATION_TIME, SIGNATURE_EXPIRY, KEY_EXPIRY = 2, 3, 9
@@ -199,7 +210,6 @@ def _key(body: bytes) -> Key:
         exponent, at = _mpi(body, at)
         if len(modulus) < 256:
             raise Unsupported("RSA key under 2048 bits")
-        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
         try:
             public: Any = RSAPublicNumbers(int.from_bytes(exponent, "big"),
                                            int.from_bytes(modulus, "big")).public_key()
@@ -210,7 +220,6 @@ def _key(body: bytes) -> Key:
         point, at = _mpi(body, 7 + len(oid))
         if oid != ED25519_OID or len(point) != 33 or point[0] != 0x40:
             raise Unsupported("EdDSA key other than Ed25519")
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
         public = Ed25519PublicKey.from_public_bytes(point[1:])
     else:
         raise Unsupported("key algorithm")
@@ -373,24 +382,17 @@ class QuickSignatures:
         digest = hashlib.new(sig.hash_name, payload + sig.hashed + trailer).digest()
         if digest[:2] != sig.prefix:
             return False
-        from cryptography.exceptions import InvalidSignature
         try:
             if key.algorithm == EDDSA_LEGACY:
                 if len(sig.values) != 2 or any(len(v) > 32 for v in sig.values):
                     return False
                 key.public.verify(b"".join(v.rjust(32, b"\0") for v in sig.values), digest)
             else:
-                from cryptography.hazmat.primitives import hashes
-                from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
-                from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
                 size = (key.public.key_size + 7) // 8
                 if len(sig.values) != 1 or len(sig.values[0]) > size:
                     return False
-                algorithm: hashes.HashAlgorithm = {
-                    "sha256": hashes.SHA256(), "sha384": hashes.SHA384(),
-                    "sha512": hashes.SHA512()}[sig.hash_name]
                 key.public.verify(sig.values[0].rjust(size, b"\0"), digest, PKCS1v15(),
-                                  Prehashed(algorithm))
+                                  PREHASHED[sig.hash_name])
         except InvalidSignature:
             return False
         return True

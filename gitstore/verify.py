@@ -1,8 +1,9 @@
 """Detached signatures checked against an explicit allowlist: OpenPGP in-process (pysequoia),
 SSH signatures against an allowed-signers file (with ssh-keygen, as git does).
 
-A gpg process per signature costs 5-9 ms; pysequoia verifies in about 0.1 ms, which is what
-makes checking every commit of a long branch affordable. Trust is the allowlist alone: a key
+A gpg process per signature costs 5-9 ms; pysequoia verifies in 0.2-0.5 ms (RSA), and the
+signatures of a key it already accepted take OpenSSL's shortcut in about 0.04 ms (quicksig.py):
+that is what makes checking every commit of a long branch affordable. Trust is the allowlist alone: a key
 that merely sits in a keyring is not trusted. Signing stays with gpg (gitstore.signing) and
 ssh-keygen (gitstore.sshsigning).
 """
