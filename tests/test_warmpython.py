@@ -81,6 +81,57 @@ def test_a_prestarted_interpreter_runs_pytest_as_a_fresh_one_would(tmp_path: Pat
     assert warm_tail == fresh_tail == "1 passed"
 
 
+# What a test process does on its way out, after pytest returned: an atexit handler, a
+# weakref.finalize (run by atexit), and a finalizer that module teardown triggers (it keeps
+# `open`: the builtins may be gone by then).
+ON_EXIT = """\
+import atexit, weakref
+
+
+class Closer:
+    def __del__(self, open=open):
+        open({out!r} + ".teardown", "w").write("del")
+
+
+class Owner:
+    pass
+
+
+OWNER = Owner()
+KEPT = Closer()
+weakref.finalize(OWNER, lambda: open({out!r} + ".finalize", "w").write("finalize"))
+atexit.register(lambda: open({out!r} + ".atexit", "w").write("atexit"))
+
+
+def test_fails():
+    assert False
+"""
+
+
+@needs_two_cores
+def test_a_prestarted_run_exits_as_a_fresh_one_does(tmp_path: Path):
+    """Its heap is frozen once pytest returned (it exits sooner), but the exit status, atexit
+    handlers and finalizers are those of a fresh `python -m pytest`."""
+    root = tmp_path / "proj"
+    (root / "tests").mkdir(parents=True)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+    seen = {}
+    for name in ("fresh", "prestarted"):
+        out = tmp_path / name
+        (root / "tests" / "test_exit.py").write_text(ON_EXIT.format(out=str(out)))
+        warm = WarmPython(sys.executable, str(root), base_env()) if name == "prestarted" else None
+        try:
+            run = run_pytest(argv, str(root), child_env(str(scratch)), None, warm)
+        finally:
+            if warm:
+                warm.close()
+        seen[name] = (run.status, sorted(path.name.split(".")[1] for path in
+                                         tmp_path.glob(f"{name}.*")))
+    assert seen["prestarted"] == seen["fresh"] == ("failed", ["atexit", "finalize", "teardown"])
+
+
 def test_only_the_run_it_was_started_for_takes_it(tmp_path: Path):
     root = project(tmp_path, tmp_path / "seen.json")
     argv = [sys.executable, "-m", "pytest", "tests"]
