@@ -51,7 +51,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole command line; with `only`, that subcommand alone (each command's module loads
-    what it runs, so building all of them would import every layer: a hook pays for that)."""
+    what it runs, so building all of them would import every layer: a hook pays for that);
+    with `only=""`, no subcommand (`--version` needs none)."""
     parser = _Parser(
         prog="git testlog",
         description="Record, verify and replay test runs on a signed orphan git branch.",
@@ -62,7 +63,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                         help="run as if started in PATH (default: the current directory)")
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     parsers = {"": parser}
-    for name in (only,) if only else COMMANDS:
+    for name in COMMANDS if only is None else (only,) if only else ():
         module = importlib.import_module(f"testlog.commands.{name.replace('-', '_')}")
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
@@ -76,6 +77,16 @@ def command_named(argv: Sequence[str]) -> str | None:
     """The subcommand `argv` names after the global options, when it is one of COMMANDS."""
     command, _repo, _rest = command_and_repo(argv)
     return command if command in COMMANDS else None
+
+
+def commands_needed(argv: Sequence[str]) -> str | None:
+    """What build_parser needs for `argv`: the command named; none for a bare `--version`;
+    else all of them (`help` and usage errors list every command)."""
+    named = command_named(argv)
+    if named and named != "help":
+        return named
+    word, _repo, rest = command_and_repo(argv)
+    return "" if word == "--version" and not rest else None
 
 
 def exit_status(exc: Exception) -> int:
@@ -143,8 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
-        named = command_named(argv)
-        parser = build_parser(None if named == "help" else named)   # help shows any command
+        parser = build_parser(commands_needed(argv))
         args = parse(parser, argv)
         return args.run(args)
     except (TestlogError, GitStoreError) as exc:

@@ -107,3 +107,24 @@ def test_hook_takes_gits_arguments_after_its_options(repo: Path, capsys, monkeyp
     assert "unrecognized arguments" in one_error_line(capsys)
     assert main(["-C", str(repo), "log", "extra"]) == 2
     assert "unrecognized arguments: extra" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["-C", ".", "--version"]])
+def test_version_loads_no_command(argv: list[str]):
+    """`--version` answers without importing the commands (and every layer behind them)."""
+    code = ("import sys\nfrom testlog.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('testlog.commands.', "
+            "'dulwich'))))")
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                         check=True)
+    version, loaded = out.stdout.splitlines()
+    assert version.startswith("git-testlog ") and loaded == "[]"
+
+
+def test_a_command_word_after_version_is_still_checked(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version", "log"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("git-testlog ")
+    assert main(["bogus", "--version"]) == 2
+    assert "invalid choice: 'bogus'" in one_error_line(capsys)
