@@ -63,11 +63,15 @@ def bench_argv(python: str, folders: list[str], report: str, scratch: str) -> li
             "--benchmark-only", f"--benchmark-json={report}", "--benchmark-save-data", *folders]
 
 
-def run_pytest(argv: list[str], repo_root: str, env: dict[str, str],
-               report: str | None, warm: WarmPython | None = None) -> PytestRun:
-    """`argv` in `repo_root`; in the prestarted interpreter `warm` when it matches."""
+def run_pytest(argv: list[str], repo_root: str, env: dict[str, str], report: str | None,
+               warm: WarmPython | None = None, runner: bool = False) -> PytestRun:
+    """`argv` in `repo_root`: in the prestarted interpreter `warm` when it matches, else (with
+    `runner`) in one started now the same way, else (or where pytest does not import there) as
+    a plain process."""
     start = time.perf_counter()
     proc = warm.take(argv, repo_root, env) if warm else None
+    if proc is None and runner:
+        proc = WarmPython.fresh(argv, repo_root, env)
     if proc is None:
         done = subprocess.run(argv, cwd=repo_root, env=env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

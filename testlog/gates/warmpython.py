@@ -9,9 +9,10 @@ ahead: pytest must import them itself (it rewrites their asserts and warns about
 cannot rewrite).
 
 Taken at most once, and only by a run of exactly that interpreter, in that directory, with that
-environment (COVERAGE_FILE aside, read only when coverage starts); anything else, or an
-interpreter that could not import pytest, starts a fresh process as before. Nothing is started
-on a single core, where the imports could not overlap anything.
+environment (COVERAGE_FILE aside, read only when coverage starts); anything else starts one
+afresh (`fresh`), which then runs at once, and an interpreter that could not import pytest
+leaves the run to a plain `python -m pytest`. Nothing is prestarted on a single core, where
+the imports could not overlap anything (and a push with nothing to test would wait for them).
 """
 from __future__ import annotations
 
@@ -85,6 +86,16 @@ class WarmPython:
             return cls(python, cwd, env)
         except OSError:
             return None                       # the fresh start later says what is wrong
+
+    @classmethod
+    def fresh(cls, argv: list[str], cwd: str,
+              env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+        """`argv` (`python -m pytest ...`) started now through the same start-up as a prestarted
+        run, so that it exits as soon (its heap frozen); None where that cannot run it."""
+        try:
+            return cls(argv[0], cwd, env).take(argv, cwd, env)
+        except OSError:
+            return None
 
     def matches(self, argv: list[str], cwd: str, env: dict[str, str]) -> bool:
         return argv[:3] == [self.python, "-m", "pytest"] and \

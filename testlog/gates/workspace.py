@@ -31,6 +31,7 @@ class Workspace:
     scratch: str
     common_dir: str = ""          # git's common dir: objects, refs
     warm: WarmPython | None = None  # the project's interpreter, prestarted for the first run
+    runner: bool = False          # the `prestart` setting: tests start as warmpython's do
 
 
 def repo_top(path: str) -> tuple[str, str]:
@@ -63,7 +64,7 @@ def open_workspace(path: str, cli: dict | None = None,
         scratch = tempfile.mkdtemp(prefix="git-testlog-")
         try:
             yield Workspace(top, state_path(common), settings, roots, head.result(), scratch,
-                            common, warm)
+                            common, warm, enabled)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     finally:
