@@ -173,5 +173,6 @@ def entry() -> None:
     status = main()
     # Done: everything is written and closed. Frozen, the heap is not walked for garbage
     # cycles on the way out (15 to 20 ms of a gate run, more after a large log was read).
-    gc.freeze()
+    if hasattr(gc, "freeze"):           # CPython's (PyPy has none)
+        gc.freeze()
     sys.exit(status)

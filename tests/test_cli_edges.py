@@ -128,3 +128,15 @@ def test_a_command_word_after_version_is_still_checked(capsys):
     assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("git-testlog ")
     assert main(["bogus", "--version"]) == 2
     assert "invalid choice: 'bogus'" in one_error_line(capsys)
+
+
+def test_an_interpreter_without_gc_freeze_exits_as_usual(tmp_path: Path):
+    """PyPy has no gc.freeze (the command line freezes the heap before exiting on CPython)."""
+    (tmp_path / "sitecustomize.py").write_text("import gc\ndel gc.freeze\n")
+    script = Path(sys.executable).parent / "git-testlog"
+    proc = subprocess.run([str(script), "--version"], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})
+    assert (proc.returncode, proc.stderr) == (0, "") and proc.stdout.startswith("git-testlog ")
+    proc = subprocess.run([str(script), "-C", str(tmp_path), "show"], capture_output=True,
+                          text=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})
+    assert proc.returncode == 2 and proc.stderr.startswith("git-testlog: error: ")

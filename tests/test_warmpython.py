@@ -138,6 +138,24 @@ def test_a_prestarted_run_exits_as_a_fresh_one_does(tmp_path: Path):
         ("failed", ["atexit", "finalize", "teardown"])
 
 
+def test_an_interpreter_without_gc_freeze_runs_as_before(tmp_path: Path):
+    """PyPy has no gc.freeze: the run ends as it would have, with pytest's exit status."""
+    root = tmp_path / "proj"
+    (root / "tests").mkdir(parents=True)
+    (root / "tests" / "test_one.py").write_text("def test_one():\n    assert True\n")
+    no_freeze = tmp_path / "no_freeze"
+    no_freeze.mkdir()
+    (no_freeze / "sitecustomize.py").write_text("import gc\ndel gc.freeze\n")
+    env = {**base_env(), "PYTHONPATH": str(no_freeze)}
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+    run = run_pytest(argv, str(root), {**env, "COVERAGE_FILE": str(scratch / ".coverage")},
+                     None, None, runner=True)
+    assert (run.status, run.tail.splitlines()[-1].split(" in ")[0]) == ("passed", "1 passed")
+    assert "Traceback" not in run.tail
+
+
 def test_only_the_run_it_was_started_for_takes_it(tmp_path: Path):
     root = project(tmp_path, tmp_path / "seen.json")
     argv = [sys.executable, "-m", "pytest", "tests"]

@@ -62,7 +62,8 @@ try:
     runpy.run_module("pytest", run_name="__main__", alter_sys=True)
 finally:
     import gc
-    gc.freeze()
+    if hasattr(gc, "freeze"):       # CPython's (PyPy has none)
+        gc.freeze()
 """
 READY = b"\0warm ok\n"
 PER_RUN = ("COVERAGE_FILE",)     # set per run, read when coverage starts, not at import
