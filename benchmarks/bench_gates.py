@@ -5,6 +5,8 @@
    (`python -m pytest --cov=<module> <module>/tests`). The module is in lane L3, so the gate
    also judges the delta against its base (found in the ledger: the warm-up pair measured it)
    and the changed lines. Target: <= 1.1x.
+   The same pair on one core (`taskset -c 0`) is printed too, without a target: nothing is
+   prestarted there, and the whole of git-testlog's own work adds to the wait.
 2. `git testlog cov --all -j 2` vs `-j 1` (no cache) over the modules that have tests.
 
 Interleaved pairs (A B A B ...) after one warm-up pair; the ratio is the median of the
@@ -129,6 +131,12 @@ def main() -> int:
         print(f"pre-push gate, 1 changed module of {MODULES}: {a:.2f}s vs by hand {b:.2f}s "
               f"-> {ratio:.2f}x (pairs {min(ratios):.2f}-{max(ratios):.2f}, "
               f"n={len(ratios)}; target <= {GATE_TARGET}x) {verdict}")
+        if shutil.which("taskset"):      # where nothing overlaps: no target, for the record
+            one = ["taskset", "-c", "0"]
+            a, b, ratios = pairs(one + gate, one + by_hand, repo, opts.pairs, stdin)
+            print(f"the same on one core (taskset -c 0): {a:.2f}s vs by hand {b:.2f}s -> "
+                  f"{statistics.median(ratios):.2f}x (pairs {min(ratios):.2f}-"
+                  f"{max(ratios):.2f}; nothing is prestarted there)")
         serial = sh(["git", "testlog", "cov", "--all", "-j", "1", "--no-cache"], repo)
         parallel = sh(["git", "testlog", "cov", "--all", "-j", "2", "--no-cache"], repo)
         print(f"cov --all over {len(tested)} tested modules of {MODULES}: -j 2 {parallel:.1f}s vs "
