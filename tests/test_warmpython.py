@@ -86,11 +86,13 @@ def test_a_prestarted_interpreter_runs_pytest_as_a_fresh_one_would(tmp_path: Pat
     assert warm_tail == now_tail == fresh_tail == "1 passed"
 
 
-# What a test process does on its way out, after pytest returned: an atexit handler, a
-# weakref.finalize (run by atexit), and a finalizer that module teardown triggers (it keeps
-# `open`: the builtins may be gone by then).
+# What a test process does on its way out, after pytest returned: an atexit handler (it notes
+# which module is __main__ then), a weakref.finalize (run by atexit), a finalizer that module
+# teardown triggers (it keeps `open`: the builtins may be gone by then), and two that only the
+# collection of garbage cycles at exit runs: a cycle's __del__, and a buffered file that a
+# cycle holds open (what it wrote reaches the disk only then).
 ON_EXIT = """\
-import atexit, weakref
+import atexit, os, sys, weakref
 
 
 class Closer:
@@ -98,24 +100,50 @@ class Closer:
         open({out!r} + ".teardown", "w").write("del")
 
 
+class Cyclic:
+    def __init__(self):
+        self.me = self
+
+    def __del__(self, open=open):
+        open({out!r} + ".cycle", "w").write("cycle")
+
+
+class Report:
+    def __init__(self, path):
+        self.handle = open(path, "w")
+        self.on_result = self.record
+
+    def record(self, text):
+        self.handle.write(text)
+
+
 class Owner:
     pass
 
 
+def at_exit():
+    main = os.path.basename(getattr(sys.modules["__main__"], "__file__", None) or "none")
+    open({out!r} + ".atexit", "w").write(main)
+
+
 OWNER = Owner()
 KEPT = Closer()
+Cyclic()
+REPORT = Report({out!r} + ".report")
 weakref.finalize(OWNER, lambda: open({out!r} + ".finalize", "w").write("finalize"))
-atexit.register(lambda: open({out!r} + ".atexit", "w").write("atexit"))
+atexit.register(at_exit)
 
 
 def test_fails():
+    REPORT.on_result("written")
     assert False
 """
 
 
 def test_a_prestarted_run_exits_as_a_fresh_one_does(tmp_path: Path):
-    """Its heap is frozen once pytest returned (it exits sooner), but the exit status, atexit
-    handlers and finalizers are those of a plain `python -m pytest`."""
+    """Its heap is frozen once pytest is imported (the run and its exit collect less), but the
+    exit status, the atexit handlers (with pytest's __main__) and every finalizer, those of
+    garbage cycles included, are those of a plain `python -m pytest`."""
     root = tmp_path / "proj"
     (root / "tests").mkdir(parents=True)
     scratch = tmp_path / "scratch"
@@ -132,10 +160,11 @@ def test_a_prestarted_run_exits_as_a_fresh_one_does(tmp_path: Path):
         finally:
             if warm:
                 warm.close()
-        seen[name] = (run.status, sorted(path.name.split(".")[1] for path in
-                                         tmp_path.glob(f"{name}.*")))
+        seen[name] = (run.status, {path.name.split(".")[1]: path.read_text()
+                                   for path in tmp_path.glob(f"{name}.*")})
     assert seen["prestarted"] == seen["started-now"] == seen["fresh"] == \
-        ("failed", ["atexit", "finalize", "teardown"])
+        ("failed", {"atexit": "__main__.py", "finalize": "finalize", "teardown": "del",
+                    "cycle": "cycle", "report": "written"})
 
 
 def test_an_interpreter_without_gc_freeze_runs_as_before(tmp_path: Path):
@@ -154,6 +183,23 @@ def test_an_interpreter_without_gc_freeze_runs_as_before(tmp_path: Path):
                      None, None, runner=True)
     assert (run.status, run.tail.splitlines()[-1].split(" in ")[0]) == ("passed", "1 passed")
     assert "Traceback" not in run.tail
+
+
+def test_a_start_up_that_does_not_answer_is_tried_once_per_command(tmp_path: Path):
+    """A start-up hook that prints before the runner can say ok: that run, and every later one
+    in the same interpreter, folder and environment, starts plainly, without a second try."""
+    root = project(tmp_path, tmp_path / "seen.json")
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    starts = tmp_path / "starts"
+    (hook / "sitecustomize.py").write_text(
+        f"open({str(starts)!r}, 'a').write('start\\n')\nprint('hello from sitecustomize')\n")
+    env = {**base_env(), "PYTHONPATH": str(hook)}
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+    for _ in range(2):
+        run = run_pytest(argv, str(root), env, None, None, runner=True)
+        assert run.status == "passed", run.tail
+    assert starts.read_text().count("start") == 3        # tried, then two plain runs
 
 
 def test_only_the_run_it_was_started_for_takes_it(tmp_path: Path):

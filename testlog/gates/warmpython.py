@@ -26,11 +26,12 @@ from testlog.cores import usable_cores
 # "env": {...}} and says b"\0warm ok" before it runs pytest with them, or b"\0warm no" and
 # exits: pytest did not import, or the line never came (end of file: not needed, or a start-up
 # hook such as a sitecustomize read stdin first). No timeout is needed either way.
-# Once pytest has returned, the gate has all it reads (the exit status, the report file
-# closed): the heap is frozen so that exiting does not walk it for garbage cycles (about 40 ms
-# of a small module's run). atexit handlers, module teardown and the finalizers that reference
-# counting triggers still run; cycles left at exit are not collected, which CPython never
-# promised either.
+# Once pytest is imported, what is on the heap (the standard library, pytest) lives as long as
+# the process: it is frozen (gc.freeze), so that neither the run's collections nor the exit's
+# walk it again (about 40 ms of a small module's run). What conftest files, plugins and tests
+# create is collected as in any run, their cycles' finalizers at exit included.
+# pytest then runs as `python -m pytest` runs it (runpy._run_module_as_main: pytest's __main__
+# stays __main__ until the process ends), with none of these names left in its namespace.
 BOOT = r"""
 import sys
 try:
@@ -40,6 +41,11 @@ try:
     _ready = True
 except BaseException:
     _ready = False
+if _ready:
+    import gc
+    if hasattr(gc, "freeze"):       # CPython's (PyPy has none)
+        gc.freeze()
+    del gc
 _line = sys.stdin.buffer.readline()
 if not (_ready and _line.endswith(b"\n")):
     sys.stdout.buffer.write(b"\0warm no\n")
@@ -47,7 +53,7 @@ if not (_ready and _line.endswith(b"\n")):
     raise SystemExit(0)
 sys.stdout.buffer.write(b"\0warm ok\n")
 sys.stdout.buffer.flush()
-import json, os, runpy
+import json, os
 _request = json.loads(_line)
 _null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(_null, 0)
@@ -57,16 +63,31 @@ os.environ.update(_request["env"])
 if sys.path and sys.path[0] == "":
     sys.path[0] = os.getcwd()
 sys.argv = [""] + _request["args"]
-del _line, _null, _ready, _request
-try:
-    runpy.run_module("pytest", run_name="__main__", alter_sys=True)
-finally:
-    import gc
-    if hasattr(gc, "freeze"):       # CPython's (PyPy has none)
-        gc.freeze()
+del _line, _null, _ready, _request, json, os, sys, pytest, _pytest
+
+
+def _run_pytest_as_main():
+    import runpy
+    del globals()["_run_pytest_as_main"]
+    if hasattr(runpy, "_run_module_as_main"):     # what `python -m pytest` runs
+        runpy._run_module_as_main("pytest")
+    else:
+        runpy.run_module("pytest", run_name="__main__", alter_sys=True)
+
+
+_run_pytest_as_main()
 """
 READY = b"\0warm ok\n"
 PER_RUN = ("COVERAGE_FILE",)     # set per run, read when coverage starts, not at import
+Place = tuple[str, str, frozenset[tuple[str, str]]]     # interpreter, folder, environment
+# Where the start-up did not answer ok (pytest would not import; a start-up hook read stdin or
+# printed first): the rest of this command's runs there start plainly, and only once each.
+_refused: set[Place] = set()
+
+
+def place(python: str, cwd: str, env: dict[str, str]) -> Place:
+    return python, os.path.realpath(cwd), frozenset((k, v) for k, v in env.items()
+                                                    if k not in PER_RUN)
 
 
 class WarmPython:
@@ -92,7 +113,9 @@ class WarmPython:
     def fresh(cls, argv: list[str], cwd: str,
               env: dict[str, str]) -> subprocess.Popen[bytes] | None:
         """`argv` (`python -m pytest ...`) started now through the same start-up as a prestarted
-        run, so that it exits as soon (its heap frozen); None where that cannot run it."""
+        run, so that it exits as soon; None where that cannot run it."""
+        if place(argv[0], cwd, env) in _refused:
+            return None
         try:
             return cls(argv[0], cwd, env).take(argv, cwd, env)
         except OSError:
@@ -100,9 +123,7 @@ class WarmPython:
 
     def matches(self, argv: list[str], cwd: str, env: dict[str, str]) -> bool:
         return argv[:3] == [self.python, "-m", "pytest"] and \
-            os.path.realpath(cwd) == self.cwd and \
-            {k: v for k, v in env.items() if k not in PER_RUN} == \
-            {k: v for k, v in self.env.items() if k not in PER_RUN}
+            place(self.python, cwd, env) == place(self.python, self.cwd, self.env)
 
     def take(self, argv: list[str], cwd: str,
              env: dict[str, str]) -> subprocess.Popen[bytes] | None:
@@ -120,6 +141,7 @@ class WarmPython:
             proc.stdin.write(json.dumps({"args": argv[3:], "env": env}).encode() + b"\n")
             proc.stdin.close()
             if proc.stdout.readline() != READY:      # what follows stays in the buffer
+                _refused.add(place(self.python, self.cwd, self.env))
                 stop(proc)
                 return None
         except OSError:
