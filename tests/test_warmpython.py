@@ -25,7 +25,7 @@ needs_two_cores = pytest.mark.skipif(not TWO_CORES, reason="nothing is prestarte
 
 # What a test can see of the process it runs in, written where the test names.
 OBSERVE = """\
-import json, os, sys
+import inspect, json, os, sys
 
 
 def test_observe():
@@ -41,6 +41,7 @@ def test_observe():
         "environ": {{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}},
         "dont_write_bytecode": sys.flags.dont_write_bytecode,
         "orig_argv_has_c": "-c" in sys.orig_argv,
+        "stack_depth": len(inspect.stack()),
     }}
     with open({out!r}, "w") as handle:
         json.dump(seen, handle)
@@ -79,6 +80,8 @@ def test_a_prestarted_interpreter_runs_pytest_as_a_fresh_one_would(tmp_path: Pat
         warm.close()
     assert [seen.pop("orig_argv_has_c") for seen in (fresh, started_now, prestarted)] == \
         [False, True, True]
+    depths = [seen.pop("stack_depth") for seen in (fresh, started_now, prestarted)]
+    assert depths[1] == depths[2] == depths[0] + 1          # the runner's own frame
     assert prestarted == started_now == fresh
     assert fresh["argv0"] == "__main__.py" and fresh["argv0_dir"] == "pytest"
     assert str(root) in fresh["path"] and fresh["stdin"] == "" and fresh["stdin_is_null"]

@@ -31,14 +31,16 @@ from testlog.cores import usable_cores
 # walk it again (about 40 ms of a small module's run). What conftest files, plugins and tests
 # create is collected as in any run, their cycles' finalizers at exit included.
 # pytest then runs as `python -m pytest` runs it (runpy._run_module_as_main: pytest's __main__
-# stays __main__ until the process ends), with none of these names left in its namespace.
+# stays __main__ until the process ends), with none of these names left in its namespace and
+# one frame (this script's) below it.
 BOOT = r"""
 import sys
 try:
     import pytest
     import _pytest.config
     import _pytest.main
-    _ready = True
+    import runpy
+    _ready = hasattr(runpy, "_run_module_as_main")     # what `python -m` runs
 except BaseException:
     _ready = False
 if _ready:
@@ -63,19 +65,8 @@ os.environ.update(_request["env"])
 if sys.path and sys.path[0] == "":
     sys.path[0] = os.getcwd()
 sys.argv = [""] + _request["args"]
-del _line, _null, _ready, _request, json, os, sys, pytest, _pytest
-
-
-def _run_pytest_as_main():
-    import runpy
-    del globals()["_run_pytest_as_main"]
-    if hasattr(runpy, "_run_module_as_main"):     # what `python -m pytest` runs
-        runpy._run_module_as_main("pytest")
-    else:
-        runpy.run_module("pytest", run_name="__main__", alter_sys=True)
-
-
-_run_pytest_as_main()
+del _line, _null, _ready, _request, json, os, sys, pytest, _pytest, runpy
+__import__("runpy")._run_module_as_main("pytest")
 """
 READY = b"\0warm ok\n"
 PER_RUN = ("COVERAGE_FILE",)     # set per run, read when coverage starts, not at import
