@@ -16,7 +16,13 @@ import pytest
 from testlog.cores import usable_cores
 from testlog.gates.childenv import base_env, child_env
 from testlog.gates.pytest_run import run_pytest
-from testlog.gates.warmpython import WarmPython, discard_early, start_early, take_early
+from testlog.gates.warmpython import (
+    Starter,
+    WarmPython,
+    discard_early,
+    start_early,
+    take_early,
+)
 from tests.fixtures import git, make_repo
 from tests.gate_repos import BIN, module, mono_repo
 
@@ -55,27 +61,26 @@ def project(tmp_path: Path, out: Path) -> Path:
     return root
 
 
-def observe(root: Path, out: Path, warm: WarmPython | None,
-            runner: bool = False) -> tuple[dict, str]:
+def observe(root: Path, out: Path, starter: Starter | None) -> tuple[dict, str]:
     scratch = root.parent / "scratch"
     scratch.mkdir(exist_ok=True)
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
-    run = run_pytest(argv, str(root), child_env(str(scratch)), None, warm, runner)
+    run = run_pytest(argv, str(root), child_env(str(scratch)), None, starter)
     assert run.status == "passed", run.tail
     seen = json.loads(out.read_text())
     return seen, run.tail.splitlines()[-1].split(" in ")[0]
 
 
 def test_a_prestarted_interpreter_runs_pytest_as_a_fresh_one_would(tmp_path: Path):
-    """Prestarted, or started at once the same way (`runner`: one core, or a run the
+    """Prestarted, or started at once the same way (one core, or a run the
     prestarted one was not for): what the tests see is what a plain `python -m pytest` shows."""
     out = tmp_path / "seen.json"
     root = project(tmp_path, out)
     fresh, fresh_tail = observe(root, out, None)
-    started_now, now_tail = observe(root, out, None, runner=True)
+    started_now, now_tail = observe(root, out, Starter())
     warm = WarmPython(sys.executable, str(root), base_env())
     try:
-        prestarted, warm_tail = observe(root, out, warm)
+        prestarted, warm_tail = observe(root, out, Starter(warm))
     finally:
         warm.close()
     assert [seen.pop("orig_argv_has_c") for seen in (fresh, started_now, prestarted)] == \
@@ -156,13 +161,13 @@ def test_a_prestarted_run_exits_as_a_fresh_one_does(tmp_path: Path):
     for name in ("fresh", "started-now", "prestarted"):
         out = tmp_path / name
         (root / "tests" / "test_exit.py").write_text(ON_EXIT.format(out=str(out)))
-        warm = WarmPython(sys.executable, str(root), base_env()) if name == "prestarted" else None
+        starter = None if name == "fresh" else Starter(
+            WarmPython(sys.executable, str(root), base_env()) if name == "prestarted" else None)
         try:
-            run = run_pytest(argv, str(root), child_env(str(scratch)), None, warm,
-                             runner=name == "started-now")
+            run = run_pytest(argv, str(root), child_env(str(scratch)), None, starter)
         finally:
-            if warm:
-                warm.close()
+            if starter:
+                starter.close()
         seen[name] = (run.status, {path.name.split(".")[1]: path.read_text()
                                    for path in tmp_path.glob(f"{name}.*")})
     assert seen["prestarted"] == seen["started-now"] == seen["fresh"] == \
@@ -172,9 +177,7 @@ def test_a_prestarted_run_exits_as_a_fresh_one_does(tmp_path: Path):
 
 def test_an_interpreter_without_gc_freeze_runs_as_before(tmp_path: Path):
     """PyPy has no gc.freeze: the run ends as it would have, with pytest's exit status."""
-    root = tmp_path / "proj"
-    (root / "tests").mkdir(parents=True)
-    (root / "tests" / "test_one.py").write_text("def test_one():\n    assert True\n")
+    root = project(tmp_path, tmp_path / "seen.json")
     no_freeze = tmp_path / "no_freeze"
     no_freeze.mkdir()
     (no_freeze / "sitecustomize.py").write_text("import gc\ndel gc.freeze\n")
@@ -183,7 +186,7 @@ def test_an_interpreter_without_gc_freeze_runs_as_before(tmp_path: Path):
     scratch.mkdir()
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
     run = run_pytest(argv, str(root), {**env, "COVERAGE_FILE": str(scratch / ".coverage")},
-                     None, None, runner=True)
+                     None, Starter())
     assert (run.status, run.tail.splitlines()[-1].split(" in ")[0]) == ("passed", "1 passed")
     assert "Traceback" not in run.tail
 
@@ -200,7 +203,7 @@ def test_a_start_up_that_does_not_answer_is_tried_once_per_command(tmp_path: Pat
     env = {**base_env(), "PYTHONPATH": str(hook)}
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
     for _ in range(2):
-        run = run_pytest(argv, str(root), env, None, None, runner=True)
+        run = run_pytest(argv, str(root), env, None, Starter())
         assert run.status == "passed", run.tail
     assert starts.read_text().count("start") == 3        # tried, then two plain runs
 
@@ -360,7 +363,7 @@ def test_a_start_up_hook_that_reads_stdin_leaves_the_run_to_a_fresh_interpreter(
     scratch.mkdir()
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
     run = run_pytest(argv, str(root), {**env, "COVERAGE_FILE": str(scratch / ".coverage")},
-                     None, warm)
+                     None, Starter(warm))
     assert run.status == "passed", run.tail
     assert process is not None and process.returncode is not None
     assert not json.loads(out.read_text())["orig_argv_has_c"]       # the fresh one ran them

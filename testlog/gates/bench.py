@@ -101,7 +101,7 @@ def measure_at(inv: Invocation, manifest: Manifest, begin: Begin, where: str,
     scratch = scratch_for(inv, manifest, f"bench{kind}")
     report = os.path.join(scratch, "bench.json")
     run = run_pytest(bench_argv(inv.interp.path, folders, report, scratch), where,
-                     child_env(scratch), report, inv.ws.warm, inv.ws.runner)
+                     child_env(scratch), report, inv.ws.starter)
     if run.status == NO_TESTS:
         return BenchOutcome(manifest, NO_BENCHMARKS, seconds=run.seconds)
     rows, kept = summarise(run.report, ", ".join(folders)) if run.report else ([], {})

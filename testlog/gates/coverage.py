@@ -112,7 +112,7 @@ def measure_at(inv: Invocation, manifest: Manifest, begin: Begin, where: str,
     report = os.path.join(scratch, "coverage.json")
     argv = coverage_argv(inv.interp.path, manifest.sources, tests, report,
                          "pytest_benchmark" in inv.interp.plugins, scratch)
-    run = run_pytest(argv, where, child_env(scratch), report, inv.ws.warm, inv.ws.runner)
+    run = run_pytest(argv, where, child_env(scratch), report, inv.ws.starter)
     coverage, lines = None, None
     if run.status == NO_TESTS:
         coverage = 0.0
@@ -131,7 +131,7 @@ def run_tests_only(inv: Invocation, manifest: Manifest, begin: Begin) -> CovOutc
     begin("running its tests")
     scratch = scratch_for(inv, manifest)
     argv = tests_argv(inv.interp.path, tests, "pytest_benchmark" in inv.interp.plugins, scratch)
-    run = run_pytest(argv, inv.ws.root, child_env(scratch), None, inv.ws.warm, inv.ws.runner)
+    run = run_pytest(argv, inv.ws.root, child_env(scratch), None, inv.ws.starter)
     return CovOutcome(manifest, run.status, None, run.seconds, run.tail)
 
 

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from testlog.gates.warmpython import WarmPython, stop
+from testlog.gates.warmpython import Starter, stop
 
 TAIL_LINES = 25
 
@@ -64,14 +64,11 @@ def bench_argv(python: str, folders: list[str], report: str, scratch: str) -> li
 
 
 def run_pytest(argv: list[str], repo_root: str, env: dict[str, str], report: str | None,
-               warm: WarmPython | None = None, runner: bool = False) -> PytestRun:
-    """`argv` in `repo_root`: in the prestarted interpreter `warm` when it matches, else (with
-    `runner`) in one started now the same way, else (or where pytest does not import there) as
-    a plain process."""
+               starter: Starter | None = None) -> PytestRun:
+    """`argv` in `repo_root`: started by `starter` (gates.warmpython) where it can, else (no
+    starter: `prestart = false`) as a plain process."""
     start = time.perf_counter()
-    proc = warm.take(argv, repo_root, env) if warm else None
-    if proc is None and runner:
-        proc = WarmPython.fresh(argv, repo_root, env)
+    proc = starter.popen(argv, repo_root, env) if starter else None
     if proc is None:
         done = subprocess.run(argv, cwd=repo_root, env=env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -150,6 +150,24 @@ class WarmPython:
             stop(proc)
 
 
+class Starter:
+    """How a command's pytest runs start while `prestart` is on: the run the prestarted
+    interpreter (if any) was started for takes it; any other starts at once the same way."""
+
+    def __init__(self, warm: WarmPython | None = None) -> None:
+        self.warm = warm
+
+    def popen(self, argv: list[str], cwd: str,
+              env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+        """The process running `argv` (output on its stdout), or None: run it plainly."""
+        proc = self.warm.take(argv, cwd, env) if self.warm else None
+        return proc if proc is not None else WarmPython.fresh(argv, cwd, env)
+
+    def close(self) -> None:
+        if self.warm is not None:
+            self.warm.close()
+
+
 # Started by the command line before it imports the command (gates.prestart), taken over by
 # the workspace: one per process.
 _early: list[WarmPython] = []

@@ -17,7 +17,7 @@ from testlog.errors import UsageError
 from testlog.gates.childenv import base_env
 from testlog.gates.interpreter import Interpreter, probe, project_python
 from testlog.gates.later import Later
-from testlog.gates.warmpython import WarmPython, take_early
+from testlog.gates.warmpython import Starter, WarmPython, take_early
 from testlog.store.state import INTERPRETERS, state_path
 
 
@@ -30,8 +30,7 @@ class Workspace:
     head: str | None
     scratch: str
     common_dir: str = ""          # git's common dir: objects, refs
-    warm: WarmPython | None = None  # the project's interpreter, prestarted for the first run
-    runner: bool = False          # the `prestart` setting: tests start as warmpython's do
+    starter: Starter | None = None  # how tests start (None: `prestart = false`, plainly)
 
 
 def repo_top(path: str) -> tuple[str, str]:
@@ -54,9 +53,9 @@ def open_workspace(path: str, cli: dict | None = None,
     enabled = prestart and flag(settings["prestart"], "prestart")   # a bad value: exit 2, and
     early = take_early()                  # the early one, not taken yet, is stopped at exit
     if enabled:
-        warm = prestarted(top, settings["python"], early)
+        starter: Starter | None = Starter(prestarted(top, settings["python"], early))
     else:
-        warm = None
+        starter = None
         if early is not None:
             early.close()
     try:
@@ -64,12 +63,12 @@ def open_workspace(path: str, cli: dict | None = None,
         scratch = tempfile.mkdtemp(prefix="git-testlog-")
         try:
             yield Workspace(top, state_path(common), settings, roots, head.result(), scratch,
-                            common, warm, enabled)
+                            common, starter)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     finally:
-        if warm is not None:
-            warm.close()
+        if starter is not None:
+            starter.close()
 
 
 def prestarted(top: str, configured: Setting, early: WarmPython | None) -> WarmPython | None:
