@@ -140,3 +140,12 @@ def test_an_interpreter_without_gc_freeze_exits_as_usual(tmp_path: Path):
     proc = subprocess.run([str(script), "-C", str(tmp_path), "show"], capture_output=True,
                           text=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})
     assert proc.returncode == 2 and proc.stderr.startswith("git-testlog: error: ")
+
+
+@pytest.mark.parametrize("command", ["cov", "gate", "bench", "hook"])
+def test_the_commands_that_run_tests_say_how_they_start_them(command: str, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "-h"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert exit_info.value.code == 0
+    assert "`-c` in sys.orig_argv" in text and "TESTLOG_PRESTART=false" in text

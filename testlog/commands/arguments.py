@@ -31,7 +31,19 @@ def add_branch_argument(parser: argparse.ArgumentParser) -> None:
                         help="the log branch (default: config `branch`, else refs/heads/testlog)")
 
 
+TESTS_START = ("Each module's tests run in the project's interpreter, started while "
+               "git-testlog loads; a test can tell by `-c` in sys.orig_argv and a heap frozen "
+               "once pytest is imported. `prestart = false` (or TESTLOG_PRESTART=false) runs a "
+               "plain `python -m pytest` instead. See docs/gates.md, Speed.")
+
+
+def say_how_tests_start(parser: argparse.ArgumentParser) -> None:
+    """For the commands that run the project's tests (cov, gate, bench, hook)."""
+    parser.epilog = TESTS_START
+
+
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    say_how_tests_start(parser)                 # the commands that select modules test them
     pick = parser.add_mutually_exclusive_group(required=True)
     pick.add_argument("--module", nargs="+", metavar="M",
                       help="these modules (the manifest's `module` name or the folder)")

@@ -11,6 +11,7 @@ from testlog.commands.arguments import (
     add_branch_argument,
     add_json_argument,
     add_signing_arguments,
+    say_how_tests_start,
     sign_choice,
 )
 from testlog.core.prepush import branch_ref, parse_push_lines
@@ -32,6 +33,7 @@ TRAILING_ARGS = "hook_args"       # git's own arguments may follow our options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    say_how_tests_start(parser)
     parser.add_argument("stage", choices=sorted(CHECKS), help="the git hook calling")
     parser.add_argument("hook_args", nargs="*", metavar="ARG",
                         help="what git passes the hook (pre-push: remote name and URL)")
